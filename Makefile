@@ -1,0 +1,34 @@
+# paperatlas: `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SAMPLE ?= ../shared/seeds
+DEMO_DB ?= demo.db
+PIP    := $(BIN)/pip install -q -c constraints.txt
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BIN)/paperatlas --db $(DEMO_DB) ingest $(SAMPLE)
+	$(BIN)/paperatlas --db $(DEMO_DB) stats
+	$(BIN)/paperatlas --db $(DEMO_DB) collections
+	$(BIN)/paperatlas --db $(DEMO_DB) papers --limit 5
+
+test: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,172 @@
+"""The command-line edge: each command is a thin wrapper around one Library call."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import PaperatlasError
+from ..ingest import FIELDS, FORMAT_NAMES
+from ..library import Library
+from . import render
+
+
+class _Group(click.Group):
+    """Turns core errors into a message on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PaperatlasError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+class _State:
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self._library: Library | None = None
+
+    def library(self) -> Library:
+        if self._library is None:
+            self._library = Library(self.db)
+        return self._library
+
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group(cls=_Group)
+@click.option("--db", envvar="PAPERATLAS_DB", default="paperatlas.db", show_default=True,
+              type=click.Path(dir_okay=False), help="Library file (env: PAPERATLAS_DB).")
+@click.version_option(package_name="paperatlas")
+@click.pass_context
+def main(ctx: click.Context, db: str) -> None:
+    """paperatlas: discover and organize research papers."""
+    state = _State(db)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--collection", "-c", help="Collection to put the papers in (default: file name).")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES),
+              help="Input format (default: detected per file).")
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
+              help=f"Map a column/field onto a paper field ({', '.join(FIELDS)}).")
+@click.option("--dry-run", is_flag=True, help="Show what would be added and merged; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def ingest(state: _State, paths: tuple[Path, ...], collection: str | None, fmt: str | None,
+           mapping: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Ingest paper listings (files or folders): Daily Papers text, BEIR/JSONL, JSON, CSV/TSV."""
+    bars = render.ProgressBars(enabled=not as_json and sys.stderr.isatty())
+    try:
+        report = state.library().ingest(paths, collection=collection, format=fmt,
+                                        mapping=list(mapping), dry_run=dry_run, progress=bars)
+    finally:
+        bars.close()
+    if as_json:
+        _emit_json(report.to_dict())
+        for f in report.failed:
+            click.echo(f"error: {f.error}", err=True)
+    else:
+        render.ingest_summary(report)
+    if report.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def stats(state: _State, as_json: bool) -> None:
+    """Counts of papers, sources, collections and identifiers."""
+    result = state.library().stats()
+    _emit_json(result.to_dict()) if as_json else render.stats(result)
+
+
+@main.command()
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show(state: _State, key: str, as_json: bool) -> None:
+    """Show one paper by key or identifier (DOI, arXiv id, ...)."""
+    paper = state.library().paper(key)
+    _emit_json(paper.to_dict()) if as_json else render.paper(paper)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def collections(state: _State, as_json: bool) -> None:
+    """List collections and their sizes."""
+    items = state.library().collections()
+    if as_json:
+        _emit_json([{"name": c.name, "papers": c.papers, "created_at": c.created_at}
+                    for c in items])
+        return
+    for c in items:
+        click.echo(f"{c.papers:>8}  {c.name}")
+
+
+@main.command()
+@click.option("--collection", "-c", help="Only this collection.")
+@click.option("--limit", "-n", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--recent", is_flag=True, help="Newest first (by date) instead of ingest order.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one paper per line.")
+@click.pass_obj
+def papers(state: _State, collection: str | None, limit: int, recent: bool,
+           as_json: bool) -> None:
+    """List papers: key, date and title."""
+    items = state.library().papers(collection=collection, limit=limit,
+                                   order="recent" if recent else "id")
+    for p in items:
+        click.echo(json.dumps(p.to_dict(), ensure_ascii=False) if as_json
+                   else render.paper_line(p))
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here (default: standard output).")
+@click.option("--collection", "-c", help="Only this collection.")
+@click.pass_obj
+def export(state: _State, fmt: str, output: Path | None, collection: str | None) -> None:
+    """Export papers with key, title, abstract, authors, ids, collections and sources."""
+    lib = state.library()
+    if output is None:
+        lib.export(fmt, sys.stdout, collection=collection)
+        return
+    tmp = output.with_name(output.name + ".part")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        n = lib.export(fmt, fh, collection=collection)
+    tmp.replace(output)  # never leave a half-written export behind
+    click.echo(f"exported {n} papers to {output}", err=True)
+
+
+@main.command()
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def runs(state: _State, limit: int, as_json: bool) -> None:
+    """The ingest log: recent runs and what they did."""
+    items = state.library().ingest_runs(limit)
+    if as_json:
+        _emit_json(items)
+        return
+    for r in items:
+        s = r["summary"] or {}
+        click.echo(f"#{r['id']}  {r['started_at']}  {r['status']:<11}  "
+                   f"added {s.get('added', 0)}, merged {s.get('merged', 0)}, "
+                   f"skipped {s.get('skipped', 0)}, rejected {s.get('rejected', 0)}, "
+                   f"failed files {s.get('failed_files', 0)}")

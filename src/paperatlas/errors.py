@@ -1,0 +1,48 @@
+"""Exceptions raised by the paperatlas core.
+
+Every error a user can cause is a :class:`PaperatlasError`; the CLI and web
+edges turn them into a message and a non-zero exit (or a 4xx answer).
+"""
+
+from __future__ import annotations
+
+
+class PaperatlasError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class ParseError(PaperatlasError):
+    """A file could not be parsed; names the file and, when known, the line."""
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.reason = message
+        where = path or "<input>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {message}")
+
+
+class UnknownFormatError(PaperatlasError):
+    """A format name that does not exist, or a file whose format cannot be detected."""
+
+
+class InvalidOptionError(PaperatlasError):
+    """A bad option value; the message lists the valid ones."""
+
+    def __init__(self, option: str, value: object, valid: list[str] | tuple[str, ...]) -> None:
+        self.option = option
+        self.value = value
+        self.valid = list(valid)
+        super().__init__(
+            f"invalid {option} {value!r}; valid values are: {', '.join(self.valid)}"
+        )
+
+
+class NotFoundError(PaperatlasError):
+    """A paper, collection or other named object does not exist."""
+
+
+class StoreError(PaperatlasError):
+    """The database cannot be opened or is from a newer paperatlas."""

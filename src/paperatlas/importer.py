@@ -1,0 +1,241 @@
+"""The ingest pipeline: parse each file, dedup each record, store it.
+
+Each file is one unit of work: its records, sources, collection links and
+log entry commit together, or (on a malformed file) not at all. A dry run
+does the same work and rolls it back, so it reports exactly what would happen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ids as idmod
+from .dedup import Match, Matcher, match_ids
+from .errors import PaperatlasError, ParseError
+from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
+from .models import ID_SCHEMES, Change, FileReport, IngestReport, Record, Rejection
+from .store import Store, utcnow
+from .text import block_keys, normalize_title, slug
+
+#: ``progress(path, bytes_done, bytes_total)``
+ProgressFn = Callable[[str, int, int], None]
+#: Longest title accepted; longer ones are almost surely abstracts in the wrong field.
+MAX_TITLE_CHARS = 2000
+#: How many rejections a report lists in full (all are counted).
+MAX_LISTED_REJECTIONS = 100
+#: How many added/merged records a detailed (dry-run) report lists.
+MAX_LISTED_CHANGES = 100_000
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What the user asked of one ingest call."""
+
+    collection: str | None = None
+    format: str | None = None
+    mapping: FieldMap | None = None
+    dry_run: bool = False
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and the files inside folders named (sorted, hidden ones skipped)."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file()
+                              and not any(part.startswith(".") for part in f.relative_to(p).parts)))
+        else:
+            out.append(p)
+    return out
+
+
+def default_collection(path: Path, fmt: str | None) -> str:
+    """The file's name; for a BEIR ``corpus.jsonl``, the data set's folder name."""
+    if fmt == "beir" and path.stem == "corpus" and path.resolve().parent.name:
+        return path.resolve().parent.name
+    return path.stem
+
+
+def validate(rec: Record) -> str | None:
+    """Why a record cannot be stored, or None if it can."""
+    if not rec.title:
+        return "no title"
+    if len(rec.title) > MAX_TITLE_CHARS:
+        return f"title is {len(rec.title)} characters long (more than {MAX_TITLE_CHARS})"
+    if not normalize_title(rec.title):
+        return "title has no letters or digits"
+    return None
+
+
+def _base_key(rec: Record) -> str:
+    if rec.source_key:
+        return re.sub(r"\s+", "_", rec.source_key.strip())
+    for scheme in ID_SCHEMES:
+        raw = rec.ids.get(scheme)
+        pair = idmod.normalize(scheme, raw) if raw else None
+        if pair:
+            return pair[0] if scheme == "arxiv" else pair[1]
+    return slug(rec.title)
+
+
+class Importer:
+    """Runs ingest over a :class:`Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.matcher = Matcher(store.papers)
+        self.detail = False
+
+    def ingest(self, paths: Iterable[str | Path], options: IngestOptions,
+               progress: ProgressFn | None = None) -> IngestReport:
+        if options.format:
+            parser_class(options.format)  # a bad name fails before any file is touched
+        files = expand_paths(paths)
+        prov = self.store.provenance
+        run_id = None
+        if not options.dry_run:
+            with self.store.transaction():
+                run_id = prov.start_run(
+                    {"paths": [str(p) for p in files], "collection": options.collection,
+                     "format": options.format}, utcnow())
+        report = IngestReport(run_id=run_id, dry_run=options.dry_run)
+        self.detail = options.dry_run
+        try:
+            for path in files:
+                report.files.append(self._file(path, options, run_id, progress))
+        finally:
+            if run_id is not None:
+                summary = report.to_dict()
+                summary.pop("files")
+                status = "ok" if not report.failed else "errors"
+                with self.store.transaction():
+                    prov.finish_run(run_id, status, summary, utcnow())
+        return report
+
+    def _file(self, path: Path, options: IngestOptions, run_id: int | None,
+              progress: ProgressFn | None) -> FileReport:
+        report = FileReport(path=str(path))
+        sha: str | None = None
+        try:
+            file = InputFile.inspect(path)
+            sha = file.sha256
+            if not file.head.strip():
+                report.collection = options.collection or default_collection(path, None)
+                report.format = options.format
+                self._log(run_id, report, sha)
+                return report  # an empty file holds no records
+            parser = make_parser(file, options.format, options.mapping)
+            report.format = parser.name
+            report.collection = options.collection or default_collection(path, parser.name)
+            with self.store.transaction(dry_run=options.dry_run):
+                self._records(file, parser.parse, report, run_id, progress)
+                if run_id is not None:
+                    self.store.provenance.log_file(run_id, report, sha, utcnow())
+        except PaperatlasError as exc:
+            failed = FileReport(path=str(path), format=report.format,
+                                collection=report.collection, error=str(exc))
+            if isinstance(exc, ParseError):
+                failed.error_line = exc.line
+            self._log(run_id, failed, sha)
+            return failed
+        return report
+
+    def _log(self, run_id: int | None, report: FileReport, sha: str | None) -> None:
+        if run_id is not None:
+            with self.store.transaction():
+                self.store.provenance.log_file(run_id, report, sha, utcnow())
+
+    def _records(self, file: InputFile, parse: Callable[..., Iterable[Record]],
+                 report: FileReport, run_id: int | None, progress: ProgressFn | None) -> None:
+        now = utcnow()
+        path = str(file.path)
+        file_id = self.store.provenance.file_id(
+            sha256=file.sha256, path=str(file.path.resolve()), size=file.size,
+            fmt=report.format or "", encoding=file.encoding, now=now)
+        collection_id = self.store.collections.ensure(report.collection or "", now)
+        done = 0
+
+        def on_bytes(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(path, done, file.size)
+
+        with file.open_text(on_bytes) as fh:
+            for rec in parse(file, numbered_lines(fh, path)):
+                report.records += 1
+                self._record(rec, report, file_id, collection_id, run_id, now)
+
+    def _record(self, rec: Record, report: FileReport, file_id: int, collection_id: int,
+                run_id: int | None, now: str) -> None:
+        reason = validate(rec)
+        if reason:
+            report.rejected += 1
+            report.rejected_by_reason[reason] = report.rejected_by_reason.get(reason, 0) + 1
+            if len(report.rejections) < MAX_LISTED_REJECTIONS:
+                report.rejections.append(Rejection(report.path, rec.line, rec.entry, reason))
+            return
+        store = self.store
+        paper_id = store.provenance.source_paper(file_id, rec.entry)
+        if paper_id is not None:  # this very entry of this very file is already in
+            report.skipped += 1
+            store.collections.add_paper(collection_id, paper_id, now)
+            return
+        norm = normalize_title(rec.title)
+        rids = match_ids(rec.ids)
+        match = self._match(norm, rec, rids, file_id)
+        triples = [(s, rids[s], rec.ids[s]) for s in rids]
+        if match is not None:
+            paper_id = match.paper_id
+            store.papers.fill_gaps(
+                paper_id, abstract=rec.abstract, authors=rec.authors, date=rec.date,
+                venue=rec.venue, categories=rec.categories, links=rec.links, now=now)
+            report.merged += 1
+            rule = match.rule
+            key = store.papers.key_of(paper_id)
+        else:
+            key = self._new_key(rec, report.collection or "")
+            paper_id = store.papers.insert(
+                key=key, title=rec.title, norm_title=norm, abstract=rec.abstract,
+                authors=rec.authors, date=rec.date, venue=rec.venue,
+                categories=rec.categories, links=rec.links, now=now,
+                block_keys=block_keys(norm))
+            report.added += 1
+            rule = "new"
+        store.papers.add_identifiers(paper_id, triples)
+        store.provenance.add_source(
+            paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
+            source_key=rec.source_key, title=rec.title, match_rule=rule, extra=rec.extra,
+            now=now)
+        store.collections.add_paper(collection_id, paper_id, now)
+        if self.detail and len(report.changes) < MAX_LISTED_CHANGES:
+            action = "added" if rule == "new" else "merged"
+            report.changes.append(Change(action, key, rec.title, rec.line, rule))
+
+    def _match(self, norm: str, rec: Record, rids: dict[str, str],
+               file_id: int) -> Match | None:
+        excluded: list[int] = []
+        while True:
+            match = self.matcher.match(norm, rec.abstract, rids, excluded)
+            if (match is None or rec.source_key is None or not
+                    self.store.provenance.other_key_in_file(match.paper_id, file_id,
+                                                            rec.source_key)):
+                return match
+            excluded.append(match.paper_id)  # the file says these are different papers
+
+    def _new_key(self, rec: Record, collection: str) -> str:
+        base = _base_key(rec)
+        exists = self.store.papers.key_exists
+        if not exists(base):
+            return base
+        scoped = f"{collection}:{base}"
+        if not exists(scoped):
+            return scoped
+        n = 2
+        while exists(f"{base}~{n}"):
+            n += 1
+        return f"{base}~{n}"

@@ -1,0 +1,37 @@
+"""The parser interface: one small class per input format."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import ClassVar
+
+from ..models import Record
+from .mapping import FieldMap
+from .source import InputFile
+
+
+class Parser(ABC):
+    """Turns one input file into :class:`Record` objects.
+
+    A parser raises :class:`~paperatlas.errors.ParseError` (naming the line)
+    for a malformed file and yields records with an empty title for entries
+    that have none; validation and rejection happen in the ingest pipeline.
+    """
+
+    #: The name users pass as ``--format``.
+    name: ClassVar[str]
+    #: File name suffixes that suggest this format.
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, mapping: FieldMap | None = None) -> None:
+        self.mapping = mapping or FieldMap()
+
+    @classmethod
+    def sniff(cls, file: InputFile) -> bool:
+        """Whether the file looks like this format (from its name and first KB)."""
+        return False
+
+    @abstractmethod
+    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+        """Yield the file's records; ``fh`` yields ``(line_number, text)``."""

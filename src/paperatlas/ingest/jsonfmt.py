@@ -1,0 +1,130 @@
+"""JSON Lines (BEIR corpora included) and JSON documents."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..errors import ParseError
+from ..models import Record
+from .base import Parser
+from .source import InputFile
+
+#: Keys under which a JSON document commonly holds its list of records.
+_LIST_KEYS = ("data", "results", "items", "papers", "records", "works", "message")
+
+
+def _flatten_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    """BEIR keeps extra fields under ``metadata``; lift them without overriding."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping):
+        return obj
+    flat = {k: v for k, v in obj.items() if k != "metadata"}
+    for k, v in meta.items():
+        flat.setdefault(k, v)
+    return flat
+
+
+class JsonLinesParser(Parser):
+    """One JSON object per line; BEIR ``corpus.jsonl`` is the common case."""
+
+    name = "jsonl"
+    suffixes = (".jsonl", ".ndjson", ".jsonlines")
+
+    @classmethod
+    def sniff(cls, file: InputFile) -> bool:
+        lines = [ln.strip() for ln in file.head.splitlines() if ln.strip()]
+        if not lines or not lines[0].startswith("{"):
+            return False
+        try:
+            json.loads(lines[0])
+        except ValueError:
+            return False
+        # A one-line JSON document in a .json file is a document, not JSON Lines.
+        return file.path.suffix.lower() != ".json" or (
+            len(lines) > 1 and lines[1].startswith("{"))
+
+    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+        path = str(file.path)
+        columns: dict[str, str] | None = None
+        names: tuple[str, ...] = ()
+        entry = 0
+        for n, line in fh:
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise ParseError(f"invalid JSON: {exc}", path=path, line=n) from exc
+            if not isinstance(obj, dict):
+                raise ParseError(f"expected a JSON object, got {type(obj).__name__}",
+                                 path=path, line=n)
+            obj = _flatten_metadata(obj)
+            if tuple(obj) != names:  # the usual case: every line has the same keys
+                names = tuple(obj)
+                columns = self.mapping.resolve(list(names))
+            entry += 1
+            yield self.mapping.to_record(obj, line=n, entry=entry, columns=columns)
+
+
+class BeirParser(JsonLinesParser):
+    """BEIR corpus lines: ``_id``, ``title``, ``text`` and optional ``metadata``."""
+
+    name = "beir"
+
+    @classmethod
+    def sniff(cls, file: InputFile) -> bool:
+        if not super().sniff(file):
+            return False
+        first = next(ln for ln in file.head.splitlines() if ln.strip())
+        obj = json.loads(first)
+        return isinstance(obj, dict) and "_id" in obj and ("text" in obj or "title" in obj)
+
+
+class JsonDocumentParser(Parser):
+    """A JSON array of records, or an object holding one (``{"data": [...]}``)."""
+
+    name = "json"
+    suffixes = (".json",)
+
+    @classmethod
+    def sniff(cls, file: InputFile) -> bool:
+        return file.head.lstrip().startswith(("[", "{"))
+
+    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+        path = str(file.path)
+        text = "\n".join(line for _, line in fh)
+        if not text.strip():
+            return
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            line = getattr(exc, "lineno", None)
+            msg = getattr(exc, "msg", str(exc))
+            raise ParseError(f"invalid JSON: {msg}", path=path, line=line) from exc
+        items = _find_records(doc)
+        if items is None:
+            raise ParseError("no list of records found in the JSON document", path=path, line=1)
+        for i, obj in enumerate(items, 1):
+            if not isinstance(obj, dict):
+                raise ParseError(f"record {i} is a {type(obj).__name__}, not an object",
+                                 path=path, line=None)
+            yield self.mapping.to_record(_flatten_metadata(obj), line=0, entry=i)
+
+
+def _find_records(doc: Any) -> list[Any] | None:
+    if isinstance(doc, list):
+        return doc
+    if not isinstance(doc, dict):
+        return None
+    for key in _LIST_KEYS:
+        value = doc.get(key)
+        if isinstance(value, list):
+            return value
+        if isinstance(value, dict) and isinstance(value.get("items"), list):
+            return list(value["items"])
+    lists = [v for v in doc.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+    if len(lists) == 1:
+        return lists[0]
+    return [doc]

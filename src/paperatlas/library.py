@@ -1,0 +1,111 @@
+"""The facade: one object that does everything the CLI and web edges offer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import ids as idmod
+from .errors import NotFoundError
+from .export import writer_for
+from .importer import Importer, IngestOptions, ProgressFn
+from .ingest import FieldMap
+from .models import CollectionInfo, IngestReport, Paper, Stats
+from .store import Store
+
+
+class Library:
+    """A paper library stored in one SQLite file.
+
+    >>> lib = Library("papers.db")            # doctest: +SKIP
+    >>> lib.ingest(["listing.txt"]).added     # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.store = Store(self.path)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest --------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | Path], *, collection: str | None = None,
+               format: str | None = None, mapping: FieldMap | list[str] | None = None,
+               dry_run: bool = False, progress: ProgressFn | None = None) -> IngestReport:
+        """Ingest files (or folders of files); each file commits on its own."""
+        fmap = FieldMap.parse(mapping) if isinstance(mapping, list) else mapping
+        options = IngestOptions(collection=collection, format=format, mapping=fmap,
+                                dry_run=dry_run)
+        return Importer(self.store).ingest(paths, options, progress)
+
+    # -- reading ---------------------------------------------------------------------
+    def paper(self, key: str) -> Paper:
+        """A paper by its key, or by any identifier it carries (DOI, arXiv id, ...)."""
+        paper_id = self._resolve(key)
+        return self._complete(self.store.papers.get_many([paper_id]))[0]
+
+    def papers(self, *, collection: str | None = None, limit: int | None = None,
+               order: str = "id") -> Iterator[Paper]:
+        """Papers with ids, collections and sources, streamed in batches."""
+        collection_id = None
+        if collection is not None:
+            collection_id = self.store.collections.id_for(collection)
+            if collection_id is None:
+                raise NotFoundError(f"no collection named {collection!r}")
+        remaining = limit
+        for batch in self.store.papers.iter_ids(collection_id=collection_id, order=order):
+            if remaining is not None:
+                batch = batch[:remaining]
+                remaining -= len(batch)
+            yield from self._complete(self.store.papers.get_many(batch))
+            if remaining is not None and remaining <= 0:
+                return
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.store.collections.all()
+
+    def stats(self) -> Stats:
+        papers = self.store.papers.counts()
+        prov = self.store.provenance.counts()
+        return Stats(
+            papers=papers["papers"], sources=prov["sources"],
+            collections=self.store.collections.count(), files=prov["files"],
+            ingest_runs=prov["ingest_runs"], with_abstract=papers["with_abstract"],
+            identifiers=papers["identifiers"], last_ingest=prov["last_ingest"],
+            schema_version=self.store.schema_version)
+
+    def ingest_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.store.provenance.runs(limit)
+
+    def export(self, format: str, out: TextIO, *, collection: str | None = None) -> int:
+        """Write every paper (or a collection's) to ``out``; returns how many."""
+        writer = writer_for(format)
+        return writer(self.papers(collection=collection), out)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _resolve(self, key: str) -> int:
+        paper_id = self.store.papers.id_for(key)
+        if paper_id is not None:
+            return paper_id
+        hit = idmod.recognize(key)
+        if hit:
+            found = self.store.papers.by_identifier(hit[0], hit[1])
+            if found:
+                return found[0]
+        raise NotFoundError(f"no paper with key or identifier {key!r}")
+
+    def _complete(self, papers: list[Paper]) -> list[Paper]:
+        ids = [p.id for p in papers]
+        names = self.store.collections.names_for(ids)
+        sources = self.store.provenance.sources_for(ids)
+        for p in papers:
+            p.collections = names.get(p.id, [])
+            p.sources = sources.get(p.id, [])
+        return papers

@@ -1,0 +1,40 @@
+"""The storage layer: the only place in paperatlas that speaks SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .collections import CollectionRepo
+from .db import connect, rolled_back, schema_version, transaction, utcnow
+from .papers import PaperRepo
+from .provenance import ProvenanceRepo
+
+__all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "Store", "utcnow"]
+
+
+class Store:
+    """A library database: one connection and the repositories over it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.conn: sqlite3.Connection = connect(path)
+        self.papers = PaperRepo(self.conn)
+        self.provenance = ProvenanceRepo(self.conn)
+        self.collections = CollectionRepo(self.conn)
+
+    @contextmanager
+    def transaction(self, *, dry_run: bool = False) -> Iterator[None]:
+        """One unit of work; with ``dry_run`` it is always rolled back."""
+        ctx = rolled_back(self.conn) if dry_run else transaction(self.conn)
+        with ctx:
+            yield
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,55 @@
+"""SQL for collections: named sets of papers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+
+from ..models import CollectionInfo
+
+
+class CollectionRepo:
+    """Reads and writes ``collections`` and ``collection_papers``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def ensure(self, name: str, now: str) -> int:
+        row = self.conn.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
+        if row:
+            return int(row[0])
+        cur = self.conn.execute(
+            "INSERT INTO collections (name, created_at) VALUES (?, ?)", (name, now))
+        return int(cur.lastrowid or 0)
+
+    def id_for(self, name: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else None
+
+    def add_paper(self, collection_id: int, paper_id: int, now: str) -> bool:
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO collection_papers (collection_id, paper_id, added_at)"
+            " VALUES (?,?,?)", (collection_id, paper_id, now))
+        return cur.rowcount > 0
+
+    def all(self) -> list[CollectionInfo]:
+        rows = self.conn.execute(
+            "SELECT c.name, COUNT(cp.paper_id), c.created_at FROM collections c"
+            " LEFT JOIN collection_papers cp ON cp.collection_id = c.id"
+            " GROUP BY c.id ORDER BY c.name").fetchall()
+        return [CollectionInfo(name=r[0], papers=r[1], created_at=r[2]) for r in rows]
+
+    def names_for(self, paper_ids: list[int]) -> dict[int, list[str]]:
+        if not paper_ids:
+            return {}
+        marks = ",".join("?" * len(paper_ids))
+        out: dict[int, list[str]] = defaultdict(list)
+        for pid, name in self.conn.execute(
+                "SELECT cp.paper_id, c.name FROM collection_papers cp JOIN collections c"
+                f" ON c.id = cp.collection_id WHERE cp.paper_id IN ({marks})"
+                " ORDER BY cp.paper_id, c.name", paper_ids):
+            out[pid].append(name)
+        return out
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM collections").fetchone()[0])

@@ -1,0 +1,80 @@
+"""The SQLite connection: pragmas, migrations and transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import StoreError
+from .migrations import MIGRATIONS
+
+
+def utcnow() -> str:
+    """The current time as ISO 8601 UTC with second precision."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open (creating if needed) a library database and bring its schema up to date."""
+    p = Path(path)
+    if str(p) != ":memory:" and p.parent and not p.parent.exists():
+        raise StoreError(f"{p}: the folder {p.parent} does not exist")
+    try:
+        conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{p}: not a paperatlas library ({exc})") from exc
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply every migration newer than the database, each in its own transaction."""
+    current = schema_version(conn)
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"the library has schema version {current}, newer than this paperatlas "
+            f"understands ({len(MIGRATIONS)}); upgrade paperatlas")
+    for number, fn in enumerate(MIGRATIONS[current:], start=current + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) < number:  # another process may have migrated
+                fn(conn)
+                conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One unit of work: everything inside commits together or not at all."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def rolled_back(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Work whose effects are always undone (dry runs)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")

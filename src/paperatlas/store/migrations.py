@@ -1,0 +1,131 @@
+"""Numbered schema migrations; ``PRAGMA user_version`` records the last applied.
+
+Add a migration by appending a function to :data:`MIGRATIONS`; never edit
+one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    """Run DDL statements inside the caller's transaction (``executescript`` would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """Papers, identifiers, provenance, collections and the ingest log."""
+    _run(
+        conn,
+        """
+        CREATE TABLE papers (
+            id          INTEGER PRIMARY KEY,
+            key         TEXT NOT NULL UNIQUE,
+            title       TEXT NOT NULL,
+            norm_title  TEXT NOT NULL,
+            abstract    TEXT NOT NULL DEFAULT '',
+            authors     TEXT NOT NULL DEFAULT '[]',
+            date        TEXT,
+            year        INTEGER,
+            venue       TEXT,
+            categories  TEXT NOT NULL DEFAULT '[]',
+            links       TEXT NOT NULL DEFAULT '[]',
+            created_at  TEXT NOT NULL,
+            updated_at  TEXT NOT NULL
+        );
+        CREATE INDEX papers_norm_title ON papers(norm_title);
+        CREATE INDEX papers_year ON papers(year);
+
+        CREATE TABLE paper_ids (
+            paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            scheme   TEXT NOT NULL,
+            value    TEXT NOT NULL,
+            raw      TEXT NOT NULL,
+            PRIMARY KEY (paper_id, scheme, value)
+        ) WITHOUT ROWID;
+        CREATE INDEX paper_ids_lookup ON paper_ids(scheme, value);
+
+        CREATE TABLE title_keys (
+            key      TEXT NOT NULL,
+            paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            PRIMARY KEY (key, paper_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX title_keys_paper ON title_keys(paper_id);
+
+        CREATE TABLE files (
+            id                INTEGER PRIMARY KEY,
+            sha256            TEXT NOT NULL UNIQUE,
+            path              TEXT NOT NULL,
+            size              INTEGER NOT NULL,
+            format            TEXT NOT NULL,
+            encoding          TEXT NOT NULL,
+            first_ingested_at TEXT NOT NULL
+        );
+
+        CREATE TABLE ingest_runs (
+            id          INTEGER PRIMARY KEY,
+            started_at  TEXT NOT NULL,
+            finished_at TEXT,
+            status      TEXT NOT NULL,
+            options     TEXT NOT NULL DEFAULT '{}',
+            summary     TEXT
+        );
+
+        CREATE TABLE ingest_files (
+            id          INTEGER PRIMARY KEY,
+            run_id      INTEGER NOT NULL REFERENCES ingest_runs(id) ON DELETE CASCADE,
+            path        TEXT NOT NULL,
+            sha256      TEXT,
+            format      TEXT,
+            collection  TEXT,
+            status      TEXT NOT NULL,
+            records     INTEGER NOT NULL DEFAULT 0,
+            added       INTEGER NOT NULL DEFAULT 0,
+            merged      INTEGER NOT NULL DEFAULT 0,
+            skipped     INTEGER NOT NULL DEFAULT 0,
+            rejected    INTEGER NOT NULL DEFAULT 0,
+            rejections  TEXT NOT NULL DEFAULT '[]',
+            error       TEXT,
+            error_line  INTEGER,
+            finished_at TEXT NOT NULL
+        );
+        CREATE INDEX ingest_files_run ON ingest_files(run_id);
+
+        CREATE TABLE sources (
+            id          INTEGER PRIMARY KEY,
+            paper_id    INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            file_id     INTEGER NOT NULL REFERENCES files(id),
+            run_id      INTEGER REFERENCES ingest_runs(id) ON DELETE SET NULL,
+            entry       INTEGER NOT NULL,
+            line        INTEGER NOT NULL,
+            source_key  TEXT,
+            title       TEXT NOT NULL,
+            match_rule  TEXT NOT NULL,
+            extra       TEXT,
+            ingested_at TEXT NOT NULL,
+            UNIQUE (file_id, entry)
+        );
+        CREATE INDEX sources_paper ON sources(paper_id);
+
+        CREATE TABLE collections (
+            id         INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE collection_papers (
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+            paper_id      INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            added_at      TEXT NOT NULL,
+            PRIMARY KEY (collection_id, paper_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX collection_papers_paper ON collection_papers(paper_id);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]

@@ -1,0 +1,185 @@
+"""SQL for papers, their identifiers and their title blocking keys."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..models import Candidate, Paper
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class PaperRepo:
+    """Reads and writes the ``papers``, ``paper_ids`` and ``title_keys`` tables."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # -- lookups used by dedup -------------------------------------------------
+    def by_identifier(self, scheme: str, value: str) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT paper_id FROM paper_ids WHERE scheme = ? AND value = ?", (scheme, value))
+        return [r[0] for r in rows]
+
+    def by_norm_title(self, norm_title: str) -> list[int]:
+        rows = self.conn.execute("SELECT id FROM papers WHERE norm_title = ?", (norm_title,))
+        return [r[0] for r in rows]
+
+    def by_block_keys(self, keys: list[str], limit: int) -> list[int]:
+        if not keys:
+            return []
+        rows = self.conn.execute(
+            f"SELECT DISTINCT paper_id FROM title_keys WHERE key IN ({_placeholders(len(keys))}) "
+            "LIMIT ?", (*keys, limit))
+        return [r[0] for r in rows]
+
+    def candidates(self, paper_ids: list[int]) -> list[Candidate]:
+        if not paper_ids:
+            return []
+        marks = _placeholders(len(paper_ids))
+        ids: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for pid, scheme, value in self.conn.execute(
+                f"SELECT paper_id, scheme, value FROM paper_ids WHERE paper_id IN ({marks})",
+                paper_ids):
+            ids[pid][scheme].add(value)
+        rows = self.conn.execute(
+            f"SELECT id, norm_title, abstract FROM papers WHERE id IN ({marks}) ORDER BY id",
+            paper_ids)
+        return [
+            Candidate(r[0], r[1], r[2], {s: frozenset(v) for s, v in ids[r[0]].items()})
+            for r in rows
+        ]
+
+    def key_of(self, paper_id: int) -> str:
+        return str(self.conn.execute("SELECT key FROM papers WHERE id = ?",
+                                     (paper_id,)).fetchone()[0])
+
+    def key_exists(self, key: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM papers WHERE key = ?", (key,)).fetchone()
+        return row is not None
+
+    # -- writes ------------------------------------------------------------------
+    def insert(self, *, key: str, title: str, norm_title: str, abstract: str,
+               authors: list[str], date: str | None, venue: str | None,
+               categories: list[str], links: list[str], now: str,
+               block_keys: list[str]) -> int:
+        year = int(date[:4]) if date else None
+        cur = self.conn.execute(
+            "INSERT INTO papers (key, title, norm_title, abstract, authors, date, year, venue,"
+            " categories, links, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (key, title, norm_title, abstract, _json(authors), date, year, venue,
+             _json(categories), _json(links), now, now))
+        paper_id = int(cur.lastrowid or 0)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO title_keys (key, paper_id) VALUES (?, ?)",
+            [(k, paper_id) for k in block_keys])
+        return paper_id
+
+    def add_identifiers(self, paper_id: int, ids: Iterable[tuple[str, str, str]]) -> None:
+        """Add ``(scheme, match_value, raw)`` triples the paper does not have yet."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO paper_ids (paper_id, scheme, value, raw) VALUES (?,?,?,?)",
+            [(paper_id, s, v, r) for s, v, r in ids])
+
+    def fill_gaps(self, paper_id: int, *, abstract: str, authors: list[str],
+                  date: str | None, venue: str | None, categories: list[str],
+                  links: list[str], now: str) -> bool:
+        """Fill the paper's empty fields from a newly met source; True if anything changed."""
+        row = self.conn.execute(
+            "SELECT abstract, authors, date, venue, categories, links FROM papers WHERE id = ?",
+            (paper_id,)).fetchone()
+        new: dict[str, Any] = {}
+        if abstract and not row["abstract"]:
+            new["abstract"] = abstract
+        if authors and row["authors"] == "[]":
+            new["authors"] = _json(authors)
+        if date and not row["date"]:
+            new["date"], new["year"] = date, int(date[:4])
+        if venue and not row["venue"]:
+            new["venue"] = venue
+        for name, values in (("categories", categories), ("links", links)):
+            old = json.loads(row[name])
+            merged = old + [v for v in values if v not in old]
+            if merged != old:
+                new[name] = _json(merged)
+        if not new:
+            return False
+        new["updated_at"] = now
+        sets = ", ".join(f"{k} = ?" for k in new)
+        self.conn.execute(f"UPDATE papers SET {sets} WHERE id = ?", (*new.values(), paper_id))
+        return True
+
+    # -- reads for the edges -------------------------------------------------------
+    def id_for(self, key_or_identifier: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM papers WHERE key = ?",
+                                (key_or_identifier,)).fetchone()
+        return int(row[0]) if row else None
+
+    def get_many(self, paper_ids: list[int]) -> list[Paper]:
+        """Papers with their identifiers (collections and sources are added by the caller)."""
+        if not paper_ids:
+            return []
+        marks = _placeholders(len(paper_ids))
+        ids: dict[int, dict[str, str]] = defaultdict(dict)
+        for pid, scheme, raw in self.conn.execute(
+                f"SELECT paper_id, scheme, raw FROM paper_ids WHERE paper_id IN ({marks}) "
+                "ORDER BY paper_id, scheme, value", paper_ids):
+            ids[pid].setdefault(scheme, raw)
+        rows = self.conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", paper_ids)
+        by_id = {r["id"]: _paper(r, ids[r["id"]]) for r in rows}
+        return [by_id[i] for i in paper_ids if i in by_id]
+
+    def iter_ids(self, batch: int = 1000, *, collection_id: int | None = None,
+                 order: str = "id") -> Iterator[list[int]]:
+        """Paper ids in batches, in insertion order (or newest first with ``order='recent'``)."""
+        if order == "recent":
+            sql = "SELECT id FROM papers ORDER BY COALESCE(date, '') DESC, id DESC"
+            params: tuple[Any, ...] = ()
+            if collection_id is not None:
+                sql = ("SELECT p.id FROM papers p JOIN collection_papers c ON c.paper_id = p.id "
+                       "WHERE c.collection_id = ? ORDER BY COALESCE(p.date, '') DESC, p.id DESC")
+                params = (collection_id,)
+            cur = self.conn.execute(sql, params)
+            while chunk := cur.fetchmany(batch):
+                yield [r[0] for r in chunk]
+            return
+        last = 0
+        while True:
+            if collection_id is None:
+                rows = self.conn.execute(
+                    "SELECT id FROM papers WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
+            else:
+                rows = self.conn.execute(
+                    "SELECT paper_id FROM collection_papers WHERE collection_id = ? "
+                    "AND paper_id > ? ORDER BY paper_id LIMIT ?", (collection_id, last, batch))
+            chunk = [r[0] for r in rows]
+            if not chunk:
+                return
+            yield chunk
+            last = chunk[-1]
+
+    def counts(self) -> dict[str, Any]:
+        one = self.conn.execute(
+            "SELECT COUNT(*), SUM(abstract != '') FROM papers").fetchone()
+        by_scheme = dict(self.conn.execute(
+            "SELECT scheme, COUNT(DISTINCT paper_id) FROM paper_ids GROUP BY scheme"
+            " ORDER BY scheme").fetchall())
+        return {"papers": one[0], "with_abstract": one[1] or 0, "identifiers": by_scheme}
+
+
+def _paper(row: sqlite3.Row, ids: dict[str, str]) -> Paper:
+    return Paper(
+        id=row["id"], key=row["key"], title=row["title"], abstract=row["abstract"],
+        authors=json.loads(row["authors"]), date=row["date"], year=row["year"],
+        venue=row["venue"], categories=json.loads(row["categories"]),
+        links=json.loads(row["links"]), ids=dict(ids), created_at=row["created_at"])

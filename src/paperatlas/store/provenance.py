@@ -1,0 +1,102 @@
+"""SQL for files, sources (where each record came from) and the ingest log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from typing import Any
+
+from ..models import FileReport, SourceInfo
+
+
+class ProvenanceRepo:
+    """Reads and writes ``files``, ``sources``, ``ingest_runs`` and ``ingest_files``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def file_id(self, *, sha256: str, path: str, size: int, fmt: str, encoding: str,
+                now: str) -> int:
+        """The id of a file by content, recording it on first sight."""
+        row = self.conn.execute("SELECT id FROM files WHERE sha256 = ?", (sha256,)).fetchone()
+        if row:
+            return int(row[0])
+        cur = self.conn.execute(
+            "INSERT INTO files (sha256, path, size, format, encoding, first_ingested_at)"
+            " VALUES (?,?,?,?,?,?)", (sha256, path, size, fmt, encoding, now))
+        return int(cur.lastrowid or 0)
+
+    def source_paper(self, file_id: int, entry: int) -> int | None:
+        """The paper an entry of a file already went into, if it was ingested before."""
+        row = self.conn.execute(
+            "SELECT paper_id FROM sources WHERE file_id = ? AND entry = ?",
+            (file_id, entry)).fetchone()
+        return int(row[0]) if row else None
+
+    def other_key_in_file(self, paper_id: int, file_id: int, source_key: str) -> bool:
+        """Whether the paper has a source in this file under a different key."""
+        row = self.conn.execute(
+            "SELECT 1 FROM sources WHERE paper_id = ? AND file_id = ? AND source_key IS NOT NULL"
+            " AND source_key != ? LIMIT 1", (paper_id, file_id, source_key)).fetchone()
+        return row is not None
+
+    def add_source(self, *, paper_id: int, file_id: int, run_id: int | None, entry: int,
+                   line: int, source_key: str | None, title: str, match_rule: str,
+                   extra: dict[str, Any], now: str) -> None:
+        self.conn.execute(
+            "INSERT INTO sources (paper_id, file_id, run_id, entry, line, source_key, title,"
+            " match_rule, extra, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (paper_id, file_id, run_id, entry, line, source_key, title, match_rule,
+             json.dumps(extra, ensure_ascii=False, default=str) if extra else None, now))
+
+    def sources_for(self, paper_ids: list[int]) -> dict[int, list[SourceInfo]]:
+        if not paper_ids:
+            return {}
+        marks = ",".join("?" * len(paper_ids))
+        out: dict[int, list[SourceInfo]] = defaultdict(list)
+        for r in self.conn.execute(
+                "SELECT s.paper_id, f.path, f.format, f.sha256, s.line, s.entry, s.source_key,"
+                f" s.ingested_at FROM sources s JOIN files f ON f.id = s.file_id"
+                f" WHERE s.paper_id IN ({marks}) ORDER BY s.paper_id, s.id", paper_ids):
+            out[r[0]].append(SourceInfo(path=r[1], format=r[2], sha256=r[3], line=r[4],
+                                        entry=r[5], source_key=r[6], ingested_at=r[7]))
+        return out
+
+    # -- the ingest log ------------------------------------------------------------
+    def start_run(self, options: dict[str, Any], now: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO ingest_runs (started_at, status, options) VALUES (?, 'running', ?)",
+            (now, json.dumps(options, default=str)))
+        return int(cur.lastrowid or 0)
+
+    def log_file(self, run_id: int, report: FileReport, sha256: str | None, now: str) -> None:
+        rejections = [{"line": r.line, "entry": r.entry, "reason": r.reason}
+                      for r in report.rejections]
+        self.conn.execute(
+            "INSERT INTO ingest_files (run_id, path, sha256, format, collection, status, records,"
+            " added, merged, skipped, rejected, rejections, error, error_line, finished_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run_id, report.path, sha256, report.format, report.collection,
+             "ok" if report.ok else "error", report.records, report.added, report.merged,
+             report.skipped, report.rejected, json.dumps(rejections), report.error,
+             report.error_line, now))
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any], now: str) -> None:
+        self.conn.execute(
+            "UPDATE ingest_runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+            (now, status, json.dumps(summary), run_id))
+
+    def counts(self) -> dict[str, Any]:
+        row = self.conn.execute(
+            "SELECT (SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM files),"
+            " (SELECT COUNT(*) FROM ingest_runs),"
+            " (SELECT MAX(finished_at) FROM ingest_runs WHERE status != 'running')").fetchone()
+        return {"sources": row[0], "files": row[1], "ingest_runs": row[2], "last_ingest": row[3]}
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, started_at, finished_at, status, summary FROM ingest_runs"
+            " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [{"id": r[0], "started_at": r[1], "finished_at": r[2], "status": r[3],
+                 "summary": json.loads(r[4]) if r[4] else None} for r in rows]
