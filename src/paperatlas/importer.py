@@ -104,14 +104,15 @@ class Importer:
                      "format": options.format}, utcnow())
         report = IngestReport(run_id=run_id, dry_run=options.dry_run)
         self.detail = options.dry_run
+        status = "interrupted"  # unless the loop below completes
         try:
             for path in files:
                 report.files.append(self._file(path, options, run_id, progress))
+            status = "ok" if not report.failed else "errors"
         finally:
             if run_id is not None:
                 summary = report.to_dict()
                 summary.pop("files")
-                status = "ok" if not report.failed else "errors"
                 with self.store.transaction():
                     prov.finish_run(run_id, status, summary, utcnow())
         return report

@@ -10,7 +10,8 @@ from datetime import date
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _SPACE = re.compile(r"\s+")
-_LATEX = re.compile(r"\\[a-zA-Z]+\s*|[{}$]")
+#: LaTeX formatting commands vanish; other commands (``\\alpha``) keep their name.
+_LATEX = re.compile(r"\\(?:text[a-z]*|math[a-z]*|emph|mbox|rm|bf|it)\b|[\\{}$]")
 
 
 def clean_space(text: str) -> str:

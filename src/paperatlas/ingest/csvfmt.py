@@ -45,7 +45,7 @@ class CsvParser(Parser):
         def lines() -> Iterator[str]:
             for n, text in fh:
                 state["line"] = n
-                yield text
+                yield text + "\n"  # quoted fields may span lines
 
         reader = csv.reader(lines(), delimiter=self.delimiter, strict=True)
         try:

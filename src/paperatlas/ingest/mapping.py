@@ -132,8 +132,11 @@ def _collect_ids(rec: Record, values: dict[str, Any]) -> None:
         raw = _as_text(values.get(scheme)).strip()
         if raw:
             pair = idmod.normalize(scheme, raw)
+            guess = None if pair else idmod.recognize(raw)  # e.g. an arXiv DOI is an arXiv id
             if pair:
                 rec.ids[scheme] = pair[1]
+            elif guess:
+                rec.ids.setdefault(guess[0], guess[2])
             else:
                 rec.extra.setdefault("unrecognized_ids", {})[scheme] = raw
     nested = values.get("ids")

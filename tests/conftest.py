@@ -1,0 +1,87 @@
+"""Shared fixtures: real SQLite libraries in temp dirs, and the shared data folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paperatlas import Library
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("PAPERATLAS_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture
+def shared() -> Path:
+    path = shared_dir()
+    if not (path / "seeds").is_dir():
+        pytest.skip(f"shared data not found at {path} (set PAPERATLAS_SHARED)")
+    return path
+
+
+@pytest.fixture
+def seeds(shared: Path) -> Path:
+    return shared / "seeds"
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Iterator[Library]:
+    library = Library(tmp_path / "lib.db")
+    yield library
+    library.close()
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Write a file under the temp dir: ``write("a.csv", "text")`` or bytes."""
+
+    def _write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / "in" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return _write
+
+
+def dump(library: Library) -> list[str]:
+    """Every row of every table, to compare a database before and after."""
+    conn = library.store.conn
+    out: list[str] = []
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+    for table in tables:
+        out += [f"{table}: {tuple(r)}" for r in conn.execute(f"SELECT * FROM {table}")]
+    return out
+
+
+def daily_page(entries: list[tuple[str, str]], date: str | None = "Jul 3") -> str:
+    """The text of a Daily Papers listing page with the given (title, abstract) pairs."""
+    lines = ["new", "", "Get trending papers in your email inbox!", "", "Subscribe", "",
+             "byAK and the research community", ""]
+    if date:
+        lines += [date, ""]
+    for title, abstract in entries:
+        lines += [title, "", abstract, ""]
+    return "\n".join(lines)
+
+
+ABSTRACT_A = (
+    "We study how large language models organize scientific studies into hierarchies. "
+    "Our pipeline groups papers into topics and assigns each study to a category, and "
+    "experts then correct the generated trees to measure the quality of the result."
+)
+ABSTRACT_B = (
+    "Protein folding is predicted from sequence with a deep network trained on structures "
+    "from the protein data bank; the model reaches atomic accuracy on most targets and "
+    "generalizes to proteins with no homologous templates in the training set."
+)
