@@ -24,6 +24,7 @@ demo: setup
 	$(BIN)/paperatlas --db $(DEMO_DB) stats
 	$(BIN)/paperatlas --db $(DEMO_DB) collections
 	$(BIN)/paperatlas --db $(DEMO_DB) papers --limit 5
+	@echo "demo library: $(DEMO_DB); try: $(BIN)/paperatlas --db $(DEMO_DB) show <key>"
 
 test: setup
 	$(BIN)/ruff check src tests bench

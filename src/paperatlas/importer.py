@@ -60,13 +60,13 @@ def default_collection(path: Path, fmt: str | None) -> str:
     return path.stem
 
 
-def validate(rec: Record) -> str | None:
-    """Why a record cannot be stored, or None if it can."""
+def validate(rec: Record, norm_title: str) -> str | None:
+    """Why a record (whose normalized title is given) cannot be stored, or None if it can."""
     if not rec.title:
         return "no title"
     if len(rec.title) > MAX_TITLE_CHARS:
         return f"title is {len(rec.title)} characters long (more than {MAX_TITLE_CHARS})"
-    if not normalize_title(rec.title):
+    if not norm_title:
         return "title has no letters or digits"
     return None
 
@@ -173,7 +173,8 @@ class Importer:
 
     def _record(self, rec: Record, report: FileReport, file_id: int, collection_id: int,
                 run_id: int | None, now: str) -> None:
-        reason = validate(rec)
+        norm = normalize_title(rec.title)
+        reason = validate(rec, norm)
         if reason:
             report.rejected += 1
             report.rejected_by_reason[reason] = report.rejected_by_reason.get(reason, 0) + 1
@@ -186,7 +187,6 @@ class Importer:
             report.skipped += 1
             store.collections.add_paper(collection_id, paper_id, now)
             return
-        norm = normalize_title(rec.title)
         rids = match_ids(rec.ids)
         match = self._match(norm, rec, rids, file_id)
         triples = [(s, rids[s], rec.ids[s]) for s in rids]

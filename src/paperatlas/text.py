@@ -9,21 +9,22 @@ import unicodedata
 from datetime import date
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-_SPACE = re.compile(r"\s+")
 #: LaTeX formatting commands vanish; other commands (``\\alpha``) keep their name.
 _LATEX = re.compile(r"\\(?:text[a-z]*|math[a-z]*|emph|mbox|rm|bf|it)\b|[\\{}$]")
 
 
 def clean_space(text: str) -> str:
     """Collapse runs of whitespace (newlines included) into single spaces."""
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def normalize_title(title: str) -> str:
     """Case-, accent-, punctuation- and LaTeX-insensitive form of a title."""
-    s = unicodedata.normalize("NFKD", _LATEX.sub(" ", title))
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", s.casefold()).strip()
+    s = _LATEX.sub(" ", title) if ("\\" in title or "$" in title or "{" in title) else title
+    if not s.isascii():
+        s = unicodedata.normalize("NFKD", s)
+        s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    return " ".join(_NON_WORD.sub(" ", s.casefold()).split())
 
 
 def normalize_text(text: str, limit: int = 1000) -> str:
