@@ -24,7 +24,8 @@ demo: setup
 	$(BIN)/paperatlas --db $(DEMO_DB) stats
 	$(BIN)/paperatlas --db $(DEMO_DB) collections
 	$(BIN)/paperatlas --db $(DEMO_DB) papers --limit 5
-	@echo "demo library: $(DEMO_DB); try: $(BIN)/paperatlas --db $(DEMO_DB) show <key>"
+	$(BIN)/paperatlas --db $(DEMO_DB) show "$$($(BIN)/paperatlas --db $(DEMO_DB) papers -n 1 --keys)"
+	@echo "demo library: $(DEMO_DB) (try: $(BIN)/paperatlas --db $(DEMO_DB) --help)"
 
 test: setup
 	$(BIN)/ruff check src tests bench

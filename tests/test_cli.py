@@ -87,6 +87,9 @@ def test_collections_and_papers(run, page: Path) -> None:
     assert run("papers", "-c", "other", ok=False).exit_code == 1
     rows = [json.loads(x) for x in run("papers", "--json", "-n", "1").output.splitlines()]
     assert len(rows) == 1 and rows[0]["title"] == "Paper One"
+    keys = run("papers", "--keys").output.split()
+    assert len(keys) == 2 and keys[0].startswith("paper-one-")
+    assert run("papers", "--recent", "--keys").output.split() == keys[::-1]  # no dates: newest id first
 
 
 def test_export_jsonl_and_csv(run, page: Path, tmp_path: Path) -> None:

@@ -123,15 +123,19 @@ def collections(state: _State, as_json: bool) -> None:
 @click.option("--limit", "-n", type=click.IntRange(min=0), default=20, show_default=True)
 @click.option("--recent", is_flag=True, help="Newest first (by date) instead of ingest order.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one paper per line.")
+@click.option("--keys", "keys_only", is_flag=True, help="Only the keys, one per line.")
 @click.pass_obj
 def papers(state: _State, collection: str | None, limit: int, recent: bool,
-           as_json: bool) -> None:
+           as_json: bool, keys_only: bool) -> None:
     """List papers: key, date and title."""
     items = state.library().papers(collection=collection, limit=limit,
                                    order="recent" if recent else "id")
     for p in items:
-        click.echo(json.dumps(p.to_dict(), ensure_ascii=False) if as_json
-                   else render.paper_line(p))
+        if keys_only:
+            click.echo(p.key)
+        else:
+            click.echo(json.dumps(p.to_dict(), ensure_ascii=False) if as_json
+                       else render.paper_line(p))
 
 
 @main.command()

@@ -105,8 +105,8 @@ def paper(p: Paper) -> None:
 
 
 def paper_line(p: Paper) -> str:
-    when = p.date or "    "
-    return f"{p.key}  {when[:10]:<10}  {_short(p.title, 90)}"
+    when = f"{p.date}  " if p.date else ""
+    return f"{p.key}  {when}{_short(p.title, 90)}"
 
 
 def _short(text: str, width: int) -> str:
