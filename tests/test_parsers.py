@@ -154,3 +154,9 @@ def test_detection_and_bad_format_names(write) -> None:
 def test_unknown_format_is_a_file_error(lib: Library, write) -> None:
     report = lib.ingest([write("mystery.bin", "just some words here\n")])
     assert report.failed and "cannot detect the format" in (report.failed[0].error or "")
+
+
+def test_truncated_utf8_is_an_error_not_a_cp1252_guess(lib: Library, write) -> None:
+    data = "title,abstract\nCaf\u00e9,x\nNa\u00efve,y\n".encode() + "\u00e9".encode()[:1]
+    report = lib.ingest([write("cut.csv", data)])
+    assert report.failed[0].error == f"{report.files[0].path}:4: the file ends inside a UTF-8 character (truncated?)"

@@ -65,3 +65,15 @@ def test_deleting_a_paper_cascades(tmp_path: Path, write) -> None:
     for table in ("paper_ids", "sources", "collection_papers", "title_keys"):
         assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
     lib.close()
+
+
+def test_busy_library_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    holder = Store(path)
+    holder.conn.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    waiting = Store(path, busy_timeout_ms=50)
+    with pytest.raises(StoreError, match="busy"), waiting.transaction():
+        pass
+    holder.conn.execute("ROLLBACK")
+    holder.close()
+    waiting.close()

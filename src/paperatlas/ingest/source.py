@@ -61,12 +61,14 @@ class InputFile:
         utf8_ok = True
         first = b""
         size = 0
+        newlines = 0
         with fh:
             try:
                 while chunk := fh.read(_CHUNK):
                     if not first:
                         first = chunk[:8192]
                     size += len(chunk)
+                    newlines += chunk.count(b"\n")
                     digest.update(chunk)
                     if utf8_ok:
                         try:
@@ -80,8 +82,9 @@ class InputFile:
             if utf8_ok:
                 try:
                     decoder.decode(b"", final=True)
-                except UnicodeDecodeError:
-                    utf8_ok = False
+                except UnicodeDecodeError as exc:
+                    raise ParseError("the file ends inside a UTF-8 character (truncated?)",
+                                     path=str(p), line=newlines + 1) from exc
             encoding = "utf-8" if utf8_ok else "cp1252"
         head = _decode(first, encoding)
         return cls(path=p, size=size, sha256=digest.hexdigest(), encoding=encoding, head=head)

@@ -18,9 +18,9 @@ __all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "Store", "utcnow"]
 class Store:
     """A library database: one connection and the repositories over it."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = Path(path)
-        self.conn: sqlite3.Connection = connect(path)
+        self.conn: sqlite3.Connection = connect(path, busy_timeout_ms)
         self.papers = PaperRepo(self.conn)
         self.provenance = ProvenanceRepo(self.conn)
         self.collections = CollectionRepo(self.conn)

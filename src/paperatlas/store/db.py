@@ -17,7 +17,7 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
     """Open (creating if needed) a library database and bring its schema up to date."""
     p = Path(path)
     if str(p) != ":memory:" and p.parent and not p.parent.exists():
@@ -28,8 +28,10 @@ def connect(path: str | Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         migrate(conn)
+    except StoreError:
+        raise
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{p}: not a paperatlas library ({exc})") from exc
     return conn
@@ -37,6 +39,16 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError("the library is busy: another process is writing to it; "
+                             "try again when it is done") from exc
+        raise
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -47,7 +59,7 @@ def migrate(conn: sqlite3.Connection) -> None:
             f"the library has schema version {current}, newer than this paperatlas "
             f"understands ({len(MIGRATIONS)}); upgrade paperatlas")
     for number, fn in enumerate(MIGRATIONS[current:], start=current + 1):
-        conn.execute("BEGIN IMMEDIATE")
+        _begin(conn)
         try:
             if schema_version(conn) < number:  # another process may have migrated
                 fn(conn)
@@ -61,7 +73,7 @@ def migrate(conn: sqlite3.Connection) -> None:
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One unit of work: everything inside commits together or not at all."""
-    conn.execute("BEGIN IMMEDIATE")
+    _begin(conn)
     try:
         yield conn
     except BaseException:
@@ -73,7 +85,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 @contextmanager
 def rolled_back(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """Work whose effects are always undone (dry runs)."""
-    conn.execute("BEGIN IMMEDIATE")
+    _begin(conn)
     try:
         yield conn
     finally:
