@@ -61,14 +61,24 @@ def test_dry_run_writes_nothing_and_predicts_the_real_run(lib: Library, write) -
 
 def test_empty_missing_and_folder_inputs(lib: Library, write, tmp_path: Path) -> None:
     empty = write("empty.csv", "")
-    blank = write("blank.txt", "\n\n  \n")
+    blank = write("blank.txt", "\ufeff\n\n  \n")
+    write("dir/late.csv", " " * 10_000 + "\ntitle\nAfter a lot of blank space\n")
     write("dir/a.csv", "title\nIn a folder\n")
     write("dir/.hidden.csv", "title\nHidden\n")
     report = lib.ingest([empty, blank, tmp_path / "in" / "dir", tmp_path / "missing.csv"])
-    assert [f.records for f in report.files[:3]] == [0, 0, 1]
-    assert report.files[3].error and "missing.csv" in report.files[3].error
-    assert "cannot read file" in report.files[3].error
-    assert lib.stats().papers == 1
+    assert [f.records for f in report.files[:4]] == [0, 0, 1, 1]
+    assert report.files[4].error and "missing.csv" in report.files[4].error
+    assert "cannot read file" in report.files[4].error
+    assert lib.stats().papers == 2
+
+
+def test_progress_is_reported_in_bytes(lib: Library, write) -> None:
+    path = write("p.csv", "title\n" + "".join(f"Paper {i}\n" for i in range(20_000)))
+    seen: list[tuple[int, int]] = []
+    lib.ingest([path], progress=lambda p, done, total: seen.append((done, total)))
+    size = path.stat().st_size
+    assert seen and seen[-1] == (size, size)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
 def test_collection_option_and_new_collection_on_rerun(lib: Library, write) -> None:

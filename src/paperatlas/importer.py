@@ -124,7 +124,7 @@ class Importer:
         try:
             file = InputFile.inspect(path)
             sha = file.sha256
-            if not file.head.strip():
+            if file.blank:
                 report.collection = options.collection or default_collection(path, None)
                 report.format = options.format
                 self._log(run_id, report, sha)

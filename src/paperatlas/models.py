@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Identifier schemes paperatlas understands, in the order used to pick a key.
@@ -231,17 +231,7 @@ class Stats:
     schema_version: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "papers": self.papers,
-            "sources": self.sources,
-            "collections": self.collections,
-            "files": self.files,
-            "ingest_runs": self.ingest_runs,
-            "with_abstract": self.with_abstract,
-            "identifiers": self.identifiers,
-            "last_ingest": self.last_ingest,
-            "schema_version": self.schema_version,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

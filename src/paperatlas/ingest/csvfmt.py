@@ -49,12 +49,13 @@ class CsvParser(Parser):
 
         reader = csv.reader(lines(), delimiter=self.delimiter, strict=True)
         try:
-            header = next(reader, None)
-            if header is None:
-                return
-            header = [h.strip().lstrip("\ufeff") for h in header]
+            header: list[str] = []
+            for row in reader:  # the header is the first row that is not blank
+                header = [h.strip().lstrip("\ufeff") for h in row]
+                if any(header):
+                    break
             if not any(header):
-                raise ParseError("the header row is empty", path=path, line=state["line"])
+                return
             columns = self.mapping.resolve(header)
             if "title" not in columns:
                 raise ParseError(

@@ -21,6 +21,15 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _FALLBACK_ERRORS = "paperatlas-latin1"
+#: Bytes that are whitespace in ASCII-compatible encodings and in UTF-16/32 text.
+_BLANK_BYTES = b" \t\r\n\x0b\x0c\x00"
+
+
+def _strip_bom(data: bytes) -> bytes:
+    for bom, _ in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):]
+    return data
 
 
 def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
@@ -47,6 +56,7 @@ class InputFile:
     sha256: str
     encoding: str
     head: str  # the first few KB, decoded, for format detection
+    blank: bool  # nothing but whitespace (or nothing at all)
 
     @classmethod
     def inspect(cls, path: str | Path) -> InputFile:
@@ -62,11 +72,14 @@ class InputFile:
         first = b""
         size = 0
         newlines = 0
+        blank = True
         with fh:
             try:
                 while chunk := fh.read(_CHUNK):
-                    if not first:
+                    if not size:
                         first = chunk[:8192]
+                    if blank and (_strip_bom(chunk) if not size else chunk).strip(_BLANK_BYTES):
+                        blank = False
                     size += len(chunk)
                     newlines += chunk.count(b"\n")
                     digest.update(chunk)
@@ -87,12 +100,17 @@ class InputFile:
                                      path=str(p), line=newlines + 1) from exc
             encoding = "utf-8" if utf8_ok else "cp1252"
         head = _decode(first, encoding)
-        return cls(path=p, size=size, sha256=digest.hexdigest(), encoding=encoding, head=head)
+        return cls(path=p, size=size, sha256=digest.hexdigest(), encoding=encoding,
+                   head=head, blank=blank)
 
     def open_text(self, on_bytes: Callable[[int], None] | None = None) -> io.TextIOWrapper:
         """Open for reading as text; ``on_bytes`` is told how many bytes were read."""
         _register_fallback()
-        raw: BinaryIO = self.path.open("rb")
+        try:
+            raw: BinaryIO = self.path.open("rb")
+        except OSError as exc:
+            raise ParseError(f"cannot read file: {exc.strerror or exc}",
+                             path=str(self.path)) from exc
         if on_bytes is not None:
             raw = _CountingReader(raw, on_bytes)  # type: ignore[assignment]
         errors = _FALLBACK_ERRORS if self.encoding == "cp1252" else "strict"
