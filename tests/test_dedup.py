@@ -114,3 +114,23 @@ def test_similarity_functions() -> None:
     low = abstract_similarity(ABSTRACT_A, ABSTRACT_B)
     assert low is not None and low < 0.05
     assert abstract_similarity("short", ABSTRACT_A) is None
+
+
+def _letters(i: int) -> str:
+    return "".join("abcdefghijklmnopqrstuvwxyz"[int(d)] for d in f"{i:03d}")
+
+
+def test_fuzzy_match_survives_a_crowded_title_start(lib: Library, write) -> None:
+    rows = [{"title": f"A survey of the {(_letters(i) + ' ') * 4}family of methods"} for i in range(700)]
+    rows.append({"title": "A survey of the literature on hierarchical topic organization"})
+    assert lib.ingest([write("many.jsonl", jsonl(rows))]).added == 701
+    report = lib.ingest([write("one.jsonl", jsonl(
+        [{"title": "A survey of the literature on hierarchical topic organisation"}]))])
+    assert report.merged == 1
+
+
+def test_titles_that_differ_in_a_number_never_fuzzy_merge(lib: Library, write) -> None:
+    lib.ingest([write("a.csv", f"title,abstract\nLlama 2: Open Foundation and Chat Models,\"{ABSTRACT_A}\"\n")])
+    report = lib.ingest([write("b.csv", f"title,abstract\nLlama 3: Open Foundation and Chat Models,\"{ABSTRACT_A}\"\n")])
+    assert report.added == 1
+    assert lib.ingest([write("c.csv", "title\nPart 1 of a long study\nPart 10 of a long study\n")]).added == 2

@@ -55,4 +55,7 @@ def test_titles_and_slugs() -> None:
     assert normalize_title("Caf\u00e9: The $\\alpha$-Model!") == "cafe the alpha model"
     assert slug("CHIME: LLM-Assisted Hierarchical Organization") == slug("chime llm assisted hierarchical organization")
     assert slug("CHIME: LLM-Assisted Hierarchical Organization").startswith("chime-llm-assisted-")
-    assert block_keys("a b c d e f") == ["p:a b c d", "s:c d e f"]
+    assert block_keys("w b c d e f") == ["p:w b c d", "s:c d e f"]
+    assert block_keys("a survey of the graph methods for topic models") == [
+        "p:survey graph methods topic", "s:graph methods topic models"]
+    assert block_keys("the of") == ["p:the of", "s:the of"]  # all stop words: keep them

@@ -1,9 +1,10 @@
 """Decide whether a new record is a paper the library already holds.
 
 Order of evidence: a shared identifier, then the same normalized title, then
-a near-identical title confirmed by the abstract. Conflicting DOIs or arXiv
-ids always block a merge, and so do distinct keys given by one file (the
-file itself says the two records are different papers).
+a near-identical title (with the same numbers in it) confirmed by the
+abstract. Conflicting DOIs or arXiv ids always block a merge, and so do
+distinct keys given by one file (the file itself says the two records are
+different papers).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class CandidateSource(Protocol):
 
     def by_identifier(self, scheme: str, value: str) -> list[int]: ...
     def by_norm_title(self, norm_title: str) -> list[int]: ...
-    def by_block_keys(self, keys: list[str], limit: int) -> list[int]: ...
+    def by_block_keys(self, keys: list[str], limit: int) -> list[tuple[int, str]]: ...
     def candidates(self, paper_ids: list[int]) -> list[Candidate]: ...
 
 
@@ -87,6 +88,11 @@ def abstract_similarity(a: str, b: str) -> float | None:
     return len(x & y) / len(x | y)
 
 
+def numbers(norm_title: str) -> list[str]:
+    """The tokens of a title that hold digits ("gpt 4", "part 2", "semeval 2016")."""
+    return sorted(t for t in norm_title.split() if any(ch.isdigit() for ch in t))
+
+
 def title_similarity(a_norm: str, b_norm: str) -> float:
     """Similarity (0-100) of two normalized titles."""
     return float(fuzz.ratio(a_norm, b_norm))
@@ -118,14 +124,16 @@ class Matcher:
 
     def _fuzzy(self, norm_title: str, abstract: str, record_ids: dict[str, str],
                skip: set[int]) -> Match | None:
-        ids = [p for p in self.source.by_block_keys(block_keys(norm_title), MAX_FUZZY_CANDIDATES)
-               if p not in skip]
-        if not ids:
-            return None
+        titles = {pid: title for pid, title in self.source.by_block_keys(
+            block_keys(norm_title), MAX_FUZZY_CANDIDATES) if pid not in skip}
+        scores = {pid: title_similarity(norm_title, title) for pid, title in titles.items()}
+        digits = numbers(norm_title)  # "Llama 2" and "Llama 3" are different papers
+        close = [pid for pid, score in scores.items() if score >= FUZZY_TITLE]
+        close = [pid for pid in close if numbers(titles[pid]) == digits]
         best: Match | None = None
-        for cand in self.source.candidates(ids):
-            score = title_similarity(norm_title, cand.norm_title)
-            if score < FUZZY_TITLE or conflicts(record_ids, cand):
+        for cand in self.source.candidates(close):  # abstracts only for close titles
+            score = scores[cand.paper_id]
+            if conflicts(record_ids, cand):
                 continue
             sim = abstract_similarity(abstract, cand.abstract)
             ok = score >= FUZZY_TITLE_ALONE if sim is None else sim >= FUZZY_ABSTRACT

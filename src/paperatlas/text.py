@@ -40,13 +40,23 @@ def slug(title: str, words: int = 6) -> str:
     return f"{head}-{digest}" if head else digest
 
 
+#: Words too common in titles to make a blocking key specific.
+_TITLE_STOP = frozenset({
+    "a", "an", "and", "are", "as", "at", "by", "for", "from", "in", "into", "is", "it", "its",
+    "of", "on", "or", "the", "their", "this", "to", "towards", "toward", "under", "using",
+    "via", "we", "what", "when", "where", "which", "with", "without",
+})
+
+
 def block_keys(norm_title: str, n: int = 4) -> list[str]:
-    """Blocking keys for near-duplicate lookup: the first and last ``n`` words.
+    """Blocking keys for near-duplicate lookup: the first and last ``n`` content words.
 
     A title with one local change (a typo, a hyphen, a dropped word) keeps at
     least one of the two unchanged, so candidates are found without a scan.
+    Stop words are left out so that common openings ("a survey of the") do not
+    gather thousands of unrelated papers under one key.
     """
-    words = norm_title.split()
+    words = [w for w in norm_title.split() if w not in _TITLE_STOP] or norm_title.split()
     if not words:
         return []
     keys = {"p:" + " ".join(words[:n]), "s:" + " ".join(words[-n:])}

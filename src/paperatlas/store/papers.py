@@ -35,13 +35,19 @@ class PaperRepo:
         rows = self.conn.execute("SELECT id FROM papers WHERE norm_title = ?", (norm_title,))
         return [r[0] for r in rows]
 
-    def by_block_keys(self, keys: list[str], limit: int) -> list[int]:
-        if not keys:
-            return []
-        rows = self.conn.execute(
-            f"SELECT DISTINCT paper_id FROM title_keys WHERE key IN ({_placeholders(len(keys))}) "
-            "LIMIT ?", (*keys, limit))
-        return [r[0] for r in rows]
+    def by_block_keys(self, keys: list[str], limit: int) -> list[tuple[int, str]]:
+        """``(paper_id, norm_title)`` of papers sharing a blocking key, at most ``limit`` per key.
+
+        Each key gets its own limit, so a very common title start cannot crowd out
+        the candidates found by the title's end (or the other way round).
+        """
+        found: dict[int, str] = {}
+        for key in keys:
+            for pid, title in self.conn.execute(
+                    "SELECT p.id, p.norm_title FROM title_keys k JOIN papers p ON p.id = k.paper_id"
+                    " WHERE k.key = ? LIMIT ?", (key, limit)):
+                found[pid] = title
+        return list(found.items())
 
     def candidates(self, paper_ids: list[int]) -> list[Candidate]:
         if not paper_ids:
