@@ -1,5 +1,5 @@
 # paperatlas: `make demo` and `make test` do all set-up on a fresh machine.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SAMPLE ?= ../shared/seeds

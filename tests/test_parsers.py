@@ -160,3 +160,20 @@ def test_truncated_utf8_is_an_error_not_a_cp1252_guess(lib: Library, write) -> N
     data = "title,abstract\nCaf\u00e9,x\nNa\u00efve,y\n".encode() + "\u00e9".encode()[:1]
     report = lib.ingest([write("cut.csv", data)])
     assert report.failed[0].error == f"{report.files[0].path}:4: the file ends inside a UTF-8 character (truncated?)"
+
+
+def test_recorded_api_responses(shared: Path) -> None:
+    formats = shared / "data" / "formats"
+    search = parse(formats / "api-responses-openalex-crossref/openalex/search_2e24dd7e.json")
+    assert search and all(r.title for r in search)
+    assert all("openalex" in r.ids for r in search)
+    with_abstract = [r for r in search if r.abstract]
+    assert with_abstract and "  " not in with_abstract[0].abstract  # rebuilt from the index
+    cited = parse(formats / "semantic-scholar-api/citation_item.json")
+    assert cited[0].title and "s2" in cited[0].ids and "contexts" in cited[0].extra
+
+
+def test_uninverted_abstract_order(write) -> None:
+    path = write("w.json", json.dumps({"results": [{"display_name": "W", "abstract_inverted_index": {
+        "world": [1], "hello": [0, 2]}}]}))
+    assert parse(path)[0].abstract == "hello world hello"

@@ -13,10 +13,19 @@ from .source import InputFile
 
 #: Keys under which a JSON document commonly holds its list of records.
 _LIST_KEYS = ("data", "results", "items", "papers", "records", "works", "message")
+#: Keys of a wrapper object whose value is the real payload (recorded API responses).
+_WRAPPER_KEYS = ("response", "body")
+#: Keys under which Semantic Scholar citation/reference items hold the paper.
+_PAPER_KEYS = ("citingPaper", "citedPaper", "paper")
 
 
 def _flatten_metadata(obj: dict[str, Any]) -> dict[str, Any]:
-    """BEIR keeps extra fields under ``metadata``; lift them without overriding."""
+    """Lift BEIR's ``metadata`` fields (without overriding) and unwrap citation items."""
+    for key in _PAPER_KEYS:
+        inner = obj.get(key)
+        if isinstance(inner, dict) and "title" not in obj:
+            obj = {**inner, **{k: v for k, v in obj.items() if k != key}}
+            break
     meta = obj.get("metadata")
     if not isinstance(meta, Mapping):
         return obj
@@ -118,12 +127,17 @@ def _find_records(doc: Any) -> list[Any] | None:
         return doc
     if not isinstance(doc, dict):
         return None
+    for key in _WRAPPER_KEYS:
+        if isinstance(doc.get(key), dict | list):
+            return _find_records(doc[key])
     for key in _LIST_KEYS:
         value = doc.get(key)
         if isinstance(value, list):
             return value
         if isinstance(value, dict) and isinstance(value.get("items"), list):
             return list(value["items"])
+    if any(key in doc for key in ("title", "display_name", *_PAPER_KEYS)):
+        return [doc]  # the document is itself one record
     lists = [v for v in doc.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
     if len(lists) == 1:
         return lists[0]

@@ -100,9 +100,10 @@ class FieldMap:
         values = {target: row.get(source) for target, source in cols.items()}
         used = set(cols.values())
         extra = {k: v for k, v in row.items() if k not in used and v not in (None, "", [])}
+        abstract = values.get("abstract") or _uninvert(row.get("abstract_inverted_index"))
         rec = Record(
             title=clean_space(_as_text(values.get("title"))),
-            abstract=clean_space(_as_text(values.get("abstract"))),
+            abstract=clean_space(_as_text(abstract)),
             authors=_as_authors(values.get("authors")),
             venue=clean_space(_as_text(values.get("venue"))) or None,
             categories=_as_list(values.get("categories")),
@@ -147,6 +148,19 @@ def _collect_ids(rec: Record, values: dict[str, Any]) -> None:
                 pair = idmod.normalize(alias, str(raw_value))
                 if pair and alias not in rec.ids:
                     rec.ids[alias] = pair[1]
+
+
+def _uninvert(index: Any) -> str:
+    """OpenAlex's ``abstract_inverted_index`` (word -> positions) back to text."""
+    if not isinstance(index, Mapping):
+        return ""
+    slots: dict[int, str] = {}
+    for word, positions in index.items():
+        if isinstance(positions, list):
+            for pos in positions:
+                if isinstance(pos, int) and 0 <= pos < 100_000:
+                    slots[pos] = str(word)
+    return " ".join(slots[i] for i in sorted(slots))
 
 
 def _as_text(value: Any) -> str:
