@@ -127,3 +127,15 @@ def test_help_does_not_create_a_database(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--db", str(tmp_path / "h.db"), "--help"])
     assert result.exit_code == 0 and "ingest" in result.output
     assert not (tmp_path / "h.db").exists()
+
+
+def test_format_option_forces_a_parser_and_export_filters(run, write, page: Path) -> None:
+    odd = write("listing.dat", "title;abstract\nForced one;x\n".replace(";", ","))
+    assert run("ingest", str(odd), ok=False).exit_code == 1  # .dat cannot be detected
+    assert "1 added" in run("ingest", "--format", "csv", str(odd), "-c", "forced").output
+    run("ingest", str(page))
+    rows = [json.loads(x) for x in run("export", "-c", "forced").output.splitlines()]
+    assert [r["title"] for r in rows] == ["Forced one"]
+    runs = json.loads(run("runs", "--json").output)
+    assert [r["status"] for r in runs] == ["ok", "ok", "errors"]
+    assert runs[0]["summary"]["added"] == 2
