@@ -19,12 +19,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 demo: setup
-	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
-	$(BIN)/paperatlas --db $(DEMO_DB) ingest $(SAMPLE)
+	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index
+	$(BIN)/paperatlas --db $(DEMO_DB) ingest --index $(SAMPLE)
 	$(BIN)/paperatlas --db $(DEMO_DB) stats
 	$(BIN)/paperatlas --db $(DEMO_DB) collections
 	$(BIN)/paperatlas --db $(DEMO_DB) papers --limit 5
 	$(BIN)/paperatlas --db $(DEMO_DB) show "$$($(BIN)/paperatlas --db $(DEMO_DB) papers -n 1 --keys)"
+	$(BIN)/paperatlas --db $(DEMO_DB) search "hierarchical organization of scientific literature" --limit 3
+	$(BIN)/paperatlas --db $(DEMO_DB) search "efficient fine-tuning of large language models" --limit 3
+	$(BIN)/paperatlas --db $(DEMO_DB) search "retrieval augmented generation" --limit 3
 	@echo "demo library: $(DEMO_DB) (try: $(BIN)/paperatlas --db $(DEMO_DB) --help)"
 
 test: setup
@@ -33,4 +36,4 @@ test: setup
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index .pytest_cache .mypy_cache .ruff_cache

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import ABSTRACT_A, ABSTRACT_B, daily_page
 from paperatlas.cli import main
+
+from conftest import ABSTRACT_A, ABSTRACT_B, daily_page
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import ABSTRACT_A, ABSTRACT_B
 from paperatlas import Library
 from paperatlas.dedup import abstract_similarity, title_similarity
 from paperatlas.text import normalize_title
+
+from conftest import ABSTRACT_A, ABSTRACT_B
 
 
 def jsonl(rows: list[dict[str, object]]) -> str:

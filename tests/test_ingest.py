@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ABSTRACT_A, ABSTRACT_B, daily_page, dump
 from paperatlas import InvalidOptionError, Library
 from paperatlas.importer import Importer
+
+from conftest import ABSTRACT_A, ABSTRACT_B, daily_page, dump
 
 
 def test_bad_file_leaves_db_as_it_was_and_others_go_in(lib: Library, write) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ABSTRACT_A, ABSTRACT_B, daily_page
 from paperatlas import InvalidOptionError, Library, ParseError
 from paperatlas.ingest import FieldMap, InputFile, detect, make_parser, numbered_lines
 from paperatlas.models import Record
+
+from conftest import ABSTRACT_A, ABSTRACT_B, daily_page
 
 
 def parse(path: Path, fmt: str | None = None, mapping: list[str] | None = None) -> list[Record]:

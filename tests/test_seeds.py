@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import dump
 from paperatlas import Library
+
+from conftest import dump
 
 
 def test_seeds_give_334_papers_with_386_sources(lib: Library, seeds: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -12,6 +12,7 @@ from .export import writer_for
 from .importer import Importer, IngestOptions, ProgressFn
 from .ingest import FieldMap
 from .models import CollectionInfo, IngestReport, Paper, Stats
+from .search import IndexReport, SearchPage, SearchService
 from .store import Store
 
 
@@ -25,6 +26,8 @@ class Library:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.store = Store(self.path)
+        index_folder = self.path.with_name(self.path.name + ".index")
+        self.search_service = SearchService(self.store, index_folder)
 
     def close(self) -> None:
         self.store.close()
@@ -38,12 +41,45 @@ class Library:
     # -- ingest --------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], *, collection: str | None = None,
                format: str | None = None, mapping: FieldMap | list[str] | None = None,
-               dry_run: bool = False, progress: ProgressFn | None = None) -> IngestReport:
-        """Ingest files (or folders of files); each file commits on its own."""
+               dry_run: bool = False, progress: ProgressFn | None = None,
+               index: bool = False) -> IngestReport:
+        """Ingest files (or folders of files); each file commits on its own.
+
+        With ``index``, the search index absorbs the new papers right after.
+        """
         fmap = FieldMap.parse(mapping) if isinstance(mapping, list) else mapping
         options = IngestOptions(collection=collection, format=format, mapping=fmap,
                                 dry_run=dry_run)
-        return Importer(self.store).ingest(paths, options, progress)
+        report = Importer(self.store).ingest(paths, options, progress)
+        if index and not dry_run:
+            self.index()
+        return report
+
+    # -- search --------------------------------------------------------------------
+    def index(self, progress: Callable[[int, int], None] | None = None) -> IndexReport:
+        """Bring the search index up to date with every change since the last call."""
+        return self.search_service.sync(progress)
+
+    def search(self, query: str, *, mode: str = "lexical", limit: int = 10, offset: int = 0,
+               collection: str | None = None, year_from: int | None = None,
+               year_to: int | None = None, author: str | None = None,
+               category: str | None = None, snippets: bool = True) -> SearchPage:
+        """Papers matching ``query``; any string is accepted (an empty one finds nothing)."""
+        return self.search_service.search(
+            query, mode=mode, limit=limit, offset=offset, collection=collection,
+            year_from=year_from, year_to=year_to, author=author, category=category,
+            snippets=snippets)
+
+    def run_queries(self, queries: Iterable[tuple[str, str]], out: TextIO, *,
+                    mode: str = "lexical", limit: int = 100, tag: str = "paperatlas") -> int:
+        """Write a TREC run file (``qid Q0 key rank score tag``) for ``(qid, text)`` pairs."""
+        n = 0
+        for qid, text in queries:
+            page = self.search(text, mode=mode, limit=limit, snippets=False)
+            for hit in page.hits:
+                out.write(f"{qid} Q0 {hit.key} {hit.rank} {hit.score:.6f} {tag}\n")
+            n += 1
+        return n
 
     # -- reading ---------------------------------------------------------------------
     def paper(self, key: str) -> Paper:

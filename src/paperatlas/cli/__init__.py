@@ -13,6 +13,7 @@ from ..errors import PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
 from ..library import Library
 from . import render
+from . import search as search_commands
 
 
 class _Group(click.Group):
@@ -65,14 +66,16 @@ def main(ctx: click.Context, db: str) -> None:
               help=f"Map a column/field onto a paper field ({', '.join(FIELDS)}).")
 @click.option("--dry-run", is_flag=True, help="Show what would be added and merged; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--index", "with_index", is_flag=True, help="Update the search index afterwards.")
 @click.pass_obj
 def ingest(state: _State, paths: tuple[Path, ...], collection: str | None, fmt: str | None,
-           mapping: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+           mapping: tuple[str, ...], dry_run: bool, as_json: bool, with_index: bool) -> None:
     """Ingest paper listings (files or folders): Daily Papers text, BEIR/JSONL, JSON, CSV/TSV."""
     bars = render.ProgressBars(enabled=not as_json and sys.stderr.isatty())
     try:
         report = state.library().ingest(paths, collection=collection, format=fmt,
-                                        mapping=list(mapping), dry_run=dry_run, progress=bars)
+                                        mapping=list(mapping), dry_run=dry_run, progress=bars,
+                                        index=with_index)
     finally:
         bars.close()
     if as_json:
@@ -174,3 +177,6 @@ def runs(state: _State, limit: int, as_json: bool) -> None:
                    f"added {s.get('added', 0)}, merged {s.get('merged', 0)}, "
                    f"skipped {s.get('skipped', 0)}, rejected {s.get('rejected', 0)}, "
                    f"failed files {s.get('failed_files', 0)}")
+
+
+search_commands.register(main, _State)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..models import IngestReport, Paper, Stats
+from ..search import SearchPage
 
 #: Files smaller than this get no progress bar.
 PROGRESS_MIN_BYTES = 1 << 20
@@ -111,3 +112,43 @@ def paper_line(p: Paper) -> str:
 
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def search_page(page: SearchPage) -> None:
+    last = page.offset + len(page.hits)
+    click.echo(f"{page.total} results for {page.query!r} [{page.mode}]"
+               + (f", showing {page.offset + 1}-{last}" if page.hits else ""))
+    for hit in page.hits:
+        year = f" ({hit.year})" if hit.year else ""
+        click.echo("")
+        click.echo(f"{hit.rank:>3}. " + click.style(hit.title, bold=True) + year)
+        click.echo(f"     {hit.key}  score {hit.score:.3f}")
+        marked = hit.snippet.marked(before="\x00", after="\x01")
+        styled = "".join(click.style(part[1:], fg="yellow", bold=True) if part.startswith("\x00")
+                         else part for part in _split_marks(marked))
+        click.echo(textwrap.indent(textwrap.fill(styled, width=120), "     "))
+
+
+def _split_marks(text: str) -> list[str]:
+    parts, buf = [], ""
+    for ch in text:
+        if ch == "\x00":
+            parts.append(buf)
+            buf = "\x00"
+        elif ch == "\x01":
+            parts.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    parts.append(buf)
+    return parts
+
+
+def search_dict(page: SearchPage) -> dict[str, object]:
+    return {
+        "query": page.query, "mode": page.mode, "total": page.total, "offset": page.offset,
+        "limit": page.limit,
+        "results": [{"rank": h.rank, "key": h.key, "title": h.title, "score": h.score,
+                     "year": h.year, "authors": h.authors, "snippet": h.snippet.text,
+                     "highlights": h.snippet.highlights} for h in page.hits],
+    }

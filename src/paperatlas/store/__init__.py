@@ -11,8 +11,9 @@ from .collections import CollectionRepo
 from .db import connect, rolled_back, schema_version, transaction, utcnow
 from .papers import PaperRepo
 from .provenance import ProvenanceRepo
+from .search import SearchRepo
 
-__all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "Store", "utcnow"]
+__all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "SearchRepo", "Store", "utcnow"]
 
 
 class Store:
@@ -24,6 +25,7 @@ class Store:
         self.papers = PaperRepo(self.conn)
         self.provenance = ProvenanceRepo(self.conn)
         self.collections = CollectionRepo(self.conn)
+        self.search = SearchRepo(self.conn)
 
     @contextmanager
     def transaction(self, *, dry_run: bool = False) -> Iterator[None]:

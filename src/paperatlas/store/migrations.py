@@ -12,9 +12,14 @@ from collections.abc import Callable
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
     """Run DDL statements inside the caller's transaction (``executescript`` would commit)."""
-    for statement in script.split(";"):
-        if statement.strip():
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
             conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        conn.execute(statement)
 
 
 def m001_initial(conn: sqlite3.Connection) -> None:
@@ -128,4 +133,44 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+def m002_change_log(conn: sqlite3.Connection) -> None:
+    """A change sequence per paper, kept by triggers, so indexes update incrementally.
+
+    Every insert, update or delete of a paper, and every change of its collections,
+    moves the paper to a new, higher ``seq``; an index remembers the last ``seq`` it
+    has absorbed (``index_state``) and picks up only what changed since.
+    """
+    _run(
+        conn,
+        """
+        CREATE TABLE paper_changes (
+            seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+            paper_id INTEGER NOT NULL UNIQUE
+        );
+        CREATE TABLE index_state (
+            name       TEXT PRIMARY KEY,
+            seq        INTEGER NOT NULL DEFAULT 0,
+            settings   TEXT NOT NULL DEFAULT '{}',
+            updated_at TEXT NOT NULL
+        );
+        CREATE TRIGGER papers_changed_insert AFTER INSERT ON papers BEGIN
+            INSERT OR REPLACE INTO paper_changes (paper_id) VALUES (new.id);
+        END;
+        CREATE TRIGGER papers_changed_update AFTER UPDATE ON papers BEGIN
+            INSERT OR REPLACE INTO paper_changes (paper_id) VALUES (new.id);
+        END;
+        CREATE TRIGGER papers_changed_delete AFTER DELETE ON papers BEGIN
+            INSERT OR REPLACE INTO paper_changes (paper_id) VALUES (old.id);
+        END;
+        CREATE TRIGGER collections_changed_insert AFTER INSERT ON collection_papers BEGIN
+            INSERT OR REPLACE INTO paper_changes (paper_id) VALUES (new.paper_id);
+        END;
+        CREATE TRIGGER collections_changed_delete AFTER DELETE ON collection_papers BEGIN
+            INSERT OR REPLACE INTO paper_changes (paper_id) VALUES (old.paper_id);
+        END;
+        INSERT INTO paper_changes (paper_id) SELECT id FROM papers ORDER BY id
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_change_log]

@@ -1,0 +1,101 @@
+"""Evaluate search on a BEIR-layout folder (corpus.jsonl, queries*.jsonl, qrels/*.tsv)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NotFoundError, ParseError
+from .metrics import mrr_at, ndcg_at, recall_at
+
+
+@dataclass(frozen=True)
+class BeirResult:
+    """Quality and speed of one mode on one split."""
+
+    dataset: str
+    split: str
+    mode: str
+    documents: int
+    queries: int
+    ndcg_at_10: float
+    recall_at_100: float
+    mrr_at_10: float
+    queries_per_second: float
+    p50_ms: float
+
+
+def load_queries(path: Path) -> list[tuple[str, str]]:
+    """``(_id, text)`` pairs from a BEIR queries JSONL file."""
+    out = []
+    with path.open(encoding="utf-8-sig") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                out.append((str(obj["_id"]), str(obj.get("text", ""))))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ParseError(f"not a BEIR query line ({exc})", path=str(path), line=n) from exc
+    return out
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """``query id -> {doc id: grade}`` from a BEIR qrels TSV (header optional)."""
+    qrels: dict[str, dict[str, int]] = defaultdict(dict)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for n, row in enumerate(csv.reader(fh, delimiter="\t"), 1):
+            if not row or (n == 1 and not row[-1].strip().lstrip("-").isdigit()):
+                continue
+            try:
+                qrels[row[0]][row[1]] = int(row[2])
+            except (IndexError, ValueError) as exc:
+                raise ParseError("expected query-id, corpus-id, score", path=str(path),
+                                 line=n) from exc
+    return dict(qrels)
+
+
+def split_files(folder: Path, split: str) -> tuple[Path, Path, Path]:
+    corpus = folder / "corpus.jsonl"
+    qrels = folder / "qrels" / f"{split}.tsv"
+    queries = next((p for p in (folder / f"queries-{split}.jsonl", folder / "queries.jsonl")
+                    if p.exists()), folder / "queries.jsonl")
+    for p in (corpus, qrels, queries):
+        if not p.exists():
+            raise NotFoundError(f"{p}: missing; a BEIR folder has corpus.jsonl, "
+                                f"queries[-{split}].jsonl and qrels/{split}.tsv")
+    return corpus, queries, qrels
+
+
+def evaluate(folder: Path, split: str = "test", mode: str = "lexical") -> BeirResult:
+    """Ingest the corpus into a temporary library, run the judged queries, score them."""
+    from .library import Library  # the facade builds on this module's siblings
+
+    corpus, queries_path, qrels_path = split_files(folder, split)
+    qrels = load_qrels(qrels_path)
+    queries = [(qid, text) for qid, text in load_queries(queries_path) if qid in qrels]
+    with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "bench.db") as lib:
+        lib.ingest([corpus], index=True)
+        lib.search("warm up", mode=mode)
+        ndcg, recall, mrr, lat = [], [], [], []
+        for qid, text in queries:
+            t0 = time.perf_counter()
+            page = lib.search(text, mode=mode, limit=100, snippets=False)
+            lat.append(time.perf_counter() - t0)
+            ranked = [h.key for h in page.hits]
+            ndcg.append(ndcg_at(ranked, qrels[qid], 10))
+            recall.append(recall_at(ranked, qrels[qid], 100))
+            mrr.append(mrr_at(ranked, qrels[qid], 10))
+        docs = lib.stats().papers
+    n = max(len(queries), 1)
+    return BeirResult(
+        dataset=folder.name, split=split, mode=mode, documents=docs, queries=len(queries),
+        ndcg_at_10=sum(ndcg) / n, recall_at_100=sum(recall) / n, mrr_at_10=sum(mrr) / n,
+        queries_per_second=len(lat) / sum(lat) if lat else 0.0,
+        p50_ms=statistics.median(lat) * 1000 if lat else 0.0)

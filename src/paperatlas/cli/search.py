@@ -1,0 +1,91 @@
+"""CLI commands for search: index, search (interactive and batch), bench beir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..beir import evaluate, load_queries
+from ..search import MODES
+from . import render
+
+
+def register(main: click.Group, state_type: Any) -> None:
+    """Add the search commands to the main group."""
+    pass_state = click.make_pass_decorator(state_type)
+
+    @main.command()
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_state
+    def index(state: Any, as_json: bool) -> None:
+        """Bring the search index up to date (only what changed since the last time)."""
+        report = state.library().index()
+        if as_json:
+            click.echo(json.dumps(report.__dict__))
+        else:
+            click.echo(f"indexed {report.updated} papers, removed {report.removed}"
+                       f"{' (rebuilt)' if report.rebuilt else ''}; "
+                       f"{report.documents} in the index")
+
+    @main.command()
+    @click.argument("text", required=False, default=None)
+    @click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True)
+    @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True)
+    @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+    @click.option("--collection", "-c")
+    @click.option("--year-from", type=int)
+    @click.option("--year-to", type=int)
+    @click.option("--author")
+    @click.option("--category")
+    @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="Batch mode: a BEIR queries JSONL file (_id, text).")
+    @click.option("--run-file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Batch mode: write a TREC run file here.")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_state
+    def search(state: Any, text: str | None, mode: str, limit: int, page: int,
+               collection: str | None, year_from: int | None, year_to: int | None,
+               author: str | None, category: str | None, queries: Path | None,
+               run_file: Path | None, as_json: bool) -> None:
+        """Search titles and abstracts (any text works; quotes and operators are plain words)."""
+        lib = state.library()
+        if queries is not None or run_file is not None:
+            if queries is None or run_file is None or text is not None:
+                raise click.UsageError("batch mode needs --queries and --run-file and no TEXT")
+            tmp = run_file.with_name(run_file.name + ".part")
+            with tmp.open("w", encoding="utf-8") as out:
+                n = lib.run_queries(load_queries(queries), out, mode=mode, limit=limit)
+            tmp.replace(run_file)
+            click.echo(f"ran {n} queries; wrote {run_file}", err=True)
+            return
+        if text is None:
+            raise click.UsageError("give TEXT to search for, or --queries with --run-file")
+        result = lib.search(text, mode=mode, limit=limit, offset=(page - 1) * limit,
+                            collection=collection, year_from=year_from, year_to=year_to,
+                            author=author, category=category)
+        if as_json:
+            click.echo(json.dumps(render.search_dict(result), indent=2, ensure_ascii=False))
+        else:
+            render.search_page(result)
+
+    @main.group()
+    def bench() -> None:
+        """Measure search quality and speed."""
+
+    @bench.command("beir")
+    @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    @click.option("--split", default="test", show_default=True)
+    @click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True)
+    @click.option("--json", "as_json", is_flag=True)
+    def bench_beir(folder: Path, split: str, mode: str, as_json: bool) -> None:
+        """Ingest a BEIR folder into a temporary library and score its queries."""
+        r = evaluate(folder, split, mode)
+        if as_json:
+            click.echo(json.dumps(r.__dict__, indent=2))
+            return
+        click.echo(f"{r.dataset} {r.split} [{r.mode}] {r.documents} docs, {r.queries} queries: "
+                   f"nDCG@10 {r.ndcg_at_10:.4f}  Recall@100 {r.recall_at_100:.4f}  "
+                   f"MRR@10 {r.mrr_at_10:.4f}  {r.queries_per_second:.0f} queries/s")
