@@ -13,7 +13,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) -e '.[dev]'
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev,embed]'
 	touch $@
 
 setup: $(VENV)/.installed

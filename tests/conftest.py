@@ -32,7 +32,7 @@ def seeds(shared: Path) -> Path:
 
 @pytest.fixture
 def lib(tmp_path: Path) -> Iterator[Library]:
-    library = Library(tmp_path / "lib.db")
+    library = Library(tmp_path / "lib.db", embedding_model=None)  # lexical only: fast
     yield library
     library.close()
 

@@ -70,8 +70,10 @@ def test_pagination_and_filters(lib: Library, write) -> None:
     assert lib.search("protein", category="CS.LG").total == 5
     with pytest.raises(NotFoundError):
         lib.search("protein", collection="nope")
-    with pytest.raises(InvalidOptionError, match="valid values are: lexical"):
+    with pytest.raises(InvalidOptionError, match="valid values are: hybrid, lexical, semantic"):
         lib.search("protein", mode="fuzzy")
+    with pytest.raises(InvalidOptionError, match="no embedding model configured"):
+        lib.search("protein", mode="semantic")
 
 
 def test_index_follows_ingest_updates_and_deletes(lib: Library, write) -> None:
@@ -88,11 +90,11 @@ def test_index_follows_ingest_updates_and_deletes(lib: Library, write) -> None:
 
 
 def test_lost_index_folder_is_rebuilt(tmp_path: Path, write) -> None:
-    lib = Library(tmp_path / "l.db")
+    lib = Library(tmp_path / "l.db", embedding_model=None)
     lib.ingest([write("a.csv", "title\nGraph networks\nProtein folding\n")], index=True)
     lib.close()
     shutil.rmtree(tmp_path / "l.db.index")
-    lib = Library(tmp_path / "l.db")
+    lib = Library(tmp_path / "l.db", embedding_model=None)
     report = lib.index()
     assert report.rebuilt and report.documents == 2
     assert lib.search("protein").total == 1
@@ -104,23 +106,24 @@ def test_run_file_and_cli_search(tmp_path: Path, write) -> None:
     page = write("page.txt", daily_page([("Graph networks for molecules", ABSTRACT_A),
                                          ("Protein folding at scale", ABSTRACT_B)]))
     runner = CliRunner()
-    assert runner.invoke(main, ["--db", db, "ingest", str(page), "--index"]).exit_code == 0
-    out = runner.invoke(main, ["--db", db, "search", "protein structures", "--json"])
+    db_args = ["--db", db, "--model", "none"]
+    assert runner.invoke(main, [*db_args, "ingest", str(page), "--index"]).exit_code == 0
+    out = runner.invoke(main, [*db_args, "search", "protein structures", "--json"])
     data = json.loads(out.output)
     assert data["total"] == 1 and data["results"][0]["title"] == "Protein folding at scale"
     assert data["results"][0]["highlights"]
-    text = runner.invoke(main, ["--db", db, "search", "protein"]).output
+    text = runner.invoke(main, [*db_args, "search", "protein"]).output
     assert text.startswith("1 results for 'protein' [lexical]")
     queries = write("q.jsonl", '{"_id": "q1", "text": "protein"}\n{"_id": "q2", "text": "(("}\n')
     run = tmp_path / "run.trec"
-    result = runner.invoke(main, ["--db", db, "search", "--queries", str(queries),
+    result = runner.invoke(main, [*db_args, "search", "--queries", str(queries),
                                   "--run-file", str(run)])
     assert result.exit_code == 0, result.output
     fields = run.read_text().split()
     assert fields[:4] == ["q1", "Q0", data["results"][0]["key"], "1"] and fields[5] == "paperatlas"
-    bad = runner.invoke(main, ["--db", db, "search", "--queries", str(queries)])
+    bad = runner.invoke(main, [*db_args, "search", "--queries", str(queries)])
     assert bad.exit_code == 2 and "--run-file" in bad.output
-    assert runner.invoke(main, ["--db", db, "index"]).output.startswith("indexed 0 papers")
+    assert runner.invoke(main, [*db_args, "index"]).output.startswith("indexed 0 papers")
 
 
 def test_bench_beir_on_a_few_hundred_scifact_documents(shared: Path, tmp_path: Path) -> None:
@@ -137,9 +140,11 @@ def test_bench_beir_on_a_few_hundred_scifact_documents(shared: Path, tmp_path: P
     (folder / "qrels" / "train.tsv").write_text(
         "query-id\tcorpus-id\tscore\n" + "\n".join("\t".join(r) for r in qrels) + "\n")
     shutil.copy(src / "queries-train.jsonl", folder / "queries-train.jsonl")
-    result = evaluate(folder, "train", "lexical")
+    result, hybrid = evaluate(folder, "train", ("lexical", "hybrid"))
     assert result.queries == len({r[0] for r in qrels})
     assert result.documents == len(dict.fromkeys(corpus + extra))
     assert result.ndcg_at_10 > 0.6 and result.recall_at_100 > 0.85
-    out = CliRunner().invoke(main, ["bench", "beir", str(folder), "--split", "train"])
-    assert out.exit_code == 0 and "nDCG@10 0." in out.output
+    assert hybrid.mode == "hybrid" and hybrid.ndcg_at_10 > 0.6
+    out = CliRunner().invoke(main, ["bench", "beir", str(folder), "--split", "train",
+                                    "--mode", "lexical"])
+    assert out.exit_code == 0 and "[lexical]" in out.output and "nDCG@10 0." in out.output

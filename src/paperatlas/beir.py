@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from .embed.sbert import DEFAULT_MODEL
 from .errors import NotFoundError, ParseError
 from .metrics import mrr_at, ndcg_at, recall_at
 
@@ -73,29 +74,38 @@ def split_files(folder: Path, split: str) -> tuple[Path, Path, Path]:
     return corpus, queries, qrels
 
 
-def evaluate(folder: Path, split: str = "test", mode: str = "lexical") -> BeirResult:
-    """Ingest the corpus into a temporary library, run the judged queries, score them."""
+def evaluate(folder: Path, split: str = "test", modes: tuple[str, ...] = ("lexical",),
+             embedding_model: str | None = None) -> list[BeirResult]:
+    """Ingest the corpus into a temporary library, run the judged queries in each mode."""
     from .library import Library  # the facade builds on this module's siblings
 
     corpus, queries_path, qrels_path = split_files(folder, split)
     qrels = load_qrels(qrels_path)
     queries = [(qid, text) for qid, text in load_queries(queries_path) if qid in qrels]
-    with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "bench.db") as lib:
-        lib.ingest([corpus], index=True)
-        lib.search("warm up", mode=mode)
-        ndcg, recall, mrr, lat = [], [], [], []
-        for qid, text in queries:
-            t0 = time.perf_counter()
-            page = lib.search(text, mode=mode, limit=100, snippets=False)
-            lat.append(time.perf_counter() - t0)
-            ranked = [h.key for h in page.hits]
-            ndcg.append(ndcg_at(ranked, qrels[qid], 10))
-            recall.append(recall_at(ranked, qrels[qid], 100))
-            mrr.append(mrr_at(ranked, qrels[qid], 10))
+    needs_vectors = any(m != "lexical" for m in modes)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, Library(
+            Path(tmp) / "bench.db",
+            embedding_model=(embedding_model or DEFAULT_MODEL) if needs_vectors else None) as lib:
+        lib.ingest([corpus])
+        lib.index(embed=needs_vectors)
         docs = lib.stats().papers
-    n = max(len(queries), 1)
-    return BeirResult(
-        dataset=folder.name, split=split, mode=mode, documents=docs, queries=len(queries),
-        ndcg_at_10=sum(ndcg) / n, recall_at_100=sum(recall) / n, mrr_at_10=sum(mrr) / n,
-        queries_per_second=len(lat) / sum(lat) if lat else 0.0,
-        p50_ms=statistics.median(lat) * 1000 if lat else 0.0)
+        for mode in modes:
+            lib.search("warm up", mode=mode)
+            ndcg, recall, mrr, lat = [], [], [], []
+            for qid, text in queries:
+                t0 = time.perf_counter()
+                page = lib.search(text, mode=mode, limit=100, snippets=False)
+                lat.append(time.perf_counter() - t0)
+                ranked = [h.key for h in page.hits]
+                ndcg.append(ndcg_at(ranked, qrels[qid], 10))
+                recall.append(recall_at(ranked, qrels[qid], 100))
+                mrr.append(mrr_at(ranked, qrels[qid], 10))
+            n = max(len(queries), 1)
+            results.append(BeirResult(
+                dataset=folder.name, split=split, mode=mode, documents=docs,
+                queries=len(queries), ndcg_at_10=sum(ndcg) / n, recall_at_100=sum(recall) / n,
+                mrr_at_10=sum(mrr) / n,
+                queries_per_second=len(lat) / sum(lat) if lat else 0.0,
+                p50_ms=statistics.median(lat) * 1000 if lat else 0.0))
+    return results

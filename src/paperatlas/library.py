@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import ids as idmod
+from .embed import Embedder
+from .embed.sbert import DEFAULT_MODEL, SentenceTransformerEmbedder
 from .errors import NotFoundError
 from .export import writer_for
 from .importer import Importer, IngestOptions, ProgressFn
@@ -23,11 +26,21 @@ class Library:
     >>> lib.ingest(["listing.txt"]).added     # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *,
+                 embedding_model: str | Embedder | None = DEFAULT_MODEL) -> None:
+        """Open (or create) a library; ``embedding_model`` is a sentence-transformers name
+        or path, an :class:`Embedder`, or None for a library without semantic search."""
         self.path = Path(path)
         self.store = Store(self.path)
         index_folder = self.path.with_name(self.path.name + ".index")
-        self.search_service = SearchService(self.store, index_folder)
+        factory: Callable[[], Embedder] | None = None
+        if isinstance(embedding_model, Embedder):
+            model = embedding_model
+            factory = lambda: model  # noqa: E731
+        elif embedding_model:
+            name = embedding_model
+            factory = lambda: SentenceTransformerEmbedder(name)  # noqa: E731
+        self.search_service = SearchService(self.store, index_folder, factory)
 
     def close(self) -> None:
         self.store.close()
@@ -56,11 +69,23 @@ class Library:
         return report
 
     # -- search --------------------------------------------------------------------
-    def index(self, progress: Callable[[int, int], None] | None = None) -> IndexReport:
-        """Bring the search index up to date with every change since the last call."""
-        return self.search_service.sync(progress)
+    def index(self, *, embed: bool = True, switch_model: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> IndexReport:
+        """Bring the search index (and, with an embedding model, the vectors) up to date."""
+        service = self.search_service
+        report = service.sync(progress)
+        if embed and service.semantic_enabled:
+            vectors = service.embed(switch_model=switch_model, progress=progress)
+            report = dataclasses.replace(report, embedding=vectors)
+        return report
 
-    def search(self, query: str, *, mode: str = "lexical", limit: int = 10, offset: int = 0,
+    def similar(self, keys: list[str], *, limit: int = 10,
+                collection: str | None = None) -> SearchPage:
+        """Papers most like the given ones (by embedding), excluding them."""
+        ids = [self._resolve(k) for k in keys]
+        return self.search_service.similar(keys, ids, limit=limit, collection=collection)
+
+    def search(self, query: str, *, mode: str | None = None, limit: int = 10, offset: int = 0,
                collection: str | None = None, year_from: int | None = None,
                year_to: int | None = None, author: str | None = None,
                category: str | None = None, snippets: bool = True) -> SearchPage:
@@ -71,7 +96,7 @@ class Library:
             snippets=snippets)
 
     def run_queries(self, queries: Iterable[tuple[str, str]], out: TextIO, *,
-                    mode: str = "lexical", limit: int = 100, tag: str = "paperatlas") -> int:
+                    mode: str | None = None, limit: int = 100, tag: str = "paperatlas") -> int:
         """Write a TREC run file (``qid Q0 key rank score tag``) for ``(qid, text)`` pairs."""
         n = 0
         for qid, text in queries:

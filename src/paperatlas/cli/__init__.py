@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..embed.sbert import DEFAULT_MODEL
 from ..errors import PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
 from ..library import Library
@@ -27,13 +28,14 @@ class _Group(click.Group):
 
 
 class _State:
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, model: str | None) -> None:
         self.db = db
+        self.model = model
         self._library: Library | None = None
 
     def library(self) -> Library:
         if self._library is None:
-            self._library = Library(self.db)
+            self._library = Library(self.db, embedding_model=self.model)
         return self._library
 
     def close(self) -> None:
@@ -48,11 +50,14 @@ def _emit_json(data: Any) -> None:
 @click.group(cls=_Group)
 @click.option("--db", envvar="PAPERATLAS_DB", default="paperatlas.db", show_default=True,
               type=click.Path(dir_okay=False), help="Library file (env: PAPERATLAS_DB).")
+@click.option("--model", envvar="PAPERATLAS_MODEL", default=DEFAULT_MODEL, show_default=True,
+              help="Embedding model: a sentence-transformers name or path, or 'none' "
+                   "(env: PAPERATLAS_MODEL).")
 @click.version_option(package_name="paperatlas")
 @click.pass_context
-def main(ctx: click.Context, db: str) -> None:
+def main(ctx: click.Context, db: str, model: str) -> None:
     """paperatlas: discover and organize research papers."""
-    state = _State(db)
+    state = _State(db, None if model.lower() == "none" else model)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

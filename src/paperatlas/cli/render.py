@@ -43,6 +43,29 @@ class ProgressBars:
             self._bar = None
 
 
+class CountBar:
+    """A ``progress(done, total)`` callback drawing one bar on a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar: Any = None
+        self._shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty() or total <= 0:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label=self.label,
+                                          file=sys.stderr).__enter__()
+        self._bar.update(done - self._shown)
+        self._shown = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
 def ingest_summary(report: IngestReport) -> None:
     for f in report.files:
         name = click.format_filename(f.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -18,21 +19,50 @@ def register(main: click.Group, state_type: Any) -> None:
     pass_state = click.make_pass_decorator(state_type)
 
     @main.command()
+    @click.option("--embed/--no-embed", default=True, show_default=True,
+                  help="Also embed new and changed papers (with --model).")
+    @click.option("--switch-model", is_flag=True,
+                  help="Drop vectors made by another model and re-embed everything.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def index(state: Any, as_json: bool) -> None:
-        """Bring the search index up to date (only what changed since the last time)."""
-        report = state.library().index()
+    def index(state: Any, embed: bool, switch_model: bool, as_json: bool) -> None:
+        """Bring the search index and vectors up to date (only what changed since last time)."""
+        bars = render.CountBar("embedding")
+        try:
+            report = state.library().index(embed=embed, switch_model=switch_model,
+                                           progress=bars)
+        finally:
+            bars.close()
         if as_json:
-            click.echo(json.dumps(report.__dict__))
+            click.echo(json.dumps(dataclasses.asdict(report)))
+            return
+        click.echo(f"indexed {report.updated} papers, removed {report.removed}"
+                   f"{' (rebuilt)' if report.rebuilt else ''}; "
+                   f"{report.documents} in the index")
+        if report.embedding:
+            e = report.embedding
+            click.echo(f"embedded {e.embedded} papers with {e.model} ({e.unchanged} unchanged);"
+                       f" {e.vectors} vectors")
+
+    @main.command()
+    @click.argument("keys", nargs=-1, required=True)
+    @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True)
+    @click.option("--collection", "-c")
+    @click.option("--json", "as_json", is_flag=True)
+    @pass_state
+    def similar(state: Any, keys: tuple[str, ...], limit: int, collection: str | None,
+                as_json: bool) -> None:
+        """Papers most like the given ones (more like these), excluding them."""
+        result = state.library().similar(list(keys), limit=limit, collection=collection)
+        if as_json:
+            click.echo(json.dumps(render.search_dict(result), indent=2, ensure_ascii=False))
         else:
-            click.echo(f"indexed {report.updated} papers, removed {report.removed}"
-                       f"{' (rebuilt)' if report.rebuilt else ''}; "
-                       f"{report.documents} in the index")
+            render.search_page(result)
 
     @main.command()
     @click.argument("text", required=False, default=None)
-    @click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True)
+    @click.option("--mode", type=click.Choice(MODES),
+                  help="hybrid (default when the library has vectors), lexical or semantic.")
     @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True)
     @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
     @click.option("--collection", "-c")
@@ -46,7 +76,7 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="Batch mode: write a TREC run file here.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def search(state: Any, text: str | None, mode: str, limit: int, page: int,
+    def search(state: Any, text: str | None, mode: str | None, limit: int, page: int,
                collection: str | None, year_from: int | None, year_to: int | None,
                author: str | None, category: str | None, queries: Path | None,
                run_file: Path | None, as_json: bool) -> None:
@@ -78,14 +108,20 @@ def register(main: click.Group, state_type: Any) -> None:
     @bench.command("beir")
     @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
     @click.option("--split", default="test", show_default=True)
-    @click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True)
+    @click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,
+                  help="Modes to score (repeatable; default: all three).")
     @click.option("--json", "as_json", is_flag=True)
-    def bench_beir(folder: Path, split: str, mode: str, as_json: bool) -> None:
+    @click.pass_context
+    def bench_beir(ctx: click.Context, folder: Path, split: str, modes: tuple[str, ...],
+                   as_json: bool) -> None:
         """Ingest a BEIR folder into a temporary library and score its queries."""
-        r = evaluate(folder, split, mode)
+        state = ctx.find_object(state_type)
+        model = state.model if state is not None else None
+        results = evaluate(folder, split, modes or ("lexical", "semantic", "hybrid"), model)
         if as_json:
-            click.echo(json.dumps(r.__dict__, indent=2))
+            click.echo(json.dumps([r.__dict__ for r in results], indent=2))
             return
-        click.echo(f"{r.dataset} {r.split} [{r.mode}] {r.documents} docs, {r.queries} queries: "
-                   f"nDCG@10 {r.ndcg_at_10:.4f}  Recall@100 {r.recall_at_100:.4f}  "
-                   f"MRR@10 {r.mrr_at_10:.4f}  {r.queries_per_second:.0f} queries/s")
+        for r in results:
+            click.echo(f"{r.dataset} {r.split} [{r.mode}] {r.documents} docs, {r.queries} "
+                       f"queries: nDCG@10 {r.ndcg_at_10:.4f}  Recall@100 {r.recall_at_100:.4f}"
+                       f"  MRR@10 {r.mrr_at_10:.4f}  {r.queries_per_second:.0f} queries/s")

@@ -136,6 +136,13 @@ class LexicalIndex:
         count = getattr(result, "count", None)  # present at run time, missing from the stubs
         return LexicalHits(hits, int(count if count is not None else len(hits)))
 
+    def matching_ids(self, filters: Filters) -> set[int]:
+        """Every paper id that passes the filters (for filtering other modes)."""
+        searcher = self.index.searcher()
+        query = self._filtered(tantivy.Query.all_query(), filters)
+        result = searcher.search(query, max(int(searcher.num_docs), 1), count=False)
+        return {int(searcher.doc(addr)["pid"][0]) for _, addr in result.hits}
+
     def _filtered(self, text: Any, f: Filters) -> Any:
         must = []
         if f.collection_id is not None:

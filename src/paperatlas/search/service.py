@@ -6,18 +6,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import Stemmer
 
+from ..embed import Embedder
 from ..errors import InvalidOptionError, NotFoundError
 from ..store import Store, utcnow
+from .fusion import rrf
 from .lexical import Filters, LexicalIndex
 from .query import terms
+from .semantic import STATE, EmbedReport, VectorIndex, check_model, embed_changes
 from .snippets import Snippet, make_snippet
 
-#: Search modes available; semantic and hybrid come with embeddings.
-MODES: tuple[str, ...] = ("lexical",)
+#: Search modes; hybrid fuses the other two.
+MODES: tuple[str, ...] = ("hybrid", "lexical", "semantic")
 _LEXICAL = "lexical"
 _SYNC_BATCH = 5000
+#: How many candidates each mode contributes to a hybrid fusion (at least).
+FUSION_DEPTH = 200
 
 
 @dataclass(frozen=True)
@@ -47,22 +53,46 @@ class SearchPage:
 
 @dataclass(frozen=True)
 class IndexReport:
-    """What an index sync did."""
+    """What an index sync did: the lexical index, and the vectors when embedding ran."""
 
     updated: int
     removed: int
     rebuilt: bool
     documents: int
+    embedding: EmbedReport | None = None
 
 
 class SearchService:
     """Owns the search indexes of one library (kept in ``<library>.index/``)."""
 
-    def __init__(self, store: Store, folder: Path) -> None:
+    def __init__(self, store: Store, folder: Path,
+                 embedder: Callable[[], Embedder] | None = None) -> None:
         self.store = store
         self.folder = folder
         self._lexical: LexicalIndex | None = None
         self._stemmer = Stemmer.Stemmer("english")
+        self._make_embedder = embedder
+        self._embedder: Embedder | None = None
+        self.vectors = VectorIndex(store)
+
+    @property
+    def semantic_enabled(self) -> bool:
+        """Whether an embedding model is configured (it loads on first use)."""
+        return self._make_embedder is not None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            if self._make_embedder is None:
+                raise InvalidOptionError("search mode (no embedding model configured)",
+                                         "semantic", ["lexical"])
+            self._embedder = self._make_embedder()
+        return self._embedder
+
+    def embed(self, *, switch_model: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> EmbedReport:
+        return embed_changes(self.store, self.embedder, switch_model=switch_model,
+                             progress=progress)
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -99,10 +129,17 @@ class SearchService:
                 progress(done, total)
         return IndexReport(updated, removed, rebuilt, len(index))
 
-    def search(self, query: str, *, mode: str = _LEXICAL, limit: int = 10, offset: int = 0,
+    def default_mode(self) -> str:
+        """Hybrid when the library has vectors of the configured model, else lexical."""
+        if self.semantic_enabled and self.store.vectors.count():
+            return "hybrid"
+        return _LEXICAL
+
+    def search(self, query: str, *, mode: str | None = None, limit: int = 10, offset: int = 0,
                collection: str | None = None, year_from: int | None = None,
                year_to: int | None = None, author: str | None = None,
                category: str | None = None, snippets: bool = True) -> SearchPage:
+        mode = mode or self.default_mode()
         if mode not in MODES:
             raise InvalidOptionError("search mode", mode, MODES)
         if limit < 0 or offset < 0:
@@ -110,11 +147,58 @@ class SearchService:
         filters = Filters(self._collection_id(collection), year_from, year_to, author, category)
         if self.pending():
             self.sync()
-        found = self.lexical.search(query, filters, limit=limit, offset=offset)
-        page = SearchPage(query=query, mode=mode, total=found.total, offset=offset, limit=limit)
-        papers = {p.id: p for p in self.store.papers.get_many([pid for pid, _ in found.hits])}
+        hits, total = self._ranked(query, mode, filters, limit, offset)
+        page = SearchPage(query=query, mode=mode, total=total, offset=offset, limit=limit)
         stems = set(self.lexical.analyze(" ".join(terms(query)))) if snippets else set()
-        for rank, (pid, score) in enumerate(found.hits, offset + 1):
+        self._fill(page, hits, stems if snippets else None)
+        return page
+
+    def similar(self, keys: list[str], paper_ids: list[int], *, limit: int = 10,
+                collection: str | None = None) -> SearchPage:
+        """Papers nearest to the mean vector of the given papers, excluding them."""
+        check_model(self.store, self.embedder.name)
+        if self.pending():
+            self.sync()
+        self.embed()
+        vectors = self.vectors.vectors_of(paper_ids)
+        centre = vectors.mean(axis=0) if len(vectors) else None
+        page = SearchPage(query=" ".join(keys), mode="similar", total=0, offset=0, limit=limit)
+        if centre is None:
+            return page
+        allowed = None
+        if collection is not None:
+            allowed = self.lexical.matching_ids(Filters(self._collection_id(collection)))
+        hits = self.vectors.top(centre / (np.linalg.norm(centre) or 1.0), limit,
+                                allowed=allowed, exclude=set(paper_ids))
+        page.total = len(hits)
+        self._fill(page, hits, None)
+        return page
+
+    def _ranked(self, query: str, mode: str, filters: Filters, limit: int,
+                offset: int) -> tuple[list[tuple[int, float]], int]:
+        if mode == _LEXICAL:
+            found = self.lexical.search(query, filters, limit=limit, offset=offset)
+            return found.hits, found.total
+        if not terms(query):
+            return [], 0
+        depth = max(FUSION_DEPTH, limit + offset)
+        check_model(self.store, self.embedder.name)
+        if self.store.search.pending(self.store.search.state(STATE)[0]):
+            self.embed()
+        qvec = self.embedder.encode([query], kind="query")[0]
+        allowed = None if filters == Filters() else self.lexical.matching_ids(filters)
+        semantic = self.vectors.top(qvec, depth, allowed=allowed)
+        if mode == "semantic":
+            total = len(allowed) if allowed is not None else len(self.vectors.ids)
+            return semantic[offset:offset + limit], total
+        lexical = self.lexical.search(query, filters, limit=depth)
+        fused = rrf([lexical.hits, semantic])
+        return fused[offset:offset + limit], max(lexical.total, len(fused))
+
+    def _fill(self, page: SearchPage, hits: list[tuple[int, float]],
+              stems: set[str] | None) -> None:
+        papers = {p.id: p for p in self.store.papers.get_many([pid for pid, _ in hits])}
+        for rank, (pid, score) in enumerate(hits, page.offset + 1):
             paper = papers.get(pid)
             if paper is None:
                 continue  # deleted since the last sync
@@ -122,8 +206,8 @@ class SearchService:
                 rank=rank, key=paper.key, title=paper.title, score=score, year=paper.year,
                 authors=paper.authors,
                 snippet=make_snippet(paper.abstract or paper.title, stems,
-                                     self._stemmer.stemWord) if snippets else Snippet("")))
-        return page
+                                     self._stemmer.stemWord) if stems is not None
+                else Snippet("")))
 
     def _collection_id(self, name: str | None) -> int | None:
         if name is None:

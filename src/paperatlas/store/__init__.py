@@ -12,8 +12,10 @@ from .db import connect, rolled_back, schema_version, transaction, utcnow
 from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
+from .vectors import VectorRepo
 
-__all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "SearchRepo", "Store", "utcnow"]
+__all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "SearchRepo", "Store", "VectorRepo",
+           "utcnow"]
 
 
 class Store:
@@ -26,6 +28,7 @@ class Store:
         self.provenance = ProvenanceRepo(self.conn)
         self.collections = CollectionRepo(self.conn)
         self.search = SearchRepo(self.conn)
+        self.vectors = VectorRepo(self.conn)
 
     @contextmanager
     def transaction(self, *, dry_run: bool = False) -> Iterator[None]:

@@ -173,4 +173,21 @@ def m002_change_log(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_change_log]
+def m003_embeddings(conn: sqlite3.Connection) -> None:
+    """Paper vectors (float16, L2-normalized) and the model and text that made them."""
+    _run(
+        conn,
+        """
+        CREATE TABLE embeddings (
+            paper_id  INTEGER PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE,
+            model     TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector    BLOB NOT NULL
+        );
+        CREATE INDEX embeddings_model ON embeddings(model)
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial, m002_change_log, m003_embeddings]

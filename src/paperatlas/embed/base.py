@@ -1,0 +1,25 @@
+"""The embedding stage: a tiny base class, so any model can be passed in."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class Embedder(ABC):
+    """Turns texts into L2-normalized float32 vectors of one fixed dimension."""
+
+    #: A stable identifier of the model (recorded with the vectors it made).
+    name: str
+    dim: int
+
+    @abstractmethod
+    def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
+        """Vectors for ``texts``; ``kind`` is ``"query"`` or ``"passage"``."""
+
+
+def paper_text(title: str, abstract: str) -> str:
+    """What is embedded for a paper: its title, then its abstract."""
+    return f"{title}. {abstract}" if abstract else title

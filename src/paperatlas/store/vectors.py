@@ -1,0 +1,58 @@
+"""SQL for paper vectors."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class VectorRepo:
+    """Reads and writes ``embeddings``: one float16 vector per paper."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def models(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT model FROM embeddings")]
+
+    def hashes(self, paper_ids: list[int]) -> dict[int, tuple[str, str]]:
+        """``paper_id -> (model, text_hash)`` for those that have a vector."""
+        if not paper_ids:
+            return {}
+        marks = ",".join("?" * len(paper_ids))
+        rows = self.conn.execute(
+            f"SELECT paper_id, model, text_hash FROM embeddings WHERE paper_id IN ({marks})",
+            paper_ids)
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def put(self, items: list[tuple[int, str, str, np.ndarray]]) -> None:
+        """Store ``(paper_id, model, text_hash, vector)``; vectors kept as float16."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO embeddings (paper_id, model, text_hash, vector)"
+            " VALUES (?,?,?,?)",
+            [(pid, model, h, np.asarray(v, dtype=np.float16).tobytes())
+             for pid, model, h, v in items])
+
+    def delete_all(self) -> None:
+        self.conn.execute("DELETE FROM embeddings")
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+
+    def load(self, batch: int = 50_000) -> Iterator[tuple[list[int], np.ndarray]]:
+        """All vectors, in batches of ``(paper_ids, float32 matrix)``."""
+        cur = self.conn.execute("SELECT paper_id, vector FROM embeddings ORDER BY paper_id")
+        while rows := cur.fetchmany(batch):
+            ids = [r[0] for r in rows]
+            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
+            yield ids, mat.reshape(len(ids), -1).astype(np.float32)
+
+    def get(self, paper_ids: list[int]) -> dict[int, np.ndarray]:
+        if not paper_ids:
+            return {}
+        marks = ",".join("?" * len(paper_ids))
+        rows = self.conn.execute(
+            f"SELECT paper_id, vector FROM embeddings WHERE paper_id IN ({marks})", paper_ids)
+        return {r[0]: np.frombuffer(r[1], dtype=np.float16).astype(np.float32) for r in rows}

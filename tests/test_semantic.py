@@ -1,0 +1,142 @@
+"""Semantic and hybrid search, similar papers, and the rules on embedding models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from paperatlas import Library
+from paperatlas.cli import main
+from paperatlas.embed import Embedder
+from paperatlas.search.semantic import ModelMismatchError
+
+
+class HashingEmbedder(Embedder):
+    """A small deterministic embedder (bag of hashed words), to test model bookkeeping."""
+
+    def __init__(self, name: str, dim: int = 64) -> None:
+        self.name, self.dim, self.calls = name, dim, 0
+
+    def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Library]:
+    """The first 120 seed papers, embedded once with the real default model."""
+    from conftest import shared_dir
+
+    seeds = shared_dir() / "seeds"
+    if not seeds.is_dir():
+        pytest.skip("shared seeds not found")
+    lib = Library(tmp_path_factory.mktemp("minilm") / "m.db")
+    lib.ingest(sorted(seeds.glob("*.txt"))[:2])
+    lib.index()
+    yield lib
+    lib.close()
+
+
+def test_modes_find_the_known_paper(minilm: Library) -> None:
+    query = "organizing scientific studies into a hierarchy for literature reviews"
+    for mode in ("lexical", "semantic", "hybrid"):
+        page = minilm.search(query, mode=mode, limit=5)
+        assert page.hits[0].title.startswith("CHIME:"), mode
+    assert minilm.search(query).mode == "hybrid"  # the default once vectors exist
+
+
+def test_semantic_finds_without_shared_words(minilm: Library) -> None:
+    lexical = minilm.search("automatic taxonomy induction", mode="lexical", limit=10)
+    semantic = minilm.search("automatic taxonomy induction", mode="semantic", limit=10)
+    assert semantic.hits and len(semantic.hits) == 10
+    assert {h.key for h in semantic.hits} != {h.key for h in lexical.hits}
+
+
+def test_semantic_respects_filters_and_pagination(minilm: Library) -> None:
+    coll = minilm.collections()[0].name
+    page = minilm.search("language models", mode="semantic", collection=coll, limit=5)
+    keys = {h.key for h in page.hits}
+    assert all(coll in minilm.paper(k).collections for k in keys)
+    second = minilm.search("language models", mode="hybrid", limit=5, offset=5)
+    first = minilm.search("language models", mode="hybrid", limit=5)
+    assert not {h.key for h in first.hits} & {h.key for h in second.hits}
+    assert [h.rank for h in second.hits] == [6, 7, 8, 9, 10]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "((", "NOT", "🚀", "x" * 10_000])
+def test_robust_queries_in_every_mode(minilm: Library, query: str) -> None:
+    for mode in ("semantic", "hybrid"):
+        page = minilm.search(query, mode=mode)
+        assert page.total >= len(page.hits)
+
+
+def test_similar_excludes_inputs(minilm: Library) -> None:
+    chime = minilm.search("CHIME", mode="lexical", limit=1).hits[0].key
+    page = minilm.similar([chime], limit=5)
+    assert chime not in {h.key for h in page.hits} and len(page.hits) == 5
+    assert any("Hierarch" in h.title for h in page.hits)
+    two = minilm.similar([chime, page.hits[0].key], limit=5)
+    assert not {chime, page.hits[0].key} & {h.key for h in two.hits}
+
+
+def test_cli_similar_and_index(minilm: Library) -> None:
+    key = minilm.search("CHIME", mode="lexical", limit=1).hits[0].key
+    out = CliRunner().invoke(main, ["--db", str(minilm.path), "similar", key, "--json", "-n", "3"])
+    assert out.exit_code == 0, out.output
+    assert len(json.loads(out.output)["results"]) == 3
+    again = CliRunner().invoke(main, ["--db", str(minilm.path), "index", "--json"])
+    assert json.loads(again.output)["embedding"]["embedded"] == 0
+
+
+def test_models_never_mix_and_switching_reembeds(tmp_path: Path, write) -> None:
+    path = write("a.csv", "title,abstract\nGraph networks,nodes and edges\nProteins,folding\n")
+    first = HashingEmbedder("hash-a")
+    lib = Library(tmp_path / "h.db", embedding_model=first)
+    lib.ingest([path])
+    assert lib.index().embedding.embedded == 2  # type: ignore[union-attr]
+    assert lib.index().embedding.embedded == 0  # type: ignore[union-attr]  # nothing changed
+    lib.close()
+    other = Library(tmp_path / "h.db", embedding_model=HashingEmbedder("hash-b"))
+    with pytest.raises(ModelMismatchError, match="made with 'hash-a'"):
+        other.index()
+    with pytest.raises(ModelMismatchError):
+        other.search("graph", mode="semantic")
+    report = other.index(switch_model=True).embedding
+    assert report is not None and (report.embedded, report.model) == (2, "hash-b")
+    assert other.search("graph networks", mode="semantic").hits[0].title == "Graph networks"
+    other.close()
+
+
+def test_embedding_resumes_after_interruption(tmp_path: Path, write) -> None:
+    rows = "".join(f"Paper {i},words {i}\n" for i in range(600))
+    lib = Library(tmp_path / "r.db", embedding_model=None)
+    lib.ingest([write("many.csv", "title,abstract\n" + rows)])
+    lib.close()
+
+    class Failing(HashingEmbedder):
+        def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
+            if self.calls >= 256:
+                raise KeyboardInterrupt
+            return super().encode(texts, kind=kind)
+
+    lib = Library(tmp_path / "r.db", embedding_model=Failing("hash"))
+    with pytest.raises(KeyboardInterrupt):
+        lib.index()
+    assert lib.store.vectors.count() == 256  # the finished batch was kept
+    lib.close()
+    resumed = HashingEmbedder("hash")
+    lib = Library(tmp_path / "r.db", embedding_model=resumed)
+    assert lib.index().embedding.vectors == 600  # type: ignore[union-attr]
+    assert resumed.calls == 600 - 256
+    lib.close()
