@@ -23,6 +23,7 @@ class BeirResult:
     dataset: str
     split: str
     mode: str
+    fusion: str
     documents: int
     queries: int
     ndcg_at_10: float
@@ -30,6 +31,7 @@ class BeirResult:
     mrr_at_10: float
     queries_per_second: float
     p50_ms: float
+    p99_ms: float
 
 
 def load_queries(path: Path) -> list[tuple[str, str]]:
@@ -74,15 +76,27 @@ def split_files(folder: Path, split: str) -> tuple[Path, Path, Path]:
     return corpus, queries, qrels
 
 
+def query_paper(qid: str) -> str:
+    """The corpus id of a query-by-example query (CSFCube names them ``<paper id>_<facet>``)."""
+    return qid.rsplit("_", 1)[0] if "_" in qid else qid
+
+
 def evaluate(folder: Path, split: str = "test", modes: tuple[str, ...] = ("lexical",),
-             embedding_model: str | None = None) -> list[BeirResult]:
-    """Ingest the corpus into a temporary library, run the judged queries in each mode."""
+             embedding_model: str | None = None, *, fusions: tuple[str, ...] = ("convex",),
+             by_example: bool = False) -> list[BeirResult]:
+    """Ingest the corpus into a temporary library, run the judged queries in each mode.
+
+    Hybrid runs once per fusion in ``fusions``. With ``by_example`` each query names a
+    paper of the corpus and is answered by :meth:`Library.similar` (the query paper is
+    left out of its own results).
+    """
     from .library import Library  # the facade builds on this module's siblings
 
     corpus, queries_path, qrels_path = split_files(folder, split)
     qrels = load_qrels(qrels_path)
     queries = [(qid, text) for qid, text in load_queries(queries_path) if qid in qrels]
     needs_vectors = any(m != "lexical" for m in modes)
+    runs = [(m, f) for m in modes for f in (fusions if m == "hybrid" else ("",))]
     results = []
     with tempfile.TemporaryDirectory() as tmp, Library(
             Path(tmp) / "bench.db",
@@ -90,22 +104,33 @@ def evaluate(folder: Path, split: str = "test", modes: tuple[str, ...] = ("lexic
         lib.ingest([corpus])
         lib.index(embed=needs_vectors)
         docs = lib.stats().papers
-        for mode in modes:
+        if by_example:
+            missing = [qid for qid, _ in queries if not lib.has_paper(query_paper(qid))]
+            if missing:
+                raise NotFoundError(f"{len(missing)} query papers are not in the corpus "
+                                    f"(e.g. {missing[0]!r})")
+        for mode, fusion in runs:
             lib.search("warm up", mode=mode)
             ndcg, recall, mrr, lat = [], [], [], []
             for qid, text in queries:
                 t0 = time.perf_counter()
-                page = lib.search(text, mode=mode, limit=100, snippets=False)
+                if by_example:
+                    page = lib.similar([query_paper(qid)], mode=mode, limit=100)
+                else:
+                    page = lib.search(text, mode=mode, limit=100, snippets=False,
+                                      fusion=fusion or "convex")
                 lat.append(time.perf_counter() - t0)
                 ranked = [h.key for h in page.hits]
                 ndcg.append(ndcg_at(ranked, qrels[qid], 10))
                 recall.append(recall_at(ranked, qrels[qid], 100))
                 mrr.append(mrr_at(ranked, qrels[qid], 10))
             n = max(len(queries), 1)
+            lat.sort()
             results.append(BeirResult(
-                dataset=folder.name, split=split, mode=mode, documents=docs,
+                dataset=folder.name, split=split, mode=mode, fusion=fusion, documents=docs,
                 queries=len(queries), ndcg_at_10=sum(ndcg) / n, recall_at_100=sum(recall) / n,
                 mrr_at_10=sum(mrr) / n,
                 queries_per_second=len(lat) / sum(lat) if lat else 0.0,
-                p50_ms=statistics.median(lat) * 1000 if lat else 0.0))
+                p50_ms=statistics.median(lat) * 1000 if lat else 0.0,
+                p99_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0))
     return results

@@ -9,13 +9,14 @@ from typing import Any, TextIO
 
 from . import ids as idmod
 from .embed import Embedder
-from .embed.sbert import DEFAULT_MODEL, SentenceTransformerEmbedder
-from .errors import NotFoundError
+from .embed.sbert import BACKENDS, DEFAULT_MODEL, SentenceTransformerEmbedder
+from .errors import InvalidOptionError, NotFoundError
 from .export import writer_for
 from .importer import Importer, IngestOptions, ProgressFn
 from .ingest import FieldMap
 from .models import CollectionInfo, IngestReport, Paper, Stats
 from .search import IndexReport, SearchPage, SearchService
+from .search.fusion import FUSIONS
 from .store import Store
 
 
@@ -27,9 +28,13 @@ class Library:
     """
 
     def __init__(self, path: str | Path, *,
-                 embedding_model: str | Embedder | None = DEFAULT_MODEL) -> None:
+                 embedding_model: str | Embedder | None = DEFAULT_MODEL,
+                 embed_backend: str = "auto") -> None:
         """Open (or create) a library; ``embedding_model`` is a sentence-transformers name
-        or path, an :class:`Embedder`, or None for a library without semantic search."""
+        or path, an :class:`Embedder`, or None for a library without semantic search;
+        ``embed_backend`` (one of ``BACKENDS``) says how a named model encodes passages."""
+        if embed_backend not in BACKENDS:
+            raise InvalidOptionError("embedding backend", embed_backend, list(BACKENDS))
         self.path = Path(path)
         self.store = Store(self.path)
         index_folder = self.path.with_name(self.path.name + ".index")
@@ -39,7 +44,8 @@ class Library:
             factory = lambda: model  # noqa: E731
         elif embedding_model:
             name = embedding_model
-            factory = lambda: SentenceTransformerEmbedder(name)  # noqa: E731
+            factory = lambda: SentenceTransformerEmbedder(  # noqa: E731
+                name, backend=embed_backend, cache_dir=index_folder / "models")
         self.search_service = SearchService(self.store, index_folder, factory)
 
     def close(self) -> None:
@@ -79,28 +85,35 @@ class Library:
             report = dataclasses.replace(report, embedding=vectors)
         return report
 
-    def similar(self, keys: list[str], *, limit: int = 10,
-                collection: str | None = None) -> SearchPage:
-        """Papers most like the given ones (by embedding), excluding them."""
+    def similar(self, keys: list[str], *, limit: int = 10, collection: str | None = None,
+                mode: str | None = None) -> SearchPage:
+        """Papers most like the given ones, excluding them (``mode`` as in :meth:`search`)."""
         ids = [self._resolve(k) for k in keys]
-        return self.search_service.similar(keys, ids, limit=limit, collection=collection)
+        return self.search_service.similar(keys, ids, limit=limit, collection=collection,
+                                           mode=mode)
 
     def search(self, query: str, *, mode: str | None = None, limit: int = 10, offset: int = 0,
                collection: str | None = None, year_from: int | None = None,
                year_to: int | None = None, author: str | None = None,
-               category: str | None = None, snippets: bool = True) -> SearchPage:
-        """Papers matching ``query``; any string is accepted (an empty one finds nothing)."""
+               category: str | None = None, snippets: bool = True,
+               fusion: str = FUSIONS[0]) -> SearchPage:
+        """Papers matching ``query``; any string is accepted (an empty one finds nothing).
+
+        ``mode`` is one of ``MODES`` (default: hybrid when the library has vectors);
+        ``fusion`` (one of ``FUSIONS``) says how hybrid combines its two lists.
+        """
         return self.search_service.search(
             query, mode=mode, limit=limit, offset=offset, collection=collection,
             year_from=year_from, year_to=year_to, author=author, category=category,
-            snippets=snippets)
+            snippets=snippets, fusion=fusion)
 
     def run_queries(self, queries: Iterable[tuple[str, str]], out: TextIO, *,
-                    mode: str | None = None, limit: int = 100, tag: str = "paperatlas") -> int:
+                    mode: str | None = None, limit: int = 100, tag: str = "paperatlas",
+                    fusion: str = FUSIONS[0]) -> int:
         """Write a TREC run file (``qid Q0 key rank score tag``) for ``(qid, text)`` pairs."""
         n = 0
         for qid, text in queries:
-            page = self.search(text, mode=mode, limit=limit, snippets=False)
+            page = self.search(text, mode=mode, limit=limit, snippets=False, fusion=fusion)
             for hit in page.hits:
                 out.write(f"{qid} Q0 {hit.key} {hit.rank} {hit.score:.6f} {tag}\n")
             n += 1
@@ -151,6 +164,14 @@ class Library:
         return writer(self.papers(collection=collection), out)
 
     # -- helpers -------------------------------------------------------------------------
+    def has_paper(self, key: str) -> bool:
+        """Whether a paper with this key (or identifier) is in the library."""
+        try:
+            self._resolve(key)
+        except NotFoundError:
+            return False
+        return True
+
     def _resolve(self, key: str) -> int:
         paper_id = self.store.papers.id_for(key)
         if paper_id is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..embed.sbert import DEFAULT_MODEL
+from ..embed.sbert import BACKENDS, DEFAULT_MODEL
 from ..errors import PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
 from ..library import Library
@@ -28,14 +28,16 @@ class _Group(click.Group):
 
 
 class _State:
-    def __init__(self, db: str, model: str | None) -> None:
+    def __init__(self, db: str, model: str | None, backend: str = "auto") -> None:
         self.db = db
         self.model = model
+        self.backend = backend
         self._library: Library | None = None
 
     def library(self) -> Library:
         if self._library is None:
-            self._library = Library(self.db, embedding_model=self.model)
+            self._library = Library(self.db, embedding_model=self.model,
+                                    embed_backend=self.backend)
         return self._library
 
     def close(self) -> None:
@@ -53,11 +55,15 @@ def _emit_json(data: Any) -> None:
 @click.option("--model", envvar="PAPERATLAS_MODEL", default=DEFAULT_MODEL, show_default=True,
               help="Embedding model: a sentence-transformers name or path, or 'none' "
                    "(env: PAPERATLAS_MODEL).")
+@click.option("--embed-backend", envvar="PAPERATLAS_EMBED_BACKEND", default="auto",
+              show_default=True, type=click.Choice(BACKENDS),
+              help="How papers are embedded: OpenVINO (bf16 where the CPU has it; 'auto' "
+                   "uses it when installed) or PyTorch (env: PAPERATLAS_EMBED_BACKEND).")
 @click.version_option(package_name="paperatlas")
 @click.pass_context
-def main(ctx: click.Context, db: str, model: str) -> None:
+def main(ctx: click.Context, db: str, model: str, embed_backend: str) -> None:
     """paperatlas: discover and organize research papers."""
-    state = _State(db, None if model.lower() == "none" else model)
+    state = _State(db, None if model.lower() == "none" else model, embed_backend)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -11,6 +11,7 @@ import click
 
 from ..beir import evaluate, load_queries
 from ..search import MODES
+from ..search.fusion import FUSIONS
 from . import render
 
 
@@ -48,12 +49,15 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.argument("keys", nargs=-1, required=True)
     @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True)
     @click.option("--collection", "-c")
+    @click.option("--mode", type=click.Choice(MODES),
+                  help="hybrid (default when the library has vectors), lexical or semantic.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
     def similar(state: Any, keys: tuple[str, ...], limit: int, collection: str | None,
-                as_json: bool) -> None:
+                mode: str | None, as_json: bool) -> None:
         """Papers most like the given ones (more like these), excluding them."""
-        result = state.library().similar(list(keys), limit=limit, collection=collection)
+        result = state.library().similar(list(keys), limit=limit, collection=collection,
+                                         mode=mode)
         if as_json:
             click.echo(json.dumps(render.search_dict(result), indent=2, ensure_ascii=False))
         else:
@@ -74,12 +78,14 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="Batch mode: a BEIR queries JSONL file (_id, text).")
     @click.option("--run-file", type=click.Path(dir_okay=False, path_type=Path),
                   help="Batch mode: write a TREC run file here.")
+    @click.option("--fusion", type=click.Choice(FUSIONS), default=FUSIONS[0],
+                  show_default=True, help="How hybrid combines lexical and semantic results.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
     def search(state: Any, text: str | None, mode: str | None, limit: int, page: int,
                collection: str | None, year_from: int | None, year_to: int | None,
                author: str | None, category: str | None, queries: Path | None,
-               run_file: Path | None, as_json: bool) -> None:
+               run_file: Path | None, fusion: str, as_json: bool) -> None:
         """Search titles and abstracts (any text works; quotes and operators are plain words)."""
         lib = state.library()
         if queries is not None or run_file is not None:
@@ -87,7 +93,8 @@ def register(main: click.Group, state_type: Any) -> None:
                 raise click.UsageError("batch mode needs --queries and --run-file and no TEXT")
             tmp = run_file.with_name(run_file.name + ".part")
             with tmp.open("w", encoding="utf-8") as out:
-                n = lib.run_queries(load_queries(queries), out, mode=mode, limit=limit)
+                n = lib.run_queries(load_queries(queries), out, mode=mode, limit=limit,
+                                    fusion=fusion)
             tmp.replace(run_file)
             click.echo(f"ran {n} queries; wrote {run_file}", err=True)
             return
@@ -95,7 +102,7 @@ def register(main: click.Group, state_type: Any) -> None:
             raise click.UsageError("give TEXT to search for, or --queries with --run-file")
         result = lib.search(text, mode=mode, limit=limit, offset=(page - 1) * limit,
                             collection=collection, year_from=year_from, year_to=year_to,
-                            author=author, category=category)
+                            author=author, category=category, fusion=fusion)
         if as_json:
             click.echo(json.dumps(render.search_dict(result), indent=2, ensure_ascii=False))
         else:
@@ -110,18 +117,26 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--split", default="test", show_default=True)
     @click.option("--mode", "modes", type=click.Choice(MODES), multiple=True,
                   help="Modes to score (repeatable; default: all three).")
+    @click.option("--fusion", "fusions", type=click.Choice(FUSIONS), multiple=True,
+                  help="Fusions to score hybrid with (repeatable; default: convex).")
+    @click.option("--by-example", is_flag=True,
+                  help="Queries name corpus papers (id or id_facet, as in CSFCube): answer "
+                       "them with `similar`.")
     @click.option("--json", "as_json", is_flag=True)
     @click.pass_context
     def bench_beir(ctx: click.Context, folder: Path, split: str, modes: tuple[str, ...],
-                   as_json: bool) -> None:
+                   fusions: tuple[str, ...], by_example: bool, as_json: bool) -> None:
         """Ingest a BEIR folder into a temporary library and score its queries."""
         state = ctx.find_object(state_type)
         model = state.model if state is not None else None
-        results = evaluate(folder, split, modes or ("lexical", "semantic", "hybrid"), model)
+        results = evaluate(folder, split, modes or ("lexical", "semantic", "hybrid"), model,
+                           fusions=fusions or FUSIONS[:1], by_example=by_example)
         if as_json:
             click.echo(json.dumps([r.__dict__ for r in results], indent=2))
             return
         for r in results:
-            click.echo(f"{r.dataset} {r.split} [{r.mode}] {r.documents} docs, {r.queries} "
+            mode = f"{r.mode}, {r.fusion}" if r.fusion else r.mode
+            click.echo(f"{r.dataset} {r.split} [{mode}] {r.documents} docs, {r.queries} "
                        f"queries: nDCG@10 {r.ndcg_at_10:.4f}  Recall@100 {r.recall_at_100:.4f}"
-                       f"  MRR@10 {r.mrr_at_10:.4f}  {r.queries_per_second:.0f} queries/s")
+                       f"  MRR@10 {r.mrr_at_10:.4f}  {r.queries_per_second:.0f} queries/s"
+                       f"  p50 {r.p50_ms:.1f} ms  p99 {r.p99_ms:.1f} ms")

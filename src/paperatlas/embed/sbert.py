@@ -8,9 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidOptionError
+from . import openvino as ov_backend
 from .base import Embedder
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: How texts are encoded: ``auto`` is OpenVINO when installed (and the model fits),
+#: else PyTorch.
+BACKENDS = ("auto", "openvino", "torch")
+#: Without a cache folder, fewer texts than this are encoded in PyTorch until OpenVINO
+#: is loaded (its model conversion takes a few seconds, more than a handful of texts).
+_BULK = 64
 #: Prefixes some model families were trained with: (query prefix, passage prefix).
 _PREFIXES: dict[str, tuple[str, str]] = {
     "e5": ("query: ", "passage: "),
@@ -42,11 +49,18 @@ def prefixes_for(name: str) -> tuple[str, str]:
 class SentenceTransformerEmbedder(Embedder):
     """Any sentence-transformers model by name or local path."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 64,
-                 max_length: int = 256, device: str | None = None) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 16,
+                 max_length: int = 256, device: str | None = None, backend: str = "auto",
+                 precision: str = "auto", cache_dir: Path | None = None) -> None:
+        """Load ``model``; ``cache_dir`` keeps its OpenVINO conversion between runs."""
         import transformers
         from sentence_transformers import SentenceTransformer
 
+        if backend not in BACKENDS:
+            raise InvalidOptionError("embedding backend", backend, list(BACKENDS))
+        if precision not in ov_backend.PRECISIONS:
+            raise InvalidOptionError("embedding precision", precision,
+                                     list(ov_backend.PRECISIONS))
         transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         self.name = Path(model).name if Path(model).exists() else model
@@ -62,10 +76,37 @@ class SentenceTransformerEmbedder(Embedder):
                    or self.model.get_sentence_embedding_dimension)
         self.dim = int(get_dim() or 0)
         self.query_prefix, self.passage_prefix = prefixes_for(self.name)
+        on_cpu = str(self.model.device) == "cpu"
+        if backend == "openvino" and not ov_backend.available():
+            raise InvalidOptionError("embedding backend (pip install openvino)", backend,
+                                     ["auto", "torch"])
+        self.backend = ("openvino" if backend != "torch" and on_cpu and ov_backend.available()
+                        and ov_backend.supports(self.model) else "torch")
+        self.precision = precision
+        self.cache_dir = cache_dir
+        self._bulk: ov_backend.OpenVINOEncoder | None = None
+
+    def _openvino(self) -> ov_backend.OpenVINOEncoder:
+        if self._bulk is None:
+            cache = None
+            if self.cache_dir is not None:
+                stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
+                cache = self.cache_dir / f"{stem}-{self.model.max_seq_length}.xml"
+            self._bulk = ov_backend.OpenVINOEncoder(self.model, precision=self.precision,
+                                                    batch_size=self.batch_size, cache=cache)
+        return self._bulk
 
     def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
-        vectors = self.model.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True,
-                                    show_progress_bar=False)
+        texts = [prefix + t for t in texts]
+        if self.backend == "openvino" and (len(texts) >= _BULK or self._bulk is not None
+                                           or self.cache_dir is not None):
+            return self._openvino().encode(texts)
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16,
+                            enabled=self.precision == "bf16" and self.backend == "torch"):
+            vectors = self.model.encode(texts, batch_size=self.batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)

@@ -90,6 +90,20 @@ class BeirParser(JsonLinesParser):
         obj = json.loads(first)
         return isinstance(obj, dict) and "_id" in obj and ("text" in obj or "title" in obj)
 
+    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+        """As JSON Lines; a document with an empty title (common in BEIR corpora, e.g.
+        NFCorpus) gets its first words as the title, flagged ``title_derived``."""
+        for rec in super().parse(file, fh):
+            if not rec.title and rec.abstract:
+                words = rec.abstract.split()
+                rec.title = " ".join(words[:_DERIVED_TITLE_WORDS])
+                rec.extra["title_derived"] = True
+            yield rec
+
+
+#: Words of the text taken as the title of an untitled BEIR document.
+_DERIVED_TITLE_WORDS = 12
+
 
 class JsonDocumentParser(Parser):
     """A JSON array of records, or an object holding one (``{"data": [...]}``)."""

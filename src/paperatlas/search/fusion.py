@@ -1,11 +1,24 @@
-"""Combining ranked lists (pure functions)."""
+"""Combining ranked lists (pure functions).
+
+Two fusions, measured on SciFact train in ``bench/RESULTS.md``:
+
+- ``convex`` (the default): ``alpha * s / s_max + (1 - alpha) * b / b_max``, each
+  paper's cosine ``s`` and BM25 score ``b`` divided by the best of its list (a min-max
+  normalization with the theoretical minimum 0, "TMM" in Bruch et al. 2023); a paper
+  missing from the lexical list has ``b = 0``, and every candidate has its exact ``s``.
+- ``rrf``: reciprocal rank fusion, ``sum 1 / (k + rank)`` over the lists.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+#: Fusion methods; the first is the default.
+FUSIONS: tuple[str, ...] = ("convex", "rrf")
 #: The usual reciprocal-rank-fusion constant (Cormack et al. 2009).
 RRF_K = 60
+#: Weight of the semantic score in the convex combination.
+ALPHA = 0.5
 
 
 def rrf(rankings: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -14,22 +27,24 @@ def rrf(rankings: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K) -> list
     for ranking in rankings:
         for rank, (pid, _) in enumerate(ranking, 1):
             fused[pid] = fused.get(pid, 0.0) + 1.0 / (k + rank)
-    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    return _ordered(fused)
 
 
-def minmax(ranking: Sequence[tuple[int, float]]) -> dict[int, float]:
-    if not ranking:
-        return {}
-    scores = [s for _, s in ranking]
-    lo, hi = min(scores), max(scores)
-    span = hi - lo
-    return {pid: (s - lo) / span if span else 1.0 for pid, s in ranking}
+def convex(lexical: Sequence[tuple[int, float]], semantic: Mapping[int, float],
+           alpha: float = ALPHA) -> list[tuple[int, float]]:
+    """Convex combination of max-normalized scores over the union of both lists.
+
+    ``lexical`` is ``(id, bm25)`` best first; ``semantic`` maps every candidate (those of
+    both lists) to its cosine.
+    """
+    b_max = max((score for _, score in lexical), default=0.0) or 1.0
+    s_max = max(semantic.values(), default=0.0) or 1.0
+    bm25 = dict(lexical)
+    ids = set(bm25) | set(semantic)
+    fused = {pid: alpha * semantic.get(pid, 0.0) / s_max
+             + (1 - alpha) * bm25.get(pid, 0.0) / b_max for pid in ids}
+    return _ordered(fused)
 
 
-def weighted(lexical: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, float]],
-             alpha: float = 0.5) -> list[tuple[int, float]]:
-    """Min-max normalized scores, ``alpha * semantic + (1 - alpha) * lexical``."""
-    lex, sem = minmax(lexical), minmax(semantic)
-    ids = set(lex) | set(sem)
-    fused = {pid: alpha * sem.get(pid, 0.0) + (1 - alpha) * lex.get(pid, 0.0) for pid in ids}
+def _ordered(fused: Mapping[int, float]) -> list[tuple[int, float]]:
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -28,8 +28,12 @@ class EmbedReport:
     vectors: int
 
 
+#: Bumped when what is embedded per paper changes (2: a title vector besides the paper's).
+_VECTORS_VERSION = "2"
+
+
 def text_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha1(f"{_VECTORS_VERSION}\x00{text}".encode()).hexdigest()[:16]
 
 
 def check_model(store: Store, model: str) -> None:
@@ -63,12 +67,15 @@ def embed_changes(store: Store, embedder: Embedder, *, switch_model: bool = Fals
             if have.get(pid) == (embedder.name, digest):
                 unchanged += 1
             else:
-                todo.append((pid, digest, text))
-        vectors = embedder.encode([t for _, _, t in todo]) if todo else np.zeros((0, 0))
+                todo.append((pid, digest, text, row["title"] if row["abstract"] else None))
+        vectors = embedder.encode([t[2] for t in todo]) if todo else np.zeros((0, 0))
+        titled = [i for i, t in enumerate(todo) if t[3]]
+        title_vectors = dict(zip(titled, embedder.encode([str(todo[i][3]) for i in titled]),
+                                 strict=True)) if titled else {}
         seq = batch[-1][0]
         with store.transaction():  # vectors and progress commit together
-            store.vectors.put([(pid, embedder.name, digest, vectors[i])
-                               for i, (pid, digest, _) in enumerate(todo)])
+            store.vectors.put([(pid, embedder.name, digest, vectors[i], title_vectors.get(i))
+                               for i, (pid, digest, _, _) in enumerate(todo)])
             store.search.set_state(STATE, seq, {"model": embedder.name}, utcnow())
         embedded += len(todo)
         done += len(ids)
@@ -78,13 +85,18 @@ def embed_changes(store: Store, embedder: Embedder, *, switch_model: bool = Fals
 
 
 class VectorIndex:
-    """All of a library's vectors in memory, reloaded when the vectors change."""
+    """All of a library's vectors in memory, reloaded when the vectors change.
+
+    A query scores each paper by the better of its paper vector (title + abstract) and
+    its title vector; "more like these" compares paper vectors only.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._version: tuple[int, int] | None = None
         self.ids = np.zeros(0, dtype=np.int64)
         self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.titles = np.zeros((0, 0), dtype=np.float32)
         self._row: dict[int, int] = {}
 
     def _refresh(self) -> None:
@@ -92,12 +104,14 @@ class VectorIndex:
         if version == self._version:
             return
         ids: list[int] = []
-        parts = []
-        for batch_ids, mat in self.store.vectors.load():
+        parts, titles = [], []
+        for batch_ids, mat, title_mat in self.store.vectors.load():
             ids += batch_ids
             parts.append(mat)
+            titles.append(title_mat)
         self.ids = np.asarray(ids, dtype=np.int64)
         self.matrix = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+        self.titles = np.vstack(titles) if titles else np.zeros((0, 0), dtype=np.float32)
         self._row = {pid: i for i, pid in enumerate(ids)}
         self._version = version
 
@@ -106,13 +120,34 @@ class VectorIndex:
         rows = [self._row[p] for p in paper_ids if p in self._row]
         return self.matrix[rows] if rows else np.zeros((0, self.matrix.shape[1]))
 
-    def top(self, vector: np.ndarray, k: int, *, allowed: set[int] | None = None,
-            exclude: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, float]]:
-        """The ``k`` nearest papers by cosine, optionally only among ``allowed``."""
+    def scores(self, vector: np.ndarray, *, titles: bool = True) -> np.ndarray:
+        """Cosine of ``vector`` to every paper (row order of ``ids``)."""
         self._refresh()
-        if k <= 0 or not len(self.ids):
+        if not len(self.ids):
+            return np.zeros(0, dtype=np.float32)
+        vector = vector.astype(np.float32)
+        scores = self.matrix @ vector
+        if titles:
+            np.maximum(scores, self.titles @ vector, out=scores)
+        return np.asarray(scores, dtype=np.float32)
+
+    def score_of(self, scores: np.ndarray, paper_id: int) -> float | None:
+        """The score of one paper in an array from :meth:`scores`."""
+        row = self._row.get(paper_id)
+        return None if row is None else float(scores[row])
+
+    def top(self, vector: np.ndarray, k: int, *, allowed: set[int] | None = None,
+            exclude: set[int] | frozenset[int] = frozenset(),
+            titles: bool = True) -> list[tuple[int, float]]:
+        """The ``k`` nearest papers by cosine, optionally only among ``allowed``."""
+        return self.top_of(self.scores(vector, titles=titles), k, allowed=allowed,
+                           exclude=exclude)
+
+    def top_of(self, scores: np.ndarray, k: int, *, allowed: set[int] | None = None,
+               exclude: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, float]]:
+        """The ``k`` best papers of an array from :meth:`scores`."""
+        if k <= 0 or not len(scores):
             return []
-        scores = self.matrix @ vector.astype(np.float32)
         if allowed is not None or exclude:
             mask = np.ones(len(self.ids), dtype=bool)
             if allowed is not None:

@@ -189,5 +189,21 @@ def m003_embeddings(conn: sqlite3.Connection) -> None:
     )
 
 
+def m004_title_vectors(conn: sqlite3.Connection) -> None:
+    """A second vector per paper, of its title alone (NULL when it has no abstract).
+
+    Semantic search scores a paper by the better of its two vectors. Older vectors have
+    no title vector: the semantic index position goes back to 0, so the next
+    ``paperatlas index`` revisits every paper (the text hashes changed with this version).
+    """
+    _run(
+        conn,
+        """
+        ALTER TABLE embeddings ADD COLUMN title_vector BLOB;
+        UPDATE index_state SET seq = 0 WHERE name = 'semantic'
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    m001_initial, m002_change_log, m003_embeddings]
+    m001_initial, m002_change_log, m003_embeddings, m004_title_vectors]

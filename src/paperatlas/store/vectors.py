@@ -9,7 +9,7 @@ import numpy as np
 
 
 class VectorRepo:
-    """Reads and writes ``embeddings``: one float16 vector per paper."""
+    """Reads and writes ``embeddings``: float16 vectors of each paper and of its title."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -27,13 +27,13 @@ class VectorRepo:
             paper_ids)
         return {r[0]: (r[1], r[2]) for r in rows}
 
-    def put(self, items: list[tuple[int, str, str, np.ndarray]]) -> None:
-        """Store ``(paper_id, model, text_hash, vector)``; vectors kept as float16."""
+    def put(self, items: list[tuple[int, str, str, np.ndarray, np.ndarray | None]]) -> None:
+        """Store ``(paper_id, model, text_hash, vector, title vector or None)`` as float16."""
         self.conn.executemany(
-            "INSERT OR REPLACE INTO embeddings (paper_id, model, text_hash, vector)"
-            " VALUES (?,?,?,?)",
-            [(pid, model, h, np.asarray(v, dtype=np.float16).tobytes())
-             for pid, model, h, v in items])
+            "INSERT OR REPLACE INTO embeddings (paper_id, model, text_hash, vector, title_vector)"
+            " VALUES (?,?,?,?,?)",
+            [(pid, model, h, _blob(v), None if t is None else _blob(t))
+             for pid, model, h, v, t in items])
 
     def delete_all(self) -> None:
         self.conn.execute("DELETE FROM embeddings")
@@ -41,13 +41,18 @@ class VectorRepo:
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
 
-    def load(self, batch: int = 50_000) -> Iterator[tuple[list[int], np.ndarray]]:
-        """All vectors, in batches of ``(paper_ids, float32 matrix)``."""
-        cur = self.conn.execute("SELECT paper_id, vector FROM embeddings ORDER BY paper_id")
+    def load(self, batch: int = 50_000) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """All vectors in batches of ``(paper_ids, paper matrix, title matrix)`` (float32);
+        a paper without a title vector has its paper vector in the title matrix."""
+        cur = self.conn.execute(
+            "SELECT paper_id, vector, coalesce(title_vector, vector) FROM embeddings"
+            " ORDER BY paper_id")
         while rows := cur.fetchmany(batch):
             ids = [r[0] for r in rows]
             mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
-            yield ids, mat.reshape(len(ids), -1).astype(np.float32)
+            titles = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float16)
+            yield (ids, mat.reshape(len(ids), -1).astype(np.float32),
+                   titles.reshape(len(ids), -1).astype(np.float32))
 
     def get(self, paper_ids: list[int]) -> dict[int, np.ndarray]:
         if not paper_ids:
@@ -56,3 +61,7 @@ class VectorRepo:
         rows = self.conn.execute(
             f"SELECT paper_id, vector FROM embeddings WHERE paper_id IN ({marks})", paper_ids)
         return {r[0]: np.frombuffer(r[1], dtype=np.float16).astype(np.float32) for r in rows}
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
