@@ -15,6 +15,11 @@ from .export import writer_for
 from .importer import Importer, IngestOptions, ProgressFn
 from .ingest import FieldMap
 from .models import CollectionInfo, IngestReport, Paper, Stats
+from .organize.base import Labeler
+from .organize.label import KeywordLabeler
+from .organize.llm import LLMLabeler
+from .organize.model import BuildReport, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
+from .organize.service import TreeService
 from .search import IndexReport, SearchPage, SearchService
 from .search.fusion import FUSIONS
 from .store import Store
@@ -47,6 +52,8 @@ class Library:
             factory = lambda: SentenceTransformerEmbedder(  # noqa: E731
                 name, backend=embed_backend, cache_dir=index_folder / "models")
         self.search_service = SearchService(self.store, index_folder, factory)
+        self.tree_service = TreeService(
+            self.store, embed=self._encode_short if factory else None, search=self._search_ids)
 
     def close(self) -> None:
         self.store.close()
@@ -118,6 +125,72 @@ class Library:
                 out.write(f"{qid} Q0 {hit.key} {hit.rank} {hit.score:.6f} {tag}\n")
             n += 1
         return n
+
+    # -- topic trees ----------------------------------------------------------------------
+    def tree_build(self, name: str = "default", *, collection: str | None = None,
+                   max_depth: int = 3, min_size: int = 5, max_children: int = 10,
+                   margin: float = 0.02, max_links: int = 2, seed: int = 0,
+                   llm_url: str | None = None, llm_model: str | None = None,
+                   llm_key: str | None = None) -> BuildReport:
+        """Build (or rebuild, keeping ids and replaying edits) a topic tree of a collection
+        (default: the whole library). Brings the embeddings up to date first."""
+        settings = TreeSettings(max_depth=max_depth, min_size=min_size,
+                                max_children=max_children, margin=margin,
+                                max_links=max_links, seed=seed, collection=collection)
+        self.index()
+        return self.tree_service.build(name, settings,
+                                       labeler=self._labeler(llm_url, llm_model, llm_key))
+
+    def tree_update(self, name: str = "default", *, llm_url: str | None = None,
+                    llm_model: str | None = None, llm_key: str | None = None) -> UpdateReport:
+        """Place papers that joined the tree's collection since it was built."""
+        self.index()
+        return self.tree_service.update(name, labeler=self._labeler(llm_url, llm_model, llm_key))
+
+    def tree_edit(self, name: str, op: str, **args: Any) -> str:
+        """One correction (see ``organize.edits.EDIT_OPS``); papers may be named by key."""
+        if "paper" in args:
+            args["paper"] = self._resolve(str(args["paper"]))
+        return self.tree_service.edit(name, op, args)
+
+    def tree(self, name: str = "default") -> Tree:
+        return self.tree_service.get(name)
+
+    def trees(self) -> list[TreeInfo]:
+        return self.tree_service.all()
+
+    def tree_outline(self, name: str = "default", *, show_papers: int = 0,
+                     max_depth: int | None = None) -> list[str]:
+        return self.tree_service.outline(name, show_papers=show_papers, max_depth=max_depth)
+
+    def tree_export(self, name: str, format: str, out: TextIO) -> None:
+        self.tree_service.export(name, format, out)
+
+    def tree_eval(self, name: str, gold: str | Path) -> EvalReport:
+        return self.tree_service.evaluate(name, gold, self.store.papers.id_for)
+
+    def tree_history(self, name: str = "default", limit: int = 20) -> list[dict[str, Any]]:
+        return self.tree_service.history(name, limit)
+
+    def tree_delete(self, name: str) -> None:
+        self.tree_service.delete(name)
+
+    def _labeler(self, url: str | None, model: str | None, key: str | None) -> Labeler | None:
+        if not url and not model:
+            return None
+        if not url or not model:
+            raise InvalidOptionError("LLM settings", "url without model" if url else
+                                     "model without url", ["both --llm-url and --llm-model"])
+        embed = self._encode_short if self.search_service.semantic_enabled else None
+        return LLMLabeler(url, model, keywords=KeywordLabeler(embed=embed), api_key=key)
+
+    def _encode_short(self, texts: list[str]) -> Any:
+        return self.search_service.embedder.encode(texts, kind="query")
+
+    def _search_ids(self, query: str, limit: int, collection: str | None) -> list[int]:
+        page = self.search(query, limit=limit, collection=collection, snippets=False)
+        ids = (self.store.papers.id_for(hit.key) for hit in page.hits)
+        return [i for i in ids if i is not None]
 
     # -- reading ---------------------------------------------------------------------
     def paper(self, key: str) -> Paper:

@@ -15,6 +15,7 @@ from ..ingest import FIELDS, FORMAT_NAMES
 from ..library import Library
 from . import render
 from . import search as search_commands
+from . import tree as tree_commands
 
 
 class _Group(click.Group):
@@ -191,3 +192,4 @@ def runs(state: _State, limit: int, as_json: bool) -> None:
 
 
 search_commands.register(main, _State)
+tree_commands.register(main, _State)

@@ -12,10 +12,11 @@ from .db import connect, rolled_back, schema_version, transaction, utcnow
 from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
+from .trees import TreeRepo
 from .vectors import VectorRepo
 
-__all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "SearchRepo", "Store", "VectorRepo",
-           "utcnow"]
+__all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "SearchRepo", "Store", "TreeRepo",
+           "VectorRepo", "utcnow"]
 
 
 class Store:
@@ -29,6 +30,7 @@ class Store:
         self.collections = CollectionRepo(self.conn)
         self.search = SearchRepo(self.conn)
         self.vectors = VectorRepo(self.conn)
+        self.trees = TreeRepo(self.conn)
 
     @contextmanager
     def transaction(self, *, dry_run: bool = False) -> Iterator[None]:

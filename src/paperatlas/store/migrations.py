@@ -205,5 +205,61 @@ def m004_title_vectors(conn: sqlite3.Connection) -> None:
     )
 
 
+
+
+def m005_trees(conn: sqlite3.Connection) -> None:
+    """Named topic trees: nodes, paper links, the edit log and the change log."""
+    _run(
+        conn,
+        """
+        CREATE TABLE trees (
+            id         INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL UNIQUE,
+            settings   TEXT NOT NULL DEFAULT '{}',
+            next_id    INTEGER NOT NULL DEFAULT 0,
+            root       INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE tree_nodes (
+            tree_id        INTEGER NOT NULL REFERENCES trees(id) ON DELETE CASCADE,
+            node_id        INTEGER NOT NULL,
+            parent         INTEGER,
+            kind           TEXT NOT NULL,
+            label          TEXT NOT NULL DEFAULT '',
+            keywords       TEXT NOT NULL DEFAULT '[]',
+            description    TEXT NOT NULL DEFAULT '',
+            label_locked   INTEGER NOT NULL DEFAULT 0,
+            representative TEXT NOT NULL DEFAULT '[]',
+            centroid       BLOB,
+            PRIMARY KEY (tree_id, node_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE tree_links (
+            tree_id  INTEGER NOT NULL REFERENCES trees(id) ON DELETE CASCADE,
+            node_id  INTEGER NOT NULL,
+            paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            score    REAL NOT NULL,
+            pinned   INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (tree_id, node_id, paper_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX tree_links_paper ON tree_links(paper_id);
+        CREATE TABLE tree_edits (
+            id      INTEGER PRIMARY KEY,
+            tree_id INTEGER NOT NULL REFERENCES trees(id) ON DELETE CASCADE,
+            at      TEXT NOT NULL,
+            op      TEXT NOT NULL,
+            args    TEXT NOT NULL
+        );
+        CREATE TABLE tree_log (
+            id      INTEGER PRIMARY KEY,
+            tree_id INTEGER NOT NULL REFERENCES trees(id) ON DELETE CASCADE,
+            at      TEXT NOT NULL,
+            kind    TEXT NOT NULL,
+            summary TEXT NOT NULL
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    m001_initial, m002_change_log, m003_embeddings, m004_title_vectors]
+    m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees]

@@ -145,6 +145,17 @@ class PaperRepo:
         by_id = {r["id"]: _paper(r, ids[r["id"]]) for r in rows}
         return [by_id[i] for i in paper_ids if i in by_id]
 
+    def texts(self, paper_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+        """``paper id -> (key, title, abstract)``, read in chunks."""
+        out: dict[int, tuple[str, str, str]] = {}
+        for i in range(0, len(paper_ids), 900):
+            chunk = paper_ids[i:i + 900]
+            rows = self.conn.execute(
+                f"SELECT id, key, title, abstract FROM papers WHERE id IN "
+                f"({_placeholders(len(chunk))})", chunk)
+            out.update({r[0]: (r[1], r[2], r[3]) for r in rows})
+        return out
+
     def iter_ids(self, batch: int = 1000, *, collection_id: int | None = None,
                  order: str = "id") -> Iterator[list[int]]:
         """Paper ids in batches, in insertion order (or newest first with ``order='recent'``)."""

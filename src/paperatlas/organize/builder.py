@@ -1,0 +1,193 @@
+"""Build a topic tree: features -> cluster -> label -> assign, each stage swappable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Clusterer, Featurizer, Group, Labeler
+from .cluster import LeidenClusterer
+from .features import CombinedFeatures, normalize_rows
+from .label import KeywordLabeler
+from .model import ROOT, TOPIC, UNSORTED, Node, Tree, TreeSettings
+
+REPRESENTATIVES = 5
+GROUP_TITLES = 30
+
+
+@dataclass
+class Corpus:
+    """The papers a tree is built over: ids, normalized embeddings and texts, row-aligned."""
+
+    ids: list[int]
+    vectors: np.ndarray
+    titles: list[str]
+    texts: list[str]
+
+    def __post_init__(self) -> None:
+        self.row = {pid: i for i, pid in enumerate(self.ids)}
+
+    def rows(self, paper_ids: object) -> list[int]:
+        return [self.row[p] for p in paper_ids if p in self.row]  # type: ignore[attr-defined]
+
+
+class TreeBuilder:
+    """Builds, splits, names and links; used by build, update and the split edit alike."""
+
+    def __init__(self, settings: TreeSettings, *, features: Featurizer | None = None,
+                 clusterer: Clusterer | None = None, labeler: Labeler | None = None) -> None:
+        self.settings = settings
+        self.features = features or CombinedFeatures(text_weight=0.7)
+        self.clusterer = clusterer or LeidenClusterer()
+        self.labeler = labeler or KeywordLabeler()
+        self._fitted = False
+
+    def prepare(self, corpus: Corpus) -> None:
+        """Let the labeler see every paper once (phrase counts)."""
+        self.labeler.fit(corpus.titles, corpus.texts)
+        self._fitted = True
+
+    # -- build ------------------------------------------------------------------------
+    def build(self, name: str, corpus: Corpus) -> Tree:
+        """A new tree over every paper of ``corpus``; every paper lands in a leaf."""
+        s = self.settings
+        tree = Tree(name=name, nodes={}, root=0, settings=s)
+        root = Node(id=tree.new_id(), parent=None, kind=ROOT, label=name)
+        tree.nodes[root.id] = root
+        tree.root = root.id
+        if not self._fitted:
+            self.prepare(corpus)
+        leaves: dict[int, list[int]] = {}
+        self._grow(tree, root.id, list(range(len(corpus.ids))), 0, corpus, leaves)
+        if len(leaves) == 1 and root.id in leaves:  # too few papers to split: one topic
+            only = Node(id=tree.new_id(), parent=root.id)
+            tree.nodes[only.id] = only
+            leaves = {only.id: leaves.pop(root.id)}
+        self.link(tree, corpus, leaves)
+        self.name_children(tree, root.id, corpus, recursive=True)
+        primary = [max(n.papers.values()) for n in tree.nodes.values() if n.papers]
+        scores = [v for n in tree.nodes.values() for v in n.papers.values()]
+        if not s.unsorted_threshold and scores:
+            s.unsorted_threshold = float(np.percentile(scores, 2)) if primary else 0.0
+        if not s.split_size:
+            largest = max((len(n.papers) for n in tree.nodes.values()), default=0)
+            s.split_size = max(4 * s.min_size, 2 * largest)
+        return tree
+
+    def _grow(self, tree: Tree, node_id: int, rows: list[int], depth: int, corpus: Corpus,
+              leaves: dict[int, list[int]]) -> None:
+        groups = self.split_rows(rows, corpus) if depth < self.settings.max_depth else [rows]
+        if len(groups) < 2:
+            leaves[node_id] = rows
+            return
+        for members in groups:
+            child = Node(id=tree.new_id(), parent=node_id)
+            tree.nodes[child.id] = child
+            self._grow(tree, child.id, members, depth + 1, corpus, leaves)
+
+    def split_rows(self, rows: list[int], corpus: Corpus) -> list[list[int]]:
+        """Corpus rows split into child groups (largest first); one group: no split."""
+        s = self.settings
+        if len(rows) < 3 * s.min_size:
+            return [rows]
+        feats = self.features.features(corpus.vectors[rows], [corpus.texts[r] for r in rows])
+        labels = self.clusterer.split(feats, max_children=s.max_children, min_size=s.min_size,
+                                      seed=s.seed)
+        count = int(labels.max()) + 1 if len(labels) else 0
+        return [[rows[i] for i in np.flatnonzero(labels == c)] for c in range(count)]
+
+    # -- assign -----------------------------------------------------------------------
+    def link(self, tree: Tree, corpus: Corpus, leaves: dict[int, list[int]]) -> None:
+        """Link each leaf's papers to it, and to other leaves within the margin; then set
+        centroids and representative papers of every node."""
+        s = self.settings
+        leaf_ids = list(leaves)
+        cents = normalize_rows(np.stack([corpus.vectors[leaves[i]].mean(axis=0)
+                                         for i in leaf_ids]))
+        for j, leaf_id in enumerate(leaf_ids):
+            rows = leaves[leaf_id]
+            sims = corpus.vectors[rows] @ cents.T
+            own = sims[:, j]
+            for r, row in enumerate(rows):
+                pid = corpus.ids[row]
+                tree.nodes[leaf_id].papers[pid] = float(own[r])
+                if s.max_links < 2:
+                    continue
+                close = np.flatnonzero(sims[r] >= own[r] - s.margin)
+                close = close[np.argsort(-sims[r][close])]
+                for k in [int(c) for c in close if c != j][: s.max_links - 1]:
+                    tree.nodes[leaf_ids[k]].papers[pid] = float(sims[r][k])
+        self.refresh(tree, corpus)
+
+    def refresh(self, tree: Tree, corpus: Corpus, node_ids: list[int] | None = None) -> None:
+        """Recompute centroid and representative papers of the given nodes (default: all)."""
+        kids = tree.child_ids()
+        for node in (tree.nodes[i] for i in (node_ids or list(tree.nodes))):
+            rows = corpus.rows(_subtree(tree, kids, node.id))
+            if not rows:
+                node.centroid, node.representative = None, []
+                continue
+            cent = normalize_rows(corpus.vectors[rows].mean(axis=0, keepdims=True))[0]
+            node.centroid = [round(float(x), 6) for x in cent]
+            sims = corpus.vectors[rows] @ cent
+            best = np.argsort(-sims, kind="stable")[:REPRESENTATIVES]
+            node.representative = [corpus.ids[rows[i]] for i in best]
+
+    # -- label ------------------------------------------------------------------------
+    def name_children(self, tree: Tree, parent_id: int, corpus: Corpus, *,
+                      recursive: bool = False, only: set[int] | None = None) -> None:
+        """Name the children of ``parent_id`` together (locked labels are kept)."""
+        kids = tree.child_ids()
+        children = [tree.nodes[c] for c in kids[parent_id] if tree.nodes[c].kind == TOPIC]
+        named = [c for c in children if only is None or c.id in only]
+        if named:
+            parent = tree.nodes[parent_id]
+            groups = [self._group(tree, kids, c, corpus) for c in named]
+            names = self.labeler.label(groups, parent="" if parent.kind == ROOT else parent.label)
+            others = {c.label.lower() for c in children if c not in named}
+            for child, name in zip(named, names, strict=True):
+                child.keywords = name.keywords
+                child.description = name.description or child.description
+                if not child.label_locked:
+                    label = name.label
+                    if label.lower() in others:  # a new node beside existing ones
+                        extra = next((k for k in name.keywords if k.lower() not in label.lower()),
+                                     str(child.id))
+                        label = f"{label} and {extra.lower()}"
+                    child.label = label
+        if recursive:
+            for c in children:
+                self.name_children(tree, c.id, corpus, recursive=True)
+
+    def _group(self, tree: Tree, kids: dict[int, list[int]], node: Node,
+               corpus: Corpus) -> Group:
+        papers = _subtree(tree, kids, node.id)
+        rows = corpus.rows(papers)
+        first = corpus.rows(node.representative)
+        order = first + [r for r in rows if r not in set(first)][: GROUP_TITLES]
+        order = order[:GROUP_TITLES]
+        centroid = np.asarray(node.centroid, dtype=np.float32) if node.centroid else None
+        return Group(node_id=node.id, titles=[corpus.titles[r] for r in order],
+                     texts=[corpus.texts[r] for r in order], rows=rows, centroid=centroid)
+
+
+def _subtree(tree: Tree, kids: dict[int, list[int]], node_id: int) -> set[int]:
+    out: set[int] = set()
+    stack = [node_id]
+    while stack:
+        nid = stack.pop()
+        out.update(tree.nodes[nid].papers)
+        stack.extend(kids.get(nid, []))
+    return out
+
+
+def unsorted_node(tree: Tree) -> Node:
+    """The tree's "Unsorted" node under the root, made when first needed."""
+    for node in tree.nodes.values():
+        if node.kind == UNSORTED:
+            return node
+    node = Node(id=tree.new_id(), parent=tree.root, kind=UNSORTED, label="Unsorted",
+                label_locked=True)
+    tree.nodes[node.id] = node
+    return node

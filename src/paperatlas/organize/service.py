@@ -1,0 +1,229 @@
+"""TreeService: builds, updates, edits, shows, exports and evaluates a library's trees."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..embed.base import paper_text
+from ..errors import InvalidOptionError, NotFoundError, PaperatlasError
+from ..store import Store
+from .base import Clusterer, Featurizer, Labeler
+from .builder import Corpus, TreeBuilder
+from .edits import apply, check
+from .evaluate import evaluate, read_gold
+from .export import PaperRef, outline, write_tree
+from .label import KeywordLabeler
+from .model import BuildReport, Edit, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
+from .rebuild import carry_ids, replay
+from .update import split_node, update
+
+Embed = Callable[[list[str]], np.ndarray]
+Search = Callable[[str, int, str | None], list[int]]
+
+
+class TreeService:
+    """The trees of one library. ``embed`` encodes short texts (labels, phrases) as queries;
+    ``search`` returns paper ids for a query within a collection (for label fidelity)."""
+
+    def __init__(self, store: Store, *, embed: Embed | None = None,
+                 search: Search | None = None) -> None:
+        self.store = store
+        self.embed = embed
+        self.search = search
+
+    # -- reading ------------------------------------------------------------------------
+    def get(self, name: str) -> Tree:
+        tree = self.store.trees.load(name)
+        if tree is None:
+            known = [t.name for t in self.store.trees.all()]
+            raise NotFoundError(f"no tree named {name!r}" +
+                                (f"; trees: {', '.join(known)}" if known else "; build one"
+                                 " with `paperatlas tree build`"))
+        return tree
+
+    def all(self) -> list[TreeInfo]:
+        return self.store.trees.all()
+
+    def history(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        self.get(name)
+        return self.store.trees.history(name, limit)
+
+    def edits(self, name: str) -> list[Edit]:
+        self.get(name)
+        return self.store.trees.edits(name)
+
+    def corpus(self, collection: str | None) -> Corpus:
+        """The papers in scope that have vectors, with their texts."""
+        scope: set[int] | None = None
+        if collection is not None:
+            cid = self.store.collections.id_for(collection)
+            if cid is None:
+                raise NotFoundError(f"no collection named {collection!r}")
+            scope = {p for batch in self.store.papers.iter_ids(collection_id=cid) for p in batch}
+        ids: list[int] = []
+        parts: list[np.ndarray] = []
+        for batch_ids, matrix, _ in self.store.vectors.load():
+            keep = [i for i, p in enumerate(batch_ids) if scope is None or p in scope]
+            ids += [batch_ids[i] for i in keep]
+            parts.append(matrix[keep])
+        if not ids:
+            raise PaperatlasError("no papers with embeddings in scope: ingest papers and run "
+                                  "`paperatlas index` (with an embedding model) first")
+        texts = self.store.papers.texts(ids)
+        return Corpus(ids=ids, vectors=np.vstack(parts),
+                      titles=[texts[p][1] for p in ids],
+                      texts=[paper_text(texts[p][1], texts[p][2]) for p in ids])
+
+    # -- build / update / edit -------------------------------------------------------------
+    def builder(self, settings: TreeSettings, *, labeler: Labeler | None = None,
+                features: Featurizer | None = None,
+                clusterer: Clusterer | None = None) -> TreeBuilder:
+        return TreeBuilder(settings, features=features, clusterer=clusterer,
+                           labeler=labeler or KeywordLabeler(embed=self.embed))
+
+    def build(self, name: str, settings: TreeSettings, *, labeler: Labeler | None = None,
+              features: Featurizer | None = None,
+              clusterer: Clusterer | None = None) -> BuildReport:
+        """Build (or rebuild) a tree; a rebuild keeps ids of persisting topics and replays
+        the edit log."""
+        _check_settings(settings, name)
+        start = time.perf_counter()
+        corpus = self.corpus(settings.collection)
+        builder = self.builder(settings, labeler=labeler, features=features,
+                               clusterer=clusterer)
+        tree = builder.build(name, corpus)
+        old = self.store.trees.load(name)
+        applied, skipped = 0, list[str]()
+        if old is not None:
+            tree = carry_ids(old, tree)
+            edits = self.store.trees.edits(name)
+            applied, skipped = replay(tree, edits, self._splitter(builder, corpus))
+        report = _build_report(tree, time.perf_counter() - start, applied, skipped)
+        with self.store.transaction():
+            self.store.trees.save(tree)
+            self.store.trees.log(name, "rebuild" if old else "build",
+                                 {"papers": report.papers, "nodes": report.nodes,
+                                  "edits_applied": applied, "edits_skipped": skipped})
+        return report
+
+    def update(self, name: str, *, labeler: Labeler | None = None) -> UpdateReport:
+        """Place papers new to the tree's scope; drop papers that left it."""
+        tree = self.get(name)
+        corpus = self.corpus(tree.settings.collection)
+        report = update(tree, self.builder(tree.settings, labeler=labeler), corpus)
+        if report.added or report.removed:
+            with self.store.transaction():
+                self.store.trees.save(tree)
+                self.store.trees.log(name, "update", {
+                    "added": {str(k): v for k, v in report.added.items()},
+                    "new_nodes": report.new_nodes, "grown_nodes": report.grown_nodes,
+                    "split_nodes": report.split_nodes, "unsorted": report.unsorted,
+                    "removed": report.removed})
+        return report
+
+    def edit(self, name: str, op: str, args: dict[str, Any]) -> str:
+        """Apply one correction and record it in the edit log (one transaction)."""
+        tree = self.get(name)
+        if op == "lock" and "label" not in args and "node" in args:  # lock the current label
+            node = tree.nodes.get(int(args["node"]))
+            if node is not None:
+                args = {**args, "label": node.label}
+        edit = Edit(op=op, args=args)
+        check(edit)
+        splitter = _lazy_splitter(self, tree)
+        message = apply(tree, edit, splitter)
+        with self.store.transaction():
+            self.store.trees.save(tree)
+            self.store.trees.add_edit(name, edit)
+            self.store.trees.log(name, "edit", {"op": op, "args": args, "result": message})
+        return message
+
+    def delete(self, name: str) -> None:
+        self.get(name)
+        with self.store.transaction():
+            self.store.trees.delete(name)
+
+    def _splitter(self, builder: TreeBuilder,
+                  corpus: Corpus) -> Callable[[Tree, int], list[int]]:
+        return lambda tree, node_id: split_node(tree, builder, corpus, node_id)
+
+    # -- show / export / evaluate ----------------------------------------------------------
+    def refs(self, tree: Tree) -> dict[int, PaperRef]:
+        ids = sorted(tree.all_papers() | {p for n in tree.nodes.values()
+                                          for p in n.representative})
+        return {pid: PaperRef(key=k, title=t) for pid, (k, t, _) in
+                self.store.papers.texts(ids).items()}
+
+    def outline(self, name: str, *, show_papers: int = 0,
+                max_depth: int | None = None) -> list[str]:
+        tree = self.get(name)
+        return outline(tree, self.refs(tree), show_papers=show_papers, max_depth=max_depth)
+
+    def export(self, name: str, fmt: str, out: TextIO) -> None:
+        tree = self.get(name)
+        write_tree(tree, fmt, out, self.refs(tree))
+
+    def evaluate(self, name: str, gold_path: str | Path,
+                 resolve: Callable[[str], int | None]) -> EvalReport:
+        """Compare with ``key<TAB>label/sub-label`` lines; keys unknown to the library are
+        counted in ``extra["unknown_keys"]``."""
+        tree = self.get(name)
+        gold_keys = read_gold(gold_path)
+        gold: dict[int, list[tuple[str, ...]]] = {}
+        unknown = 0
+        for key, paths in gold_keys.items():
+            pid = resolve(key)
+            if pid is None:
+                unknown += 1
+            else:
+                gold[pid] = paths
+        if not gold:
+            raise PaperatlasError(f"{gold_path}: none of the {len(gold_keys)} keys is a paper "
+                                  "of this library")
+        collection = tree.settings.collection
+        search = self.search
+        fidelity = None if search is None else (lambda q, k: search(q, k, collection))
+        titles = self._title_vectors(list(gold)) if self.embed is not None else None
+        report = evaluate(tree, gold, search=fidelity, embed=self.embed, title_vectors=titles)
+        report.extra["unknown_keys"] = unknown
+        return report
+
+    def _title_vectors(self, paper_ids: list[int]) -> dict[int, np.ndarray]:
+        wanted = set(paper_ids)
+        out: dict[int, np.ndarray] = {}
+        for ids, _, titles in self.store.vectors.load():
+            out.update({p: titles[i] for i, p in enumerate(ids) if p in wanted})
+        return out
+
+
+def _lazy_splitter(service: TreeService, tree: Tree) -> Callable[[Tree, int], list[int]]:
+    def split(t: Tree, node_id: int) -> list[int]:
+        corpus = service.corpus(tree.settings.collection)
+        return split_node(t, service.builder(tree.settings), corpus, node_id)
+    return split
+
+
+def _check_settings(s: TreeSettings, name: str) -> None:
+    if not name.strip():
+        raise InvalidOptionError("tree name", name, ["a non-empty name"])
+    for field, value, low in (("max-depth", s.max_depth, 1), ("min-size", s.min_size, 1),
+                              ("max-children", s.max_children, 2), ("max-links", s.max_links, 1)):
+        if value < low:
+            raise InvalidOptionError(field, value, [f"an integer >= {low}"])
+    if not 0 <= s.margin < 1:
+        raise InvalidOptionError("margin", s.margin, ["a number in [0, 1)"])
+
+
+def _build_report(tree: Tree, seconds: float, applied: int, skipped: list[str]) -> BuildReport:
+    kids = tree.child_ids()
+    depth = max((d for _, d in tree.walk()), default=0)
+    links = tree.paper_nodes()
+    return BuildReport(name=tree.name, papers=len(links), nodes=len(tree.nodes) - 1,
+                       leaves=sum(1 for i, k in kids.items() if not k and i != tree.root),
+                       depth=depth, multi_linked=sum(1 for v in links.values() if len(v) > 1),
+                       seconds=seconds, edits_applied=applied, edits_skipped=skipped)
