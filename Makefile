@@ -20,7 +20,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 demo: setup
-	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index
+	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).tree.html
 	$(BIN)/paperatlas --db $(DEMO_DB) ingest --index $(SAMPLE)
 	$(BIN)/paperatlas --db $(DEMO_DB) stats
 	$(BIN)/paperatlas --db $(DEMO_DB) collections
@@ -29,7 +29,10 @@ demo: setup
 	$(BIN)/paperatlas --db $(DEMO_DB) search "hierarchical organization of scientific literature" --limit 3
 	$(BIN)/paperatlas --db $(DEMO_DB) search "efficient fine-tuning of large language models" --limit 3
 	$(BIN)/paperatlas --db $(DEMO_DB) search "retrieval augmented generation" --limit 3
-	@echo "demo library: $(DEMO_DB) (try: $(BIN)/paperatlas --db $(DEMO_DB) --help)"
+	$(BIN)/paperatlas --db $(DEMO_DB) tree build --name seeds
+	$(BIN)/paperatlas --db $(DEMO_DB) tree show --name seeds
+	$(BIN)/paperatlas --db $(DEMO_DB) tree export --name seeds --format html -o $(DEMO_DB).tree.html
+	@echo "demo library: $(DEMO_DB), tree page: $(DEMO_DB).tree.html (try: $(BIN)/paperatlas --db $(DEMO_DB) --help)"
 
 test: setup
 	$(BIN)/ruff check src tests bench
@@ -37,4 +40,4 @@ test: setup
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).tree.html .pytest_cache .mypy_cache .ruff_cache

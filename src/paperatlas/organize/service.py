@@ -98,17 +98,19 @@ class TreeService:
                                clusterer=clusterer)
         tree = builder.build(name, corpus)
         old = self.store.trees.load(name)
-        applied, skipped = 0, list[str]()
+        applied: list[Edit] = []
+        skipped: list[str] = []
         if old is not None:
-            tree = carry_ids(old, tree)
+            tree, aliases = carry_ids(old, tree)
             edits = self.store.trees.edits(name)
-            applied, skipped = replay(tree, edits, self._splitter(builder, corpus))
-        report = _build_report(tree, time.perf_counter() - start, applied, skipped)
+            applied, skipped = replay(tree, edits, self._splitter(builder, corpus), aliases)
+        report = _build_report(tree, time.perf_counter() - start, len(applied), skipped)
         with self.store.transaction():
             self.store.trees.save(tree)
+            self.store.trees.rewrite_edits(applied)
             self.store.trees.log(name, "rebuild" if old else "build",
                                  {"papers": report.papers, "nodes": report.nodes,
-                                  "edits_applied": applied, "edits_skipped": skipped})
+                                  "edits_applied": len(applied), "edits_skipped": skipped})
         return report
 
     def update(self, name: str, *, labeler: Labeler | None = None) -> UpdateReport:

@@ -96,6 +96,11 @@ class TreeRepo:
                                 (tree_id, at, edit.op, json.dumps(edit.args)))
         return Edit(op=edit.op, args=edit.args, id=int(cur.lastrowid or 0), at=at)
 
+    def rewrite_edits(self, edits: list[Edit]) -> None:
+        """Store new arguments of logged edits (node ids read through a rebuild)."""
+        self.conn.executemany("UPDATE tree_edits SET args = ? WHERE id = ?",
+                              [(json.dumps(e.args), e.id) for e in edits])
+
     def edits(self, name: str) -> list[Edit]:
         rows = self.conn.execute(
             "SELECT e.id, e.at, e.op, e.args FROM tree_edits e JOIN trees t ON t.id = e.tree_id"
