@@ -1,0 +1,319 @@
+"""Topic-tree speed on ~10,000 real abstracts: paperatlas build and update against BERTopic.
+
+Usage (the CI machine has 2 cores; pin the run to two and cap the thread pools):
+
+    OMP_NUM_THREADS=2 taskset -c 0,1 .venv/bin/python bench/tree_speed.py \
+        [--papers 10000] [--repeat 3] [--bertopic-runs 2] [--profile] [--out tree_speed.json]
+
+(The script also sets ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``
+and ``NUMBA_NUM_THREADS`` to 2 before numpy loads, unless they are set.)
+
+The library: the first ``--papers`` records of SciFact (5,183), then NFCorpus (3,395), then
+CSFCube (4,205) corpus.jsonl, from ``../shared/data`` (or ``$PAPERATLAS_SHARED/data``),
+written as two files: all but the last 100 (collection ``first``) and the last 100
+(collection ``last``). It is ingested, indexed and embedded once (a few minutes on two
+cores) and cached at ``--cache`` (default ``/tmp/paperatlas-bench-10k.db``, beside it a
+``.json`` note with the counts); a later run reuses it when the counts match.
+
+Timed, in one process, after a warm-up ``Library.index()`` that loads the embedding model:
+
+- ``Library.index()`` when everything is up to date (``tree_build`` calls it first);
+- ``Library.tree_build`` of the whole library with default settings, a fresh tree each
+  run, median of ``--repeat``; the wall time of the call (includes the no-op index) and
+  ``BuildReport.seconds`` (load the corpus from SQLite, build, label, save);
+- BERTopic (defaults; UMAP with BERTopic's defaults plus ``random_state``) fitted on the
+  same stored embeddings and texts, after an untimed warm-up fit (numba compilation), and
+  ``hierarchical_topics`` on top; the ratio paperatlas / BERTopic;
+- ``tree update``: on a copy of the cached library, a tree of collection ``first``, then
+  the 100 papers of ``last`` are ingested into ``first`` (they already have vectors, so
+  ``Library.index()`` has nothing to embed), and ``Library.tree_update`` is timed: new
+  nodes, unsorted, where the papers went.
+
+``--profile`` runs one more build under cProfile and lists where the time goes.
+
+Goals (issue 4): build <= 20 s on 2 cores and <= 1/3 of BERTopic's time; update <= 2 s.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import argparse  # noqa: E402
+import cProfile  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import pstats  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from paperatlas import Library  # noqa: E402
+from paperatlas.embed.base import paper_text  # noqa: E402
+
+warnings.filterwarnings("ignore")
+
+SOURCES = ("scifact", "nfcorpus", "csfcube")
+NEW = 100
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def shared_data() -> Path:
+    root = os.environ.get("PAPERATLAS_SHARED")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "shared"
+    return base / "data"
+
+
+def files_dir(cache: Path) -> Path:
+    return cache.with_name(cache.name + ".files")
+
+
+def write_inputs(data: Path, cache: Path, papers: int) -> tuple[Path, Path]:
+    """The first ``papers`` records, as ``first.jsonl`` (all but 100) and ``last.jsonl``."""
+    lines: list[str] = []
+    for name in SOURCES:
+        with (data / name / "corpus.jsonl").open(encoding="utf-8") as fh:
+            lines += [line if line.endswith("\n") else line + "\n"
+                      for line in fh if line.strip()]
+        if len(lines) >= papers:
+            break
+    if len(lines) < papers:
+        raise SystemExit(f"only {len(lines)} records in {', '.join(SOURCES)}")
+    lines = lines[:papers]
+    folder = files_dir(cache)
+    folder.mkdir(parents=True, exist_ok=True)
+    first, last = folder / "first.jsonl", folder / "last.jsonl"
+    first.write_text("".join(lines[:-NEW]), encoding="utf-8")
+    last.write_text("".join(lines[-NEW:]), encoding="utf-8")
+    return first, last
+
+
+def remove_library(path: Path) -> None:
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+              path.with_name(path.name + ".json")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(path.name + ".index"), ignore_errors=True)
+
+
+def prepare_library(data: Path, cache: Path, papers: int) -> dict[str, Any]:
+    """Make (or reuse) the cached, embedded library; its counts and how long it took."""
+    first, last = write_inputs(data, cache, papers)
+    note = cache.with_name(cache.name + ".json")
+    if cache.exists() and note.exists():
+        meta = json.loads(note.read_text(encoding="utf-8"))
+        with Library(cache) as lib:
+            count, vectors = lib.stats().papers, lib.store.vectors.count()
+        if meta.get("records") == papers and meta.get("papers") == count == vectors:
+            log(f"reusing {cache} ({count} papers)")
+            return {**meta, "reused": True}
+    remove_library(cache)
+    log(f"building {cache}: ingest {papers} records, index and embed (minutes)")
+    with Library(cache) as lib:
+        t0 = time.perf_counter()
+        a = lib.ingest([first], collection="first").files[0]
+        b = lib.ingest([last], collection="last").files[0]
+        ingest = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        lib.index()
+        meta = {"records": papers, "papers": lib.stats().papers,
+                "added": a.added + b.added, "merged": a.merged + b.merged,
+                "ingest_seconds": ingest, "index_seconds": time.perf_counter() - t0,
+                "files": [str(first), str(last)]}
+    note.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return {**meta, "reused": False}
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def corpus(lib: Library) -> tuple[np.ndarray, list[str]]:
+    ids: list[int] = []
+    parts: list[np.ndarray] = []
+    for batch, matrix, _ in lib.store.vectors.load():
+        ids += batch
+        parts.append(matrix)
+    texts = lib.store.papers.texts(ids)
+    return np.vstack(parts), [paper_text(texts[p][1], texts[p][2]) for p in ids]
+
+
+def fresh_tree(lib: Library, name: str) -> None:
+    if any(t.name == name for t in lib.trees()):
+        lib.tree_delete(name)
+
+
+def time_builds(lib: Library, repeat: int) -> dict[str, Any]:
+    _, first_index = timed(lib.index)  # loads the model (and its OpenVINO conversion)
+    _, noop_index = timed(lib.index)
+    runs = []
+    try:
+        for r in range(repeat):
+            name = f"bench-speed-{r}"
+            fresh_tree(lib, name)
+            report, wall = timed(lib.tree_build, name)
+            first_level = len(lib.tree(name).children(lib.tree(name).root))
+            runs.append({"wall_seconds": wall, "build_seconds": report.seconds,
+                         "papers": report.papers, "nodes": report.nodes,
+                         "leaves": report.leaves, "depth": report.depth,
+                         "first_level_topics": first_level})
+            log(f"  paperatlas build {r}: {wall:.2f} s wall, {report.seconds:.2f} s in "
+                f"the service, {report.nodes} nodes, {first_level} first-level topics")
+    finally:
+        for r in range(repeat):
+            fresh_tree(lib, f"bench-speed-{r}")
+    return {"index_first_call_seconds": first_index, "index_noop_seconds": noop_index,
+            "runs": runs,
+            "median_wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
+            "median_build_seconds": statistics.median(r["build_seconds"] for r in runs)}
+
+
+def profile_build(lib: Library, top: int = 30) -> str:
+    name = "bench-speed-profile"
+    fresh_tree(lib, name)
+    prof = cProfile.Profile()
+    try:
+        prof.runcall(lib.tree_build, name)
+    finally:
+        fresh_tree(lib, name)
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def bertopic_fit(vectors: np.ndarray, docs: list[str], seed: int,
+                 hierarchy: bool) -> dict[str, Any]:
+    from bertopic import BERTopic
+    from umap import UMAP
+
+    umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
+                random_state=seed)
+    model = BERTopic(umap_model=umap)
+    (topics, _), fit = timed(model.fit_transform, docs, embeddings=vectors)
+    out: dict[str, Any] = {"seed": seed, "fit_seconds": fit,
+                           "topics": len({int(t) for t in topics} - {-1}),
+                           "assigned_share": float(np.mean(np.asarray(topics) != -1))}
+    if hierarchy:
+        _, out["hierarchy_seconds"] = timed(model.hierarchical_topics, docs)
+    return out
+
+
+def time_bertopic(lib: Library, runs: int) -> dict[str, Any]:
+    vectors, docs = corpus(lib)
+    _, warm = timed(bertopic_fit, vectors[:1000], docs[:1000], 0, False)
+    fits = []
+    for seed in range(runs):
+        fits.append(bertopic_fit(vectors, docs, seed, hierarchy=True))
+        log(f"  BERTopic seed {seed}: fit {fits[-1]['fit_seconds']:.1f} s, hierarchy "
+            f"{fits[-1]['hierarchy_seconds']:.1f} s, {fits[-1]['topics']} topics, "
+            f"{fits[-1]['assigned_share']:.2f} assigned")
+    return {"warm_up_seconds": warm, "runs": fits,
+            "median_fit_seconds": statistics.median(f["fit_seconds"] for f in fits),
+            "median_fit_hierarchy_seconds": statistics.median(
+                f["fit_seconds"] + f["hierarchy_seconds"] for f in fits)}
+
+
+def copy_library(cache: Path, dest: Path) -> Path:
+    """Copy the database and lexical index; the converted model is linked, not copied."""
+    target = dest / cache.name
+    shutil.copy2(cache, target)
+    index = cache.with_name(cache.name + ".index")
+    copy = target.with_name(target.name + ".index")
+    shutil.copytree(index, copy, ignore=shutil.ignore_patterns("models"))
+    if (index / "models").exists():
+        (copy / "models").symlink_to(index / "models", target_is_directory=True)
+    return target
+
+
+def time_update(cache: Path, last: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="paperatlas-tree-speed-") as tmp, \
+            Library(copy_library(cache, Path(tmp))) as lib:
+        lib.index()
+        built = lib.tree_build("update-bench", collection="first")
+        before = len(lib.tree("update-bench").nodes)
+        ingest = lib.ingest([last], collection="first").files[0]
+        _, index = timed(lib.index)
+        report, wall = timed(lib.tree_update, "update-bench")
+        tree = lib.tree("update-bench")
+        return {"tree_papers_before": built.papers, "nodes_before": before,
+                "build_seconds": built.seconds, "linked": ingest.skipped + ingest.added,
+                "index_before_update_seconds": index, "update_wall_seconds": wall,
+                "update_seconds": report.seconds, "added": len(report.added),
+                "new_nodes": len(report.new_nodes), "grown_nodes": len(report.grown_nodes),
+                "split_nodes": len(report.split_nodes), "unsorted": report.unsorted,
+                "nodes_after": len(tree.nodes), "papers_after": len(tree.all_papers())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3, help="paperatlas builds (median)")
+    parser.add_argument("--bertopic-runs", type=int, default=2)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/paperatlas-bench-10k.db"))
+    parser.add_argument("--data", type=Path, default=shared_data())
+    parser.add_argument("--profile", action="store_true", help="cProfile one more build")
+    parser.add_argument("--out", type=Path, help="write every figure as JSON here")
+    args = parser.parse_args()
+
+    library = prepare_library(args.data, args.cache, args.papers)
+    result: dict[str, Any] = {"library": library}
+    with Library(args.cache) as lib:
+        result["paperatlas_build"] = time_builds(lib, args.repeat)
+        if args.profile:
+            result["profile"] = profile_build(lib)
+            print(result["profile"])
+        if args.bertopic_runs:
+            result["bertopic"] = time_bertopic(lib, args.bertopic_runs)
+    result["update"] = time_update(args.cache, files_dir(args.cache) / "last.jsonl")
+
+    pa = result["paperatlas_build"]
+    rows = [("paperatlas index(), up to date (inside tree_build)", pa["index_noop_seconds"]),
+            ("paperatlas tree_build, median wall", pa["median_wall_seconds"]),
+            ("paperatlas build (BuildReport.seconds), median", pa["median_build_seconds"])]
+    if "bertopic" in result:
+        bt = result["bertopic"]
+        rows += [("BERTopic fit_transform, median", bt["median_fit_seconds"]),
+                 ("BERTopic fit + hierarchical_topics, median",
+                  bt["median_fit_hierarchy_seconds"])]
+        result["ratio_build_to_bertopic_fit"] = pa["median_wall_seconds"] / bt[
+            "median_fit_seconds"]
+        result["ratio_build_to_bertopic_hierarchical"] = pa["median_wall_seconds"] / bt[
+            "median_fit_hierarchy_seconds"]
+    up = result["update"]
+    rows += [("paperatlas tree_update, 100 new papers (wall)", up["update_wall_seconds"]),
+             ("paperatlas update (UpdateReport.seconds)", up["update_seconds"])]
+    print(f"papers: {library['papers']} (of {library['records']} records)")
+    for label, seconds in rows:
+        print(f"| {label} | {seconds:.2f} |")
+    for key in ("ratio_build_to_bertopic_fit", "ratio_build_to_bertopic_hierarchical"):
+        if key in result:
+            print(f"{key}: {result[key]:.3f}")
+    print(f"update: {up['added']} placed, {up['new_nodes']} new nodes, {up['split_nodes']} "
+          f"split, {up['unsorted']} unsorted")
+    if args.out:
+        result["meta"] = {"python": platform.python_version(), "machine": platform.machine(),
+                          "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+                          "date": time.strftime("%Y-%m-%d")}
+        args.out.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
