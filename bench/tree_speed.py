@@ -11,8 +11,9 @@ and ``NUMBA_NUM_THREADS`` to 2 before numpy loads, unless they are set.)
 The library: the first ``--papers`` records of SciFact (5,183), then NFCorpus (3,395), then
 CSFCube (4,205) corpus.jsonl, from ``../shared/data`` (or ``$PAPERATLAS_SHARED/data``),
 written as two files: all but the last 100 (collection ``first``) and the last 100
-(collection ``last``). It is ingested, indexed and embedded once (a few minutes on two
-cores) and cached at ``--cache`` (default ``/tmp/paperatlas-bench-10k.db``, beside it a
+(collection ``last``). It is ingested, indexed and embedded once (about two minutes on two
+cores), in a child process so that the embedding's thread pools are gone before anything
+is timed, and cached at ``--cache`` (default ``/tmp/paperatlas-bench-10k.db``, beside it a
 ``.json`` note with the counts); a later run reuses it when the counts match.
 
 Timed, in one process, after a warm-up ``Library.index()`` that loads the embedding model:
@@ -29,7 +30,9 @@ Timed, in one process, after a warm-up ``Library.index()`` that loads the embedd
   ``Library.index()`` has nothing to embed), and ``Library.tree_update`` is timed: new
   nodes, unsorted, where the papers went.
 
-``--profile`` runs one more build under cProfile and lists where the time goes.
+``--profile`` runs one more build with a timer around each stage (corpus load, phrase
+counts, features, kNN graph, Leiden, linking, labelling, saving); ``--cprofile`` one more
+under cProfile (which slows the numpy-heavy parts down a lot; use it for the shape only).
 
 Goals (issue 4): build <= 20 s on 2 cores and <= 1/3 of BERTopic's time; update <= 2 s.
 """
@@ -53,6 +56,7 @@ import platform  # noqa: E402
 import pstats  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -140,6 +144,16 @@ def prepare_library(data: Path, cache: Path, papers: int) -> dict[str, Any]:
     return {**meta, "reused": False}
 
 
+def prepare_in_child(args: argparse.Namespace) -> dict[str, Any]:
+    """Run :func:`prepare_library` in a child process, so that the thread pools of the bulk
+    embedding (torch, OpenVINO) are not alive in the process that is timed."""
+    cmd = [sys.executable, __file__, "--prepare-only", "--papers", str(args.papers),
+           "--cache", str(args.cache), "--data", str(args.data)]
+    subprocess.run(cmd, check=True)
+    meta = json.loads(args.cache.with_name(args.cache.name + ".json").read_text("utf-8"))
+    return dict(meta)
+
+
 def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
@@ -186,8 +200,9 @@ def time_builds(lib: Library, repeat: int) -> dict[str, Any]:
             "median_build_seconds": statistics.median(r["build_seconds"] for r in runs)}
 
 
-def profile_build(lib: Library, top: int = 30) -> str:
-    name = "bench-speed-profile"
+def cprofile_build(lib: Library, top: int = 25) -> str:
+    """One build under cProfile: the functions with the most time of their own."""
+    name = "bench-speed-cprofile"
     fresh_tree(lib, name)
     prof = cProfile.Profile()
     try:
@@ -195,8 +210,50 @@ def profile_build(lib: Library, top: int = 30) -> str:
     finally:
         fresh_tree(lib, name)
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
     return out.getvalue()
+
+
+def stage_build(lib: Library) -> dict[str, Any]:
+    """One build with a timer around each stage (methods wrapped for this call only)."""
+    import leidenalg
+
+    from paperatlas.organize import builder, cluster, features, label, service
+    from paperatlas.store import trees
+
+    stages: dict[str, list[float]] = {}
+    targets = [(service.TreeService, "corpus", "load corpus (vectors, texts)"),
+               (label.KeywordLabeler, "fit", "labeler: count phrases (fit)"),
+               (features.CombinedFeatures, "features", "split: features (TF-IDF + SVD)"),
+               (cluster, "knn_graph", "split: kNN graph"),
+               (leidenalg, "find_partition", "split: Leiden runs"),
+               (cluster, "merge_small", "split: merge small"),
+               (builder.TreeBuilder, "link", "link papers + refresh"),
+               (label.KeywordLabeler, "label", "label nodes"),
+               (trees.TreeRepo, "save", "save tree (SQLite)")]
+    saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in targets]
+
+    def wrap(fn: Any, key: str) -> Any:
+        def timed_call(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                stages.setdefault(key, []).append(time.perf_counter() - t0)
+        return timed_call
+
+    name = "bench-speed-stages"
+    fresh_tree(lib, name)
+    try:
+        for (owner, attr, key), (_, _, fn) in zip(targets, saved, strict=True):
+            setattr(owner, attr, wrap(fn, key))
+        report, wall = timed(lib.tree_build, name)
+    finally:
+        for owner, attr, fn in saved:
+            setattr(owner, attr, fn)
+        fresh_tree(lib, name)
+    return {"wall_seconds": wall, "build_seconds": report.seconds,
+            "stages": {k: {"seconds": sum(v), "calls": len(v)} for k, v in stages.items()}}
 
 
 def bertopic_fit(vectors: np.ndarray, docs: list[str], seed: int,
@@ -218,7 +275,8 @@ def bertopic_fit(vectors: np.ndarray, docs: list[str], seed: int,
 
 def time_bertopic(lib: Library, runs: int) -> dict[str, Any]:
     vectors, docs = corpus(lib)
-    _, warm = timed(bertopic_fit, vectors[:1000], docs[:1000], 0, False)
+    # Untimed warm-up: numba compiles UMAP's code paths, including NN-descent (n >= 4096).
+    _, warm = timed(bertopic_fit, vectors[:5000], docs[:5000], 0, False)
     fits = []
     for seed in range(runs):
         fits.append(bertopic_fit(vectors, docs, seed, hierarchy=True))
@@ -247,14 +305,15 @@ def time_update(cache: Path, last: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="paperatlas-tree-speed-") as tmp, \
             Library(copy_library(cache, Path(tmp))) as lib:
         lib.index()
-        built = lib.tree_build("update-bench", collection="first")
+        built, build_wall = timed(lib.tree_build, "update-bench", collection="first")
         before = len(lib.tree("update-bench").nodes)
         ingest = lib.ingest([last], collection="first").files[0]
         _, index = timed(lib.index)
         report, wall = timed(lib.tree_update, "update-bench")
         tree = lib.tree("update-bench")
         return {"tree_papers_before": built.papers, "nodes_before": before,
-                "build_seconds": built.seconds, "linked": ingest.skipped + ingest.added,
+                "build_seconds": built.seconds, "build_wall_seconds": build_wall,
+                "linked": ingest.skipped + ingest.added,
                 "index_before_update_seconds": index, "update_wall_seconds": wall,
                 "update_seconds": report.seconds, "added": len(report.added),
                 "new_nodes": len(report.new_nodes), "grown_nodes": len(report.grown_nodes),
@@ -269,17 +328,29 @@ def main() -> None:
     parser.add_argument("--bertopic-runs", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/paperatlas-bench-10k.db"))
     parser.add_argument("--data", type=Path, default=shared_data())
-    parser.add_argument("--profile", action="store_true", help="cProfile one more build")
+    parser.add_argument("--profile", action="store_true",
+                        help="one more build with a timer per stage")
+    parser.add_argument("--cprofile", action="store_true",
+                        help="one more build under cProfile (slows it down)")
+    parser.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="write every figure as JSON here")
     args = parser.parse_args()
 
-    library = prepare_library(args.data, args.cache, args.papers)
+    if args.prepare_only:
+        prepare_library(args.data, args.cache, args.papers)
+        return
+    library = prepare_in_child(args)
     result: dict[str, Any] = {"library": library}
     with Library(args.cache) as lib:
         result["paperatlas_build"] = time_builds(lib, args.repeat)
         if args.profile:
-            result["profile"] = profile_build(lib)
-            print(result["profile"])
+            result["stages"] = stage_build(lib)
+            for key, v in sorted(result["stages"]["stages"].items(),
+                                 key=lambda kv: -kv[1]["seconds"]):
+                print(f"| {key} | {v['seconds']:.2f} | {v['calls']} |")
+        if args.cprofile:
+            result["cprofile"] = cprofile_build(lib)
+            print(result["cprofile"])
         if args.bertopic_runs:
             result["bertopic"] = time_bertopic(lib, args.bertopic_runs)
     result["update"] = time_update(args.cache, files_dir(args.cache) / "last.jsonl")
