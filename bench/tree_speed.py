@@ -216,8 +216,6 @@ def cprofile_build(lib: Library, top: int = 25) -> str:
 
 def stage_build(lib: Library) -> dict[str, Any]:
     """One build with a timer around each stage (methods wrapped for this call only)."""
-    import leidenalg
-
     from paperatlas.organize import builder, cluster, features, label, service
     from paperatlas.store import trees
 
@@ -226,7 +224,7 @@ def stage_build(lib: Library) -> dict[str, Any]:
                (label.KeywordLabeler, "fit", "labeler: count phrases (fit)"),
                (features.CombinedFeatures, "features", "split: features (TF-IDF + SVD)"),
                (cluster, "knn_graph", "split: kNN graph"),
-               (leidenalg, "find_partition", "split: Leiden runs"),
+               (cluster, "leiden", "split: Leiden runs"),
                (cluster, "merge_small", "split: merge small"),
                (builder.TreeBuilder, "link", "link papers + refresh"),
                (label.KeywordLabeler, "label", "label nodes"),

@@ -9,8 +9,59 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+
+from .phrases import PhraseCounts, count_phrases
+
+#: Words that say nothing about a topic in a paper abstract.
+ACADEMIC_STOPWORDS = frozenset("""
+paper papers propose proposed proposes present presents presented approach approaches method
+methods methodology result results show shows shown demonstrate demonstrates novel new based
+using use used uses study studies work works task tasks model models existing state art
+performance experiments experimental extensive significantly significant outperforms achieve
+achieves achieved improve improves improved improvement effective effectively efficient
+framework frameworks introduce introduces introduced address addresses problem problems data
+able including include includes various different specific furthermore moreover however recent
+recently key large code available github com https http www et al also well first two three one
+new way make makes made provide provides provided paradigm benchmark benchmarks evaluation
+evaluate evaluated analysis findings research researchers aim aims significantly purpose
+objective objectives plays play played critical role roles develop developed important
+potential main characteristics associated high higher low lower increased decreased suggest
+suggests suggesting reveal reveals revealed investigate investigated observed found
+""".split())  # noqa: SIM905
+
+
+def stop_words() -> frozenset[str]:
+    """English stop words (scikit-learn's list) and :data:`ACADEMIC_STOPWORDS`."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | ACADEMIC_STOPWORDS
+
+
+@dataclass
+class Corpus:
+    """The papers a tree is built over: ids, normalized embeddings and texts, row-aligned."""
+
+    ids: list[int]
+    vectors: np.ndarray
+    titles: list[str]
+    texts: list[str]  # title + abstract
+
+    def __post_init__(self) -> None:
+        self.row = {pid: i for i, pid in enumerate(self.ids)}
+
+    def rows(self, paper_ids: object) -> list[int]:
+        return [self.row[p] for p in paper_ids if p in self.row]  # type: ignore[attr-defined]
+
+    @cached_property
+    def phrases(self) -> PhraseCounts:
+        """Counts of 1-3 word phrases per paper (titles count three times), counted once
+        for every stage; phrases of fewer than two papers are left out (one, in a corpus
+        of fewer than four papers)."""
+        return count_phrases(self.titles, self.texts, stop_words=stop_words(),
+                             min_df=2 if len(self.ids) >= 4 else 1)
 
 
 @dataclass
@@ -37,10 +88,15 @@ class NodeLabel:
 class Featurizer(ABC):
     """Turns a node's papers into the vectors its split is computed on."""
 
+    def fit(self, corpus: Corpus) -> None:  # noqa: B027 (optional hook)
+        """See every paper of the tree once (``features`` ``rows`` index ``corpus``)."""
+
     @abstractmethod
-    def features(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    def features(self, vectors: np.ndarray, texts: list[str],
+                 rows: list[int] | None = None) -> np.ndarray:
         """Rows of L2-normalized features, one per paper (``vectors`` are normalized
-        embeddings, ``texts`` the papers' titles and abstracts)."""
+        embeddings, ``texts`` the papers' titles and abstracts, ``rows`` their rows in
+        the last :meth:`fit`, when there was one)."""
 
 
 class Clusterer(ABC):
@@ -55,8 +111,8 @@ class Clusterer(ABC):
 class Labeler(ABC):
     """Names sibling nodes together, so that their names differ."""
 
-    def fit(self, titles: list[str], texts: list[str]) -> None:  # noqa: B027 (optional hook)
-        """See every paper of the tree once before naming (``Group.rows`` index these)."""
+    def fit(self, corpus: Corpus) -> None:  # noqa: B027 (optional hook)
+        """See every paper of the tree once before naming (``Group.rows`` index ``corpus``)."""
 
     @abstractmethod
     def label(self, groups: list[Group], *, parent: str = "") -> list[NodeLabel]:

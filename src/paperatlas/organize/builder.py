@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .base import Clusterer, Featurizer, Group, Labeler
+from .base import Clusterer, Corpus, Featurizer, Group, Labeler
 from .cluster import LeidenClusterer
 from .features import CombinedFeatures, normalize_rows
 from .label import KeywordLabeler
@@ -14,22 +12,6 @@ from .model import ROOT, TOPIC, UNSORTED, Node, Tree, TreeSettings
 
 REPRESENTATIVES = 5
 GROUP_TITLES = 30
-
-
-@dataclass
-class Corpus:
-    """The papers a tree is built over: ids, normalized embeddings and texts, row-aligned."""
-
-    ids: list[int]
-    vectors: np.ndarray
-    titles: list[str]
-    texts: list[str]
-
-    def __post_init__(self) -> None:
-        self.row = {pid: i for i, pid in enumerate(self.ids)}
-
-    def rows(self, paper_ids: object) -> list[int]:
-        return [self.row[p] for p in paper_ids if p in self.row]  # type: ignore[attr-defined]
 
 
 class TreeBuilder:
@@ -41,12 +23,13 @@ class TreeBuilder:
         self.features = features or CombinedFeatures(text_weight=0.7)
         self.clusterer = clusterer or LeidenClusterer()
         self.labeler = labeler or KeywordLabeler()
-        self._fitted = False
+        self._fit_on: Corpus | None = None  # the corpus the stages last saw
 
     def prepare(self, corpus: Corpus) -> None:
-        """Let the labeler see every paper once (phrase counts)."""
-        self.labeler.fit(corpus.titles, corpus.texts)
-        self._fitted = True
+        """Let the features and the labeler see every paper once (word and phrase counts)."""
+        self.features.fit(corpus)
+        self.labeler.fit(corpus)
+        self._fit_on = corpus
 
     # -- build ------------------------------------------------------------------------
     def build(self, name: str, corpus: Corpus) -> Tree:
@@ -56,7 +39,7 @@ class TreeBuilder:
         root = Node(id=tree.new_id(), parent=None, kind=ROOT, label=name)
         tree.nodes[root.id] = root
         tree.root = root.id
-        if not self._fitted:
+        if self._fit_on is not corpus:
             self.prepare(corpus)
         leaves: dict[int, list[int]] = {}
         self._grow(tree, root.id, list(range(len(corpus.ids))), 0, corpus, leaves)
@@ -91,7 +74,8 @@ class TreeBuilder:
         s = self.settings
         if len(rows) < 3 * s.min_size:
             return [rows]
-        feats = self.features.features(corpus.vectors[rows], [corpus.texts[r] for r in rows])
+        feats = self.features.features(corpus.vectors[rows], [corpus.texts[r] for r in rows],
+                                       rows=rows if self._fit_on is corpus else None)
         labels = self.clusterer.split(feats, max_children=s.max_children, min_size=s.min_size,
                                       seed=s.seed)
         count = int(labels.max()) + 1 if len(labels) else 0

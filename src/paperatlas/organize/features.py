@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .base import Featurizer
+from .base import Corpus, Featurizer, stop_words
+from .phrases import count_phrases
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
@@ -16,36 +19,70 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 class EmbeddingFeatures(Featurizer):
     """The papers' stored embeddings, as they are."""
 
-    def features(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    def features(self, vectors: np.ndarray, texts: list[str],
+                 rows: list[int] | None = None) -> np.ndarray:
         return normalize_rows(vectors)
+
+
+def _word_counts(texts: list[str]) -> Any:
+    """A ``docs x words`` sparse count matrix of some papers' texts (stop words left out)."""
+    return count_phrases(texts, texts, stop_words=stop_words(), max_words=1, min_df=1,
+                         title_weight=0).matrix
+
+
+def node_tfidf(counts: Any, max_df: float = 0.5) -> Any:
+    """Sublinear TF-IDF of one node's count rows, with the node's own document
+    frequencies: words in fewer than two of its papers, or more than ``max_df`` of them,
+    are dropped; rows are L2-normalized."""
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    keep = np.flatnonzero((df >= 2) & (df <= max_df * n))
+    sub = sparse.csr_matrix(counts[:, keep], dtype=np.float32)
+    if not len(keep):
+        return sub
+    sub.data = 1.0 + np.log(sub.data)
+    sub = sub @ sparse.diags((np.log((1.0 + n) / (1.0 + df[keep])) + 1.0).astype(np.float32))
+    return normalize(sub)
 
 
 class CombinedFeatures(Featurizer):
     """Embeddings beside a latent-semantic (TF-IDF + SVD) view of the node's own words.
 
-    The word view is fit on the node's papers only, so deeper nodes separate on the
-    vocabulary that differs inside them. ``text_weight`` scales it against the embedding.
+    The word view is fit on the node's papers only (document frequencies and SVD), so
+    deeper nodes separate on the vocabulary that differs inside them; the words are
+    counted once, in :meth:`fit`. ``text_weight`` scales the word view against the
+    embedding.
     """
 
-    def __init__(self, text_weight: float = 1.0, dims: int = 100, min_docs: int = 20) -> None:
+    def __init__(self, text_weight: float = 1.0, dims: int = 100, min_docs: int = 20,
+                 power_iterations: int = 5) -> None:
         self.text_weight = text_weight
         self.dims = dims
         self.min_docs = min_docs
+        self.power_iterations = power_iterations
+        self._counts: Any = None
 
-    def features(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    def fit(self, corpus: Corpus) -> None:
+        self._counts = corpus.phrases.unigrams().matrix if self.text_weight > 0 else None
+
+    def features(self, vectors: np.ndarray, texts: list[str],
+                 rows: list[int] | None = None) -> np.ndarray:
         emb = normalize_rows(vectors)
         if self.text_weight <= 0 or len(texts) < self.min_docs:
             return emb
-        from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        try:
-            tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=2,
-                                    max_df=0.5, dtype=np.float32).fit_transform(texts)
-        except ValueError:  # no word occurs in two papers
-            return emb
+        if rows is not None and self._counts is not None:
+            counts = self._counts[rows]
+        else:
+            counts = _word_counts(texts)
+        tfidf = node_tfidf(counts)
         dims = min(self.dims, tfidf.shape[1] - 1, len(texts) - 1)
         if dims < 2:
             return emb
-        lsa = TruncatedSVD(dims, random_state=0, algorithm="randomized").fit_transform(tfidf)
-        return normalize_rows(np.hstack([emb, self.text_weight * normalize_rows(lsa)]))
+        from sklearn.utils.extmath import randomized_svd
+
+        u, sigma, _ = randomized_svd(tfidf, dims, n_iter=self.power_iterations,
+                                     random_state=0)
+        return normalize_rows(np.hstack([emb, self.text_weight * normalize_rows(u * sigma)]))

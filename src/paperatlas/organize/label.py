@@ -1,10 +1,11 @@
 """The keyword labeler: c-TF-IDF phrases against the siblings, re-ranked by MMR.
 
 Candidates are 1-3 word phrases of the papers' titles and abstracts (titles count
-three times). A phrase scores high in a node when it is frequent there and rare in the
-node's siblings (class-based TF-IDF, as in BERTopic). The top candidates are re-ranked by
-maximal marginal relevance: similar to the node's centroid (embeddings, when an embedder
-is given; otherwise word overlap), unlike the phrases already chosen.
+three times; see :mod:`.phrases`). A phrase scores high in a node when it is frequent
+there and rare in the node's siblings (class-based TF-IDF, as in BERTopic) and in the
+whole collection. The top candidates are re-ranked by maximal marginal relevance: close
+to the node's centroid, unlike the phrases already chosen (phrase vectors from the papers
+a phrase occurs in, or from an embedding model).
 """
 
 from __future__ import annotations
@@ -12,36 +13,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .base import Group, Labeler, NodeLabel
+from .base import Corpus, Group, Labeler, NodeLabel
+from .features import normalize_rows
+from .phrases import WORD
 
-#: Words that say nothing about a topic in a paper abstract.
-ACADEMIC_STOPWORDS = frozenset("""
-paper papers propose proposed proposes present presents presented approach approaches method
-methods methodology result results show shows shown demonstrate demonstrates novel new based
-using use used uses study studies work works task tasks model models existing state art
-performance experiments experimental extensive significantly significant outperforms achieve
-achieves achieved improve improves improved improvement effective effectively efficient
-framework frameworks introduce introduces introduced address addresses problem problems data
-able including include includes various different specific furthermore moreover however recent
-recently key large code available github com https http www et al also well first two three one
-new way make makes made provide provides provided paradigm benchmark benchmarks evaluation
-evaluate evaluated analysis findings research researchers aim aims significantly purpose
-objective objectives plays play played critical role roles develop developed important
-potential main characteristics associated high higher low lower increased decreased suggest
-suggests suggesting reveal reveals revealed investigate investigated observed found
-""".split())  # noqa: SIM905
-
-TOKEN = r"(?u)\b[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]\b|\b[0-9][A-Za-z][A-Za-z0-9\-]*\b"
 PhraseEmbed = Callable[[list[str]], np.ndarray]
-
-
-def _stopwords() -> list[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return sorted(set(ENGLISH_STOP_WORDS) | ACADEMIC_STOPWORDS)
 
 
 def ctfidf(counts: np.ndarray) -> np.ndarray:
@@ -71,52 +51,70 @@ def _overlap(phrases: list[str]) -> np.ndarray:
     return np.array([[len(a & b) / len(a | b) for b in sets] for a in sets])
 
 
+PHRASE_VECTORS = ("papers", "model")
+
+
 class KeywordLabeler(Labeler):
-    """Names nodes from their own words; ``embed`` (phrases -> normalized vectors) is used
-    for the MMR re-ranking when given."""
+    """Names nodes from their own words.
+
+    The MMR re-ranking compares phrases by vectors: with ``phrase_vectors="papers"`` (the
+    default) a phrase's vector is the mean embedding of the papers it occurs in, weighted
+    by its counts (no model call, and it says where in the collection the phrase lives);
+    with ``"model"``, ``embed`` (phrases -> normalized vectors) encodes the phrase text.
+    """
 
     def __init__(self, embed: PhraseEmbed | None = None, candidates: int = 20,
-                 keywords: int = 8, diversity: float = 0.4, min_df: int = 2) -> None:
-        self.embed = embed
+                 keywords: int = 8, diversity: float = 0.4,
+                 phrase_vectors: str = "papers") -> None:
+        if phrase_vectors not in PHRASE_VECTORS:
+            raise ValueError(f"phrase_vectors must be one of {', '.join(PHRASE_VECTORS)}, "
+                             f"not {phrase_vectors!r}")
+        if phrase_vectors == "model" and embed is None:
+            raise ValueError('phrase_vectors="model" needs an embed function')
+        self.embed = embed if phrase_vectors == "model" else None
+        self.phrase_vectors = phrase_vectors
         self.candidates = candidates
         self.keywords = keywords
         self.diversity = diversity
-        self.min_df = min_df
-        self._matrix: object = None
+        self._matrix: Any = None
+        self._by_phrase: Any = None  # phrases x papers
+        self._paper_vectors: np.ndarray | None = None
+        self._column: dict[str, int] = {}
         self._vocab: np.ndarray = np.array([])
         self._casing: dict[str, str] = {}
         self._idf: np.ndarray = np.array([])
+        self._boost: np.ndarray = np.array([])  # 2 for multi-word phrases, else 1
         self._cache: dict[str, np.ndarray] = {}
 
-    def fit(self, titles: list[str], texts: list[str]) -> None:
-        """Count phrases once over all papers; groups then name rows of this fit."""
-        from sklearn.feature_extraction.text import CountVectorizer
-
-        vec = CountVectorizer(ngram_range=(1, 3), stop_words=_stopwords(), token_pattern=TOKEN,
-                              min_df=min(self.min_df, max(1, len(texts) // 2)),
-                              dtype=np.float32)
-        docs = [f"{t}. {t}. {x}" for t, x in zip(titles, texts, strict=True)]
-        try:
-            matrix = vec.fit_transform(docs).tocsr()
-            self._matrix, self._vocab = matrix, vec.get_feature_names_out()
-            df = np.bincount(matrix.indices, minlength=matrix.shape[1])
-            self._idf = np.log((1 + len(docs)) / (1 + df)) + 1.0
-        except ValueError:  # nothing left after stop words
-            self._matrix, self._vocab = None, np.array([])
-        self._casing = _casing(titles)
+    def fit(self, corpus: Corpus) -> None:
+        """Take the corpus's phrase counts; groups then name rows of this corpus."""
+        counts = corpus.phrases
+        self._matrix, self._vocab = counts.matrix, counts.vocab
+        self._cache = {}
+        if counts.matrix.shape[1]:
+            df = np.bincount(counts.matrix.indices, minlength=counts.matrix.shape[1])
+            self._idf = np.log((1 + len(corpus.ids)) / (1 + df)) + 1.0
+            self._boost = np.where(counts.words > 1, 2.0, 1.0)
+        if self.phrase_vectors == "papers":
+            self._by_phrase = counts.matrix.T.tocsr()
+            self._paper_vectors = corpus.vectors
+            self._column = {str(p): i for i, p in enumerate(self._vocab)}
+        self._casing = _casing(corpus.titles)
 
     def label(self, groups: list[Group], *, parent: str = "") -> list[NodeLabel]:
-        if self._matrix is None or not len(self._vocab):
+        if not len(self._vocab):
             return [NodeLabel(label=f"Topic {g.node_id}") for g in groups]
-        matrix = self._matrix
-        counts = np.vstack([np.asarray(matrix[g.rows].sum(axis=0)).ravel()  # type: ignore[index]
+        counts = np.vstack([np.asarray(self._matrix[g.rows].sum(axis=0)).ravel()
                             for g in groups])
         scores = ctfidf(counts) * self._idf  # against the siblings, and the whole corpus
         taken = {parent.lower()} if parent else set()
         parent_words = set(parent.lower().split())
+        candidates = [self._candidates(scores[i], counts[i], parent_words)
+                      for i in range(len(groups))]
+        self._vectors([p for phrases, _ in candidates for p in phrases])  # one batch
         out = []
-        for i, group in enumerate(groups):
-            phrases = self._ranked(scores[i], counts[i], group, parent_words)
+        for group, (phrases, relevance) in zip(groups, candidates, strict=True):
+            phrases = self._reranked(phrases, relevance, group)
             label = next((p for p in _names(phrases) if p.lower() not in taken), None)
             if label is None:
                 label = phrases[0] if phrases else f"Topic {group.node_id}"
@@ -126,21 +124,26 @@ class KeywordLabeler(Labeler):
             out.append(NodeLabel(label=label, keywords=phrases[:self.keywords]))
         return out
 
-    def _ranked(self, score: np.ndarray, count: np.ndarray, group: Group,
-                parent_words: set[str]) -> list[str]:
-        """Candidate labels of one node, best first, in display casing."""
+    def _candidates(self, score: np.ndarray, count: np.ndarray,
+                    parent_words: set[str]) -> tuple[list[str], np.ndarray]:
+        """A node's best phrases by c-TF-IDF, and their relevance (best = 1)."""
         # Multi-word phrases are more telling; a phrase must occur in the node twice.
-        lengths = np.char.count(self._vocab.astype(str), " ") + 1
-        boosted = score * np.where(lengths > 1, 2.0, 1.0) * (count >= 2)
-        top = [int(i) for i in np.argsort(-boosted)[: self.candidates * 2] if boosted[i] > 0]
-        phrases = [str(self._vocab[i]) for i in top
-                   if not set(str(self._vocab[i]).split()) <= parent_words]
+        boosted = score * self._boost * (count >= 2)
+        head = self.candidates * 2
+        top = np.argpartition(-boosted, head)[:head] if len(boosted) > head else np.arange(
+            len(boosted))
+        top = top[np.lexsort((top, -boosted[top]))]
+        best = {str(self._vocab[i]): float(boosted[i]) for i in top if boosted[i] > 0}
+        phrases = [p for p in best if not set(p.split()) <= parent_words]
         phrases = _drop_contained(phrases)[: self.candidates]
+        relevance = np.array([best[p] for p in phrases])
+        return phrases, relevance / max(relevance.max(initial=0.0), 1e-12)
+
+    def _reranked(self, phrases: list[str], relevance: np.ndarray, group: Group) -> list[str]:
+        """Candidates re-ranked by MMR, best first, in display casing."""
         if not phrases:
             return []
-        relevance = np.array([boosted[np.searchsorted(self._vocab, p)] for p in phrases])
-        relevance = relevance / max(relevance.max(), 1e-12)
-        if self.embed is not None and group.centroid is not None:
+        if group.centroid is not None and (self.embed or self._paper_vectors is not None):
             vecs = self._vectors(phrases)
             relevance = 0.5 * relevance + 0.5 * (vecs @ group.centroid)
             similarity = vecs @ vecs.T
@@ -150,12 +153,18 @@ class KeywordLabeler(Labeler):
         return [self._display(phrases[i]) for i in order]
 
     def _vectors(self, phrases: list[str]) -> np.ndarray:
-        assert self.embed is not None
-        missing = [p for p in phrases if p not in self._cache]
-        if missing:
-            for p, v in zip(missing, self.embed(missing), strict=True):
-                self._cache[p] = v
-        return np.stack([self._cache[p] for p in phrases])
+        """Normalized vectors of phrases (see ``phrase_vectors``), cached per fit."""
+        missing = list(dict.fromkeys(p for p in phrases if p not in self._cache))
+        if missing and self.embed is not None:
+            found = np.asarray(self.embed(missing))
+        elif missing and self._paper_vectors is not None:
+            weights = self._by_phrase[[self._column[p] for p in missing]]
+            found = normalize_rows(np.asarray(weights @ self._paper_vectors))
+        else:
+            found = np.zeros((len(missing), 0), dtype=np.float32)
+        for p, v in zip(missing, found, strict=True):
+            self._cache[p] = v
+        return np.stack([self._cache[p] for p in phrases]) if phrases else found
 
     def _display(self, phrase: str) -> str:
         words = [self._casing.get(w, w) for w in phrase.split()]
@@ -201,7 +210,7 @@ def _casing(titles: list[str]) -> dict[str, str]:
     """The usual surface form of words written with capitals inside (LLM, 3D, BERT)."""
     forms: dict[str, Counter[str]] = {}
     for title in titles:
-        for word in re.findall(TOKEN, title):
+        for word in re.findall(WORD, title):
             forms.setdefault(word.lower(), Counter())[word] += 1
     out = {}
     for low, counter in forms.items():

@@ -15,7 +15,7 @@ import urllib.request
 from typing import Any
 
 from paperatlas.errors import PaperatlasError
-from paperatlas.organize.base import Group, Labeler, NodeLabel
+from paperatlas.organize.base import Corpus, Group, Labeler, NodeLabel
 
 SYSTEM_PROMPT = (
     "You name the topics of a research paper collection. You are given sibling groups "
@@ -46,8 +46,8 @@ class LLMLabeler(Labeler):
         self.max_titles = max_titles
         self.temperature = temperature
 
-    def fit(self, titles: list[str], texts: list[str]) -> None:
-        self.keywords.fit(titles, texts)
+    def fit(self, corpus: Corpus) -> None:
+        self.keywords.fit(corpus)
 
     def label(self, groups: list[Group], *, parent: str = "") -> list[NodeLabel]:
         """One :class:`NodeLabel` per group: the model's name, else the keyword one."""

@@ -12,8 +12,8 @@ import numpy as np
 from ..embed.base import paper_text
 from ..errors import InvalidOptionError, NotFoundError, PaperatlasError
 from ..store import Store
-from .base import Clusterer, Featurizer, Labeler
-from .builder import Corpus, TreeBuilder
+from .base import Clusterer, Corpus, Featurizer, Labeler
+from .builder import TreeBuilder
 from .edits import apply, check
 from .evaluate import evaluate, read_gold
 from .export import PaperRef, outline, write_tree

@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from .builder import Corpus, TreeBuilder, unsorted_node
+from .base import Corpus
+from .builder import TreeBuilder, unsorted_node
 from .features import normalize_rows
 from .model import TOPIC, UNSORTED, Node, Tree, UpdateReport
 

@@ -1,0 +1,112 @@
+"""Unit tests of the tree stages' maths: phrase counting, the kNN graph, Leiden, labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paperatlas.organize.base import Corpus, Group, stop_words
+from paperatlas.organize.cluster import LeidenClusterer, knn_graph
+from paperatlas.organize.features import CombinedFeatures, normalize_rows
+from paperatlas.organize.label import KeywordLabeler
+from paperatlas.organize.phrases import count_phrases
+
+
+def counts_of(titles: list[str], texts: list[str], **kw: object) -> dict[str, list[float]]:
+    pc = count_phrases(titles, texts, stop_words=stop_words(), **kw)  # type: ignore[arg-type]
+    dense = pc.matrix.toarray()
+    return {str(p): dense[:, i].tolist() for i, p in enumerate(pc.vocab)}
+
+
+def test_phrases_stop_at_stop_words_punctuation_and_field_ends() -> None:
+    got = counts_of(["Graph neural networks"],
+                    ["Graph neural networks, message passing of the graph. Networks"],
+                    min_df=1)
+    assert got["graph neural networks"] == [3.0]  # title twice + once in the text
+    assert got["message passing"] == [1.0]
+    assert "networks message" not in got  # a comma breaks a phrase
+    assert "passing graph" not in got  # so does a stop word
+    assert "graph networks" not in got  # the title's end and the text's start
+    assert got["graph"] == [4.0] and got["networks"] == [4.0]
+    assert "the" not in got and "of" not in got
+
+
+def test_phrase_document_frequency_and_lengths() -> None:
+    texts = ["protein folding kinetics", "protein folding", "galaxy clusters"]
+    pc = count_phrases(["", "", ""], texts, stop_words=frozenset(), min_df=2)
+    assert sorted(pc.vocab.tolist()) == ["folding", "protein", "protein folding"]
+    assert dict(zip(pc.vocab.tolist(), pc.words.tolist(), strict=True))["protein folding"] == 2
+    assert pc.unigrams().vocab.tolist() == ["protein", "folding"]
+    with pytest.raises(ValueError, match="differ in length"):
+        count_phrases(["a"], [], stop_words=frozenset())
+
+
+def test_knn_graph_matches_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    feats = normalize_rows(rng.standard_normal((300, 16)))
+    edges, weights = knn_graph(feats, 7, block=64)  # several blocks
+    sims = feats @ feats.T
+    np.fill_diagonal(sims, -np.inf)
+    expected = set()
+    for i in range(len(feats)):
+        for j in np.argsort(-sims[i])[:7]:
+            expected.add((min(i, int(j)), max(i, int(j))))
+    assert set(edges) == expected
+    got = dict(zip(edges, weights.tolist(), strict=True))
+    a, b = edges[0]
+    assert got[(a, b)] == pytest.approx(max(float(sims[a, b]), 0.0), abs=1e-6)
+
+
+def blobs(k: int, per: int, dims: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((k, dims)) * 3
+    points = np.vstack([c + rng.standard_normal((per, dims)) for c in centers])
+    return normalize_rows(points), np.repeat(np.arange(k), per)
+
+
+def test_leiden_finds_the_blobs_and_is_deterministic() -> None:
+    feats, truth = blobs(4, 40)
+    clusterer = LeidenClusterer()
+    labels = clusterer.split(feats, max_children=10, min_size=5, seed=1)
+    assert len(set(labels.tolist())) == 4
+    for c in range(4):  # every found cluster is one blob
+        assert len(set(truth[labels == c].tolist())) == 1
+    assert (clusterer.split(feats, max_children=10, min_size=5, seed=1) == labels).all()
+    fewer = clusterer.split(feats, max_children=2, min_size=5, seed=1)
+    assert len(set(fewer.tolist())) == 2
+
+
+def test_word_view_fit_once_equals_fit_per_node() -> None:
+    feats, _ = blobs(2, 15, dims=8)
+    words = ["protein folding kinase", "galaxy cluster redshift", "graph walk vertex"]
+    texts = [f"{words[i % 3]} {words[(i + 1) % 3].split()[0]} sample{i % 4}" for i in range(30)]
+    corpus = Corpus(list(range(30)), feats, ["t"] * 30, texts)
+    fitted = CombinedFeatures(text_weight=1.0, dims=4, min_docs=5)
+    fitted.fit(corpus)
+    rows = list(range(5, 25))
+    a = fitted.features(feats[rows], [texts[r] for r in rows], rows=rows)
+    b = CombinedFeatures(text_weight=1.0, dims=4, min_docs=5).features(
+        feats[rows], [texts[r] for r in rows])
+    assert a.shape == b.shape and np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    # Same words counted either way (corpus-wide min_df aside): the same similarities.
+    assert np.allclose(a @ a.T, b @ b.T, atol=1e-3)
+
+
+def test_labeler_phrase_vectors_option() -> None:
+    with pytest.raises(ValueError, match="papers, model"):
+        KeywordLabeler(phrase_vectors="words")
+    with pytest.raises(ValueError, match="needs an embed"):
+        KeywordLabeler(phrase_vectors="model")
+    feats, _ = blobs(2, 10, dims=8)
+    texts = ["protein folding kinetics"] * 10 + ["galaxy cluster redshift"] * 10
+    corpus = Corpus(list(range(20)), feats, texts, texts)
+    labeler = KeywordLabeler()
+    labeler.fit(corpus)
+    cents = [normalize_rows(feats[r].mean(axis=0, keepdims=True))[0]
+             for r in (range(10), range(10, 20))]
+    groups = [Group(node_id=i + 1, titles=[], texts=[], rows=list(r), centroid=c)
+              for i, (r, c) in enumerate(zip((range(10), range(10, 20)), cents, strict=True))]
+    names = labeler.label(groups)
+    assert names[0].label.lower().startswith("protein folding")
+    assert names[1].label.lower().startswith("galaxy cluster")
+    assert "galaxy" not in " ".join(names[0].keywords).lower()
