@@ -110,3 +110,13 @@ def test_labeler_phrase_vectors_option() -> None:
     assert names[0].label.lower().startswith("protein folding")
     assert names[1].label.lower().startswith("galaxy cluster")
     assert "galaxy" not in " ".join(names[0].keywords).lower()
+
+
+def test_paper_text_skips_a_title_that_is_the_abstracts_opening() -> None:
+    from paperatlas.embed.base import paper_text, title_in_abstract
+
+    assert paper_text("Graph networks", "We study graphs.") == "Graph networks. We study graphs."
+    opening = "We  study graphs"
+    assert title_in_abstract(opening, "we study graphs and walks")
+    assert paper_text(opening, "We study graphs and walks.") == "We study graphs and walks."
+    assert not title_in_abstract("", "anything") and paper_text("T", "") == "T"

@@ -21,5 +21,16 @@ class Embedder(ABC):
 
 
 def paper_text(title: str, abstract: str) -> str:
-    """What is embedded for a paper: its title, then its abstract."""
-    return f"{title}. {abstract}" if abstract else title
+    """What is embedded for a paper: its title, then its abstract; the abstract alone when
+    it starts with the title (an untitled record whose first words stand in as title)."""
+    if not abstract:
+        return title
+    if title_in_abstract(title, abstract):
+        return abstract
+    return f"{title}. {abstract}"
+
+
+def title_in_abstract(title: str, abstract: str) -> bool:
+    """Whether ``abstract`` begins with ``title`` (spacing and case aside)."""
+    head = " ".join(title.split()).lower()
+    return bool(head) and " ".join(abstract.split()[: len(head.split())]).lower() == head

@@ -46,7 +46,7 @@ class Corpus:
 
     ids: list[int]
     vectors: np.ndarray
-    titles: list[str]
+    titles: list[str]  # "" where a record had none (its first words stood in)
     texts: list[str]  # title + abstract
 
     def __post_init__(self) -> None:

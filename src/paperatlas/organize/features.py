@@ -58,7 +58,7 @@ class CombinedFeatures(Featurizer):
     """
 
     def __init__(self, text_weight: float = 1.0, dims: int = 100, min_docs: int = 20,
-                 power_iterations: int = 5) -> None:
+                 power_iterations: int = 2) -> None:
         self.text_weight = text_weight
         self.dims = dims
         self.min_docs = min_docs

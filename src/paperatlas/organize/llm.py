@@ -124,8 +124,10 @@ def build_prompt(groups: list[Group], hints: list[NodeLabel], *, parent: str = "
             lines.append(f"Suggested name: {hint.label}")
         if words:
             lines.append(f"Keywords: {', '.join(words)}")
-        lines.append("Titles:")
-        lines += [f"- {' '.join(title.split())}" for title in group.titles[:max_titles]]
+        titles = [t for t in group.titles if t.strip()]  # untitled papers: their openings
+        shown = titles or [" ".join(text.split()[:30]) for text in group.texts]
+        lines.append("Titles:" if titles else "Paper openings:")
+        lines += [f"- {' '.join(title.split())}" for title in shown[:max_titles]]
     lines += ["", 'Reply with JSON only: {"topics": [{"n": 1, "label": "2-6 word name", '
               '"description": "one sentence"}, ...]} with one entry per group, '
               "numbered as above; the names must differ from each other."]

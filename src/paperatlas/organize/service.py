@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..embed.base import paper_text
+from ..embed.base import paper_text, title_in_abstract
 from ..errors import InvalidOptionError, NotFoundError, PaperatlasError
 from ..store import Store
 from .base import Clusterer, Corpus, Featurizer, Labeler
@@ -75,8 +75,9 @@ class TreeService:
             raise PaperatlasError("no papers with embeddings in scope: ingest papers and run "
                                   "`paperatlas index` (with an embedding model) first")
         texts = self.store.papers.texts(ids)
-        return Corpus(ids=ids, vectors=np.vstack(parts),
-                      titles=[texts[p][1] for p in ids],
+        return Corpus(ids=ids, vectors=np.vstack(parts),  # no title where it is derived
+                      titles=["" if title_in_abstract(t, a) else t
+                              for t, a in (texts[p][1:] for p in ids)],
                       texts=[paper_text(texts[p][1], texts[p][2]) for p in ids])
 
     # -- build / update / edit -------------------------------------------------------------
