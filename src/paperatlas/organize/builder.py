@@ -49,10 +49,8 @@ class TreeBuilder:
             leaves = {only.id: leaves.pop(root.id)}
         self.link(tree, corpus, leaves)
         self.name_children(tree, root.id, corpus, recursive=True)
-        primary = [max(n.papers.values()) for n in tree.nodes.values() if n.papers]
-        scores = [v for n in tree.nodes.values() for v in n.papers.values()]
-        if not s.unsorted_threshold and scores:
-            s.unsorted_threshold = float(np.percentile(scores, 2)) if primary else 0.0
+        if not s.unsorted_threshold:
+            s.unsorted_threshold = unsorted_threshold(corpus, leaves)
         if not s.split_size:
             largest = max((len(n.papers) for n in tree.nodes.values()), default=0)
             s.split_size = max(4 * s.min_size, 2 * largest)
@@ -154,6 +152,24 @@ class TreeBuilder:
         centroid = np.asarray(node.centroid, dtype=np.float32) if node.centroid else None
         return Group(node_id=node.id, titles=[corpus.titles[r] for r in order],
                      texts=[corpus.texts[r] for r in order], rows=rows, centroid=centroid)
+
+
+def unsorted_threshold(corpus: Corpus, leaves: dict[int, list[int]],
+                       percentile: float = 2.0) -> float:
+    """The similarity below which a new paper fits no leaf: a low percentile of each
+    paper's similarity to its leaf's centroid computed without it (leave-one-out), which is
+    what a new paper like it would score; the paper's own weight would raise it."""
+    scores: list[np.ndarray] = []
+    for rows in leaves.values():
+        if len(rows) < 2:
+            continue
+        members = corpus.vectors[rows]
+        total = members.sum(axis=0)
+        dots = members @ total  # S.x
+        sq = np.einsum("ij,ij->i", members, members)
+        rest = np.sqrt(np.maximum(float(total @ total) - 2 * dots + sq, 1e-12))  # |S - x|
+        scores.append((dots - sq) / rest)
+    return float(np.percentile(np.concatenate(scores), percentile)) if scores else 0.0
 
 
 def _subtree(tree: Tree, kids: dict[int, list[int]], node_id: int) -> set[int]:

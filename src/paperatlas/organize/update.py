@@ -1,8 +1,8 @@
 """Incremental update: place new papers into an existing tree without rebuilding it.
 
-A new paper walks down from the root into the child whose centroid is closest, and is
-linked to the leaf it reaches (and to other leaves within the margin). A paper that is not
-close enough to any leaf goes to the "Unsorted" node. A leaf that grows past the split
+A new paper is linked to the leaf whose centroid is closest (and to other leaves within
+the margin), as a paper is at build time. A paper not close enough to any leaf (below the
+tree's ``unsorted_threshold``) goes to the "Unsorted" node. A leaf that grows past the split
 size is split (deepening); once "Unsorted" is big enough its papers are organized into new
 first-level topics (widening). Nodes that are not touched keep their ids, labels and papers.
 """
@@ -30,24 +30,24 @@ def update(tree: Tree, builder: TreeBuilder, corpus: Corpus) -> UpdateReport:
     if not new:
         report.seconds = time.perf_counter() - start
         return report
+    kids = tree.child_ids()
     leaves = [n for n in tree.nodes.values() if n.kind == TOPIC and n.centroid is not None
-              and not any(c.parent == n.id for c in tree.nodes.values())]
+              and not kids.get(n.id)]
     grown: set[int] = set()
     vectors = corpus.vectors[corpus.rows(new)]
     leaf_ids = [n.id for n in leaves]
     leaf_cents = normalize_rows(np.asarray([n.centroid for n in leaves], dtype=np.float32)) \
         if leaves else np.zeros((0, vectors.shape[1]), np.float32)
-    kids = tree.child_ids()
     s = tree.settings
     for pid, vec in zip(new, vectors, strict=True):
-        leaf = _descend(tree, kids, vec)
         sims = leaf_cents @ vec if len(leaf_ids) else np.zeros(0)
-        if leaf is None or float(sims[leaf_ids.index(leaf)]) < s.unsorted_threshold:
+        if not len(sims) or float(sims.max()) < s.unsorted_threshold:
             box = unsorted_node(tree)
             box.papers[pid] = float(sims.max()) if len(sims) else 0.0
             report.added[pid] = [box.id]
             continue
-        own = float(sims[leaf_ids.index(leaf)])
+        best = int(np.argmax(sims))
+        leaf, own = leaf_ids[best], float(sims[best])
         targets = [leaf]
         if s.max_links > 1:
             close = [leaf_ids[i] for i in np.argsort(-sims) if sims[i] >= own - s.margin]
@@ -76,18 +76,6 @@ def _drop_missing(tree: Tree, present: set[int]) -> int:
             node.pinned.discard(pid)
             gone.add(pid)
     return len(gone)
-
-
-def _descend(tree: Tree, kids: dict[int, list[int]], vec: np.ndarray) -> int | None:
-    """The leaf reached by always entering the child with the closest centroid."""
-    current = tree.root
-    while True:
-        options = [tree.nodes[c] for c in kids[current]
-                   if tree.nodes[c].kind == TOPIC and tree.nodes[c].centroid is not None]
-        if not options:
-            return None if current == tree.root else current
-        sims = [float(np.dot(np.asarray(n.centroid, np.float32), vec)) for n in options]
-        current = options[int(np.argmax(sims))].id
 
 
 def _split_large(tree: Tree, builder: TreeBuilder, corpus: Corpus, grown: set[int],
