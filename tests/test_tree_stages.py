@@ -29,6 +29,8 @@ def test_phrases_stop_at_stop_words_punctuation_and_field_ends() -> None:
     assert "graph networks" not in got  # the title's end and the text's start
     assert got["graph"] == [4.0] and got["networks"] == [4.0]
     assert "the" not in got and "of" not in got
+    tokens = counts_of([""], ["Trained on 100B tokens in 3D"], min_df=1)
+    assert "100b tokens" in tokens and "3d" in tokens and "0b" not in tokens
 
 
 def test_phrase_document_frequency_and_lengths() -> None:

@@ -20,8 +20,9 @@ import numpy as np
 #: A word: starts with a letter (or a digit followed by a letter: "3D"), two characters
 #: at least; hyphens inside are kept ("fine-tuning").
 WORD = r"\b[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]\b|\b[0-9][A-Za-z][A-Za-z0-9\-]*\b"
-#: The same on lower-cased text, plus punctuation that ends a phrase (no ``\b``: faster).
-_TOKENS = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]|[0-9][a-z][a-z0-9\-]*|[.,;:!?()\[\]{}]")
+#: The same on lower-cased text, plus punctuation that ends a phrase (no ``\b``: faster;
+#: a number glued to letters is kept whole: "100b", "3d").
+_TOKENS = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]|[0-9]+[a-z][a-z0-9\-]*|[.,;:!?()\[\]{}]")
 
 
 @dataclass
