@@ -20,7 +20,7 @@ class TreeBuilder:
     def __init__(self, settings: TreeSettings, *, features: Featurizer | None = None,
                  clusterer: Clusterer | None = None, labeler: Labeler | None = None) -> None:
         self.settings = settings
-        self.features = features or CombinedFeatures(text_weight=0.7)
+        self.features = features or CombinedFeatures()
         self.clusterer = clusterer or LeidenClusterer()
         self.labeler = labeler or KeywordLabeler()
         self._fit_on: Corpus | None = None  # the corpus the stages last saw

@@ -17,24 +17,34 @@ def knn_graph(features: np.ndarray, neighbors: int,
               block: int = 2048) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Undirected edges of the ``neighbors``-nearest-neighbour graph (cosine), with weights.
 
-    Exact, computed in row blocks so memory stays ``block x n``. A row's neighbours are
-    the columns at or above its ``neighbors``-th largest similarity (``np.partition`` on
-    values is several times faster than ``argpartition``); exact ties may add a few.
+    Exact. The similarity matrix is computed in ``block x block`` tiles, each once (it is
+    symmetric): a tile gives its rows' and its columns' best candidates, and a row's
+    neighbours are the best of its candidates from every tile. Memory stays
+    ``block x block`` plus ``neighbors`` candidates per row and tile.
     """
     n = len(features)
     k = min(neighbors, n - 1)
+    starts = list(range(0, n, block))
+    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in starts]
+    for bi, s in enumerate(starts):
+        for bj in range(bi, len(starts)):
+            t = starts[bj]
+            tile = features[s:s + block] @ features[t:t + block].T
+            if bi == bj:
+                np.fill_diagonal(tile, -np.inf)
+            found[bi].append(_best(tile, k, t))
+            if bi != bj:
+                found[bj].append(_best(tile.T, k, s))
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     sims: list[np.ndarray] = []
-    for start in range(0, n, block):
-        part = features[start:start + block] @ features.T
-        local = np.arange(part.shape[0])
-        part[local, start + local] = -np.inf
-        kth = np.partition(part, n - k, axis=1)[:, n - k]
-        r, c = np.nonzero(part >= kth[:, None])
-        rows.append(start + r)
-        cols.append(c)
-        sims.append(part[r, c])
+    for bi, s in enumerate(starts):
+        idx = np.hstack([i for i, _ in found[bi]])
+        val = np.hstack([v for _, v in found[bi]])
+        top = _top(val, k)
+        rows.append(np.repeat(np.arange(s, s + len(val)), k))
+        cols.append(np.take_along_axis(idx, top, axis=1).ravel())
+        sims.append(np.take_along_axis(val, top, axis=1).ravel())
     r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
     a, b = np.minimum(r, c), np.maximum(r, c)
     _, first = np.unique(a.astype(np.int64) * n + b, return_index=True)
@@ -42,10 +52,24 @@ def knn_graph(features: np.ndarray, neighbors: int,
     return edges, np.maximum(w[first], 0.0).astype(np.float64)
 
 
-def leiden(graph: Any, weights: np.ndarray, resolution: float,
-           seed: int) -> tuple[list[int], float]:
-    """One seeded Leiden run (igraph's C implementation, modularity with a resolution),
-    to convergence: the membership and its modularity."""
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` largest values (all, when a row has fewer)."""
+    width = values.shape[1]
+    if k >= width:
+        return np.broadcast_to(np.arange(width), values.shape).copy()
+    return np.argpartition(values, width - k, axis=1)[:, width - k:]
+
+
+def _best(tile: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """A tile's best ``k`` columns per row: (global column indices, similarities)."""
+    top = _top(tile, k)
+    return top + offset, np.take_along_axis(tile, top, axis=1)
+
+
+def leiden(graph: Any, weights: np.ndarray, resolution: float, seed: int,
+           iterations: int = -1) -> tuple[list[int], float]:
+    """One seeded Leiden run (igraph's C implementation, modularity with a resolution):
+    the membership and its modularity. ``iterations`` -1 runs to convergence."""
     import random
 
     import igraph as ig
@@ -54,7 +78,7 @@ def leiden(graph: Any, weights: np.ndarray, resolution: float,
         ig.set_random_number_generator(random.Random(seed))
         try:
             found = graph.community_leiden(objective_function="modularity", weights=weights,
-                                           resolution=resolution, n_iterations=-1)
+                                           resolution=resolution, n_iterations=iterations)
         finally:
             ig.set_random_number_generator(random)
     membership = list(found.membership)
@@ -92,14 +116,16 @@ class LeidenClusterer(Clusterer):
     where it peaks. ``neighbors`` defaults to ``sqrt(n)`` clipped to 10..30. The
     resolution starts at ``resolution`` and is lowered (x0.7) until a run has at most
     ``max_children`` communities; of ``restarts`` seeded runs at that resolution the
-    partition with the highest modularity is kept.
+    partition with the highest modularity is kept. Each run makes ``iterations`` passes
+    (2, igraph's default; -1 runs to convergence).
     """
 
     def __init__(self, neighbors: int | None = None, resolution: float = 1.0,
-                 restarts: int = 3) -> None:
+                 restarts: int = 3, iterations: int = 2) -> None:
         self.neighbors = neighbors
         self.resolution = resolution
         self.restarts = restarts
+        self.iterations = iterations
 
     def split(self, features: np.ndarray, *, max_children: int, min_size: int,
               seed: int) -> np.ndarray:
@@ -114,14 +140,14 @@ class LeidenClusterer(Clusterer):
         # The largest resolution (1, 0.7, 0.49, ...) whose first run fits max_children;
         # then more seeded runs there, the best modularity that still fits kept.
         resolution = self.resolution
-        best = leiden(graph, weights, resolution, seed)
+        best = leiden(graph, weights, resolution, seed, self.iterations)
         for _ in range(12):
             if len(set(best[0])) <= max_children:
                 break
             resolution *= 0.7
-            best = leiden(graph, weights, resolution, seed)
+            best = leiden(graph, weights, resolution, seed, self.iterations)
         for r in range(1, self.restarts):
-            run = leiden(graph, weights, resolution, seed + r)
+            run = leiden(graph, weights, resolution, seed + r, self.iterations)
             if run[1] > best[1] and len(set(run[0])) <= max_children:
                 best = run
         labels = np.asarray(best[0], dtype=np.int64)

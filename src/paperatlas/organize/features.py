@@ -54,15 +54,17 @@ class CombinedFeatures(Featurizer):
     The word view is fit on the node's papers only (document frequencies and SVD), so
     deeper nodes separate on the vocabulary that differs inside them; the words are
     counted once, in :meth:`fit`. ``text_weight`` scales the word view against the
-    embedding.
+    embedding; the view has ``dims`` dimensions, at most one per ``docs_per_dim`` papers
+    (10 at least), so a small node is not described by noise.
     """
 
     def __init__(self, text_weight: float = 1.0, dims: int = 100, min_docs: int = 20,
-                 power_iterations: int = 2) -> None:
+                 power_iterations: int = 2, docs_per_dim: int = 5) -> None:
         self.text_weight = text_weight
         self.dims = dims
         self.min_docs = min_docs
         self.power_iterations = power_iterations
+        self.docs_per_dim = docs_per_dim
         self._counts: Any = None
 
     def fit(self, corpus: Corpus) -> None:
@@ -79,6 +81,8 @@ class CombinedFeatures(Featurizer):
             counts = _word_counts(texts)
         tfidf = node_tfidf(counts)
         dims = min(self.dims, tfidf.shape[1] - 1, len(texts) - 1)
+        if self.docs_per_dim:
+            dims = min(dims, max(10, len(texts) // self.docs_per_dim))
         if dims < 2:
             return emb
         from sklearn.utils.extmath import randomized_svd
