@@ -14,7 +14,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[dev,embed]'
+	$(PIP) -e '.[dev,embed,web]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -16,6 +16,7 @@ from .importer import Importer, IngestOptions, ProgressFn
 from .ingest import FieldMap
 from .models import CollectionInfo, IngestReport, Paper, Stats
 from .organize.base import Labeler
+from .organize.export import PaperRef, treemap_svg
 from .organize.label import KeywordLabeler
 from .organize.llm import LLMLabeler
 from .organize.model import BuildReport, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
@@ -23,6 +24,10 @@ from .organize.service import TreeService
 from .search import IndexReport, SearchPage, SearchService
 from .search.fusion import FUSIONS
 from .store import Store
+from .treeview import PaperTopic, TopicPage, page_paper_ids, paper_topics, subtree, topic_page
+
+#: How :meth:`Library.papers` can order papers.
+PAPER_ORDERS: tuple[str, ...] = ("id", "recent")
 
 
 class Library:
@@ -169,6 +174,25 @@ class Library:
     def tree_eval(self, name: str, gold: str | Path) -> EvalReport:
         return self.tree_service.evaluate(name, gold, self.store.papers.id_for)
 
+    def tree_node(self, name: str, node_id: int) -> TopicPage:
+        """One topic of a tree: its path, sub-topics with sizes, keywords and papers."""
+        tree = self.tree(name)
+        texts = self.store.papers.texts(page_paper_ids(tree, node_id))
+        return topic_page(tree, node_id, {pid: PaperRef(k, t) for pid, (k, t, _) in
+                                          texts.items()})
+
+    def tree_picture(self, name: str, node_id: int | None = None, *, width: int = 960,
+                     height: int = 540) -> str:
+        """An SVG treemap of a tree's first two levels (or of those under ``node_id``)."""
+        tree = self.tree(name)
+        return treemap_svg(tree if node_id is None else subtree(tree, node_id), width, height)
+
+    def paper_topics(self, key: str) -> list[PaperTopic]:
+        """The topics a paper is linked to, in every tree, with the path to each."""
+        links = self.store.trees.links_of(self._resolve(key))
+        heads = {name: self.store.trees.heads(name) for name in {link[0] for link in links}}
+        return paper_topics(links, heads)
+
     def tree_history(self, name: str = "default", limit: int = 20) -> list[dict[str, Any]]:
         return self.tree_service.history(name, limit)
 
@@ -199,21 +223,34 @@ class Library:
         return self._complete(self.store.papers.get_many([paper_id]))[0]
 
     def papers(self, *, collection: str | None = None, limit: int | None = None,
-               order: str = "id") -> Iterator[Paper]:
-        """Papers with ids, collections and sources, streamed in batches."""
-        collection_id = None
-        if collection is not None:
-            collection_id = self.store.collections.id_for(collection)
-            if collection_id is None:
-                raise NotFoundError(f"no collection named {collection!r}")
-        remaining = limit
+               offset: int = 0, order: str = "id") -> Iterator[Paper]:
+        """Papers with ids, collections and sources, streamed in batches; ``order`` is one
+        of ``PAPER_ORDERS`` (``recent``: newest date first, then newest ingested)."""
+        if order not in PAPER_ORDERS:
+            raise InvalidOptionError("paper order", order, PAPER_ORDERS)
+        if offset < 0 or (limit is not None and limit < 0):
+            raise InvalidOptionError("limit/offset (must be >= 0)", (limit, offset),
+                                     ["0, 1, ..."])
+        collection_id = self.store.collections.require(collection)
+        remaining, skip = limit, offset
         for batch in self.store.papers.iter_ids(collection_id=collection_id, order=order):
+            if skip:
+                batch, skip = batch[skip:], max(skip - len(batch), 0)
+                if not batch:
+                    continue
             if remaining is not None:
                 batch = batch[:remaining]
                 remaining -= len(batch)
             yield from self._complete(self.store.papers.get_many(batch))
             if remaining is not None and remaining <= 0:
                 return
+
+    def paper_count(self, collection: str | None = None) -> int:
+        """How many papers the library (or one collection) holds."""
+        collection_id = self.store.collections.require(collection)
+        if collection_id is None:
+            return int(self.store.papers.counts()["papers"])
+        return next(c.papers for c in self.collections() if c.name == collection)
 
     def collections(self) -> list[CollectionInfo]:
         return self.store.collections.all()

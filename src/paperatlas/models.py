@@ -159,6 +159,7 @@ class SourceInfo:
     source_key: str | None
     ingested_at: str
     sha256: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # e.g. listed_on
 
 
 @dataclass

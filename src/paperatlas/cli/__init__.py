@@ -16,6 +16,7 @@ from ..library import Library
 from . import render
 from . import search as search_commands
 from . import tree as tree_commands
+from . import web as web_commands
 
 
 class _Group(click.Group):
@@ -193,3 +194,4 @@ def runs(state: _State, limit: int, as_json: bool) -> None:
 
 search_commands.register(main, _State)
 tree_commands.register(main, _State)
+web_commands.register(main, _State)

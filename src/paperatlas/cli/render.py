@@ -168,10 +168,4 @@ def _split_marks(text: str) -> list[str]:
 
 
 def search_dict(page: SearchPage) -> dict[str, object]:
-    return {
-        "query": page.query, "mode": page.mode, "total": page.total, "offset": page.offset,
-        "limit": page.limit,
-        "results": [{"rank": h.rank, "key": h.key, "title": h.title, "score": h.score,
-                     "year": h.year, "authors": h.authors, "snippet": h.snippet.text,
-                     "highlights": h.snippet.highlights} for h in page.hits],
-    }
+    return page.to_dict()

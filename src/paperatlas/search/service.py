@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import Stemmer
 
 from ..embed import Embedder
-from ..errors import InvalidOptionError, NotFoundError
+from ..errors import InvalidOptionError
 from ..store import Store, utcnow
 from .fusion import FUSIONS, convex, rrf
 from .lexical import Filters, LexicalIndex
@@ -49,6 +50,16 @@ class SearchPage:
     offset: int
     limit: int
     hits: list[SearchHit] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The page as ``search --json`` and ``/api/search`` show it."""
+        return {
+            "query": self.query, "mode": self.mode, "total": self.total, "offset": self.offset,
+            "limit": self.limit,
+            "results": [{"rank": h.rank, "key": h.key, "title": h.title, "score": h.score,
+                         "year": h.year, "authors": h.authors, "snippet": h.snippet.text,
+                         "highlights": h.snippet.highlights} for h in self.hits],
+        }
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,8 @@ class SearchService:
             raise InvalidOptionError("fusion", fusion, FUSIONS)
         if limit < 0 or offset < 0:
             raise InvalidOptionError("limit/offset (must be >= 0)", (limit, offset), ["0, 1, ..."])
-        filters = Filters(self._collection_id(collection), year_from, year_to, author, category)
+        filters = Filters(self.store.collections.require(collection), year_from, year_to,
+                          author, category)
         if self.pending():
             self.sync()
         hits, total = self._ranked(query, mode, filters, limit, offset, fusion)
@@ -168,7 +180,7 @@ class SearchService:
             raise InvalidOptionError("similar mode", mode, MODES)
         if self.pending():
             self.sync()
-        filters = Filters(self._collection_id(collection))
+        filters = Filters(self.store.collections.require(collection))
         exclude = set(paper_ids)
         depth = max(FUSION_DEPTH, limit)
         lexical: list[tuple[int, float]] = []
@@ -242,11 +254,3 @@ class SearchService:
                 snippet=make_snippet(paper.abstract or paper.title, stems,
                                      self._stemmer.stemWord) if stems is not None
                 else Snippet("")))
-
-    def _collection_id(self, name: str | None) -> int | None:
-        if name is None:
-            return None
-        cid = self.store.collections.id_for(name)
-        if cid is None:
-            raise NotFoundError(f"no collection named {name!r}")
-        return cid

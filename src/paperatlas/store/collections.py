@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 
+from ..errors import NotFoundError
 from ..models import CollectionInfo
 
 
@@ -25,6 +26,16 @@ class CollectionRepo:
     def id_for(self, name: str) -> int | None:
         row = self.conn.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else None
+
+    def require(self, name: str | None) -> int | None:
+        """The id of a collection named by a caller (None for none); an unknown name is a
+        :class:`NotFoundError`."""
+        if name is None:
+            return None
+        collection_id = self.id_for(name)
+        if collection_id is None:
+            raise NotFoundError(f"no collection named {name!r}")
+        return collection_id
 
     def add_paper(self, collection_id: int, paper_id: int, now: str) -> bool:
         cur = self.conn.execute(

@@ -57,10 +57,11 @@ class ProvenanceRepo:
         out: dict[int, list[SourceInfo]] = defaultdict(list)
         for r in self.conn.execute(
                 "SELECT s.paper_id, f.path, f.format, f.sha256, s.line, s.entry, s.source_key,"
-                f" s.ingested_at FROM sources s JOIN files f ON f.id = s.file_id"
+                f" s.ingested_at, s.extra FROM sources s JOIN files f ON f.id = s.file_id"
                 f" WHERE s.paper_id IN ({marks}) ORDER BY s.paper_id, s.id", paper_ids):
             out[r[0]].append(SourceInfo(path=r[1], format=r[2], sha256=r[3], line=r[4],
-                                        entry=r[5], source_key=r[6], ingested_at=r[7]))
+                                        entry=r[5], source_key=r[6], ingested_at=r[7],
+                                        extra=json.loads(r[8]) if r[8] else {}))
         return out
 
     # -- the ingest log ------------------------------------------------------------

@@ -86,6 +86,21 @@ class TreeRepo:
         return Tree(name=name, nodes=nodes, root=row[3],
                     settings=TreeSettings.from_dict(json.loads(row[1])), next_id=row[2])
 
+    def links_of(self, paper_id: int) -> list[tuple[str, int, float, bool]]:
+        """Where a paper sits in every tree: ``(tree, node id, score, pinned)``, best first."""
+        rows = self.conn.execute(
+            "SELECT t.name, l.node_id, l.score, l.pinned FROM tree_links l"
+            " JOIN trees t ON t.id = l.tree_id WHERE l.paper_id = ?"
+            " ORDER BY t.name, l.score DESC, l.node_id", (paper_id,))
+        return [(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+    def heads(self, name: str) -> dict[int, tuple[int | None, str, str]]:
+        """``node id -> (parent, label, kind)`` of a tree, without its links or centroids."""
+        rows = self.conn.execute(
+            "SELECT n.node_id, n.parent, n.label, n.kind FROM tree_nodes n"
+            " JOIN trees t ON t.id = n.tree_id WHERE t.name = ?", (name,))
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
     def delete(self, name: str) -> bool:
         return self.conn.execute("DELETE FROM trees WHERE name = ?", (name,)).rowcount > 0
 

@@ -1,0 +1,112 @@
+"""The JSON API under ``/api``: the same library calls as the pages, as data."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from ..search import MODES
+from . import present
+from .context import context
+
+router = APIRouter(prefix="/api")
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Results per page.")]
+Offset = Annotated[int, Query(ge=0, description="Results to skip.")]
+Collection = Annotated[str | None, Query(description="Only papers of this collection.")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad parameter; the message lists the valid values."},
+    404: {"description": "No such paper, collection, tree or topic."},
+}
+
+
+def _blank(value: str | None) -> str | None:
+    """An empty form field means "not given"."""
+    return value or None
+
+
+@router.get("/search", tags=["search"], responses=ERRORS)
+def search(request: Request, q: Annotated[str, Query(description="Any text.")] = "",
+           mode: Annotated[str | None, Query(description=f"One of {', '.join(MODES)} "
+                                             "(default: hybrid when the library has vectors, "
+                                             "else lexical).")] = None,
+           limit: Limit = 10, offset: Offset = 0, collection: Collection = None,
+           year_from: int | None = None, year_to: int | None = None,
+           author: str | None = None) -> dict[str, Any]:
+    """Papers matching ``q``: ``results`` (key, title, score, snippet with highlight spans),
+    with ``total`` and the ``mode`` used."""
+    with context(request).library() as lib:
+        page = lib.search(q, mode=_blank(mode), limit=limit, offset=offset,
+                          collection=_blank(collection), year_from=year_from,
+                          year_to=year_to, author=_blank(author))
+    return page.to_dict()
+
+
+@router.get("/papers", tags=["papers"], responses=ERRORS)
+def papers(request: Request, collection: Collection = None, limit: Limit = 20,
+           offset: Offset = 0,
+           order: Annotated[str, Query(description="recent (newest first) or id "
+                                       "(as ingested).")] = "recent") -> dict[str, Any]:
+    """Papers of the library or a collection, newest first, with the ``total``."""
+    with context(request).library() as lib:
+        items = list(lib.papers(collection=_blank(collection), limit=limit, offset=offset,
+                                order=order))
+        total = lib.paper_count(_blank(collection))
+    return {"total": total, "offset": offset, "limit": limit,
+            "papers": [present.paper_summary(p) for p in items]}
+
+
+@router.get("/papers/{key:path}", tags=["papers"], responses=ERRORS)
+def paper(request: Request, key: str,
+          similar: Annotated[int | None, Query(ge=0, le=100,
+                                               description="How many similar papers.")] = None,
+          ) -> dict[str, Any]:
+    """One paper by key or identifier (DOI, arXiv id, ...), with its topics in every tree
+    and the papers most ``similar`` to it."""
+    ctx = context(request)
+    with ctx.library() as lib:
+        found = lib.paper(key)
+        topics = lib.paper_topics(found.key)
+        count = ctx.settings.similar if similar is None else similar
+        near = lib.similar([found.key], limit=count) if count else None
+    return {**found.to_dict(), "topics": [t.to_dict() for t in topics],
+            "similar": present.similar_dicts(near) if near else []}
+
+
+@router.get("/collections", tags=["papers"])
+def collections(request: Request) -> list[dict[str, Any]]:
+    """Collections and their sizes."""
+    with context(request).library() as lib:
+        return [dataclasses.asdict(c) for c in lib.collections()]
+
+
+@router.get("/trees", tags=["trees"])
+def trees(request: Request) -> list[dict[str, Any]]:
+    """The library's topic trees with their sizes."""
+    with context(request).library() as lib:
+        return [dataclasses.asdict(t) for t in lib.trees()]
+
+
+@router.get("/trees/{name}", tags=["trees"], responses=ERRORS)
+def tree(request: Request, name: str) -> Response:
+    """A whole tree: exactly what ``paperatlas tree export --format json`` writes."""
+    return Response(tree_json(request, name), media_type="application/json")
+
+
+def tree_json(request: Request, name: str) -> str:
+    """The JSON export of a tree (the explorer page reads the same document)."""
+    out = io.StringIO()
+    with context(request).library() as lib:
+        lib.tree_export(name, "json", out)
+    return out.getvalue()
+
+
+@router.get("/trees/{name}/nodes/{node}", tags=["trees"], responses=ERRORS)
+def node(request: Request, name: str, node: int) -> dict[str, Any]:
+    """One topic: its path, sub-topics with sizes, keywords and the papers linked to it."""
+    with context(request).library() as lib:
+        return lib.tree_node(name, node).to_dict()

@@ -1,0 +1,78 @@
+"""What routes share: the settings, the library behind a lock, and the templates."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse
+
+from .. import __version__
+from ..library import Library
+from ..search import MODES
+from . import present
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """How the app is served and shown."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    page_size: int = 20  # search results and feed papers per page
+    similar: int = 8  # similar papers on a paper page
+    title: str = "paperatlas"
+
+
+class AppContext:
+    """What every route needs: the library (one caller at a time), settings and templates.
+
+    The library's SQLite connection and search index are not safe to use from two threads
+    at once, and FastAPI runs routes in a thread pool, so routes take it through
+    :meth:`library`, which holds a lock.
+    """
+
+    def __init__(self, library: Library, settings: WebSettings) -> None:
+        self._library = library
+        self._lock = threading.Lock()
+        self.settings = settings
+        self.templates = _templates(settings)
+
+    @contextmanager
+    def library(self) -> Iterator[Library]:
+        with self._lock:
+            yield self._library
+
+    def render(self, request: Request, name: str, context: dict[str, Any],
+               status_code: int = 200) -> HTMLResponse:
+        """A page from ``templates/name``, escaped (autoescape is on for every template)."""
+        return self.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def context(request: Request) -> AppContext:
+    """The app's context, as routes reach it."""
+    ctx: AppContext = request.app.state.paperatlas
+    return ctx
+
+
+def _templates(settings: WebSettings) -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("paperatlas.web", "templates"),
+        autoescape=True,  # every title and abstract is text, never markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        site_title=settings.title, version=__version__, modes=MODES,
+        paper_url=present.paper_url, tree_url=present.tree_url,
+    )
+    env.filters.update(segments=present.segments, id_links=present.id_links,
+                       web_links=present.web_links)
+    return Jinja2Templates(env=env)

@@ -1,0 +1,130 @@
+"""The HTML pages: home feed, search, paper, and the topic tree explorer."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from markupsafe import Markup
+from starlette.responses import HTMLResponse
+
+from ..errors import InvalidOptionError
+from ..organize.model import ROOT, UNSORTED
+from ..treeview import display_label
+from . import present
+from .api import tree_json
+from .context import context
+
+router = APIRouter(include_in_schema=False)
+
+Page = Annotated[int, Query(ge=1)]
+
+
+def _blank(value: str | None) -> str | None:
+    """An empty form field means "not given"."""
+    return (value or "").strip() or None
+
+
+def _year(value: str | None, name: str) -> int | None:
+    """A year from a form field: blank means none, anything but digits is an error."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InvalidOptionError(name, text, ["a year such as 2024", "nothing"])
+    return int(text)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, page: Page = 1, collection: str | None = None) -> HTMLResponse:
+    """The newest papers, grouped by day, beside the collections and trees."""
+    ctx = context(request)
+    size = ctx.settings.page_size
+    chosen = _blank(collection)
+    with ctx.library() as lib:
+        papers = list(lib.papers(collection=chosen, limit=size, offset=(page - 1) * size,
+                                 order="recent"))
+        total = lib.paper_count(chosen)
+        collections = lib.collections()
+        trees = lib.trees()
+    pager = present.Pager(page, size, total, (("collection", chosen or ""),))
+    return ctx.render(request, "home.html", {
+        "days": present.by_day(papers), "total": total, "pager": pager,
+        "collection": chosen, "collections": collections, "trees": trees})
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, q: str = "", mode: str = "", collection: str = "",
+           year_from: str = "", year_to: str = "", author: str = "",
+           page: Page = 1) -> HTMLResponse:
+    """Search with mode and filters; the URL holds the whole query, so it can be shared."""
+    ctx = context(request)
+    size = ctx.settings.page_size
+    form = {"q": q, "mode": mode, "collection": collection, "year_from": year_from,
+            "year_to": year_to, "author": author}
+    with ctx.library() as lib:
+        collections = lib.collections()
+        result = lib.search(q, mode=_blank(mode), limit=size, offset=(page - 1) * size,
+                            collection=_blank(collection),
+                            year_from=_year(year_from, "year from"),
+                            year_to=_year(year_to, "year to"), author=_blank(author))
+    pager = present.Pager(page, size, result.total, tuple(form.items()))
+    return ctx.render(request, "search.html", {
+        "form": form, "q": q, "result": result, "pager": pager, "collections": collections,
+        "filtered": any(form[k] for k in ("collection", "year_from", "year_to", "author"))})
+
+
+@router.get("/papers/{key:path}", response_class=HTMLResponse)
+def paper(request: Request, key: str) -> HTMLResponse:
+    """A paper with its identifiers, sources, collections, topics and similar papers."""
+    ctx = context(request)
+    with ctx.library() as lib:
+        found = lib.paper(key)
+        topics = lib.paper_topics(found.key)
+        similar = lib.similar([found.key], limit=ctx.settings.similar)
+    return ctx.render(request, "paper.html", {
+        "paper": found, "topics": topics, "similar": similar.hits})
+
+
+@router.get("/trees", response_class=HTMLResponse)
+def trees(request: Request) -> HTMLResponse:
+    """The library's topic trees."""
+    ctx = context(request)
+    with ctx.library() as lib:
+        items = lib.trees()
+    return ctx.render(request, "trees.html", {"trees": items})
+
+
+@router.get("/trees/{name}", response_class=HTMLResponse)
+def tree(request: Request, name: str) -> HTMLResponse:
+    """The explorer: a treemap and the collapsible outline, from the tree's JSON export."""
+    ctx = context(request)
+    doc = json.loads(tree_json(request, name))
+    with ctx.library() as lib:
+        picture = lib.tree_picture(name)
+    nodes: list[dict[str, Any]] = doc["nodes"]
+    children: dict[int | None, list[dict[str, Any]]] = {}
+    for n in nodes:  # the export lists parents first and children in display order
+        n["title"] = display_label(n["label"], n["kind"], n["id"])
+        children.setdefault(n["parent"], []).append(n)
+    root = next(n for n in nodes if n["parent"] is None)
+    topics = sum(1 for n in nodes if n["kind"] not in (ROOT, UNSORTED))
+    return ctx.render(request, "tree.html", {
+        "name": name, "root": root, "children": children, "topics": topics,
+        "settings": doc["settings"], "picture": _svg(picture)})
+
+
+@router.get("/trees/{name}/nodes/{node}", response_class=HTMLResponse)
+def node(request: Request, name: str, node: int) -> HTMLResponse:
+    """One topic: path, keywords, sub-topics (with their treemap) and papers."""
+    ctx = context(request)
+    with ctx.library() as lib:
+        topic = lib.tree_node(name, node)
+        picture = lib.tree_picture(name, node) if topic.children else ""
+    return ctx.render(request, "node.html", {"topic": topic, "picture": _svg(picture)})
+
+
+def _svg(picture: str) -> Markup:
+    """The core's treemap SVG, which escapes every label it writes, as markup."""
+    return Markup(picture)

@@ -1,0 +1,144 @@
+"""Pure helpers that shape core results for pages and JSON: links, snippets, days, pages."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ..models import Paper
+from ..search import SearchPage, Snippet
+
+#: Where each identifier scheme resolves on the web.
+ID_URLS: dict[str, str] = {
+    "arxiv": "https://arxiv.org/abs/{}",
+    "doi": "https://doi.org/{}",
+    "pmid": "https://pubmed.ncbi.nlm.nih.gov/{}/",
+    "pmcid": "https://www.ncbi.nlm.nih.gov/pmc/articles/{}/",
+    "s2": "https://www.semanticscholar.org/paper/{}",
+    "openalex": "https://openalex.org/{}",
+}
+ID_NAMES: dict[str, str] = {"arxiv": "arXiv", "doi": "DOI", "pmid": "PubMed",
+                            "pmcid": "PMC", "s2": "Semantic Scholar", "openalex": "OpenAlex"}
+
+
+def paper_url(key: str) -> str:
+    """The page of a paper (keys may hold ``/``, ``:``, ``?``: everything is quoted)."""
+    return "/papers/" + quote(key, safe="")
+
+
+def tree_url(name: str, node: int | None = None) -> str:
+    """The explorer page of a tree, or of one of its topics."""
+    base = "/trees/" + quote(name, safe="")
+    return base if node is None else f"{base}/nodes/{node}"
+
+
+def id_links(ids: dict[str, str]) -> list[dict[str, str]]:
+    """A paper's identifiers as ``{scheme, name, value, url}`` (url empty when unknown)."""
+    out = []
+    for scheme, value in ids.items():
+        pattern = ID_URLS.get(scheme)
+        url = pattern.format(quote(value, safe="/:().;")) if pattern else ""
+        out.append({"scheme": scheme, "name": ID_NAMES.get(scheme, scheme), "value": value,
+                    "url": url})
+    return out
+
+
+def web_links(links: list[str]) -> list[str]:
+    """The links that are safe to put in an ``href``: http(s) only (no ``javascript:``)."""
+    return [u for u in links if u.lower().startswith(("http://", "https://"))]
+
+
+def segments(snippet: Snippet) -> list[tuple[str, bool]]:
+    """A snippet as ``(text, highlighted)`` pieces, for templates to escape and mark."""
+    out: list[tuple[str, bool]] = []
+    last = 0
+    for start, end in snippet.highlights:
+        if start > last:
+            out.append((snippet.text[last:start], False))
+        out.append((snippet.text[start:end], True))
+        last = end
+    if last < len(snippet.text):
+        out.append((snippet.text[last:], False))
+    return out
+
+
+def day_of(paper: Paper) -> str:
+    """The day a feed files a paper under: its date, else the date of the listing it came
+    from (Daily Papers pages), else the day it was added."""
+    if paper.date:
+        return paper.date
+    for source in paper.sources:
+        listed = source.extra.get("listed_on")
+        if isinstance(listed, str) and listed:
+            return listed
+    return f"Added {paper.created_at[:10]}" if paper.created_at else "Undated"
+
+
+def day_title(day: str) -> str:
+    """``2025-07-03`` as ``Thu, Jul 3, 2025``; anything else as it is."""
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        return day
+    return f"{d:%a, %b} {d.day}, {d.year}"
+
+
+def by_day(papers: list[Paper]) -> list[tuple[str, list[Paper]]]:
+    """Papers grouped by :func:`day_of`, groups in the order they first appear."""
+    groups: dict[str, list[Paper]] = {}
+    for p in papers:
+        groups.setdefault(day_of(p), []).append(p)
+    return [(day_title(day), items) for day, items in groups.items()]
+
+
+def paper_summary(paper: Paper) -> dict[str, Any]:
+    """A paper as lists show it in JSON: without abstract and sources."""
+    return {"key": paper.key, "title": paper.title, "authors": paper.authors,
+            "date": paper.date, "year": paper.year, "venue": paper.venue,
+            "collections": paper.collections, "ids": paper.ids}
+
+
+def similar_dicts(page: SearchPage) -> list[dict[str, Any]]:
+    """Similar papers as a paper's JSON lists them."""
+    return [{"key": h.key, "title": h.title, "score": h.score, "year": h.year,
+             "authors": h.authors} for h in page.hits]
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Page ``page`` (1-based) of ``total`` items, ``size`` a page, and links to others."""
+
+    page: int
+    size: int
+    total: int
+    params: tuple[tuple[str, str], ...] = ()  # the query string to keep, without "page"
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size)) if self.size else 1
+
+    @property
+    def first(self) -> int:
+        return min((self.page - 1) * self.size + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.page * self.size, self.total)
+
+    def url(self, page: int) -> str:
+        params = [(k, v) for k, v in self.params if v != ""]
+        return "?" + urlencode([*params, ("page", str(page))] if page > 1 else params)
+
+    def window(self, radius: int = 2) -> list[int | None]:
+        """Page numbers to show: the first, the last and those near this one (None: a gap)."""
+        shown = sorted({1, self.pages, *range(max(1, self.page - radius),
+                                              min(self.pages, self.page + radius) + 1)})
+        out: list[int | None] = []
+        for n in shown:
+            if out and n - (out[-1] or 0) > 1:
+                out.append(None)
+            out.append(n)
+        return out

@@ -1,0 +1,29 @@
+// paperatlas: a little plain JavaScript for the pages (no build step).
+(() => {
+  // Treemap boxes open their topic.
+  document.querySelectorAll(".treemap-box").forEach((box) => {
+    box.addEventListener("click", (event) => {
+      const rect = event.target.closest("rect[data-node]");
+      if (rect) window.location.href = box.dataset.nodeBase + rect.dataset.node;
+    });
+  });
+  // Expand, collapse and filter the tree outline.
+  const each = (sel, fn) => document.querySelectorAll(sel).forEach(fn);
+  each("[data-expand]", (b) => b.addEventListener("click", () =>
+    each(b.dataset.expand + " details", (d) => { d.open = true; })));
+  each("[data-collapse]", (b) => b.addEventListener("click", () =>
+    each(b.dataset.collapse + " details", (d) => { d.open = false; })));
+  each("[data-filter]", (input) => input.addEventListener("input", () => {
+    const q = input.value.trim().toLowerCase();
+    each(input.dataset.filter + " li", (li) => {
+      const hit = !q || li.textContent.toLowerCase().includes(q);
+      li.style.display = hit ? "" : "none";
+      const details = li.querySelector(":scope > details");
+      if (q && hit && details) details.open = true;
+    });
+  }));
+  // Changing the mode or collection runs the search again.
+  each("select[data-autosubmit]", (s) => s.addEventListener("change", () => {
+    if (s.form.q && s.form.q.value.trim()) s.form.submit();
+  }));
+})();
