@@ -122,3 +122,10 @@ def test_paper_text_skips_a_title_that_is_the_abstracts_opening() -> None:
     assert title_in_abstract(opening, "we study graphs and walks")
     assert paper_text(opening, "We study graphs and walks.") == "We study graphs and walks."
     assert not title_in_abstract("", "anything") and paper_text("T", "") == "T"
+
+
+def test_single_word_labels_join_a_different_word() -> None:
+    from paperatlas.organize.label import _names
+
+    assert _names(["Scientific", "science", "Survey"])[0] == "Scientific and survey"
+    assert _names(["Graph", "graphs"]) == ["Graph", "graphs"]

@@ -181,13 +181,19 @@ def _names(phrases: list[str]) -> list[str]:
         if " " in p:
             out.append(p)
         else:
-            other = next((q for q in singles if q != p), None)
+            other = next((q for q in singles if not _same_root(q, p)), None)
             if other is None:
                 out.append(p)
             else:
                 second = other.lower() if other[1:].islower() else other
                 out.append(f"{p} and {second}")
     return out
+
+
+def _same_root(a: str, b: str) -> bool:
+    """Whether two words look like forms of one word ("science", "scientific")."""
+    a, b = a.lower(), b.lower()
+    return a == b or (min(len(a), len(b)) >= 5 and a[:5] == b[:5]) or a in b or b in a
 
 
 def _stem(word: str) -> str:

@@ -1,0 +1,152 @@
+"""End to end in a real headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+The seed library (the Daily Papers pages in ``../shared/seeds``: ingested, indexed with the
+default model, organized into a tree) is served by uvicorn on a free loopback port, and a
+browser clicks through it. A screenshot of every page goes to ``test-artifacts/e2e/`` (or
+``$PAPERATLAS_ARTIFACTS``). Without a browser these tests are skipped, unless
+``PAPERATLAS_E2E=1`` (set by ``.ci/run``), where a missing browser is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("PAPERATLAS_CHROMIUM", "/usr/bin/chromium"))
+REQUIRED = os.environ.get("PAPERATLAS_E2E") == "1"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("PAPERATLAS_ARTIFACTS", REPO / "test-artifacts")) / "e2e"
+
+if not REQUIRED:
+    pytest.importorskip("playwright")
+    pytest.importorskip("uvicorn")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser at {CHROMIUM} (install Debian's chromium; "
+                    "PAPERATLAS_E2E=1 makes this an error)", allow_module_level=True)
+elif not CHROMIUM.exists():
+    raise RuntimeError(f"PAPERATLAS_E2E=1 but there is no browser at {CHROMIUM}")
+
+import uvicorn  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+from paperatlas import Library  # noqa: E402
+from paperatlas.web import WebSettings, create_app  # noqa: E402
+
+from conftest import shared_dir  # noqa: E402
+
+TIMEOUT_MS = 15_000
+CHIME = "CHIME: LLM-Assisted Hierarchical Organization of Scientific Studies"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Library]]:
+    """The seed library served on loopback: ``(base url, library)``."""
+    seeds = shared_dir() / "seeds"
+    if not seeds.is_dir():
+        pytest.skip(f"shared data not found at {seeds.parent} (set PAPERATLAS_SHARED)")
+    lib = Library(tmp_path_factory.mktemp("e2e") / "seeds.db")
+    lib.ingest([seeds])
+    lib.index()
+    lib.tree_build("seeds")
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(lib, WebSettings(port=port)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", lib
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        lib.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM),
+                                      args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    errors: list[Any] = []
+    tab.on("pageerror", lambda error: errors.append(error))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_search_for_a_seed_paper_and_open_it(site: tuple[str, Library], page: Page) -> None:
+    base, _ = site
+    page.goto(base + "/")
+    shot(page, "01-home")
+    page.goto(base + "/search")
+    page.fill("input[name=q]", "LLM-assisted hierarchical organization of scientific studies")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url("**/search?*")
+    expect(page.locator(".result-count")).to_contain_text("results")
+    shot(page, "02-search")
+    first = page.locator("ol.results a.title").first
+    expect(first).to_contain_text("CHIME")
+    first.click()
+    expect(page.locator("h1")).to_contain_text(CHIME)
+    expect(page.locator(".abstract")).to_contain_text("expert-curated dataset")
+    shot(page, "03-paper")
+
+
+def test_follow_a_similar_paper(site: tuple[str, Library], page: Page) -> None:
+    base, lib = site
+    key = lib.search("CHIME hierarchical organization literature review", limit=1).hits[0].key
+    page.goto(f"{base}/papers/{key}")
+    similar = page.locator("h2:has-text('Similar papers') + ol a.title").first
+    title = similar.inner_text()
+    similar.click()
+    expect(page.locator("h1")).to_contain_text(title.strip()[:40])
+    assert f"/papers/{key}" not in page.url
+    shot(page, "04-similar-paper")
+
+
+def test_expand_the_tree_and_open_a_node(site: tuple[str, Library], page: Page) -> None:
+    base, lib = site
+    page.goto(base + "/trees/seeds")
+    shot(page, "05-tree")
+    tree = lib.tree("seeds")
+    parent = next(n for n in tree.children(tree.root) if tree.children(n.id))
+    child = tree.children(parent.id)[0]
+    branch = page.locator(f"details#n{parent.id}")
+    link = branch.locator(f"a[href$='/{child.id}']").first
+    expect(link).to_be_hidden()
+    branch.locator("summary").first.click()
+    expect(link).to_be_visible()
+    link.click()
+    expect(page.locator("h1")).to_contain_text(tree.nodes[child.id].label)
+    shot(page, "06-node")
