@@ -1,0 +1,209 @@
+"""Web latency under load: the search page and the paper page of a running server.
+
+Usage (the CI machine has 2 cores):
+
+    .venv/bin/python bench/web_load.py [--scale 100000] [--clients 20] [--requests 1000]
+        [--seconds 120] [--mode ""] [--out web_load.json]
+
+The library: SciFact's 5,183 papers repeated to ``--scale`` with numbered title suffixes,
+each copy carrying its original's vectors (bench/search_latency.py's method: embedding
+100k texts would take most of an hour on 2 cores and says nothing about serving), cached at
+``--cache`` (default /tmp/paperatlas-bench-100k.db) and reused when its size matches.
+
+The server is ``paperatlas --db CACHE serve`` in a subprocess on a free loopback port (the
+command a user runs). The load generator (asyncio + httpx in this process) keeps
+``--clients`` requests in flight (closed loop, no think time) until ``--requests`` are done
+or ``--seconds`` pass: the search page (``/search?q=...``, HTML, the page's default mode
+unless ``--mode``) with SciFact's train queries, each once, in order; then the paper page
+(``/papers/KEY``) of random papers, first one client at a time, then ``--clients`` at once.
+Both processes share the machine's cores, as they would on a 2-core host.
+
+Goals (issue 5): at 100k papers, search page p50 <= 50 ms and p99 <= 200 ms at 20 clients
+with no errors; paper page p50 <= 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paperatlas import Library
+from search_latency import SHARED, copy_vectors, write_corpus
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def prepare(cache: Path, scale: int) -> int:
+    """The cached library's paper count (building it first when missing or smaller)."""
+    docs = [json.loads(x) for x in (SHARED / "corpus.jsonl").open(encoding="utf-8")]
+    copies = max(1, round(scale / len(docs)))
+    if cache.exists():
+        with Library(cache, embedding_model=None) as lib:
+            papers = lib.stats().papers
+        if papers == copies * len(docs):
+            return papers
+        log(f"{cache} holds {papers} papers, not {copies * len(docs)}: rebuilding")
+        for path in cache.parent.glob(cache.name + "*"):
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+    t0 = time.perf_counter()
+    with Library(cache) as lib:
+        work = cache.with_name(cache.name + ".corpus")
+        work.mkdir(exist_ok=True)
+        first, every = work / "first.jsonl", work / "all.jsonl"
+        write_corpus(first, docs, 1)
+        lib.ingest([first])
+        lib.index()  # embeds the originals once
+        write_corpus(every, docs, copies)
+        lib.ingest([every])
+        copy_vectors(lib, docs)
+        lib.index()
+        papers = lib.stats().papers
+    log(f"built {papers} papers in {time.perf_counter() - t0:.0f} s at {cache}")
+    return papers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(cache: Path, port: int) -> subprocess.Popen[bytes]:
+    import httpx
+
+    cmd = [str(REPO / ".venv" / "bin" / "paperatlas"), "--db", str(cache), "serve",
+           "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited: {proc.stderr.read().decode()[-2000:]}"
+                             if proc.stderr else "the server exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not answer within 120 s")
+
+
+async def load(base: str, paths: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    """GET each path once, ``clients`` at a time; latencies in ms and status counts."""
+    import httpx
+
+    times: list[float] = []
+    statuses: dict[int, int] = {}
+    errors: list[str] = []
+    queue = iter(paths)
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for path in queue:
+            if time.monotonic() > deadline:
+                return
+            t0 = time.perf_counter()
+            try:
+                response = await client.get(path)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            times.append((time.perf_counter() - t0) * 1000)
+
+    t0 = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+    wall = time.perf_counter() - t0
+    times.sort()
+    return {"requests": len(times), "clients": clients, "seconds": wall,
+            "per_second": len(times) / wall if wall else 0.0,
+            "p50_ms": statistics.median(times) if times else None,
+            "p90_ms": times[int(len(times) * 0.9)] if times else None,
+            "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] if times else None,
+            "max_ms": times[-1] if times else None,
+            "statuses": statuses, "errors": errors[:5], "error_count": len(errors)
+            + sum(v for k, v in statuses.items() if k >= 400)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--paper-requests", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=120.0, help="bound per phase")
+    parser.add_argument("--mode", default="", help="search mode (default: the page's)")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/paperatlas-bench-100k.db"))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    from urllib.parse import urlencode
+
+    papers = prepare(args.cache, args.scale)
+    queries = [json.loads(x)["text"] for x in (SHARED / "queries-train.jsonl").open()]
+    with Library(args.cache, embedding_model=None) as lib:
+        keys = [p.key for p in lib.papers()]
+    rng = random.Random(0)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(args.cache, port)
+    results: dict[str, Any] = {"papers": papers, "meta": {
+        "date": f"{datetime.now(UTC):%Y-%m-%d}", "machine": platform.machine(),
+        "cpus": os.cpu_count(), "python": platform.python_version()}}
+    try:
+        extra = {"mode": args.mode} if args.mode else {}
+
+        def search(q: str) -> str:
+            return "/search?" + urlencode({"q": q, **extra})
+
+        warm = [search(q) for q in queries[-20:]] + [f"/papers/{k}" for k in keys[:20]]
+        results["warm_up"] = asyncio.run(load(base, warm, 1, args.seconds))
+        phases = [("search page", [search(q) for q in (queries * 10)[: args.requests]],
+                   args.clients),
+                  ("paper page, 1 client", [f"/papers/{rng.choice(keys)}"
+                                            for _ in range(args.paper_requests)], 1),
+                  (f"paper page, {args.clients} clients",
+                   [f"/papers/{rng.choice(keys)}" for _ in range(args.paper_requests)],
+                   args.clients)]
+        for name, paths, clients in phases:
+            results[name] = asyncio.run(load(base, paths, clients, args.seconds))
+            r = results[name]
+            log(f"{name}: {r['requests']} requests, p50 {r['p50_ms']:.1f} ms, p99 "
+                f"{r['p99_ms']:.1f} ms, {r['per_second']:.0f}/s, errors {r['error_count']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"| what ({papers:,} papers, {os.cpu_count()} cores) | clients | requests | p50 ms "
+          "| p99 ms | req/s | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in ("search page", "paper page, 1 client", f"paper page, {args.clients} clients"):
+        r = results[name]
+        print(f"| {name} | {r['clients']} | {r['requests']} | {r['p50_ms']:.1f} | "
+              f"{r['p99_ms']:.1f} | {r['per_second']:.0f} | {r['error_count']} |")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
