@@ -61,6 +61,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Librar
     lib.ingest([seeds])
     lib.index()
     lib.tree_build("seeds")
+    lib.map_build()
+    lib.user_add("alice", "correct horse battery")
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(lib, WebSettings(port=port)),
                                            host="127.0.0.1", port=port, log_level="warning"))
@@ -150,3 +152,49 @@ def test_expand_the_tree_and_open_a_node(site: tuple[str, Library], page: Page) 
     link.click()
     expect(page.locator("h1")).to_contain_text(tree.nodes[child.id].label)
     shot(page, "06-node")
+
+
+def test_rename_a_node_as_a_signed_in_user(site: tuple[str, Library], page: Page) -> None:
+    base, lib = site
+    tree = lib.tree("seeds")
+    node = next(n for n in tree.children(tree.root) if n.kind == "topic")
+    page.goto(f"{base}/trees/seeds/nodes/{node.id}")
+    expect(page.locator("details.edits")).to_have_count(0)  # reading only, until signed in
+    page.goto(f"{base}/signin?next=/trees/seeds/nodes/{node.id}")
+    page.fill("input[name=name]", "alice")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"**/trees/seeds/nodes/{node.id}")
+    shot(page, "07-signed-in")
+    page.locator("details.edits summary").click()
+    rename = page.locator("form.inline-form:has(input[name=op][value=rename])")
+    rename.locator("input[name=label]").fill("Renamed in the browser")
+    rename.locator("button[type=submit]").click()
+    expect(page.locator("h1")).to_contain_text("Renamed in the browser")
+    page.reload()
+    expect(page.locator("h1")).to_contain_text("Renamed in the browser")
+    assert lib.tree("seeds").nodes[node.id].label == "Renamed in the browser"
+    assert any(e.op == "rename" for e in lib.store.trees.edits("seeds"))
+    shot(page, "07-renamed-node")
+
+
+def test_load_the_map_and_click_a_point(site: tuple[str, Library], page: Page) -> None:
+    base, lib = site
+    page.goto(base + "/map")
+    expect(page.locator("#map[data-state=ready]")).to_be_visible()
+    count = lib.paper_count()
+    expect(page.locator("[data-map-status]")).to_contain_text(f"{count} of {count} papers")
+    assert page.evaluate("window.paperatlasMap.count()") == count
+    shot(page, "08-map")
+    x, y = page.evaluate("window.paperatlasMap.pageXY(7)")
+    page.mouse.move(x, y)
+    title = page.locator(".map-tip strong")
+    expect(title).to_be_visible()
+    hovered = title.inner_text()
+    page.mouse.wheel(0, -400)  # zoom in at the point: it stays under the pointer
+    page.mouse.move(x + 1, y)
+    expect(title).to_have_text(hovered)
+    page.mouse.click(x + 1, y)
+    page.wait_for_url("**/papers/*")
+    expect(page.locator("h1")).to_have_text(hovered)
+    shot(page, "09-paper-from-map")

@@ -46,3 +46,11 @@ class NotFoundError(PaperatlasError):
 
 class StoreError(PaperatlasError):
     """The database cannot be opened or is from a newer paperatlas."""
+
+
+class AuthError(PaperatlasError):
+    """A wrong user name, password or API token (the message never says which)."""
+
+
+class ConflictError(PaperatlasError):
+    """Something with that name already exists (a user, a collection)."""

@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import ids as idmod
+from .accounts import AccountService
 from .embed import Embedder
 from .embed.sbert import BACKENDS, DEFAULT_MODEL, SentenceTransformerEmbedder
-from .errors import InvalidOptionError, NotFoundError
+from .errors import ConflictError, InvalidOptionError, NotFoundError
 from .export import writer_for
 from .importer import Importer, IngestOptions, ProgressFn
 from .ingest import FieldMap
-from .models import CollectionInfo, IngestReport, Paper, Stats
+from .jobs import JobService
+from .mapview import MapInfo, MapReport, MapService, MapView
+from .models import ApiToken, CollectionInfo, IngestReport, Job, NewToken, Paper, Stats, User
 from .organize.base import Labeler
 from .organize.export import PaperRef, treemap_svg
 from .organize.label import KeywordLabeler
@@ -23,7 +26,7 @@ from .organize.model import BuildReport, EvalReport, Tree, TreeInfo, TreeSetting
 from .organize.service import TreeService
 from .search import IndexReport, SearchPage, SearchService
 from .search.fusion import FUSIONS
-from .store import Store
+from .store import Store, utcnow
 from .treeview import PaperTopic, TopicPage, page_paper_ids, paper_topics, subtree, topic_page
 
 #: How :meth:`Library.papers` can order papers.
@@ -59,6 +62,8 @@ class Library:
         self.search_service = SearchService(self.store, index_folder, factory)
         self.tree_service = TreeService(
             self.store, embed=self._encode_short if factory else None, search=self._search_ids)
+        self.accounts = AccountService(self.store)
+        self.job_service = JobService(self.store)
 
     def close(self) -> None:
         self.store.close()
@@ -216,6 +221,23 @@ class Library:
         ids = (self.store.papers.id_for(hit.key) for hit in page.hits)
         return [i for i in ids if i is not None]
 
+    # -- the map ---------------------------------------------------------------------------
+    def map_build(self, *, method: str | None = None, rebuild: bool = False) -> MapReport:
+        """Fit the 2-D map of the papers' vectors (``method``: one of ``mapview.METHODS``,
+        default pca) the first time, on ``rebuild`` or for another method; else place the
+        papers added since on the fitted projection. Brings the embeddings up to date first."""
+        self.index()
+        return MapService(self.store).build(method=method, rebuild=rebuild)
+
+    def map_info(self) -> MapInfo | None:
+        """How the map was fitted and how many papers it shows (None before a build)."""
+        return MapService(self.store).info()
+
+    def map_points(self, collection: str | None = None, tree: str | None = None) -> MapView:
+        """The map's points (of a collection) with key and title, each coloured by its
+        first-level topic in ``tree``, and that tree's legend."""
+        return MapService(self.store).view(collection=collection, tree=tree)
+
     # -- reading ---------------------------------------------------------------------
     def paper(self, key: str) -> Paper:
         """A paper by its key, or by any identifier it carries (DOI, arXiv id, ...)."""
@@ -272,6 +294,87 @@ class Library:
         """Write every paper (or a collection's) to ``out``; returns how many."""
         writer = writer_for(format)
         return writer(self.papers(collection=collection), out)
+
+    # -- users and API tokens ----------------------------------------------------------
+    def user_add(self, name: str, password: str) -> User:
+        """A new user who may sign in to the web app (password hashed with argon2)."""
+        return self.accounts.add(name, password)
+
+    def user_check(self, name: str, password: str) -> User:
+        """The user, if the password is theirs; :class:`AuthError` otherwise."""
+        return self.accounts.check(name, password)
+
+    def user(self, name: str) -> User:
+        return self.accounts.get(name)
+
+    def users(self) -> list[User]:
+        return self.accounts.all()
+
+    def user_remove(self, name: str) -> None:
+        """Delete a user and their tokens."""
+        self.accounts.remove(name)
+
+    def token_create(self, name: str, label: str = "") -> NewToken:
+        """A new API token for a user; ``.token`` is its only copy."""
+        return self.accounts.token_create(name, label)
+
+    def token_check(self, token: str) -> User:
+        """The user an API token belongs to; :class:`AuthError` for an unknown token."""
+        return self.accounts.token_check(token)
+
+    def tokens(self, name: str) -> list[ApiToken]:
+        return self.accounts.tokens(name)
+
+    # -- collections and jobs --------------------------------------------------------------
+    def collection_create(self, name: str) -> CollectionInfo:
+        """A new, empty collection."""
+        name = " ".join(name.split())
+        if not name or len(name) > 200:
+            raise InvalidOptionError("collection name", name, ["1 to 200 characters"])
+        if self.store.collections.id_for(name) is not None:
+            raise ConflictError(f"a collection named {name!r} already exists")
+        with self.store.transaction():
+            self.store.collections.ensure(name, utcnow())
+        return next(c for c in self.collections() if c.name == name)
+
+    def collection_add(self, name: str, keys: Iterable[str]) -> int:
+        """Put papers (by key or identifier) in a collection; returns how many were new."""
+        repo = self.store.collections
+        return self._collect(name, keys, lambda c, p: repo.add_paper(c, p, utcnow()))
+
+    def collection_remove(self, name: str, keys: Iterable[str]) -> int:
+        """Take papers out of a collection (they stay in the library); returns how many."""
+        return self._collect(name, keys, self.store.collections.remove_paper)
+
+    def _collect(self, name: str, keys: Iterable[str], change: Callable[[int, int], bool]) -> int:
+        cid = self.store.collections.require(name) or 0
+        ids = [self._resolve(k) for k in keys]
+        with self.store.transaction():
+            return sum(change(cid, pid) for pid in ids)
+
+    def job_create(self, kind: str, params: dict[str, Any],
+                   created_by: str | None = None) -> Job:
+        """A queued job; ``params`` describe it to people (file name, collection, ...)."""
+        return self.job_service.create(kind, params, created_by)
+
+    def job(self, job_id: int) -> Job:
+        return self.job_service.get(job_id)
+
+    def jobs(self, limit: int = 20) -> list[Job]:
+        return self.job_service.recent(limit)
+
+    def jobs_abandon(self) -> int:
+        """Fail the jobs a stopped process left queued or running; returns how many."""
+        return self.job_service.abandon()
+
+    def ingest_job(self, job_id: int, paths: Iterable[str | Path], *,
+                   collection: str | None = None, format: str | None = None,
+                   index: bool = False, progress: Callable[[Job], None] | None = None) -> Job:
+        """Run a queued job as :meth:`ingest`, recording progress, counts and per-record
+        errors on it; a file that cannot be ingested fails the job with its message."""
+        return self.job_service.run_ingest(job_id, lambda on_bytes: self.ingest(
+            paths, collection=collection, format=format, progress=on_bytes, index=index),
+            progress)
 
     # -- helpers -------------------------------------------------------------------------
     def has_paper(self, key: str) -> bool:

@@ -243,3 +243,61 @@ class Candidate:
     norm_title: str
     abstract: str
     ids: dict[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who may sign in to the web app and write (edits, collections, uploads)."""
+
+    name: str
+    created_at: str
+    tokens: int = 0  # how many API tokens the user has
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token as stored: never the token itself, only what describes it."""
+
+    id: int
+    user: str
+    label: str
+    created_at: str
+    last_used_at: str | None
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just made: ``token`` is shown once and cannot be read back later."""
+
+    token: str
+    info: ApiToken
+
+
+#: The states of a job, in the order a job goes through them.
+JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed")
+
+
+@dataclass
+class Job:
+    """Background work (a web upload's ingest): progress, result and per-record errors."""
+
+    id: int
+    kind: str
+    status: str
+    params: dict[str, Any]
+    created_at: str
+    created_by: str | None = None
+    done: int = 0  # progress, in the job's unit (bytes read for an ingest)
+    total: int = 0
+    result: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None  # why a failed job failed
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "finished": self.finished}

@@ -13,9 +13,11 @@ from ..embed.sbert import BACKENDS, DEFAULT_MODEL
 from ..errors import PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
 from ..library import Library
+from . import mapcmd as map_commands
 from . import render
 from . import search as search_commands
 from . import tree as tree_commands
+from . import users as user_commands
 from . import web as web_commands
 
 
@@ -195,3 +197,5 @@ def runs(state: _State, limit: int, as_json: bool) -> None:
 search_commands.register(main, _State)
 tree_commands.register(main, _State)
 web_commands.register(main, _State)
+map_commands.register(main, _State)
+user_commands.register(main, _State)

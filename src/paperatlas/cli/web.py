@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,9 +17,16 @@ def register(main: click.Group, state_type: Any) -> None:
     @main.command()
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
     @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+    @click.option("--private", is_flag=True,
+                  help="Reading needs a signed-in user or an API token too.")
+    @click.option("--max-upload-mb", type=click.IntRange(min=1), default=50, show_default=True,
+                  help="Largest file the upload page and /api/uploads take.")
     @pass_state
-    def serve(state: Any, host: str, port: int) -> None:
-        """Serve the web app and its JSON API (docs at /docs) until Ctrl-C."""
+    def serve(state: Any, host: str, port: int, private: bool, max_upload_mb: int) -> None:
+        """Serve the web app and its JSON API (docs at /docs) until Ctrl-C.
+
+        Sign-in cookies are signed with $PAPERATLAS_SECRET_KEY, else with a random key kept
+        in LIBRARY.db.secret. Add users with `paperatlas users add NAME`."""
         try:
             import uvicorn
 
@@ -25,6 +35,29 @@ def register(main: click.Group, state_type: Any) -> None:
             raise click.ClickException(
                 f"serve needs the web extra ({exc.name} is missing): "
                 "pip install 'paperatlas[web]'") from exc
-        app = create_app(state.library(), WebSettings(host=host, port=port))
+        settings = WebSettings(host=host, port=port, private=private,
+                               secret_key=secret_key(state.db),
+                               max_upload_bytes=max_upload_mb * 1024 * 1024)
+        app = create_app(state.library(), settings)
         click.echo(f"serving {state.db} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
         uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def secret_key(db: str) -> str:
+    """``$PAPERATLAS_SECRET_KEY``, else a random key kept beside the library in
+    ``LIBRARY.db.secret`` (made on first use, readable by its owner only)."""
+    key = os.environ.get("PAPERATLAS_SECRET_KEY", "").strip()
+    if key:
+        return key
+    path = Path(db).with_name(Path(db).name + ".secret")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="utf-8").strip()
+        if not key:
+            raise click.ClickException(f"{path} is empty: delete it to make a new key") from None
+        return key
+    key = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key

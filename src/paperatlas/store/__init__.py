@@ -9,14 +9,17 @@ from pathlib import Path
 
 from .collections import CollectionRepo
 from .db import connect, rolled_back, schema_version, transaction, utcnow
+from .jobs import JobRepo
+from .maps import MapRepo
 from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
 from .trees import TreeRepo
+from .users import UserRepo
 from .vectors import VectorRepo
 
-__all__ = ["CollectionRepo", "PaperRepo", "ProvenanceRepo", "SearchRepo", "Store", "TreeRepo",
-           "VectorRepo", "utcnow"]
+__all__ = ["CollectionRepo", "JobRepo", "MapRepo", "PaperRepo", "ProvenanceRepo", "SearchRepo",
+           "Store", "TreeRepo", "UserRepo", "VectorRepo", "utcnow"]
 
 
 class Store:
@@ -31,6 +34,9 @@ class Store:
         self.search = SearchRepo(self.conn)
         self.vectors = VectorRepo(self.conn)
         self.trees = TreeRepo(self.conn)
+        self.users = UserRepo(self.conn)
+        self.jobs = JobRepo(self.conn)
+        self.maps = MapRepo(self.conn)
 
     @contextmanager
     def transaction(self, *, dry_run: bool = False) -> Iterator[None]:

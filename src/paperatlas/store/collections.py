@@ -43,6 +43,15 @@ class CollectionRepo:
             " VALUES (?,?,?)", (collection_id, paper_id, now))
         return cur.rowcount > 0
 
+    def remove_paper(self, collection_id: int, paper_id: int) -> bool:
+        cur = self.conn.execute(
+            "DELETE FROM collection_papers WHERE collection_id = ? AND paper_id = ?",
+            (collection_id, paper_id))
+        return cur.rowcount > 0
+
+    def get(self, name: str) -> CollectionInfo | None:
+        return next((c for c in self.all() if c.name == name), None)
+
     def all(self) -> list[CollectionInfo]:
         rows = self.conn.execute(
             "SELECT c.name, COUNT(cp.paper_id), c.created_at FROM collections c"

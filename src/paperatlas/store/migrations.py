@@ -261,5 +261,76 @@ def m005_trees(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_accounts(conn: sqlite3.Connection) -> None:
+    """Users (argon2 password hashes), their API tokens (SHA-256 of the token) and jobs
+    (background work such as web uploads, with progress and per-record errors)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE users (
+            id            INTEGER PRIMARY KEY,
+            name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            created_at    TEXT NOT NULL
+        );
+        CREATE TABLE api_tokens (
+            id           INTEGER PRIMARY KEY,
+            user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            token_hash   TEXT NOT NULL UNIQUE,
+            label        TEXT NOT NULL DEFAULT '',
+            created_at   TEXT NOT NULL,
+            last_used_at TEXT
+        );
+        CREATE INDEX api_tokens_user ON api_tokens(user_id);
+        CREATE TABLE jobs (
+            id          INTEGER PRIMARY KEY,
+            kind        TEXT NOT NULL,
+            status      TEXT NOT NULL DEFAULT 'queued'
+                        CHECK (status IN ('queued', 'running', 'done', 'failed')),
+            created_by  TEXT,
+            params      TEXT NOT NULL DEFAULT '{}',
+            done        INTEGER NOT NULL DEFAULT 0,
+            total       INTEGER NOT NULL DEFAULT 0,
+            result      TEXT NOT NULL DEFAULT '{}',
+            errors      TEXT NOT NULL DEFAULT '[]',
+            message     TEXT,
+            created_at  TEXT NOT NULL,
+            started_at  TEXT,
+            finished_at TEXT
+        )
+        """,
+    )
+
+
+def m007_map(conn: sqlite3.Connection) -> None:
+    """The 2-D map: a point per paper (made from the vector of its ``text_hash``) and one
+    state row holding the fitted projection and how many vectors it was fitted on."""
+    _run(
+        conn,
+        """
+        CREATE TABLE map_points (
+            paper_id  INTEGER PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE,
+            x         REAL NOT NULL,
+            y         REAL NOT NULL,
+            method    TEXT NOT NULL,
+            model     TEXT NOT NULL,
+            text_hash TEXT NOT NULL
+        );
+        CREATE TABLE map_state (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            method     TEXT NOT NULL,
+            model      TEXT NOT NULL,
+            version    INTEGER NOT NULL,
+            fitted     INTEGER NOT NULL,
+            params     BLOB,
+            settings   TEXT NOT NULL DEFAULT '{}',
+            built_at   TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees]
+    m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
+    m006_accounts, m007_map]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -110,3 +111,18 @@ def node(request: Request, name: str, node: int) -> dict[str, Any]:
     """One topic: its path, sub-topics with sizes, keywords and the papers linked to it."""
     with context(request).library() as lib:
         return lib.tree_node(name, node).to_dict()
+
+
+@router.get("/map", tags=["map"], responses=ERRORS)
+def map_points(request: Request, collection: Collection = None,
+               tree: Annotated[str | None, Query(description="Colour the points by this "
+                                                 "tree's first-level topics.")] = None,
+               ) -> Response:
+    """The 2-D map as columns, one entry per paper: ``keys``, ``titles``, ``x``, ``y``
+    (4 decimals; the fitted map spans [0, 1] on its longer axis) and ``topic`` (an index into
+    ``topics``, the tree's first-level topics with their point counts; -1 for none), with the
+    ``method``, the ``count`` of points and the ``papers`` in scope. 404 before `map build`."""
+    with context(request).library() as lib:
+        view = lib.map_points(collection=_blank(collection), tree=_blank(tree))
+    body = json.dumps(view.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    return Response(body, media_type="application/json")

@@ -28,6 +28,11 @@ class WebSettings:
     page_size: int = 20  # search results and feed papers per page
     similar: int = 8  # similar papers on a paper page
     title: str = "paperatlas"
+    secret_key: str = ""  # signs session cookies; empty: a random key (sessions end on restart)
+    private: bool = False  # reading needs a signed-in user (or an API token) too
+    max_upload_bytes: int = 50 * 1024 * 1024  # larger uploads are refused with 413
+    upload_dir: str = ""  # where uploads are kept; empty: LIBRARY.db.uploads beside the library
+    session_days: int = 14  # how long a sign-in lasts
 
 
 class AppContext:

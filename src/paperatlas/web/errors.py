@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from ..errors import (
+    AuthError,
+    ConflictError,
     InvalidOptionError,
     NotFoundError,
     PaperatlasError,
@@ -26,6 +28,8 @@ from .context import context
 #: HTTP status of each core exception (the first matching class wins).
 STATUS: tuple[tuple[type[PaperatlasError], int], ...] = (
     (NotFoundError, 404),
+    (AuthError, 401),  # a wrong password or API token
+    (ConflictError, 409),  # the name is taken
     (InvalidOptionError, 400),
     (UnknownFormatError, 400),
     (ParseError, 400),
@@ -62,7 +66,10 @@ def error_response(request: Request, status: int, kind: str, message: str) -> Re
 
 async def _core_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PaperatlasError)
-    return error_response(request, status_of(exc), type(exc).__name__, str(exc))
+    response = error_response(request, status_of(exc), type(exc).__name__, str(exc))
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

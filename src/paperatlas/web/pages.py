@@ -1,20 +1,23 @@
-"""The HTML pages: home feed, search, paper, and the topic tree explorer."""
+"""The HTML pages: home feed, search, paper, the topic tree explorer and the map."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from ..errors import InvalidOptionError
+from ..errors import InvalidOptionError, NotFoundError
 from ..organize.model import ROOT, UNSORTED
 from ..treeview import display_label
 from . import present
 from .api import tree_json
+from .auth import session_user
 from .context import context
+from .writes import edit_targets
 
 router = APIRouter(include_in_schema=False)
 
@@ -83,8 +86,9 @@ def paper(request: Request, key: str) -> HTMLResponse:
         found = lib.paper(key)
         topics = lib.paper_topics(found.key)
         similar = lib.similar([found.key], limit=ctx.settings.similar)
+        names = [c.name for c in lib.collections()] if session_user(request) else []
     return ctx.render(request, "paper.html", {
-        "paper": found, "topics": topics, "similar": similar.hits})
+        "paper": found, "topics": topics, "similar": similar.hits, "all_collections": names})
 
 
 @router.get("/trees", response_class=HTMLResponse)
@@ -122,9 +126,36 @@ def node(request: Request, name: str, node: int) -> HTMLResponse:
     with ctx.library() as lib:
         topic = lib.tree_node(name, node)
         picture = lib.tree_picture(name, node) if topic.children else ""
-    return ctx.render(request, "node.html", {"topic": topic, "picture": _svg(picture)})
+        editor = session_user(request) is not None and topic.kind == "topic"
+        targets = edit_targets(lib.tree(name), node) if editor else []
+    return ctx.render(request, "node.html", {"topic": topic, "picture": _svg(picture),
+                                             "editor": editor, "targets": targets})
 
 
 def _svg(picture: str) -> Markup:
     """The core's treemap SVG, which escapes every label it writes, as markup."""
     return Markup(picture)
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(request: Request, collection: str = "", tree: str | None = None) -> HTMLResponse:
+    """The 2-D map of the papers (of a collection), coloured by a tree's first-level topics:
+    by default the first tree made on that collection, else the first tree."""
+    ctx = context(request)
+    chosen = _blank(collection)
+    with ctx.library() as lib:
+        info = lib.map_info()
+        collections = lib.collections()
+        trees = lib.trees()
+    if chosen and chosen not in {c.name for c in collections}:
+        raise NotFoundError(f"no collection named {chosen!r}")
+    colour = _blank(tree)
+    if tree is None:
+        colour = next((t.name for t in trees if t.collection == chosen),
+                      trees[0].name if trees else None)
+    elif colour and colour not in {t.name for t in trees}:
+        raise NotFoundError(f"no tree named {colour!r}")
+    api = "/api/map?" + urlencode({"collection": chosen or "", "tree": colour or ""})
+    return ctx.render(request, "map.html", {
+        "info": info, "collections": collections, "trees": trees, "collection": chosen,
+        "tree": colour, "api": api})

@@ -1,0 +1,66 @@
+"""CLI commands for accounts: ``paperatlas users add|list|remove|token``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+
+def register(main: click.Group, state_type: Any) -> None:
+    """Add the ``users`` command group to the main group."""
+    pass_state = click.make_pass_decorator(state_type)
+
+    @main.group()
+    def users() -> None:
+        """People who may sign in to the web app and write, and their API tokens."""
+
+    @users.command()
+    @click.argument("name")
+    @click.option("--password-stdin", is_flag=True,
+                  help="Read the password from the first line of standard input.")
+    @pass_state
+    def add(state: Any, name: str, password_stdin: bool) -> None:
+        """Add a user (the password is asked twice unless --password-stdin)."""
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        user = state.library().user_add(name, password)
+        click.echo(f"added user {user.name!r}")
+
+    @users.command(name="list")
+    @click.option("--json", "as_json", is_flag=True, help="Print the users as JSON.")
+    @pass_state
+    def list_(state: Any, as_json: bool) -> None:
+        """The users, when each was added and how many API tokens each has."""
+        items = state.library().users()
+        if as_json:
+            click.echo(json.dumps([{"name": u.name, "created_at": u.created_at,
+                                    "tokens": u.tokens} for u in items]))
+            return
+        for u in items:
+            click.echo(f"{u.name}\tadded {u.created_at}\t{u.tokens} tokens")
+
+    @users.command()
+    @click.argument("name")
+    @pass_state
+    def remove(state: Any, name: str) -> None:
+        """Remove a user and their API tokens (their edits and uploads stay)."""
+        state.library().user_remove(name)
+        click.echo(f"removed user {name!r}")
+
+    @users.command()
+    @click.argument("name")
+    @click.option("--label", default="", help="What the token is for (shown in listings).")
+    @pass_state
+    def token(state: Any, name: str, label: str) -> None:
+        """Make an API token for a user and print it (once: it cannot be shown again).
+
+        Send it as `Authorization: Bearer TOKEN` to write through /api."""
+        made = state.library().token_create(name, label)
+        click.echo(made.token)
+        click.echo(f"token {made.info.id} for {made.info.user!r}: keep it, it is not stored",
+                   err=True)

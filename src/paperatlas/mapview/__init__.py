@@ -1,0 +1,8 @@
+"""The 2-D map of a library: a stored projection of the paper vectors (PCA or UMAP)."""
+
+from .model import MapInfo, MapPoint, MapReport, MapTopic, MapView
+from .projection import METHODS, Projection
+from .service import MapService
+
+__all__ = ["METHODS", "MapInfo", "MapPoint", "MapReport", "MapService", "MapTopic", "MapView",
+           "Projection"]

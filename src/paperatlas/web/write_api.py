@@ -1,0 +1,127 @@
+"""The JSON API's writes (tree edits, collections, uploads) and jobs.
+
+Every write needs ``Authorization: Bearer TOKEN`` (``paperatlas users token NAME``) and
+makes the same library call as the CLI and the forms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+
+from ..errors import InvalidOptionError
+from ..ingest import FORMAT_NAMES
+from .auth import api_writer
+from .context import context
+from .writes import board, edit_args, job_of, queue_ingest, receive_upload, run_ingest
+
+router = APIRouter(prefix="/api")
+
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad argument; the message lists the valid values."},
+    401: {"description": "No API token, or an unknown one."},
+    404: {"description": "No such tree, node, collection or paper."},
+}
+Keys = Annotated[list[str], Body(embed=True, description="Paper keys or identifiers.")]
+UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "collection": {"type": "string", "description": "Default: the file's name."},
+        "format": {"type": "string", "enum": list(FORMAT_NAMES),
+                   "description": "Default: detected."},
+        "index": {"type": "boolean", "description": "Update the search index afterwards."},
+    }}}}}}
+
+
+@router.post("/trees/{name}/edits", tags=["trees"], responses=WRITE_ERRORS)
+def tree_edit(request: Request, name: str,
+              body: Annotated[dict[str, Any], Body(examples=[
+                  {"op": "rename", "node": 3, "label": "Protein folding"},
+                  {"op": "move", "node": 3, "parent": 1},
+                  {"op": "merge", "nodes": [4, 5], "into": 3},
+                  {"op": "pin", "paper": "2405.00001", "node": 3}])]) -> dict[str, Any]:
+    """Correct a tree, as ``paperatlas tree edit`` does: ``op`` (rename, lock, unlock, move,
+    merge, split, delete, move-paper, pin, unpin) and its arguments. The edit joins the
+    tree's edit log and is replayed after updates and rebuilds."""
+    api_writer(request)
+    args = dict(body)
+    op = args.pop("op", None)
+    if not isinstance(op, str):
+        raise InvalidOptionError("edit", op, ["a body with 'op' and its arguments"])
+    typed = edit_args(op, args, strict=True)
+    with context(request).library() as lib:
+        message = lib.tree_edit(name, op, **typed)
+    return {"tree": name, "op": op, "args": typed, "message": message}
+
+
+@router.get("/trees/{name}/history", tags=["trees"], responses=WRITE_ERRORS)
+def tree_history(request: Request, name: str,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
+    """The tree's change log, newest first: builds, updates and edits."""
+    with context(request).library() as lib:
+        return lib.tree_history(name, limit)
+
+
+@router.post("/collections", tags=["papers"], status_code=201, responses={
+    **WRITE_ERRORS, 409: {"description": "A collection with that name exists."}})
+def collection_create(request: Request,
+                      name: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
+    """Create an empty collection."""
+    api_writer(request)
+    with context(request).library() as lib:
+        return dataclasses.asdict(lib.collection_create(name))
+
+
+@router.post("/collections/{name:path}/papers", tags=["papers"], responses=WRITE_ERRORS)
+def collection_add(request: Request, name: str, keys: Keys) -> dict[str, Any]:
+    """Put papers in a collection; ``added`` counts those not already in it."""
+    api_writer(request)
+    with context(request).library() as lib:
+        added = lib.collection_add(name, keys)
+        size = lib.paper_count(name)
+    return {"collection": name, "added": added, "papers": size}
+
+
+@router.delete("/collections/{name:path}/papers", tags=["papers"], responses=WRITE_ERRORS)
+def collection_remove(request: Request, name: str, keys: Keys) -> dict[str, Any]:
+    """Take papers out of a collection (they stay in the library)."""
+    api_writer(request)
+    with context(request).library() as lib:
+        removed = lib.collection_remove(name, keys)
+        size = lib.paper_count(name)
+    return {"collection": name, "removed": removed, "papers": size}
+
+
+@router.post("/uploads", tags=["papers"], status_code=202, openapi_extra=UPLOAD_FORM,
+             responses={**WRITE_ERRORS, 413: {"description": "The file is over the limit."}})
+async def upload(request: Request, background: BackgroundTasks) -> JSONResponse:
+    """Upload a file to ingest (any format ``paperatlas ingest`` reads). The answer comes at
+    once with the queued job; follow it at ``/api/jobs/{id}``."""
+    user = api_writer(request)
+    received = await receive_upload(request)
+    job = await run_in_threadpool(queue_ingest, request, received, user)
+    background.add_task(run_ingest, context(request), board(request), job, received.path)
+    return JSONResponse({"job": job.to_dict(), "url": f"/api/jobs/{job.id}",
+                         "page": f"/jobs/{job.id}"}, status_code=202)
+
+
+@router.get("/jobs/{job_id}", tags=["papers"], responses=WRITE_ERRORS)
+def job(request: Request, job_id: int) -> dict[str, Any]:
+    """A job: ``status`` (queued, running, done, failed), progress as ``done`` of ``total``
+    bytes, the ingest's counts in ``result``, each rejected record in ``errors`` (file, line,
+    reason) and, for a failed job, its ``message``."""
+    return job_of(request, job_id).to_dict()
+
+
+@router.get("/jobs", tags=["papers"])
+def jobs(request: Request,
+         limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, Any]]:
+    """Recent jobs, newest first."""
+    with context(request).library() as lib:
+        items = lib.jobs(limit)
+    running = board(request)
+    return [(running.get(j.id) or j).to_dict() for j in items]

@@ -1,0 +1,142 @@
+"""The HTML pages and forms that write: tree edits, collections, uploads and their jobs.
+
+Every form posts its session's CSRF token and needs a signed-in user; each makes the same
+library call as the CLI and ``/api``, then sends the browser back to a page (303).
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..ingest import FORMAT_NAMES
+from . import present
+from .auth import SignInRequired, check_csrf, flash, local_url, page_writer, signed_in
+from .context import context
+from .writes import board, edit_args, job_of, queue_ingest, receive_upload, run_ingest
+
+router = APIRouter(include_in_schema=False)
+
+Field = Annotated[str, Form()]
+
+
+def _back(url: str, default: str = "/") -> RedirectResponse:
+    return RedirectResponse(local_url(url, default), status_code=303)
+
+
+@router.post("/trees/{name}/edits")
+def tree_edit(request: Request, name: str, op: Field = "", csrf: Field = "", node: Field = "",
+              label: Field = "", parent: Field = "", into: Field = "",
+              paper: Field = "") -> Response:
+    """Rename, move or merge a topic, or pin a paper to it, from the topic page."""
+    page_writer(request, csrf)
+    raw = {"node": node, "label": label, "parent": parent, "into": into, "paper": paper}
+    if op == "merge":
+        raw["nodes"] = raw.pop("node")
+    args = edit_args(op, raw)
+    with context(request).library() as lib:
+        message = lib.tree_edit(name, op, **args)
+    flash(request, message[:1].upper() + message[1:] + ".")
+    target = args.get("into") if op == "merge" else args.get("node")
+    return _back(present.tree_url(name, target))
+
+
+@router.get("/collections", response_class=HTMLResponse)
+def collections(request: Request) -> HTMLResponse:
+    """The collections, with a form to make one."""
+    ctx = context(request)
+    with ctx.library() as lib:
+        items = lib.collections()
+    return ctx.render(request, "collections.html", {"collections": items})
+
+
+@router.post("/collections")
+def collection_create(request: Request, name: Field = "", csrf: Field = "") -> Response:
+    page_writer(request, csrf)
+    with context(request).library() as lib:
+        made = lib.collection_create(name)
+    flash(request, f"Collection {made.name!r} created.")
+    return _back(collection_url(made.name))
+
+
+@router.post("/collections/add")
+def collection_add(request: Request, collection: Field = "", key: Field = "",
+                   csrf: Field = "", back: Field = "") -> Response:
+    """Put a paper (by key or identifier) in a collection."""
+    page_writer(request, csrf)
+    with context(request).library() as lib:
+        added = lib.collection_add(collection, [key.strip()])
+    flash(request, f"Added to {collection!r}." if added else f"Already in {collection!r}.")
+    return _back(back, collection_url(collection))
+
+
+@router.post("/collections/remove")
+def collection_remove(request: Request, collection: Field = "", key: Field = "",
+                      csrf: Field = "", back: Field = "") -> Response:
+    """Take a paper out of a collection (it stays in the library)."""
+    page_writer(request, csrf)
+    with context(request).library() as lib:
+        lib.collection_remove(collection, [key])
+    flash(request, f"Removed from {collection!r}.")
+    return _back(back, collection_url(collection))
+
+
+@router.get("/collections/{name:path}", response_class=HTMLResponse)
+def collection(request: Request, name: str,
+               page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+    """A collection's papers, newest first, with forms to add and remove papers."""
+    ctx = context(request)
+    size = ctx.settings.page_size
+    with ctx.library() as lib:
+        total = lib.paper_count(name)
+        papers = list(lib.papers(collection=name, limit=size, offset=(page - 1) * size,
+                                 order="recent"))
+    return ctx.render(request, "collection.html", {
+        "name": name, "papers": papers, "total": total,
+        "pager": present.Pager(page, size, total)})
+
+
+@router.get("/uploads", response_class=HTMLResponse)
+def uploads(request: Request) -> HTMLResponse:
+    """The upload form and the recent jobs."""
+    ctx = context(request)
+    with ctx.library() as lib:
+        items = lib.jobs(20)
+        names = [c.name for c in lib.collections()]
+    running = board(request)
+    return ctx.render(request, "uploads.html", {
+        "jobs": [running.get(j.id) or j for j in items], "formats": FORMAT_NAMES,
+        "collections": names, "limit": ctx.settings.max_upload_bytes})
+
+
+@router.post("/uploads")
+async def upload(request: Request, background: BackgroundTasks) -> Response:
+    """Save the file, queue its ingest and show the job's page."""
+    user = await run_in_threadpool(signed_in, request)
+    if user is None:  # refused before the file is read
+        raise SignInRequired("sign in to upload", "/uploads")
+    received = await receive_upload(request)
+    try:
+        check_csrf(request, received.fields.get("csrf"))
+    except Exception:
+        shutil.rmtree(received.path.parent, ignore_errors=True)
+        raise
+    job = await run_in_threadpool(queue_ingest, request, received, user)
+    background.add_task(run_ingest, context(request), board(request), job, received.path)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job(request: Request, job_id: int) -> HTMLResponse:
+    """A job's progress, counts and per-record errors (the page reloads until it ends)."""
+    found = job_of(request, job_id)
+    return context(request).render(request, "job.html", {"job": found})
+
+
+def collection_url(name: str) -> str:
+    return "/collections/" + quote(name, safe="")

@@ -1,0 +1,238 @@
+"""What the write routes (forms and ``/api``) share: typed tree-edit arguments, the upload
+receiver, and the board where running jobs report progress.
+
+An upload is saved into its own folder under the upload directory (``LIBRARY.db.uploads``
+unless ``WebSettings.upload_dir`` says otherwise) and kept there, since the papers' sources
+point to it; its ingest runs after the answer is sent (a background task, on a worker
+thread) with the library's lock held. Progress goes to a :class:`JobBoard` in memory, so a
+job can be watched without waiting for that lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import secrets
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from ..errors import InvalidOptionError
+from ..ingest import FORMAT_NAMES
+from ..models import Job
+from ..organize.edits import EDIT_OPS
+from ..organize.model import ROOT, UNSORTED, Tree
+from ..treeview import display_label
+from .context import AppContext, context
+
+log = logging.getLogger(__name__)
+
+#: Edit arguments that name a node by its id.
+NODE_ARGS = frozenset({"node", "parent", "into"})
+#: What a multipart form may add to the size of the file it carries.
+FORM_OVERHEAD = 64 * 1024
+
+
+def install(app: FastAPI) -> None:
+    """Where uploads go, the job board, and failing the jobs a stopped server left behind."""
+    ctx: AppContext = app.state.paperatlas
+    with ctx.library() as lib:
+        lib.jobs_abandon()
+        root = ctx.settings.upload_dir or str(lib.path.with_name(lib.path.name + ".uploads"))
+    app.state.upload_root = Path(root)
+    app.state.jobs = JobBoard()
+
+
+# -- tree edits -------------------------------------------------------------------------------
+def edit_args(op: str, raw: Mapping[str, Any], *, strict: bool = False) -> dict[str, Any]:
+    """An edit's arguments from a form or a JSON body, typed as the CLI types them; with
+    ``strict``, an argument the operation does not take is an error."""
+    if op not in EDIT_OPS:
+        raise InvalidOptionError("tree edit", op, list(EDIT_OPS))
+    wanted = EDIT_OPS[op]
+    unknown = sorted(set(raw) - set(wanted))
+    if strict and unknown:
+        raise InvalidOptionError(f"argument of the {op!r} edit", unknown[0], list(wanted))
+    out: dict[str, Any] = {}
+    for name in wanted:
+        value = raw.get(name)
+        if value is None or value == "":
+            continue
+        if name in NODE_ARGS:
+            out[name] = _node_id(value, name)
+        elif name == "nodes":
+            items = value.replace(",", " ").split() if isinstance(value, str) else value
+            if not isinstance(items, list):
+                raise InvalidOptionError("nodes", value, ["a list of node ids"])
+            out[name] = [_node_id(v, name) for v in items]
+        else:
+            out[name] = str(value)
+    return out
+
+
+def _node_id(value: Any, name: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise InvalidOptionError(name, value, ["a node id (a number, see the tree's JSON)"])
+
+
+def edit_targets(tree: Tree, node_id: int) -> list[dict[str, Any]]:
+    """The nodes an edit form offers to move a topic under or merge it into: every node but
+    this one, its descendants and the Unsorted node, with its path as the label."""
+    below = _descendants(tree, node_id)
+    out = []
+    for node, _ in tree.walk():
+        if node.id in below or node.kind == UNSORTED:
+            continue
+        label = " \u203a ".join(display_label(n.label, n.kind, n.id) for n in tree.path(node.id))
+        out.append({"id": node.id, "label": label or "(top level)", "topic": node.kind != ROOT})
+    return out
+
+
+def _descendants(tree: Tree, node_id: int) -> set[int]:
+    """The node and every node below it."""
+    kids = tree.child_ids()
+    out: set[int] = set()
+    stack = [node_id] if node_id in tree.nodes else []
+    while stack:
+        nid = stack.pop()
+        out.add(nid)
+        stack.extend(kids[nid])
+    return out
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+class JobBoard:
+    """Jobs of this server as they run, readable without the library's lock."""
+
+    def __init__(self, keep: int = 200) -> None:
+        self._jobs: OrderedDict[int, Job] = OrderedDict()
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def put(self, job: Job) -> None:
+        copy = dataclasses.replace(job, params=dict(job.params), result=dict(job.result),
+                                   errors=list(job.errors))
+        with self._lock:
+            self._jobs[job.id] = copy
+            self._jobs.move_to_end(job.id)
+            while len(self._jobs) > self._keep:
+                self._jobs.popitem(last=False)
+
+    def get(self, job_id: int) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+
+def board(request: Request) -> JobBoard:
+    jobs: JobBoard = request.app.state.jobs
+    return jobs
+
+
+def job_of(request: Request, job_id: int) -> Job:
+    """A job as it stands now: from the board while this server has it, else the library."""
+    seen = board(request).get(job_id)
+    if seen is not None:
+        return seen
+    with context(request).library() as lib:
+        return lib.job(job_id)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A received file, saved, and the form's other fields."""
+
+    path: Path
+    size: int
+    fields: dict[str, str]
+
+    def options(self) -> dict[str, Any]:
+        """The ingest options the form asked for (collection, format, index)."""
+        fmt = self.fields.get("format", "").strip() or None
+        if fmt is not None and fmt not in FORMAT_NAMES:
+            raise InvalidOptionError("format", fmt, list(FORMAT_NAMES))
+        index = self.fields.get("index", "").strip().lower() in ("1", "true", "on", "yes")
+        return {"collection": self.fields.get("collection", "").strip() or None,
+                "format": fmt, "index": index}
+
+
+def too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"the file is larger than the upload limit of {limit:,} bytes")
+
+
+async def receive_upload(request: Request) -> Upload:
+    """Save the ``file`` of a multipart form into a fresh folder; 413 beyond the limit."""
+    limit = context(request).settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise too_large(limit)  # refused before the body is read
+    form = await request.form(max_files=1, max_fields=20)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile) or not file.filename:
+            raise InvalidOptionError("upload", "no file", ["a file in the form field 'file'"])
+        folder = request.app.state.upload_root / secrets.token_hex(8)
+        path, size = await run_in_threadpool(_save, file.file, folder, file.filename, limit)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    finally:
+        await form.close()
+    return Upload(path, size, fields)
+
+
+def safe_name(name: str) -> str:
+    """A client's file name as a plain file name: its last part, odd characters as ``_``."""
+    base = re.split(r"[\\/]", name)[-1]
+    cleaned = re.sub(r"[^\w.\-]+", "_", base).lstrip("._")[-120:]
+    return cleaned or "upload"
+
+
+def _save(source: BinaryIO, folder: Path, filename: str, limit: int) -> tuple[Path, int]:
+    folder.mkdir(parents=True)
+    dest = folder / safe_name(filename)
+    size = 0
+    with dest.open("wb") as out:
+        while chunk := source.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                break
+            out.write(chunk)
+    if size > limit:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise too_large(limit)
+    return dest, size
+
+
+def queue_ingest(request: Request, upload: Upload, user: str) -> Job:
+    """A queued ingest job for a saved upload (run it with :func:`run_ingest`)."""
+    options = upload.options()
+    params = {"file": upload.path.name, "bytes": upload.size, **options}
+    params["collection"] = options["collection"] or upload.path.stem
+    with context(request).library() as lib:
+        job = lib.job_create("ingest", params, created_by=user)
+    board(request).put(job)
+    return job
+
+
+def run_ingest(ctx: AppContext, jobs: JobBoard, job: Job, path: Path) -> None:
+    """Ingest a queued job's file (on a worker thread, after the answer was sent)."""
+    p = job.params
+    try:
+        with ctx.library() as lib:
+            done = lib.ingest_job(job.id, [path], collection=p["collection"],
+                                  format=p["format"], index=p["index"], progress=jobs.put)
+    except Exception as exc:  # the job could not even be recorded: say so on the board
+        log.exception("job %s", job.id)
+        done = dataclasses.replace(job, status="failed", message=f"{type(exc).__name__}: {exc}")
+    jobs.put(done)

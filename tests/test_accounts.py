@@ -1,0 +1,167 @@
+"""Users, API tokens, collections and jobs in the core and the CLI, on real SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("argon2")
+
+from click.testing import CliRunner
+
+from paperatlas import Library
+from paperatlas.cli import main
+from paperatlas.errors import AuthError, ConflictError, InvalidOptionError, NotFoundError
+from paperatlas.jobs import INTERRUPTED
+
+PASSWORD = "correct horse battery"
+
+
+def test_users_add_and_check(lib: Library) -> None:
+    user = lib.user_add("alice", PASSWORD)
+    assert user.name == "alice" and user.tokens == 0 and user.created_at
+    assert lib.user_check("alice", PASSWORD).name == "alice"
+    assert lib.user_check("ALICE", PASSWORD).name == "alice"  # names ignore case
+    stored = lib.store.conn.execute("SELECT password_hash FROM users").fetchone()[0]
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    for name, password in (("alice", "wrong password"), ("nobody", PASSWORD),
+                           ("alice", ""), ("alice", "x" * 5000)):
+        with pytest.raises(AuthError, match="wrong user name or password"):
+            lib.user_check(name, password)
+    with pytest.raises(ConflictError):
+        lib.user_add("Alice", "another password")
+    with pytest.raises(InvalidOptionError, match="8 to 1024 characters"):
+        lib.user_add("bob", "short")
+    for bad in ("", "-bob", "bob smith", "b" * 65, "<script>"):
+        with pytest.raises(InvalidOptionError, match="user name"):
+            lib.user_add(bad, PASSWORD)
+    lib.user_add("bob", PASSWORD)
+    assert [u.name for u in lib.users()] == ["alice", "bob"]
+    lib.user_remove("bob")
+    assert [u.name for u in lib.users()] == ["alice"]
+    with pytest.raises(NotFoundError):
+        lib.user_remove("bob")
+
+
+def test_tokens(lib: Library) -> None:
+    lib.user_add("alice", PASSWORD)
+    made = lib.token_create("alice", label="  my   script ")
+    assert made.token.startswith("pa_") and len(made.token) > 40
+    assert made.info.user == "alice" and made.info.label == "my script"
+    assert made.info.last_used_at is None
+    stored = lib.store.conn.execute("SELECT token_hash FROM api_tokens").fetchone()[0]
+    assert made.token not in stored and len(stored) == 64
+    assert lib.token_check(made.token).name == "alice"
+    assert lib.tokens("alice")[0].last_used_at is not None
+    assert lib.user("alice").tokens == 1
+    for bad in ("", "pa_nope", made.token + "x", made.token[:-1]):
+        with pytest.raises(AuthError, match="invalid API token"):
+            lib.token_check(bad)
+    with pytest.raises(NotFoundError):
+        lib.token_create("nobody")
+    other = lib.token_create("alice")
+    assert other.token != made.token
+    lib.user_remove("alice")  # tokens go with their user
+    with pytest.raises(AuthError):
+        lib.token_check(made.token)
+    assert lib.store.conn.execute("SELECT COUNT(*) FROM api_tokens").fetchone()[0] == 0
+
+
+def test_collections_create_add_remove(lib: Library, write) -> None:  # type: ignore[no-untyped-def]
+    lib.ingest([write("a.csv", "title,doi\nFirst paper,10.1000/a\nSecond paper,10.1000/b\n")])
+    keys = [p.key for p in lib.papers()]
+    made = lib.collection_create("  reading   list ")
+    assert (made.name, made.papers) == ("reading list", 0)
+    with pytest.raises(ConflictError):
+        lib.collection_create("reading list")
+    with pytest.raises(InvalidOptionError):
+        lib.collection_create("   ")
+    assert lib.collection_add("reading list", keys) == 2
+    assert lib.collection_add("reading list", ["10.1000/a"]) == 0  # by identifier, already in
+    assert lib.paper_count("reading list") == 2
+    assert lib.paper(keys[0]).collections == ["a", "reading list"]
+    assert lib.collection_remove("reading list", [keys[0]]) == 1
+    assert lib.collection_remove("reading list", [keys[0]]) == 0
+    assert [p.key for p in lib.papers(collection="reading list")] == [keys[1]]
+    assert lib.paper_count() == 2  # removing never deletes a paper
+    with pytest.raises(NotFoundError):
+        lib.collection_add("nope", keys)
+    with pytest.raises(NotFoundError):  # all or nothing: an unknown key changes nothing
+        lib.collection_add("reading list", [keys[0], "no-such-paper"])
+    assert lib.paper_count("reading list") == 1
+
+
+def test_ingest_job_records_progress_and_rejections(lib: Library, write) -> None:  # type: ignore[no-untyped-def]
+    path = write("up.csv", "title,abstract\nGood one,text\n,no title here\nGood two,more\n")
+    job = lib.job_create("ingest", {"file": "up.csv"}, created_by="alice")
+    assert (job.status, job.created_by, job.finished) == ("queued", "alice", False)
+    seen: list[str] = []
+    done = lib.ingest_job(job.id, [path], collection="up", progress=lambda j: seen.append(j.status))
+    assert seen[0] == "running"
+    assert done.status == "done" and done.finished and done.message is None
+    assert done.result["added"] == 2 and done.result["rejected"] == 1
+    assert done.errors == [{"file": "up.csv", "line": 3, "entry": 2, "reason": "no title"}]
+    assert done.done == done.total == path.stat().st_size
+    assert lib.job(job.id) == done and lib.jobs()[0].id == job.id
+    with pytest.raises(Exception, match="not queued"):
+        lib.ingest_job(job.id, [path])
+    with pytest.raises(NotFoundError):
+        lib.job(999)
+
+
+def test_failed_ingest_fails_the_job(lib: Library, write) -> None:  # type: ignore[no-untyped-def]
+    bad = write("bad.jsonl", '{"title": "ok"}\n{"title": \n')
+    job = lib.ingest_job(lib.job_create("ingest", {}).id, [bad], format="jsonl")
+    assert job.status == "failed"
+    assert job.message is not None and job.message.startswith("bad.jsonl:2: invalid JSON")
+    assert str(bad.parent) not in job.message  # the server's folders are not shown
+    assert lib.paper_count() == 0
+
+
+def test_abandoned_jobs_fail(lib: Library) -> None:
+    queued = lib.job_create("ingest", {})
+    assert lib.jobs_abandon() == 1
+    job = lib.job(queued.id)
+    assert job.status == "failed" and job.message == INTERRUPTED and job.finished_at
+    with pytest.raises(sqlite3.IntegrityError):
+        lib.store.conn.execute("UPDATE jobs SET status = 'lost'")
+
+
+def _cli(db: Path, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, ["--db", str(db), "--model", "none", *args], input=input)
+
+
+def test_users_cli(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    r = _cli(db, "users", "add", "alice", "--password-stdin", input=PASSWORD + "\n")
+    assert r.exit_code == 0 and "added user 'alice'" in r.output
+    r = _cli(db, "users", "add", "bob", input="password one\npassword one\n")  # asked twice
+    assert r.exit_code == 0, r.output
+    r = _cli(db, "users", "add", "carol", input="password one\npassword two\n"
+             "password one\npassword one\n")  # a mismatch asks again
+    assert r.exit_code == 0 and "do not match" in r.output
+    r = _cli(db, "users", "add", "alice", "--password-stdin", input=PASSWORD + "\n")
+    assert r.exit_code == 1 and "already exists" in r.output
+    r = _cli(db, "users", "add", "dave", "--password-stdin", input="short\n")
+    assert r.exit_code == 1 and "8 to 1024" in r.output
+    r = _cli(db, "users", "token", "alice", "--label", "ci")
+    assert r.exit_code == 0
+    token = r.stdout.strip()
+    assert token.startswith("pa_") and "not stored" in r.stderr
+    listing = _cli(db, "users", "list")
+    assert listing.exit_code == 0
+    assert [line.split("\t")[0] for line in listing.output.splitlines()] == ["alice", "bob",
+                                                                               "carol"]
+    assert "1 tokens" in listing.output.splitlines()[0]
+    with Library(db, embedding_model=None) as lib:
+        assert lib.user_check("alice", PASSWORD).name == "alice"
+        assert lib.user_check("bob", "password one").name == "bob"
+        assert lib.token_check(token).name == "alice"
+        with pytest.raises(AuthError):
+            lib.user_check("alice", "password one")
+    assert _cli(db, "users", "remove", "bob").exit_code == 0
+    r = _cli(db, "users", "remove", "bob")
+    assert r.exit_code == 1 and "no user named 'bob'" in r.output
+    assert '"name": "alice"' in _cli(db, "users", "list", "--json").output
