@@ -118,6 +118,26 @@ def test_models_never_mix_and_switching_reembeds(tmp_path: Path, write) -> None:
     other.close()
 
 
+def test_remembered_vector_counts_follow_every_connection(tmp_path: Path, write) -> None:
+    path = write("a.csv", "title,abstract\nGraph networks,nodes and edges\nProteins,folding\n")
+    lib = Library(tmp_path / "h.db", embedding_model=HashingEmbedder("hash-a"))
+    lib.ingest([path])
+    lib.index()
+    assert (lib.store.vectors.count(), lib.store.vectors.models()) == (2, ["hash-a"])
+    assert lib.search("graph", mode="semantic").total == 2
+    other = Library(tmp_path / "h.db", embedding_model=None)  # e.g. a CLI beside a server
+    with other.store.transaction():
+        other.store.conn.execute("DELETE FROM embeddings WHERE paper_id ="
+                                 " (SELECT min(paper_id) FROM embeddings)")
+    assert lib.store.vectors.count() == 1  # the other connection's commit is seen
+    assert lib.search("graph", mode="semantic").total == 1
+    with lib.store.transaction():
+        lib.store.vectors.delete_all()
+    assert (lib.store.vectors.count(), lib.store.vectors.models()) == (0, [])  # and its own
+    other.close()
+    lib.close()
+
+
 def test_embedding_resumes_after_interruption(tmp_path: Path, write) -> None:
     rows = "".join(f"Paper {i},words {i}\n" for i in range(600))
     lib = Library(tmp_path / "r.db", embedding_model=None)

@@ -254,3 +254,52 @@ def test_present_helpers() -> None:
 def test_serve_command_is_registered(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["--db", str(tmp_path / "x.db"), "serve", "--help"])
     assert r.exit_code == 0 and "--port" in r.output and "--host" in r.output
+
+
+def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
+    """``paperatlas serve --workers 2``: uvicorn starts two processes, each with its own
+    library connection; both answer, and a write through one is read through the other."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    db = tmp_path / "s.db"
+    with Library(db, embedding_model=None) as lib:
+        lib.ingest([write_csv(tmp_path / "in.csv", papers_of("protein", 6))])
+        lib.user_add("alice", "correct horse battery")
+        token = lib.token_create("alice", "test")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cli = [sys.executable, "-c", "from paperatlas.cli import main; main()"]
+    env = {**os.environ, "PAPERATLAS_SECRET_KEY": "test-key"}
+    server = subprocess.Popen([*cli, "--db", str(db), "--model", "none", "serve",
+                               "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/papers", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, \
+                server.stderr.read().decode() if server.stderr else ""
+            time.sleep(0.2)
+        auth = {"Authorization": f"Bearer {token.token}"}
+        made = httpx.post(f"{base}/api/collections", json={"name": "two"}, headers=auth)
+        assert made.status_code == 201, made.text
+        for _ in range(8):  # connections land on either process: all see the new one
+            names = [c["name"] for c in httpx.get(f"{base}/api/collections").json()]
+            assert "two" in names
+        hits = httpx.get(f"{base}/api/search", params={"q": "protein"}).json()
+        assert hits["mode"] == "lexical" and hits["total"] == 6
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

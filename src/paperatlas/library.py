@@ -102,6 +102,11 @@ class Library:
             report = dataclasses.replace(report, embedding=vectors)
         return report
 
+    def warm(self) -> None:
+        """Load what the first search needs (the index, the vectors, the embedding model),
+        so that a server's first visitor does not wait for it."""
+        self.search("warm up", limit=1, snippets=False)
+
     def similar(self, keys: list[str], *, limit: int = 10, collection: str | None = None,
                 mode: str | None = None) -> SearchPage:
         """Papers most like the given ones, excluding them (``mode`` as in :meth:`search`)."""

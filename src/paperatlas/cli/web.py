@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import secrets
 from pathlib import Path
@@ -21,8 +23,12 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="Reading needs a signed-in user or an API token too.")
     @click.option("--max-upload-mb", type=click.IntRange(min=1), default=50, show_default=True,
                   help="Largest file the upload page and /api/uploads take.")
+    @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+                  help="Server processes; each holds the library's vectors in memory. One "
+                       "process answers one request at a time, so use about one per core.")
     @pass_state
-    def serve(state: Any, host: str, port: int, private: bool, max_upload_mb: int) -> None:
+    def serve(state: Any, host: str, port: int, private: bool, max_upload_mb: int,
+              workers: int) -> None:
         """Serve the web app and its JSON API (docs at /docs) until Ctrl-C.
 
         Sign-in cookies are signed with $PAPERATLAS_SECRET_KEY, else with a random key kept
@@ -38,9 +44,34 @@ def register(main: click.Group, state_type: Any) -> None:
         settings = WebSettings(host=host, port=port, private=private,
                                secret_key=secret_key(state.db),
                                max_upload_bytes=max_upload_mb * 1024 * 1024)
-        app = create_app(state.library(), settings)
         click.echo(f"serving {state.db} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        if workers == 1:
+            library = state.library()
+            library.warm()
+            uvicorn.run(create_app(library, settings), host=host, port=port, log_level="info")
+            return
+        os.environ[_WORKER_CONFIG] = json.dumps({
+            "db": state.db, "model": state.model, "backend": state.backend,
+            "settings": dataclasses.asdict(settings)})
+        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, host=host,
+                    port=port, log_level="info")
+
+
+#: How `serve --workers N` hands its options to the worker processes uvicorn starts.
+_WORKER_CONFIG = "PAPERATLAS_SERVE_CONFIG"
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``serve --workers N`` (uvicorn calls this in each):
+    its own library connection, warmed up, with the options the command was given."""
+    from ..library import Library
+    from ..web import WebSettings, create_app
+
+    config = json.loads(os.environ[_WORKER_CONFIG])
+    library = Library(config["db"], embedding_model=config["model"],
+                      embed_backend=config["backend"])
+    library.warm()
+    return create_app(library, WebSettings(**config["settings"]))
 
 
 def secret_key(db: str) -> str:

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 
 class VectorRepo:
-    """Reads and writes ``embeddings``: float16 vectors of each paper and of its title."""
+    """Reads and writes ``embeddings``: float16 vectors of each paper and of its title.
+
+    ``count`` and ``models`` scan the whole table (about 150 MB at 100k papers), and every
+    search asks for them, so their answers are kept until the database changes: a commit by
+    another connection (``PRAGMA data_version``) or a change made on this one
+    (``total_changes``).
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._memo: dict[str, Any] = {}
+        self._memo_at: tuple[int, int] = (-1, -1)
+
+    def _remembered(self, name: str, compute: Callable[[], Any]) -> Any:
+        now = (int(self.conn.execute("PRAGMA data_version").fetchone()[0]),
+               self.conn.total_changes)
+        if now != self._memo_at:
+            self._memo, self._memo_at = {}, now
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
     def models(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT model FROM embeddings")]
+        models: list[str] = self._remembered("models", lambda: [
+            r[0] for r in self.conn.execute("SELECT DISTINCT model FROM embeddings")])
+        return list(models)
 
     def hashes(self, paper_ids: list[int]) -> dict[int, tuple[str, str]]:
         """``paper_id -> (model, text_hash)`` for those that have a vector."""
@@ -39,7 +59,8 @@ class VectorRepo:
         self.conn.execute("DELETE FROM embeddings")
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        return int(self._remembered("count", lambda: self.conn.execute(
+            "SELECT COUNT(*) FROM embeddings").fetchone()[0]))
 
     def load(self, batch: int = 50_000) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
         """All vectors in batches of ``(paper_ids, paper matrix, title matrix)`` (float32);
