@@ -148,3 +148,20 @@ def test_bench_beir_on_a_few_hundred_scifact_documents(shared: Path, tmp_path: P
     out = CliRunner().invoke(main, ["bench", "beir", str(folder), "--split", "train",
                                     "--mode", "lexical"])
     assert out.exit_code == 0 and "[lexical]" in out.output and "nDCG@10 0." in out.output
+
+
+def test_more_like_searches_with_the_most_telling_terms(tmp_path: Path) -> None:
+    from paperatlas.search.lexical import LexicalIndex
+
+    index = LexicalIndex(tmp_path / "lex")
+    rows = [{"id": i, "title": f"Protein study {i}", "abstract": "protein protein model",
+             "authors": [], "categories": [], "year": None, "collections": []}
+            for i in range(1, 40)]
+    rows.append({"id": 99, "title": "Chaperone kinetics", "abstract": "chaperone kinetics",
+                 "authors": [], "categories": [], "year": None, "collections": []})
+    index.update(rows, [])
+    text = "Protein protein protein protein model chaperone kinetics"
+    assert index.more_like(text, limit=1).hits[0][0] == 99  # rare words outweigh frequent
+    only_common = index.more_like(text, limit=5, max_terms=2)
+    assert only_common.hits[0][0] == 99 and len(only_common.hits) == 1  # just the 2 rarest
+    assert index.more_like("", limit=3).hits == []

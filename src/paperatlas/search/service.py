@@ -196,7 +196,7 @@ class SearchService:
         if mode != "semantic":
             text = " ".join(f"{p.title} {p.abstract}" for p in
                             self.store.papers.get_many(paper_ids))
-            found = self.lexical.search(text, filters, limit=depth + len(exclude))
+            found = self.lexical.more_like(text, filters, limit=depth + len(exclude))
             lexical = [(pid, score) for pid, score in found.hits if pid not in exclude]
         hits = lexical
         if mode != _LEXICAL:

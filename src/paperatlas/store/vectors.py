@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
+
+from .memo import Memo
 
 
 class VectorRepo:
     """Reads and writes ``embeddings``: float16 vectors of each paper and of its title.
 
-    ``count`` and ``models`` scan the whole table (about 150 MB at 100k papers), and every
-    search asks for them, so their answers are kept until the database changes: a commit by
-    another connection (``PRAGMA data_version``) or a change made on this one
-    (``total_changes``).
+    ``count`` and ``models`` scan the whole table, and every search asks for them, so their
+    answers are kept until the database changes (:class:`Memo`).
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._memo: dict[str, Any] = {}
-        self._memo_at: tuple[int, int] = (-1, -1)
-
-    def _remembered(self, name: str, compute: Callable[[], Any]) -> Any:
-        now = (int(self.conn.execute("PRAGMA data_version").fetchone()[0]),
-               self.conn.total_changes)
-        if now != self._memo_at:
-            self._memo, self._memo_at = {}, now
-        if name not in self._memo:
-            self._memo[name] = compute()
-        return self._memo[name]
+        self._memo = Memo(conn)
 
     def models(self) -> list[str]:
-        models: list[str] = self._remembered("models", lambda: [
+        models: list[str] = self._memo.get("models", lambda: [
             r[0] for r in self.conn.execute("SELECT DISTINCT model FROM embeddings")])
         return list(models)
 
@@ -59,7 +48,7 @@ class VectorRepo:
         self.conn.execute("DELETE FROM embeddings")
 
     def count(self) -> int:
-        return int(self._remembered("count", lambda: self.conn.execute(
+        return int(self._memo.get("count", lambda: self.conn.execute(
             "SELECT COUNT(*) FROM embeddings").fetchone()[0]))
 
     def load(self, batch: int = 50_000) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
