@@ -4,6 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SAMPLE ?= ../shared/seeds
 DEMO_DB ?= demo.db
+# `make demo SERVE=0` stops after printing the results instead of serving them.
+SERVE  ?= 1
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 PIP    := $(BIN)/pip install -q -c constraints.txt
 export HF_HUB_OFFLINE := 1
 
@@ -20,7 +24,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 demo: setup
-	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).tree.html
+	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).files $(DEMO_DB).tree.html
 	$(BIN)/paperatlas --db $(DEMO_DB) ingest --index $(SAMPLE)
 	$(BIN)/paperatlas --db $(DEMO_DB) stats
 	$(BIN)/paperatlas --db $(DEMO_DB) collections
@@ -32,7 +36,13 @@ demo: setup
 	$(BIN)/paperatlas --db $(DEMO_DB) tree build --name seeds
 	$(BIN)/paperatlas --db $(DEMO_DB) tree show --name seeds
 	$(BIN)/paperatlas --db $(DEMO_DB) tree export --name seeds --format html -o $(DEMO_DB).tree.html
+	$(BIN)/paperatlas --db $(DEMO_DB) map build
 	@echo "demo library: $(DEMO_DB), tree page: $(DEMO_DB).tree.html (try: $(BIN)/paperatlas --db $(DEMO_DB) --help)"
+	@echo "to edit topics and collections in the browser: $(BIN)/paperatlas --db $(DEMO_DB) users add NAME"
+ifeq ($(SERVE),1)
+	@echo "serving the seed library at http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	$(BIN)/paperatlas --db $(DEMO_DB) serve --host $(HOST) --port $(PORT)
+endif
 
 test: setup
 	$(BIN)/ruff check src tests bench
@@ -40,4 +50,4 @@ test: setup
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).tree.html .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).files $(DEMO_DB).uploads $(DEMO_DB).secret $(DEMO_DB).tree.html .pytest_cache .mypy_cache .ruff_cache

@@ -3,18 +3,19 @@
 Usage (the CI machine has 2 cores):
 
     .venv/bin/python bench/web_load.py [--scale 100000] [--clients 20] [--requests 1000]
-        [--seconds 120] [--mode ""] [--out web_load.json]
+        [--seconds 120] [--modes hybrid,lexical] [--workers 2] [--out web_load.json]
 
 The library: SciFact's 5,183 papers repeated to ``--scale`` with numbered title suffixes,
 each copy carrying its original's vectors (bench/search_latency.py's method: embedding
 100k texts would take most of an hour on 2 cores and says nothing about serving), cached at
 ``--cache`` (default /tmp/paperatlas-bench-100k.db) and reused when its size matches.
 
-The server is ``paperatlas --db CACHE serve`` in a subprocess on a free loopback port (the
-command a user runs). The load generator (asyncio + httpx in this process) keeps
+The server is ``paperatlas --db CACHE serve --workers N`` in a subprocess on a free
+loopback port (the command a user runs). The load generator (asyncio + httpx in this process) keeps
 ``--clients`` requests in flight (closed loop, no think time) until ``--requests`` are done
-or ``--seconds`` pass: the search page (``/search?q=...``, HTML, the page's default mode
-unless ``--mode``) with SciFact's train queries, each once, in order; then the paper page
+or ``--seconds`` pass: the search page (``/search?q=...&mode=M``, HTML, for each of
+``--modes``; hybrid is the page's default) with SciFact's train queries, each once, in
+order (no query is repeated: the server caches query vectors); then the paper page
 (``/papers/KEY``) of random papers, first one client at a time, then ``--clients`` at once.
 Both processes share the machine's cores, as they would on a 2-core host.
 
@@ -87,11 +88,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(cache: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(cache: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     import httpx
 
     cmd = [str(REPO / ".venv" / "bin" / "paperatlas"), "--db", str(cache), "serve",
-           "--port", str(port)]
+           "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -151,10 +152,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=780,
+                        help="search requests per mode (each a distinct SciFact query)")
     parser.add_argument("--paper-requests", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=120.0, help="bound per phase")
-    parser.add_argument("--mode", default="", help="search mode (default: the page's)")
+    parser.add_argument("--modes", default="hybrid,lexical",
+                        help="search modes to load, comma-separated (hybrid: the page's default)")
+    parser.add_argument("--workers", type=int, default=2, help="serve --workers")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/paperatlas-bench-100k.db"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -167,21 +171,25 @@ def main() -> None:
     rng = random.Random(0)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(args.cache, port)
+    server = start_server(args.cache, port, args.workers)
     results: dict[str, Any] = {"papers": papers, "meta": {
         "date": f"{datetime.now(UTC):%Y-%m-%d}", "machine": platform.machine(),
-        "cpus": os.cpu_count(), "python": platform.python_version()}}
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "workers": args.workers}}
+    modes = [m for m in args.modes.split(",") if m]
     try:
-        extra = {"mode": args.mode} if args.mode else {}
+        def search(q: str, mode: str) -> str:
+            return "/search?" + urlencode({"q": q, "mode": mode})
 
-        def search(q: str) -> str:
-            return "/search?" + urlencode({"q": q, **extra})
-
-        warm = [search(q) for q in queries[-20:]] + [f"/papers/{k}" for k in keys[:20]]
+        # Warm-up queries are not reused: the server caches query vectors, and a repeated
+        # query would not pay for its embedding.
+        warm = [search(q, m) for q in queries[-20:] for m in modes]
+        warm += [f"/papers/{k}" for k in keys[:20]]
         results["warm_up"] = asyncio.run(load(base, warm, 1, args.seconds))
-        phases = [("search page", [search(q) for q in (queries * 10)[: args.requests]],
-                   args.clients),
-                  ("paper page, 1 client", [f"/papers/{rng.choice(keys)}"
+        distinct = queries[:-20][: args.requests]
+        phases = [(f"search page, {m}", [search(q, m) for q in distinct], args.clients)
+                  for m in modes]
+        phases += [("paper page, 1 client", [f"/papers/{rng.choice(keys)}"
                                             for _ in range(args.paper_requests)], 1),
                   (f"paper page, {args.clients} clients",
                    [f"/papers/{rng.choice(keys)}" for _ in range(args.paper_requests)],
@@ -194,10 +202,11 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"| what ({papers:,} papers, {os.cpu_count()} cores) | clients | requests | p50 ms "
+    print(f"| what ({papers:,} papers, {os.cpu_count()} cores, {args.workers} workers) | clients "
+          "| requests | p50 ms "
           "| p99 ms | req/s | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name in ("search page", "paper page, 1 client", f"paper page, {args.clients} clients"):
+    for name in [n for n, _, _ in phases]:
         r = results[name]
         print(f"| {name} | {r['clients']} | {r['requests']} | {r['p50_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['per_second']:.0f} | {r['error_count']} |")

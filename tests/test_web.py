@@ -303,3 +303,13 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_api_docs_work_without_internet(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert scripts and all(url.startswith("/") for url in scripts), scripts  # no CDN
+    for url in scripts:
+        assert client.get(url).status_code == 200, url
+    assert client.get("/openapi.json").json()["paths"]["/api/search"]

@@ -7,17 +7,21 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import ids as idmod
 from .accounts import AccountService
 from .embed import Embedder
 from .embed.sbert import BACKENDS, DEFAULT_MODEL, SentenceTransformerEmbedder
-from .errors import ConflictError, InvalidOptionError, NotFoundError
+from .errors import InvalidOptionError
 from .export import writer_for
+from .follow.feeds import Feed, FeedBuilder
+from .follow.service import FollowService
+from .follow.trending import TrendingService
 from .importer import Importer, IngestOptions, ProgressFn
 from .ingest import FieldMap
 from .jobs import JobService
+from .library_follow import FollowMixin
+from .library_people import PeopleMixin
 from .mapview import MapInfo, MapReport, MapService, MapView
-from .models import ApiToken, CollectionInfo, IngestReport, Job, NewToken, Paper, Stats, User
+from .models import CollectionInfo, IngestReport, Job, Paper, Stats
 from .organize.base import Labeler
 from .organize.export import PaperRef, treemap_svg
 from .organize.label import KeywordLabeler
@@ -26,14 +30,15 @@ from .organize.model import BuildReport, EvalReport, Tree, TreeInfo, TreeSetting
 from .organize.service import TreeService
 from .search import IndexReport, SearchPage, SearchService
 from .search.fusion import FUSIONS
-from .store import Store, utcnow
+from .search.query import terms
+from .store import Store
 from .treeview import PaperTopic, TopicPage, page_paper_ids, paper_topics, subtree, topic_page
 
 #: How :meth:`Library.papers` can order papers.
 PAPER_ORDERS: tuple[str, ...] = ("id", "recent")
 
 
-class Library:
+class Library(PeopleMixin, FollowMixin):
     """A paper library stored in one SQLite file.
 
     >>> lib = Library("papers.db")            # doctest: +SKIP
@@ -64,6 +69,10 @@ class Library:
             self.store, embed=self._encode_short if factory else None, search=self._search_ids)
         self.accounts = AccountService(self.store)
         self.job_service = JobService(self.store)
+        self.trends = TrendingService(self.store, self._complete)
+        self.follow = FollowService(
+            self.store, resolve=self._resolve, analyze=self._analyze, index=self.index,
+            encode=lambda: self._encode_short if factory else None)
 
     def close(self) -> None:
         self.store.close()
@@ -221,6 +230,9 @@ class Library:
     def _encode_short(self, texts: list[str]) -> Any:
         return self.search_service.embedder.encode(texts, kind="query")
 
+    def _analyze(self, text: str) -> list[str]:
+        return self.search_service.lexical.analyze(" ".join(terms(text)))
+
     def _search_ids(self, query: str, limit: int, collection: str | None) -> list[int]:
         page = self.search(query, limit=limit, collection=collection, snippets=False)
         ids = (self.store.papers.id_for(hit.key) for hit in page.hits)
@@ -300,78 +312,7 @@ class Library:
         writer = writer_for(format)
         return writer(self.papers(collection=collection), out)
 
-    # -- users and API tokens ----------------------------------------------------------
-    def user_add(self, name: str, password: str) -> User:
-        """A new user who may sign in to the web app (password hashed with argon2)."""
-        return self.accounts.add(name, password)
-
-    def user_check(self, name: str, password: str) -> User:
-        """The user, if the password is theirs; :class:`AuthError` otherwise."""
-        return self.accounts.check(name, password)
-
-    def user(self, name: str) -> User:
-        return self.accounts.get(name)
-
-    def users(self) -> list[User]:
-        return self.accounts.all()
-
-    def user_remove(self, name: str) -> None:
-        """Delete a user and their tokens."""
-        self.accounts.remove(name)
-
-    def token_create(self, name: str, label: str = "") -> NewToken:
-        """A new API token for a user; ``.token`` is its only copy."""
-        return self.accounts.token_create(name, label)
-
-    def token_check(self, token: str) -> User:
-        """The user an API token belongs to; :class:`AuthError` for an unknown token."""
-        return self.accounts.token_check(token)
-
-    def tokens(self, name: str) -> list[ApiToken]:
-        return self.accounts.tokens(name)
-
-    # -- collections and jobs --------------------------------------------------------------
-    def collection_create(self, name: str) -> CollectionInfo:
-        """A new, empty collection."""
-        name = " ".join(name.split())
-        if not name or len(name) > 200:
-            raise InvalidOptionError("collection name", name, ["1 to 200 characters"])
-        if self.store.collections.id_for(name) is not None:
-            raise ConflictError(f"a collection named {name!r} already exists")
-        with self.store.transaction():
-            self.store.collections.ensure(name, utcnow())
-        return next(c for c in self.collections() if c.name == name)
-
-    def collection_add(self, name: str, keys: Iterable[str]) -> int:
-        """Put papers (by key or identifier) in a collection; returns how many were new."""
-        repo = self.store.collections
-        return self._collect(name, keys, lambda c, p: repo.add_paper(c, p, utcnow()))
-
-    def collection_remove(self, name: str, keys: Iterable[str]) -> int:
-        """Take papers out of a collection (they stay in the library); returns how many."""
-        return self._collect(name, keys, self.store.collections.remove_paper)
-
-    def _collect(self, name: str, keys: Iterable[str], change: Callable[[int, int], bool]) -> int:
-        cid = self.store.collections.require(name) or 0
-        ids = [self._resolve(k) for k in keys]
-        with self.store.transaction():
-            return sum(change(cid, pid) for pid in ids)
-
-    def job_create(self, kind: str, params: dict[str, Any],
-                   created_by: str | None = None) -> Job:
-        """A queued job; ``params`` describe it to people (file name, collection, ...)."""
-        return self.job_service.create(kind, params, created_by)
-
-    def job(self, job_id: int) -> Job:
-        return self.job_service.get(job_id)
-
-    def jobs(self, limit: int = 20) -> list[Job]:
-        return self.job_service.recent(limit)
-
-    def jobs_abandon(self) -> int:
-        """Fail the jobs a stopped process left queued or running; returns how many."""
-        return self.job_service.abandon()
-
+    # -- jobs and feeds (need ingest and the whole library) ------------------------
     def ingest_job(self, job_id: int, paths: Iterable[str | Path], *,
                    collection: str | None = None, format: str | None = None,
                    index: bool = False, progress: Callable[[Job], None] | None = None) -> Job:
@@ -381,31 +322,7 @@ class Library:
             paths, collection=collection, format=format, progress=on_bytes, index=index),
             progress)
 
-    # -- helpers -------------------------------------------------------------------------
-    def has_paper(self, key: str) -> bool:
-        """Whether a paper with this key (or identifier) is in the library."""
-        try:
-            self._resolve(key)
-        except NotFoundError:
-            return False
-        return True
-
-    def _resolve(self, key: str) -> int:
-        paper_id = self.store.papers.id_for(key)
-        if paper_id is not None:
-            return paper_id
-        hit = idmod.recognize(key)
-        if hit:
-            found = self.store.papers.by_identifier(hit[0], hit[1])
-            if found:
-                return found[0]
-        raise NotFoundError(f"no paper with key or identifier {key!r}")
-
-    def _complete(self, papers: list[Paper]) -> list[Paper]:
-        ids = [p.id for p in papers]
-        names = self.store.collections.names_for(ids)
-        sources = self.store.provenance.sources_for(ids)
-        for p in papers:
-            p.collections = names.get(p.id, [])
-            p.sources = sources.get(p.id, [])
-        return papers
+    def feed(self, kind: str, **params: Any) -> Feed:
+        """A feed (``follow.feeds.FEED_KINDS``) to write with ``follow.feeds.render_feed``;
+        ``params`` as :meth:`FeedBuilder.build` takes them."""
+        return FeedBuilder(self).build(kind, **params)

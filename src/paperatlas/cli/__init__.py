@@ -13,9 +13,12 @@ from ..embed.sbert import BACKENDS, DEFAULT_MODEL
 from ..errors import PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
 from ..library import Library
+from . import digest as digest_commands
+from . import follow as follow_commands
 from . import mapcmd as map_commands
 from . import render
 from . import search as search_commands
+from . import subscriptions as subscription_commands
 from . import tree as tree_commands
 from . import users as user_commands
 from . import web as web_commands
@@ -32,8 +35,10 @@ class _Group(click.Group):
 
 
 class _State:
-    def __init__(self, db: str, model: str | None, backend: str = "auto") -> None:
+    def __init__(self, db: str, model: str | None, backend: str = "auto",
+                 settings_path: str | None = None) -> None:
         self.db = db
+        self.settings_path = settings_path  # the TOML settings file (SMTP, digests)
         self.model = model
         self.backend = backend
         self._library: Library | None = None
@@ -63,11 +68,16 @@ def _emit_json(data: Any) -> None:
               show_default=True, type=click.Choice(BACKENDS),
               help="How papers are embedded: OpenVINO (bf16 where the CPU has it; 'auto' "
                    "uses it when installed) or PyTorch (env: PAPERATLAS_EMBED_BACKEND).")
+@click.option("--settings", "settings_path", envvar="PAPERATLAS_SETTINGS",
+              type=click.Path(dir_okay=False),
+              help="Settings file (TOML: base_url, [smtp], [digest]; env: PAPERATLAS_SETTINGS).")
 @click.version_option(package_name="paperatlas")
 @click.pass_context
-def main(ctx: click.Context, db: str, model: str, embed_backend: str) -> None:
+def main(ctx: click.Context, db: str, model: str, embed_backend: str,
+         settings_path: str | None) -> None:
     """paperatlas: discover and organize research papers."""
-    state = _State(db, None if model.lower() == "none" else model, embed_backend)
+    state = _State(db, None if model.lower() == "none" else model, embed_backend,
+                   settings_path)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -199,3 +209,6 @@ tree_commands.register(main, _State)
 web_commands.register(main, _State)
 map_commands.register(main, _State)
 user_commands.register(main, _State)
+follow_commands.register(main, _State)
+subscription_commands.register(main, _State)
+digest_commands.register(main, _State)

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from .settings import for_web
+
 
 def register(main: click.Group, state_type: Any) -> None:
     """Add the ``serve`` command to the main group."""
@@ -48,11 +50,13 @@ def register(main: click.Group, state_type: Any) -> None:
         if workers == 1:
             library = state.library()
             library.warm()
-            uvicorn.run(create_app(library, settings), host=host, port=port, log_level="info")
+            digest, mail = for_web(state.settings_path)
+            uvicorn.run(create_app(library, settings, digest=digest, mail=mail), host=host,
+                        port=port, log_level="info")
             return
         os.environ[_WORKER_CONFIG] = json.dumps({
             "db": state.db, "model": state.model, "backend": state.backend,
-            "settings": dataclasses.asdict(settings)})
+            "settings": dataclasses.asdict(settings), "settings_path": state.settings_path})
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, host=host,
                     port=port, log_level="info")
 
@@ -71,7 +75,8 @@ def worker_app() -> Any:
     library = Library(config["db"], embedding_model=config["model"],
                       embed_backend=config["backend"])
     library.warm()
-    return create_app(library, WebSettings(**config["settings"]))
+    digest, mail = for_web(config.get("settings_path"))
+    return create_app(library, WebSettings(**config["settings"]), digest=digest, mail=mail)
 
 
 def secret_key(db: str) -> str:

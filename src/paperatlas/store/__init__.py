@@ -11,15 +11,19 @@ from .collections import CollectionRepo
 from .db import connect, rolled_back, schema_version, transaction, utcnow
 from .jobs import JobRepo
 from .maps import MapRepo
+from .outbox import OutboxRepo
 from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
+from .subscriptions import SubscriptionRepo
 from .trees import TreeRepo
 from .users import UserRepo
 from .vectors import VectorRepo
+from .votes import PaperScope, VoteRepo
 
-__all__ = ["CollectionRepo", "JobRepo", "MapRepo", "PaperRepo", "ProvenanceRepo", "SearchRepo",
-           "Store", "TreeRepo", "UserRepo", "VectorRepo", "utcnow"]
+__all__ = ["CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo", "PaperScope",
+           "ProvenanceRepo", "SearchRepo", "Store", "SubscriptionRepo", "TreeRepo", "UserRepo",
+           "VectorRepo", "VoteRepo", "utcnow"]
 
 
 class Store:
@@ -37,6 +41,9 @@ class Store:
         self.users = UserRepo(self.conn)
         self.jobs = JobRepo(self.conn)
         self.maps = MapRepo(self.conn)
+        self.votes = VoteRepo(self.conn)
+        self.subscriptions = SubscriptionRepo(self.conn)
+        self.outbox = OutboxRepo(self.conn)
 
     @contextmanager
     def transaction(self, *, dry_run: bool = False) -> Iterator[None]:

@@ -331,6 +331,91 @@ def m007_map(conn: sqlite3.Connection) -> None:
     )
 
 
+def m008_votes(conn: sqlite3.Connection) -> None:
+    """Upvotes: one row per user and paper (an undo deletes it), with when it was cast.
+
+    Trending lists count the votes cast in a window (``created_at``) per paper.
+    """
+    _run(
+        conn,
+        """
+        CREATE TABLE votes (
+            user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            paper_id   INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, paper_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX votes_paper ON votes(paper_id, created_at);
+        CREATE INDEX votes_created ON votes(created_at)
+        """,
+    )
+
+
+def m009_subscriptions(conn: sqlite3.Connection) -> None:
+    """Subscriptions and email digests: what each subscription follows, the papers it was
+    sent (never twice), the outbox of messages (sent exactly once, retried with backoff)
+    and the secrets that sign confirmation and unsubscribe links."""
+    _run(
+        conn,
+        """
+        CREATE TABLE subscriptions (
+            id             INTEGER PRIMARY KEY AUTOINCREMENT,
+            email          TEXT COLLATE NOCASE,
+            user_id        INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            frequency      TEXT NOT NULL DEFAULT 'daily'
+                           CHECK (frequency IN ('daily', 'weekly')),
+            confirmed_at   TEXT,
+            created_at     TEXT NOT NULL,
+            last_digest_at TEXT,
+            last_paper_id  INTEGER,
+            CHECK (email IS NOT NULL OR user_id IS NOT NULL)
+        );
+        CREATE INDEX subscriptions_email ON subscriptions(email);
+        CREATE INDEX subscriptions_user ON subscriptions(user_id);
+        CREATE TABLE subscription_items (
+            subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+            kind            TEXT NOT NULL
+                            CHECK (kind IN ('search', 'seed', 'node', 'collection', 'author')),
+            value           TEXT NOT NULL,
+            mode            TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (subscription_id, kind, value, mode)
+        ) WITHOUT ROWID;
+        CREATE TABLE outbox (
+            id              INTEGER PRIMARY KEY,
+            subscription_id INTEGER REFERENCES subscriptions(id) ON DELETE SET NULL,
+            kind            TEXT NOT NULL CHECK (kind IN ('digest', 'confirm')),
+            message_id      TEXT NOT NULL UNIQUE,
+            recipient       TEXT NOT NULL,
+            subject         TEXT NOT NULL,
+            message         BLOB NOT NULL,
+            papers          INTEGER NOT NULL DEFAULT 0,
+            state           TEXT NOT NULL DEFAULT 'pending'
+                            CHECK (state IN ('pending', 'sending', 'sent', 'failed',
+                                             'cancelled')),
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            attempt_id      TEXT,
+            next_attempt_at TEXT NOT NULL,
+            last_error      TEXT,
+            created_at      TEXT NOT NULL,
+            sent_at         TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+        CREATE TABLE sent_papers (
+            subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+            paper_id        INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            outbox_id       INTEGER REFERENCES outbox(id) ON DELETE SET NULL,
+            PRIMARY KEY (subscription_id, paper_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE follow_secrets (
+            name       TEXT PRIMARY KEY,
+            value      TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX papers_created ON papers(created_at)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
-    m006_accounts, m007_map]
+    m006_accounts, m007_map, m008_votes, m009_subscriptions]

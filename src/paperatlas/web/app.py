@@ -4,18 +4,43 @@ from __future__ import annotations
 
 from importlib.resources import files
 
+import swagger_ui_bundle
 from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse
 
 from .. import __version__
+from ..follow.settings import DigestSettings, MailSettings
 from ..library import Library
-from . import api, auth, pages, signin, write_api, write_pages, writes
+from . import api, auth, feeds, pages, signin, subscribe, votes, write_api, write_pages, writes
 from .context import AppContext, WebSettings
 from .errors import install_error_handlers
 
 
-def create_app(library: Library, settings: WebSettings | None = None) -> FastAPI:
+def _offline_docs(app: FastAPI, title: str) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package's own files (FastAPI's
+    default loads it from a CDN, which a machine without internet cannot reach)."""
+    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{title} API",
+            swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/swagger-ui/favicon-32x32.png")
+
+
+def create_app(library: Library, settings: WebSettings | None = None, *,
+               digest: DigestSettings | None = None,
+               mail: MailSettings | None = None) -> FastAPI:
     """The ASGI app: pages at ``/``, the JSON API at ``/api`` (docs at ``/docs``).
+
+    ``digest`` sets the links and limits of subscription messages (default: links to
+    this server); with ``mail``, confirmation messages are sent right away (else by the
+    next ``paperatlas digest run`` or ``digest send``).
 
     Nothing is created at import time: each call makes a new app around ``library``.
     """
@@ -26,14 +51,18 @@ def create_app(library: Library, settings: WebSettings | None = None) -> FastAPI
                     "twin under `/api`; errors are `{\"error\": {\"type\", \"message\"}}`.",
         openapi_tags=[{"name": "papers"}, {"name": "search"}, {"name": "trees"}],
         dependencies=[Depends(auth.guard)],  # API tokens; private mode
+        docs_url=None, redoc_url=None,  # /docs below, served without a CDN
     )
     app.state.paperatlas = AppContext(library, settings)
     app.mount("/static", StaticFiles(directory=str(files("paperatlas.web") / "static")),
               name="static")
+    _offline_docs(app, settings.title)
     app.include_router(api.router)
     app.include_router(pages.router)
-    for router in (write_api.router, signin.router, write_pages.router):
+    for router in (write_api.router, signin.router, write_pages.router, votes.router,
+                   feeds.router):
         app.include_router(router)
+    subscribe.install(app, digest, mail)
     install_error_handlers(app)
     auth.install(app, settings.secret_key, settings.session_days)
     writes.install(app)

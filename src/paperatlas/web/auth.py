@@ -28,6 +28,9 @@ from .errors import error_response
 SESSION_COOKIE = "paperatlas_session"
 #: Routes open to everyone even in private mode.
 OPEN_PATHS = frozenset({"/signin", "/signout"})
+#: Path prefixes open to everyone even in private mode (signed links in messages).
+OPEN_PREFIXES = ("/unsubscribe/", "/subscriptions/confirm/", "/api/unsubscribe",
+                 "/api/subscriptions/confirm")
 
 
 class SignInRequired(Exception):
@@ -161,7 +164,8 @@ def guard(request: Request) -> None:
         with ctx.library() as lib:
             request.state.token_user = lib.token_check(token).name
         return
-    if not ctx.settings.private or request.url.path in OPEN_PATHS:
+    path = request.url.path
+    if not ctx.settings.private or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
         return
     if signed_in(request) is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -39,21 +39,32 @@ def _year(value: str | None, name: str) -> int | None:
     return int(text)
 
 
+#: The tabs of the home page.
+HOME_TABS: tuple[str, ...] = ("newest", "trending")
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, page: Page = 1, collection: str | None = None) -> HTMLResponse:
-    """The newest papers, grouped by day, beside the collections and trees."""
+def home(request: Request, page: Page = 1, collection: str | None = None,
+         tab: str = "newest", window: str = "week") -> HTMLResponse:
+    """The newest papers, grouped by day (or the trending ones of a window), beside the
+    collections and trees."""
     ctx = context(request)
     size = ctx.settings.page_size
     chosen = _blank(collection)
+    if tab not in HOME_TABS:
+        raise InvalidOptionError("tab", tab, HOME_TABS)
     with ctx.library() as lib:
-        papers = list(lib.papers(collection=chosen, limit=size, offset=(page - 1) * size,
-                                 order="recent"))
-        total = lib.paper_count(chosen)
+        hot = lib.trending(window, collection=chosen, limit=size) if tab == "trending" else None
+        papers = [t.paper for t in hot.papers] if hot else list(lib.papers(
+            collection=chosen, limit=size, offset=(page - 1) * size, order="recent"))
+        total = len(papers) if hot else lib.paper_count(chosen)
+        votes = lib.votes([p.key for p in papers], session_user(request))
         collections = lib.collections()
         trees = lib.trees()
     pager = present.Pager(page, size, total, (("collection", chosen or ""),))
     return ctx.render(request, "home.html", {
-        "days": present.by_day(papers), "total": total, "pager": pager,
+        "days": present.by_day(papers), "total": total, "pager": pager, "trending": hot,
+        "tab": tab, "window": window, "votes": votes,
         "collection": chosen, "collections": collections, "trees": trees})
 
 
@@ -72,9 +83,11 @@ def search(request: Request, q: str = "", mode: str = "", collection: str = "",
                             collection=_blank(collection),
                             year_from=_year(year_from, "year from"),
                             year_to=_year(year_to, "year to"), author=_blank(author))
+        votes = lib.votes([hit.key for hit in result.hits], session_user(request))
     pager = present.Pager(page, size, result.total, tuple(form.items()))
     return ctx.render(request, "search.html", {
         "form": form, "q": q, "result": result, "pager": pager, "collections": collections,
+        "votes": votes,
         "filtered": any(form[k] for k in ("collection", "year_from", "year_to", "author"))})
 
 
@@ -87,8 +100,10 @@ def paper(request: Request, key: str) -> HTMLResponse:
         topics = lib.paper_topics(found.key)
         similar = lib.similar([found.key], limit=ctx.settings.similar)
         names = [c.name for c in lib.collections()] if session_user(request) else []
+        votes = lib.votes([found.key], session_user(request))
     return ctx.render(request, "paper.html", {
-        "paper": found, "topics": topics, "similar": similar.hits, "all_collections": names})
+        "paper": found, "topics": topics, "similar": similar.hits, "all_collections": names,
+        "votes": votes})
 
 
 @router.get("/trees", response_class=HTMLResponse)

@@ -26,4 +26,25 @@
   each("select[data-autosubmit]", (s) => s.addEventListener("change", () => {
     if (s.form.q && s.form.q.value.trim()) s.form.submit();
   }));
+  // Upvote without leaving the page (the form still works without script).
+  each("form.vote-form", (form) => form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const undo = form.querySelector("input[name=undo]");
+    const button = form.querySelector("button");
+    const response = await fetch("/api" + form.getAttribute("action"), {
+      method: undo ? "DELETE" : "POST", credentials: "same-origin",
+      headers: {"X-CSRF-Token": form.elements.csrf.value, "Accept": "application/json"},
+    }).catch(() => null);
+    if (!response || !response.ok) { form.submit(); return; }
+    const result = await response.json();
+    button.querySelector(".vote-count").textContent = result.votes;
+    button.classList.toggle("voted", result.voted);
+    button.setAttribute("aria-pressed", String(result.voted));
+    button.title = result.voted ? "Take your vote back" : "Upvote";
+    if (result.voted && !undo) {
+      const input = document.createElement("input");
+      Object.assign(input, {type: "hidden", name: "undo", value: "1"});
+      form.appendChild(input);
+    } else if (!result.voted && undo) undo.remove();
+  }));
 })();

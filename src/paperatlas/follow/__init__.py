@@ -1,0 +1,1 @@
+"""Following the field: votes and trending lists, feeds, subscriptions and digests."""
