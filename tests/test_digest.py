@@ -244,3 +244,18 @@ def test_cli_preview_and_dry_run(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "2024-07-01" in r.output
     r = CliRunner().invoke(main, [*base, "digest", "outbox"])
     assert r.output == ""
+
+
+def test_a_followed_topic_ranks_its_papers_by_closeness_to_its_centre() -> None:
+    vectors = np.array([[1, 0, 0], [0.8, 0.6, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
+    candidates = Candidates(ids=np.array([1, 2, 3, 4], dtype=np.int64),
+                            created=np.array(["2026-01-01"] * 4), texts=[""] * 4,
+                            vectors=vectors)
+    ranker = Ranker(candidates, RankSettings(min_score=0.3, max_papers=10))
+    ranker.add_member("t", {1, 2, 3}, "topic", centre=np.array([2, 0, 0], dtype=np.float32))
+    ranker.add_member("c", {4}, "collection")
+    row = ranker.rows["t"][0]
+    assert row.tolist() == pytest.approx([1.0, 0.8, 0.3, 0.0])  # 3 is a member: the floor
+    picked = ranker.pick(["t"], np.ones(4, dtype=bool))
+    assert [i for i, _, _ in picked] == [0, 1, 2]  # central first; non-members never
+    assert ranker.rows["c"][0].tolist() == [0, 0, 0, 1.0]  # collections: every paper

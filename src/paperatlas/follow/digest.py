@@ -169,8 +169,10 @@ class DigestService:
             if kind == "node":
                 tree, _, node = value.rpartition(":")
                 label = repo.node_label(tree, int(node)) or f"#{node}"
-                ranker.add_member(key, repo.node_members(tree, int(node)),
-                                  f"topic \u201c{label}\u201d ({tree})")
+                members = repo.node_members(tree, int(node))
+                vectors = self.store.vectors.get(sorted(members))
+                centre = np.vstack(list(vectors.values())).mean(axis=0) if vectors else None
+                ranker.add_member(key, members, f"topic \u201c{label}\u201d ({tree})", centre)
             elif kind == "collection":
                 ranker.add_member(key, repo.collection_members(value), f"collection {value}")
             elif kind == "author":

@@ -15,7 +15,11 @@ the subscription follows, and the item that gave it is the reason shown:
 - the papers the subscription's user upvoted: the best cosine to any of them, and, once
   the user has ``min_votes`` votes, the probability of a logistic regression trained on
   the vectors of the upvoted papers against a sample of the library (arxiv-sanity style);
-- a followed topic (with the topics under it), collection or author: ``MEMBER_SCORE``.
+- a followed topic (with the topics under it): its new papers, each scored by the cosine
+  to the topic's centre (the mean vector of all its papers), and never below the minimum
+  score, so every one of them can be picked but central ones come first and a big topic
+  does not crowd out closer matches of the subscription's other items;
+- a followed collection or author: ``MEMBER_SCORE`` (every new paper of theirs).
 
 Ranking one subscription is then a max over its few score rows, a mask (its window, the
 papers it was sent before, the minimum score) and a partial sort.
@@ -130,13 +134,19 @@ class Ranker:
         model.fit(x, y)
         self.rows[key] = (model.predict_proba(self.c.vectors)[:, 1].astype(np.float32), reason)
 
-    def add_member(self, key: str, paper_ids: set[int], reason: str) -> None:
-        """A row of :data:`MEMBER_SCORE` for the candidates among ``paper_ids``."""
+    def add_member(self, key: str, paper_ids: set[int], reason: str,
+                   centre: np.ndarray | None = None) -> None:
+        """A row for the candidates among ``paper_ids``: :data:`MEMBER_SCORE`, or with a
+        ``centre`` vector their cosine to it, at least the minimum score."""
         if key in self.rows:
             return
         ids = np.fromiter(paper_ids, dtype=np.int64, count=len(paper_ids))
-        row = np.where(np.isin(self.c.ids, ids), MEMBER_SCORE, 0.0).astype(np.float32)
-        self.rows[key] = (row, reason)
+        member = np.isin(self.c.ids, ids)
+        score: np.ndarray | float = MEMBER_SCORE
+        if centre is not None and self.c.vectors is not None and len(self.c.vectors):
+            unit = centre / (float(np.linalg.norm(centre)) or 1.0)
+            score = np.maximum(self.c.vectors @ unit.astype(np.float32), self.settings.min_score)
+        self.rows[key] = (np.where(member, score, 0.0).astype(np.float32), reason)
 
     def pick(self, keys: Sequence[str], window: np.ndarray,
              exclude: np.ndarray | None = None) -> list[tuple[int, float, str]]:
