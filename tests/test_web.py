@@ -313,3 +313,25 @@ def test_api_docs_work_without_internet(client: TestClient) -> None:
     for url in scripts:
         assert client.get(url).status_code == 200, url
     assert client.get("/openapi.json").json()["paths"]["/api/search"]
+
+
+def test_worker_connections_do_not_wait_for_delayed_acks() -> None:
+    """``serve --workers N`` listens on a socket with TCP_NODELAY, which accepted
+    connections inherit (uvicorn's own leaves it off, and kept-alive clients then wait
+    ~40 ms for the body of every large page)."""
+    import socket
+
+    import uvicorn
+
+    from paperatlas.cli.web import listening_socket
+
+    sock = listening_socket(uvicorn.Config("x:y", host="127.0.0.1", port=0))
+    try:
+        sock.listen()
+        with socket.create_connection(sock.getsockname()) as client:
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert client is not None
+    finally:
+        sock.close()
