@@ -30,9 +30,12 @@ Timed, in one process, after a warm-up ``Library.index()`` that loads the embedd
   ``Library.index()`` has nothing to embed), and ``Library.tree_update`` is timed: new
   nodes, unsorted, where the papers went.
 
-``--profile`` runs one more build with a timer around each stage (corpus load, phrase
-counts, features, kNN graph, Leiden, linking, labelling, saving); ``--cprofile`` one more
-under cProfile (which slows the numpy-heavy parts down a lot; use it for the shape only).
+``--profile`` runs two more builds with a timer around each stage (corpus load, tokens,
+word and phrase counts, features, kNN graph, Leiden, linking, labelling, saving): one in a
+single process (``workers=1``: every stage seen, the tree is the same) and one with the
+default workers (stages inside worker processes are then timed as one wall-time line);
+``--cprofile`` one more under cProfile (which slows the numpy-heavy parts down a lot; use
+it for the shape only).
 
 Goals (issue 4): build <= 20 s on 2 cores and <= 1/3 of BERTopic's time; update <= 2 s.
 """
@@ -214,22 +217,30 @@ def cprofile_build(lib: Library, top: int = 25) -> str:
     return out.getvalue()
 
 
-def stage_build(lib: Library) -> dict[str, Any]:
-    """One build with a timer around each stage (methods wrapped for this call only)."""
-    from paperatlas.organize import builder, cluster, features, label, service
+def stage_build(lib: Library, workers: int | None = None) -> dict[str, Any]:
+    """One build with a timer around each stage (methods wrapped for this call only).
+
+    With ``workers=1`` everything runs in this process and each stage is timed; with the
+    default workers, stages that run in worker processes are not seen one by one, and the
+    ``worker processes`` line is the wall time of those phases (subtrees, then names)."""
+    from paperatlas.organize import base, builder, cluster, features, label, service
     from paperatlas.store import trees
 
     stages: dict[str, list[float]] = {}
     targets = [(service.TreeService, "corpus", "load corpus (vectors, texts)"),
-               (label.KeywordLabeler, "fit", "labeler: count phrases (fit)"),
+               (base, "tokenize", "count: tokenize titles and texts"),
+               (base.Corpus, "count", "count: words / 1-3 word phrases"),
+               (label.KeywordLabeler, "fit", "labeler fit (idf, casing)"),
                (features.CombinedFeatures, "features", "split: features (TF-IDF + SVD)"),
                (cluster, "knn_graph", "split: kNN graph"),
                (cluster, "leiden", "split: Leiden runs"),
                (cluster, "merge_small", "split: merge small"),
+               (builder, "fork_map", "worker processes (subtrees, names), wall"),
                (builder.TreeBuilder, "link", "link papers + refresh"),
                (label.KeywordLabeler, "label", "label nodes"),
                (trees.TreeRepo, "save", "save tree (SQLite)")]
     saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in targets]
+    saved.append((builder, "default_workers", builder.default_workers))
 
     def wrap(fn: Any, key: str) -> Any:
         def timed_call(*a: Any, **k: Any) -> Any:
@@ -243,14 +254,16 @@ def stage_build(lib: Library) -> dict[str, Any]:
     name = "bench-speed-stages"
     fresh_tree(lib, name)
     try:
-        for (owner, attr, key), (_, _, fn) in zip(targets, saved, strict=True):
+        for (owner, attr, key), (_, _, fn) in zip(targets, saved, strict=False):
             setattr(owner, attr, wrap(fn, key))
+        if workers is not None:
+            builder.default_workers = lambda cap=4: workers  # type: ignore[attr-defined]
         report, wall = timed(lib.tree_build, name)
     finally:
         for owner, attr, fn in saved:
             setattr(owner, attr, fn)
         fresh_tree(lib, name)
-    return {"wall_seconds": wall, "build_seconds": report.seconds,
+    return {"workers": workers, "wall_seconds": wall, "build_seconds": report.seconds,
             "stages": {k: {"seconds": sum(v), "calls": len(v)} for k, v in stages.items()}}
 
 
@@ -342,10 +355,14 @@ def main() -> None:
     with Library(args.cache) as lib:
         result["paperatlas_build"] = time_builds(lib, args.repeat)
         if args.profile:
-            result["stages"] = stage_build(lib)
-            for key, v in sorted(result["stages"]["stages"].items(),
-                                 key=lambda kv: -kv[1]["seconds"]):
-                print(f"| {key} | {v['seconds']:.2f} | {v['calls']} |")
+            result["stages"] = stage_build(lib, workers=1)
+            result["stages_parallel"] = stage_build(lib)
+            for field in ("stages", "stages_parallel"):
+                got = result[field]
+                print(f"{field}: {got['wall_seconds']:.2f} s wall, workers "
+                      f"{got['workers'] or 'default'}")
+                for key, v in sorted(got["stages"].items(), key=lambda kv: -kv[1]["seconds"]):
+                    print(f"| {key} | {v['seconds']:.2f} | {v['calls']} |")
         if args.cprofile:
             result["cprofile"] = cprofile_build(lib)
             print(result["cprofile"])

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from paperatlas.organize.base import Corpus, Group, stop_words
+from paperatlas.organize.builder import TreeBuilder
 from paperatlas.organize.cluster import LeidenClusterer, knn_graph
 from paperatlas.organize.features import CombinedFeatures, normalize_rows
 from paperatlas.organize.label import KeywordLabeler
+from paperatlas.organize.model import Tree, TreeSettings
+from paperatlas.organize.parallel import using_threads
 from paperatlas.organize.phrases import count_phrases
 
 
@@ -129,3 +132,92 @@ def test_single_word_labels_join_a_different_word() -> None:
 
     assert _names(["Scientific", "science", "Survey"])[0] == "Scientific and survey"
     assert _names(["Graph", "graphs"]) == ["Graph", "graphs"]
+
+
+def topic_corpus(papers_per_topic: int = 120, seed: int = 0) -> Corpus:
+    """Papers of four topics, each with its own words, and embeddings near its centre."""
+    rng = np.random.default_rng(seed)
+    topics = [["protein", "folding", "kinase", "binding", "enzyme", "residue"],
+              ["galaxy", "cluster", "redshift", "dark", "matter", "halo"],
+              ["graph", "neural", "network", "vertex", "message", "passing"],
+              ["soil", "carbon", "nitrogen", "crop", "yield", "drought"]]
+    feats, truth = blobs(len(topics), papers_per_topic, dims=24, seed=seed)
+    texts = []
+    for t in truth.tolist():
+        words = rng.choice(topics[t], 12).tolist() + rng.choice(topics[(t + 1) % 4], 2).tolist()
+        texts.append(f"{' '.join(words[:6])}, {' '.join(words[6:])}. Sample {rng.integers(9)}")
+    ids = list(range(100, 100 + len(texts)))
+    return Corpus(ids, feats, [t.split(",")[0] for t in texts], texts)
+
+
+def tree_shape(tree: Tree) -> list[tuple[int, int | None, str, list[str], list[int]]]:
+    return [(n.id, n.parent, n.label, n.keywords, sorted(n.papers))
+            for n in sorted(tree.nodes.values(), key=lambda n: n.id)]
+
+
+def test_parallel_build_is_the_serial_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperatlas.organize import phrases
+
+    corpus = topic_corpus()
+    serial = TreeBuilder(TreeSettings(min_size=5), workers=1).build("t", corpus)
+    monkeypatch.setattr(phrases, "PARALLEL_CHARS", 100)  # tokenize in parts, too
+    again = topic_corpus()  # a fresh corpus: nothing counted yet
+    parallel = TreeBuilder(TreeSettings(min_size=5), workers=3, parallel_min=50).build(
+        "t", again)
+    assert len(serial.nodes) > 5
+    assert tree_shape(parallel) == tree_shape(serial)
+    assert (again.phrases.matrix != corpus.phrases.matrix).nnz == 0
+
+
+def test_tokens_read_in_parts_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperatlas.organize import phrases
+
+    texts = ["Graph neural networks, message passing.", "", "Protein folding kinetics",
+             "3D graph networks of 100B tokens"] * 5
+    with_nul = [*texts, "Protein folding\x00kinetics"]  # read one text at a time
+    whole = [count_phrases(t, t, stop_words=stop_words(), min_df=1) for t in (texts, with_nul)]
+    monkeypatch.setattr(phrases, "PARALLEL_CHARS", 10)
+    with using_threads(3):
+        parts = [count_phrases(t, t, stop_words=stop_words(), min_df=1)
+                 for t in (texts, with_nul)]
+    for a, b in zip(parts, whole, strict=True):
+        assert (a.vocab == b.vocab).all() and (a.matrix != b.matrix).nnz == 0
+    assert "passing protein" not in whole[0].vocab.tolist()  # texts do not run together
+    assert whole[1].matrix[-1].sum() == whole[1].matrix[2].sum()  # NUL: a space
+
+
+def test_knn_graph_on_threads_is_the_same() -> None:
+    rng = np.random.default_rng(5)
+    feats = normalize_rows(rng.standard_normal((500, 16)))
+    serial = knn_graph(feats, 9, block=128)
+    with using_threads(3):
+        threaded = knn_graph(feats, 9, block=128)
+    assert serial[0] == threaded[0] and (serial[1] == threaded[1]).all()
+
+
+def _square_plus(shared: int, item: int) -> tuple[int, int]:
+    import os
+
+    return item * item + shared, os.getpid()
+
+
+def test_fork_map_keeps_order_and_uses_workers() -> None:
+    import gc
+    import os
+
+    from paperatlas.organize.parallel import fork_map
+
+    items = list(range(7))
+    got = fork_map(_square_plus, 10, items, 3, sizes=[1, 5, 2, 8, 1, 1, 3])
+    assert [v for v, _ in got] == [i * i + 10 for i in items]
+    pids = {p for _, p in got}
+    assert os.getpid() in pids and len(pids) > 1  # this process takes a share
+    assert [v for v, _ in fork_map(_square_plus, 0, items, 1)] == [i * i for i in items]
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's freeze is left as it was
+    try:
+        frozen = gc.get_freeze_count()
+        fork_map(_square_plus, 0, items, 2)
+        assert gc.get_freeze_count() > frozen // 2  # (some frozen objects may be freed)
+    finally:
+        gc.unfreeze()

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .phrases import PhraseCounts, count_phrases
+from .phrases import PhraseCounts, Tokens, count_tokens, tokenize
 
 #: Words that say nothing about a topic in a paper abstract.
 ACADEMIC_STOPWORDS = frozenset("""
@@ -56,12 +56,26 @@ class Corpus:
         return [self.row[p] for p in paper_ids if p in self.row]  # type: ignore[attr-defined]
 
     @cached_property
+    def tokens(self) -> Tokens:
+        """The tokens of every title and text, read once for every count below."""
+        return tokenize(self.titles, self.texts)
+
+    @cached_property
     def phrases(self) -> PhraseCounts:
         """Counts of 1-3 word phrases per paper (titles count three times), counted once
         for every stage; phrases of fewer than two papers are left out (one, in a corpus
         of fewer than four papers)."""
-        return count_phrases(self.titles, self.texts, stop_words=stop_words(),
-                             min_df=2 if len(self.ids) >= 4 else 1)
+        return self.count(3)
+
+    @cached_property
+    def words(self) -> PhraseCounts:
+        """The single words of :attr:`phrases` (counted alone when those are not yet)."""
+        return self.phrases.unigrams() if "phrases" in self.__dict__ else self.count(1)
+
+    def count(self, max_words: int) -> PhraseCounts:
+        """Counts of the phrases of up to ``max_words`` words (as :attr:`phrases`)."""
+        return count_tokens(self.tokens, stop_words=stop_words(), max_words=max_words,
+                            min_df=2 if len(self.ids) >= 4 else 1)
 
 
 @dataclass
@@ -110,6 +124,10 @@ class Clusterer(ABC):
 
 class Labeler(ABC):
     """Names sibling nodes together, so that their names differ."""
+
+    #: Whether :meth:`label` may run in a forked worker process (no network connections,
+    #: no model with threads of its own); subtrees are then named in parallel.
+    forkable: bool = False
 
     def fit(self, corpus: Corpus) -> None:  # noqa: B027 (optional hook)
         """See every paper of the tree once before naming (``Group.rows`` index ``corpus``)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from .base import Clusterer, Corpus, Featurizer, Group, Labeler
@@ -9,26 +11,42 @@ from .cluster import LeidenClusterer
 from .features import CombinedFeatures, normalize_rows
 from .label import KeywordLabeler
 from .model import ROOT, TOPIC, UNSORTED, Node, Tree, TreeSettings
+from .parallel import default_workers, fork_map, one_blas_thread, threads, using_threads
 
 REPRESENTATIVES = 5
 GROUP_TITLES = 30
+#: Subtrees are grown in worker processes only under a node of at least this many papers
+#: (a fork costs tens of milliseconds; smaller builds take less than that).
+PARALLEL_MIN = 2000
+
+
+@dataclass
+class Branch:
+    """A grown subtree before it gets node ids: its rows, and its children if it split."""
+
+    rows: list[int]
+    children: list[Branch] = field(default_factory=list)
 
 
 class TreeBuilder:
     """Builds, splits, names and links; used by build, update and the split edit alike."""
 
     def __init__(self, settings: TreeSettings, *, features: Featurizer | None = None,
-                 clusterer: Clusterer | None = None, labeler: Labeler | None = None) -> None:
+                 clusterer: Clusterer | None = None, labeler: Labeler | None = None,
+                 workers: int | None = None, parallel_min: int = PARALLEL_MIN) -> None:
         self.settings = settings
         self.features = features or CombinedFeatures()
         self.clusterer = clusterer or LeidenClusterer()
         self.labeler = labeler or KeywordLabeler()
+        #: Processes (and threads) a build may use; the tree does not depend on it.
+        self.workers = default_workers() if workers is None else max(1, workers)
+        self.parallel_min = parallel_min
         self._fit_on: Corpus | None = None  # the corpus the stages last saw
 
     def prepare(self, corpus: Corpus) -> None:
-        """Let the features and the labeler see every paper once (word and phrase counts)."""
-        self.features.fit(corpus)
+        """Let the labeler and the features see every paper once (phrase and word counts)."""
         self.labeler.fit(corpus)
+        self.features.fit(corpus)
         self._fit_on = corpus
 
     # -- build ------------------------------------------------------------------------
@@ -39,16 +57,18 @@ class TreeBuilder:
         root = Node(id=tree.new_id(), parent=None, kind=ROOT, label=name)
         tree.nodes[root.id] = root
         tree.root = root.id
-        if self._fit_on is not corpus:
-            self.prepare(corpus)
-        leaves: dict[int, list[int]] = {}
-        self._grow(tree, root.id, list(range(len(corpus.ids))), 0, corpus, leaves)
-        if len(leaves) == 1 and root.id in leaves:  # too few papers to split: one topic
-            only = Node(id=tree.new_id(), parent=root.id)
-            tree.nodes[only.id] = only
-            leaves = {only.id: leaves.pop(root.id)}
-        self.link(tree, corpus, leaves)
-        self.name_children(tree, root.id, corpus, recursive=True)
+        with one_blas_thread(), using_threads(self.workers):
+            if self._fit_on is not corpus:
+                self.prepare(corpus)
+            leaves: dict[int, list[int]] = {}
+            self._place(tree, root.id, self.grow(list(range(len(corpus.ids))), 0, corpus),
+                        leaves)
+            if len(leaves) == 1 and root.id in leaves:  # too few papers to split: one topic
+                only = Node(id=tree.new_id(), parent=root.id)
+                tree.nodes[only.id] = only
+                leaves = {only.id: leaves.pop(root.id)}
+            self.link(tree, corpus, leaves)
+            self._name_tree(tree, root.id, corpus)
         if not s.unsorted_threshold:
             s.unsorted_threshold = unsorted_threshold(corpus, leaves)
         if not s.split_size:
@@ -56,16 +76,29 @@ class TreeBuilder:
             s.split_size = max(4 * s.min_size, 2 * largest)
         return tree
 
-    def _grow(self, tree: Tree, node_id: int, rows: list[int], depth: int, corpus: Corpus,
-              leaves: dict[int, list[int]]) -> None:
+    def grow(self, rows: list[int], depth: int, corpus: Corpus) -> Branch:
+        """Split ``rows`` (at ``depth``) and their groups, recursively. The subtrees of the
+        first node with at least ``parallel_min`` papers grow in worker processes; a
+        subtree is the same wherever it grows."""
         groups = self.split_rows(rows, corpus) if depth < self.settings.max_depth else [rows]
         if len(groups) < 2:
-            leaves[node_id] = rows
+            return Branch(rows)
+        if threads() < 2 or len(rows) < self.parallel_min:  # (1 in a worker process)
+            return Branch(rows, [self.grow(g, depth + 1, corpus) for g in groups])
+        children = fork_map(_grow_task, (self, corpus), [(g, depth + 1) for g in groups],
+                            threads(), sizes=[len(g) ** 1.5 for g in groups])
+        return Branch(rows, children)
+
+    def _place(self, tree: Tree, node_id: int, branch: Branch,
+               leaves: dict[int, list[int]]) -> None:
+        """Give a grown branch's nodes ids (depth first, in order) and collect its leaves."""
+        if not branch.children:
+            leaves[node_id] = branch.rows
             return
-        for members in groups:
+        for sub in branch.children:
             child = Node(id=tree.new_id(), parent=node_id)
             tree.nodes[child.id] = child
-            self._grow(tree, child.id, members, depth + 1, corpus, leaves)
+            self._place(tree, child.id, sub, leaves)
 
     def split_rows(self, rows: list[int], corpus: Corpus) -> list[list[int]]:
         """Corpus rows split into child groups (largest first); one group: no split."""
@@ -87,45 +120,70 @@ class TreeBuilder:
         leaf_ids = list(leaves)
         cents = normalize_rows(np.stack([corpus.vectors[leaves[i]].mean(axis=0)
                                          for i in leaf_ids]))
+        extra = s.max_links - 1
         for j, leaf_id in enumerate(leaf_ids):
             rows = leaves[leaf_id]
             sims = corpus.vectors[rows] @ cents.T
-            own = sims[:, j]
+            own = sims[:, j].copy()
+            others: list[list[int]] = [[] for _ in rows]
+            if extra > 0:  # other leaves within the margin, most similar first
+                sims[:, j] = -np.inf
+                close = sims >= (own - s.margin)[:, None]
+                for i in np.flatnonzero(close.any(axis=1)).tolist():
+                    cand = np.flatnonzero(close[i])
+                    others[i] = cand[np.argsort(-sims[i][cand])][:extra].tolist()
+            papers = tree.nodes[leaf_id].papers
             for r, row in enumerate(rows):
                 pid = corpus.ids[row]
-                tree.nodes[leaf_id].papers[pid] = float(own[r])
-                if s.max_links < 2:
-                    continue
-                close = np.flatnonzero(sims[r] >= own[r] - s.margin)
-                close = close[np.argsort(-sims[r][close])]
-                for k in [int(c) for c in close if c != j][: s.max_links - 1]:
-                    tree.nodes[leaf_ids[k]].papers[pid] = float(sims[r][k])
+                papers[pid] = float(own[r])
+                for k in others[r]:
+                    tree.nodes[leaf_ids[k]].papers[pid] = float(sims[r, k])
         self.refresh(tree, corpus)
 
     def refresh(self, tree: Tree, corpus: Corpus, node_ids: list[int] | None = None) -> None:
         """Recompute centroid and representative papers of the given nodes (default: all)."""
-        kids = tree.child_ids()
+        under = _Subtrees(tree, corpus)
         for node in (tree.nodes[i] for i in (node_ids or list(tree.nodes))):
-            rows = corpus.rows(_subtree(tree, kids, node.id))
-            if not rows:
+            rows = under.rows(node.id)
+            if not len(rows):
                 node.centroid, node.representative = None, []
                 continue
-            cent = normalize_rows(corpus.vectors[rows].mean(axis=0, keepdims=True))[0]
+            members = corpus.vectors[rows]
+            cent = normalize_rows(members.mean(axis=0, keepdims=True))[0]
             node.centroid = [round(float(x), 6) for x in cent]
-            sims = corpus.vectors[rows] @ cent
-            best = np.argsort(-sims, kind="stable")[:REPRESENTATIVES]
+            best = np.argsort(-(members @ cent), kind="stable")[:REPRESENTATIVES]
             node.representative = [corpus.ids[rows[i]] for i in best]
 
     # -- label ------------------------------------------------------------------------
     def name_children(self, tree: Tree, parent_id: int, corpus: Corpus, *,
                       recursive: bool = False, only: set[int] | None = None) -> None:
         """Name the children of ``parent_id`` together (locked labels are kept)."""
-        kids = tree.child_ids()
-        children = [tree.nodes[c] for c in kids[parent_id] if tree.nodes[c].kind == TOPIC]
+        self._name(tree, parent_id, corpus, _Subtrees(tree, corpus), recursive, only)
+
+    def _name_tree(self, tree: Tree, root_id: int, corpus: Corpus) -> None:
+        """Name every node: the first level here, then the subtree under each first-level
+        node (in worker processes when the labeler allows it; the names are the same)."""
+        under = _Subtrees(tree, corpus)
+        self._name(tree, root_id, corpus, under, False, None)
+        first = [c for c in under.kids[root_id] if tree.nodes[c].kind == TOPIC]
+        if threads() < 2 or not self.labeler.forkable or len(corpus.ids) < self.parallel_min:
+            for c in first:
+                self._name(tree, c, corpus, under, True, None)
+            return
+        sizes = [float(len(under.rows(c))) for c in first]
+        for names in fork_map(_name_task, (self, tree, corpus, under), first, threads(), sizes):
+            for node_id, (label, keywords, description) in names.items():
+                node = tree.nodes[node_id]
+                node.label, node.keywords, node.description = label, keywords, description
+
+    def _name(self, tree: Tree, parent_id: int, corpus: Corpus, under: _Subtrees,
+              recursive: bool, only: set[int] | None) -> None:
+        children = [tree.nodes[c] for c in under.kids[parent_id]
+                    if tree.nodes[c].kind == TOPIC]
         named = [c for c in children if only is None or c.id in only]
         if named:
             parent = tree.nodes[parent_id]
-            groups = [self._group(tree, kids, c, corpus) for c in named]
+            groups = [self._group(c, corpus, under) for c in named]
             names = self.labeler.label(groups, parent="" if parent.kind == ROOT else parent.label)
             others = {c.label.lower() for c in children if c not in named}
             for child, name in zip(named, names, strict=True):
@@ -140,18 +198,56 @@ class TreeBuilder:
                     child.label = label
         if recursive:
             for c in children:
-                self.name_children(tree, c.id, corpus, recursive=True)
+                self._name(tree, c.id, corpus, under, recursive, None)
 
-    def _group(self, tree: Tree, kids: dict[int, list[int]], node: Node,
-               corpus: Corpus) -> Group:
-        papers = _subtree(tree, kids, node.id)
-        rows = corpus.rows(papers)
+    def _group(self, node: Node, corpus: Corpus, under: _Subtrees) -> Group:
+        rows = under.rows(node.id).tolist()
         first = corpus.rows(node.representative)
-        order = first + [r for r in rows if r not in set(first)][: GROUP_TITLES]
+        seen = set(first)
+        order = (first + [r for r in rows[: GROUP_TITLES + len(first)] if r not in seen])
         order = order[:GROUP_TITLES]
         centroid = np.asarray(node.centroid, dtype=np.float32) if node.centroid else None
         return Group(node_id=node.id, titles=[corpus.titles[r] for r in order],
                      texts=[corpus.texts[r] for r in order], rows=rows, centroid=centroid)
+
+
+class _Subtrees:
+    """The corpus rows of the papers under each node (sorted), computed once per node."""
+
+    def __init__(self, tree: Tree, corpus: Corpus) -> None:
+        self.tree = tree
+        self.corpus = corpus
+        self.kids = tree.child_ids()
+        self._rows: dict[int, np.ndarray] = {}
+
+    def rows(self, node_id: int) -> np.ndarray:
+        if node_id not in self._rows:
+            row = self.corpus.row
+            own = np.fromiter((row[p] for p in self.tree.nodes[node_id].papers if p in row),
+                              dtype=np.int64)
+            parts = [own] + [self.rows(c) for c in self.kids.get(node_id, [])]
+            self._rows[node_id] = np.unique(np.concatenate(parts))
+        return self._rows[node_id]
+
+
+def _grow_task(shared: tuple[TreeBuilder, Corpus], item: tuple[list[int], int]) -> Branch:
+    builder, corpus = shared
+    rows, depth = item
+    return builder.grow(rows, depth, corpus)
+
+
+def _name_task(shared: tuple[TreeBuilder, Tree, Corpus, _Subtrees],
+               node_id: int) -> dict[int, tuple[str, list[str], str]]:
+    """Name the nodes under one node; their label, keywords and description."""
+    builder, tree, corpus, under = shared
+    builder._name(tree, node_id, corpus, under, True, None)
+    out: dict[int, tuple[str, list[str], str]] = {}
+    stack = list(under.kids[node_id])
+    while stack:
+        node = tree.nodes[stack.pop()]
+        out[node.id] = (node.label, node.keywords, node.description)
+        stack.extend(under.kids[node.id])
+    return out
 
 
 def unsorted_threshold(corpus: Corpus, leaves: dict[int, list[int]],
@@ -170,16 +266,6 @@ def unsorted_threshold(corpus: Corpus, leaves: dict[int, list[int]],
         rest = np.sqrt(np.maximum(float(total @ total) - 2 * dots + sq, 1e-12))  # |S - x|
         scores.append((dots - sq) / rest)
     return float(np.percentile(np.concatenate(scores), percentile)) if scores else 0.0
-
-
-def _subtree(tree: Tree, kids: dict[int, list[int]], node_id: int) -> set[int]:
-    out: set[int] = set()
-    stack = [node_id]
-    while stack:
-        nid = stack.pop()
-        out.update(tree.nodes[nid].papers)
-        stack.extend(kids.get(nid, []))
-    return out
 
 
 def unsorted_node(tree: Tree) -> Node:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .base import Clusterer
+from .parallel import thread_map
 
 _IGRAPH_RNG = threading.Lock()
 
@@ -18,38 +19,73 @@ def knn_graph(features: np.ndarray, neighbors: int,
     """Undirected edges of the ``neighbors``-nearest-neighbour graph (cosine), with weights.
 
     Exact. The similarity matrix is computed in ``block x block`` tiles, each once (it is
-    symmetric): a tile gives its rows' and its columns' best candidates, and a row's
-    neighbours are the best of its candidates from every tile. Memory stays
-    ``block x block`` plus ``neighbors`` candidates per row and tile.
+    symmetric), on :func:`~.parallel.threads` threads. A block's own tile gives each of its
+    rows a first list of best candidates; every other tile then only offers what beats a
+    row's current ``neighbors``-th best (a comparison, not a sort), for its rows and its
+    columns. Tiles run in rounds of disjoint block pairs, so threads never share a list.
     """
     n = len(features)
     k = min(neighbors, n - 1)
     starts = list(range(0, n, block))
-    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in starts]
-    for bi, s in enumerate(starts):
-        for bj in range(bi, len(starts)):
-            t = starts[bj]
-            tile = features[s:s + block] @ features[t:t + block].T
-            if bi == bj:
-                np.fill_diagonal(tile, -np.inf)
-            found[bi].append(_best(tile, k, t))
-            if bi != bj:
-                found[bj].append(_best(tile.T, k, s))
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    sims: list[np.ndarray] = []
-    for bi, s in enumerate(starts):
-        idx = np.hstack([i for i, _ in found[bi]])
-        val = np.hstack([v for _, v in found[bi]])
-        top = _top(val, k)
-        rows.append(np.repeat(np.arange(s, s + len(val)), k))
-        cols.append(np.take_along_axis(idx, top, axis=1).ravel())
-        sims.append(np.take_along_axis(val, top, axis=1).ravel())
-    r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
+
+    def diagonal(b: int) -> tuple[np.ndarray, np.ndarray]:
+        x = features[starts[b]:starts[b] + block]
+        tile = x @ x.T
+        np.fill_diagonal(tile, -np.inf)
+        return _best(tile, k, starts[b])
+
+    best = thread_map(diagonal, list(range(len(starts))))
+
+    def pair(bi_bj: tuple[int, int]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        bi, bj = bi_bj
+        tile = features[starts[bi]:starts[bi] + block] @ features[starts[bj]:starts[bj] + block].T
+        return _merge(best[bi], tile, starts[bj], k), _merge(best[bj], tile.T, starts[bi], k)
+
+    for pairs in _rounds(len(starts)):
+        for (bi, bj), (a, b) in zip(pairs, thread_map(pair, pairs), strict=True):
+            best[bi], best[bj] = a, b
+    rows = [np.repeat(np.arange(s, s + len(idx)), idx.shape[1])
+            for s, (idx, _) in zip(starts, best, strict=True)]
+    r = np.concatenate(rows)
+    c = np.concatenate([idx.ravel() for idx, _ in best])
+    w = np.concatenate([val.ravel() for _, val in best])
     a, b = np.minimum(r, c), np.maximum(r, c)
     _, first = np.unique(a.astype(np.int64) * n + b, return_index=True)
     edges = list(zip(a[first].tolist(), b[first].tolist(), strict=True))
     return edges, np.maximum(w[first], 0.0).astype(np.float64)
+
+
+def _rounds(blocks: int) -> list[list[tuple[int, int]]]:
+    """Every pair of blocks once, in rounds where no block appears twice (circle method)."""
+    order = list(range(blocks + blocks % 2))  # with a stand-in when the count is odd
+    out = []
+    for _ in range(len(order) - 1):
+        half = len(order) // 2
+        pairs = [tuple(sorted((order[i], order[-1 - i]))) for i in range(half)]
+        out.append([(i, j) for i, j in pairs if j < blocks])
+        order = [order[0], order[-1], *order[1:-1]]
+    return [p for p in out if p]
+
+
+def _merge(current: tuple[np.ndarray, np.ndarray], tile: np.ndarray, offset: int,
+           k: int) -> tuple[np.ndarray, np.ndarray]:
+    """A block's best ``k`` candidates per row, updated with a tile's columns that reach
+    each row's current ``k``-th best."""
+    idx, val = current
+    floor = val.min(axis=1) if val.shape[1] >= k else np.full(len(val), -np.inf, val.dtype)
+    r, c = np.nonzero(tile >= floor[:, None])
+    if not len(r):
+        return current
+    counts = np.bincount(r, minlength=len(val))
+    slot = np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = int(counts.max())
+    more_val = np.full((len(val), width), -np.inf, dtype=val.dtype)
+    more_idx = np.zeros((len(val), width), dtype=idx.dtype)
+    more_val[r, slot] = tile[r, c]
+    more_idx[r, slot] = c + offset
+    vals, idxs = np.hstack([val, more_val]), np.hstack([idx, more_idx])
+    top = _top(vals, k)
+    return np.take_along_axis(idxs, top, axis=1), np.take_along_axis(vals, top, axis=1)
 
 
 def _top(values: np.ndarray, k: int) -> np.ndarray:

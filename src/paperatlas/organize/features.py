@@ -68,7 +68,7 @@ class CombinedFeatures(Featurizer):
         self._counts: Any = None
 
     def fit(self, corpus: Corpus) -> None:
-        self._counts = corpus.phrases.unigrams().matrix if self.text_weight > 0 else None
+        self._counts = corpus.words.matrix if self.text_weight > 0 else None
 
     def features(self, vectors: np.ndarray, texts: list[str],
                  rows: list[int] | None = None) -> np.ndarray:

@@ -72,6 +72,7 @@ class KeywordLabeler(Labeler):
         if phrase_vectors == "model" and embed is None:
             raise ValueError('phrase_vectors="model" needs an embed function')
         self.embed = embed if phrase_vectors == "model" else None
+        self.forkable = self.embed is None  # phrase vectors from papers: numpy only
         self.phrase_vectors = phrase_vectors
         self.candidates = candidates
         self.keywords = keywords
@@ -98,7 +99,7 @@ class KeywordLabeler(Labeler):
         if self.phrase_vectors == "papers":
             self._by_phrase = counts.matrix.T.tocsr()
             self._paper_vectors = corpus.vectors
-            self._column = {str(p): i for i, p in enumerate(self._vocab)}
+            self._column = dict(zip(self._vocab.tolist(), range(len(self._vocab)), strict=True))
         self._casing = _casing(corpus.titles)
 
     def label(self, groups: list[Group], *, parent: str = "") -> list[NodeLabel]:
@@ -214,13 +215,16 @@ def _drop_contained(phrases: list[str]) -> list[str]:
 
 def _casing(titles: list[str]) -> dict[str, str]:
     """The usual surface form of words written with capitals inside (LLM, 3D, BERT)."""
-    forms: dict[str, Counter[str]] = {}
-    for title in titles:
-        for word in re.findall(WORD, title):
-            forms.setdefault(word.lower(), Counter())[word] += 1
+    counts = Counter(re.findall(WORD, "\n".join(titles)))  # forms, in order of appearance
+    wanted = {form.lower() for form in counts
+              if any(c.isupper() for c in form[1:]) or (form.isupper() and len(form) > 1)}
+    best: dict[str, tuple[int, str]] = {}
+    for form, n in counts.items():  # the most frequent form; the first seen on a tie
+        low = form.lower()
+        if low in wanted and (low not in best or n > best[low][0]):
+            best[low] = (n, form)
     out = {}
-    for low, counter in forms.items():
-        form, _ = counter.most_common(1)[0]
+    for low, (_, form) in best.items():
         if any(c.isupper() for c in form[1:]) or (form.isupper() and len(form) > 1):
             out[low] = form
     return out

@@ -75,10 +75,13 @@ class TreeService:
             raise PaperatlasError("no papers with embeddings in scope: ingest papers and run "
                                   "`paperatlas index` (with an embedding model) first")
         texts = self.store.papers.texts(ids)
-        return Corpus(ids=ids, vectors=np.vstack(parts),  # no title where it is derived
-                      titles=["" if title_in_abstract(t, a) else t
-                              for t, a in (texts[p][1:] for p in ids)],
-                      texts=[paper_text(texts[p][1], texts[p][2]) for p in ids])
+        titles: list[str] = []
+        docs: list[str] = []
+        for t, a in (texts[p][1:] for p in ids):
+            derived = title_in_abstract(t, a)  # no title where it is derived
+            titles.append("" if derived else t)
+            docs.append(a if derived else paper_text(t, a))
+        return Corpus(ids=ids, vectors=np.vstack(parts), titles=titles, texts=docs)
 
     # -- build / update / edit -------------------------------------------------------------
     def builder(self, settings: TreeSettings, *, labeler: Labeler | None = None,
