@@ -47,10 +47,11 @@ class Library(PeopleMixin, FollowMixin):
 
     def __init__(self, path: str | Path, *,
                  embedding_model: str | Embedder | None = DEFAULT_MODEL,
-                 embed_backend: str = "auto") -> None:
+                 embed_backend: str = "auto", embed_threads: int | None = None) -> None:
         """Open (or create) a library; ``embedding_model`` is a sentence-transformers name
         or path, an :class:`Embedder`, or None for a library without semantic search;
-        ``embed_backend`` (one of ``BACKENDS``) says how a named model encodes passages."""
+        ``embed_backend`` (one of ``BACKENDS``) says how a named model encodes passages;
+        ``embed_threads`` caps its threads (a server with a process per core wants 1)."""
         if embed_backend not in BACKENDS:
             raise InvalidOptionError("embedding backend", embed_backend, list(BACKENDS))
         self.path = Path(path)
@@ -63,7 +64,8 @@ class Library(PeopleMixin, FollowMixin):
         elif embedding_model:
             name = embedding_model
             factory = lambda: SentenceTransformerEmbedder(  # noqa: E731
-                name, backend=embed_backend, cache_dir=index_folder / "models")
+                name, backend=embed_backend, cache_dir=index_folder / "models",
+                threads=embed_threads)
         self.search_service = SearchService(self.store, index_folder, factory)
         self.tree_service = TreeService(
             self.store, embed=self._encode_short if factory else None, search=self._search_ids)

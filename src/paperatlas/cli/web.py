@@ -58,6 +58,7 @@ def register(main: click.Group, state_type: Any) -> None:
             return
         os.environ[_WORKER_CONFIG] = json.dumps({
             "db": state.db, "model": state.model, "backend": state.backend,
+            "threads": max(1, (os.cpu_count() or 1) // workers),
             "settings": dataclasses.asdict(settings), "settings_path": state.settings_path})
         serve_workers(uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=workers,
                                      host=host, port=port, log_level="info"))
@@ -89,12 +90,16 @@ _WORKER_CONFIG = "PAPERATLAS_SERVE_CONFIG"
 def worker_app() -> Any:
     """The app of one worker process of ``serve --workers N`` (uvicorn calls this in each):
     its own library connection, warmed up, with the options the command was given."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
     from ..library import Library
     from ..web import WebSettings, create_app
 
     config = json.loads(os.environ[_WORKER_CONFIG])
+    # The workers share the cores: each keeps to its share, or their thread pools fight.
+    threadpool_limits(limits=config["threads"])
     library = Library(config["db"], embedding_model=config["model"],
-                      embed_backend=config["backend"])
+                      embed_backend=config["backend"], embed_threads=config["threads"])
     library.warm()
     digest, mail = for_web(config.get("settings_path"))
     return create_app(library, WebSettings(**config["settings"]), digest=digest, mail=mail)

@@ -51,8 +51,10 @@ class SentenceTransformerEmbedder(Embedder):
 
     def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 16,
                  max_length: int = 256, device: str | None = None, backend: str = "auto",
-                 precision: str = "auto", cache_dir: Path | None = None) -> None:
-        """Load ``model``; ``cache_dir`` keeps its OpenVINO conversion between runs."""
+                 precision: str = "auto", cache_dir: Path | None = None,
+                 threads: int | None = None) -> None:
+        """Load ``model``; ``cache_dir`` keeps its OpenVINO conversion between runs;
+        ``threads`` caps the OpenVINO threads of one encoding (default: every core)."""
         import transformers
         from sentence_transformers import SentenceTransformer
 
@@ -84,6 +86,7 @@ class SentenceTransformerEmbedder(Embedder):
                         and ov_backend.supports(self.model) else "torch")
         self.precision = precision
         self.cache_dir = cache_dir
+        self.threads = threads
         self._bulk: ov_backend.OpenVINOEncoder | None = None
 
     def _openvino(self) -> ov_backend.OpenVINOEncoder:
@@ -93,7 +96,8 @@ class SentenceTransformerEmbedder(Embedder):
                 stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
                 cache = self.cache_dir / f"{stem}-{self.model.max_seq_length}.xml"
             self._bulk = ov_backend.OpenVINOEncoder(self.model, precision=self.precision,
-                                                    batch_size=self.batch_size, cache=cache)
+                                                    batch_size=self.batch_size, cache=cache,
+                                                    threads=self.threads)
         return self._bulk
 
     def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
