@@ -152,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=780,
+    parser.add_argument("--requests", type=int, default=729,
                         help="search requests per mode (each a distinct SciFact query)")
     parser.add_argument("--paper-requests", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=120.0, help="bound per phase")
@@ -186,9 +186,11 @@ def main() -> None:
         warm = [search(q, m) for q in queries[-20:] for m in modes]
         warm += [f"/papers/{k}" for k in keys[:20]]
         results["warm_up"] = asyncio.run(load(base, warm, 1, args.seconds))
-        distinct = queries[:-20][: args.requests]
-        phases = [(f"search page, {m}", [search(q, m) for q in distinct], args.clients)
+        alone, distinct = queries[:60], queries[60:-20][: args.requests]
+        phases = [(f"search page, {m}, 1 client", [search(q, m) for q in alone], 1)
                   for m in modes]
+        phases += [(f"search page, {m}, {args.clients} clients",
+                    [search(q, m) for q in distinct], args.clients) for m in modes]
         phases += [("paper page, 1 client", [f"/papers/{rng.choice(keys)}"
                                             for _ in range(args.paper_requests)], 1),
                   (f"paper page, {args.clients} clients",
