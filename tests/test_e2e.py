@@ -198,3 +198,11 @@ def test_load_the_map_and_click_a_point(site: tuple[str, Library], page: Page) -
     page.wait_for_url("**/papers/*")
     expect(page.locator("h1")).to_have_text(hovered)
     shot(page, "09-paper-from-map")
+
+
+def test_api_docs_render_offline(site: tuple[str, Library], page: Page) -> None:
+    base, _ = site
+    page.goto(base + "/docs")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()  # Swagger UI ran
+    expect(page.locator(".opblock-summary-path[data-path='/api/search']")).to_be_visible()
+    shot(page, "10-api-docs")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-import swagger_ui_bundle
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
@@ -19,9 +18,10 @@ from .errors import install_error_handlers
 
 
 def _offline_docs(app: FastAPI, title: str) -> None:
-    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package's own files (FastAPI's
-    default loads it from a CDN, which a machine without internet cannot reach)."""
-    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+    """``/docs``: Swagger UI 5 (it reads OpenAPI 3.1) from the ``fastapi-offline`` package's
+    files (FastAPI's default loads it from a CDN, which a machine without internet cannot
+    reach)."""
+    app.mount("/swagger-ui", StaticFiles(directory=str(files("fastapi_offline") / "static")),
               name="swagger-ui")
 
     @app.get("/docs", include_in_schema=False)
@@ -30,7 +30,7 @@ def _offline_docs(app: FastAPI, title: str) -> None:
             openapi_url=app.openapi_url or "/openapi.json", title=f"{title} API",
             swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/swagger-ui/favicon-32x32.png")
+            swagger_favicon_url="/swagger-ui/favicon.png")
 
 
 def create_app(library: Library, settings: WebSettings | None = None, *,
