@@ -231,6 +231,10 @@ def test_api_map_is_columnar(site: tuple[Library, TestClient]) -> None:
         bad = client.get(url)
         assert bad.status_code == 404 and bad.json()["error"]["type"] == "NotFoundError"
     assert "/api/map" in client.get("/openapi.json").json()["paths"]
+    packed = client.get("/api/map", params={"tree": "t"}, headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and packed.json() == data
+    plain = client.get("/api/map", params={"tree": "t"}, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == data
 
 
 def test_map_page(site: tuple[Library, TestClient]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import json
 from typing import Annotated, Any
@@ -124,5 +125,10 @@ def map_points(request: Request, collection: Collection = None,
     ``method``, the ``count`` of points and the ``papers`` in scope. 404 before `map build`."""
     with context(request).library() as lib:
         view = lib.map_points(collection=_blank(collection), tree=_blank(tree))
-    body = json.dumps(view.to_dict(), ensure_ascii=False, separators=(",", ":"))
-    return Response(body, media_type="application/json")
+    body = json.dumps(view.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    headers = {"Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        # ~14 MB at 100k points; level 1 shrinks it ~3x in about 0.1 s.
+        body = gzip.compress(body, compresslevel=1)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
