@@ -135,13 +135,7 @@ def topic_page(tree: Tree, node_id: int, papers: Mapping[int, PaperRef]) -> Topi
 def subtree(tree: Tree, node_id: int) -> Tree:
     """The part of ``tree`` under ``node_id`` (included), as a tree rooted there."""
     node_of(tree, node_id)
-    kids = tree.child_ids()
-    keep, stack = [], [node_id]
-    while stack:
-        nid = stack.pop()
-        keep.append(nid)
-        stack.extend(kids[nid])
-    nodes = {nid: tree.nodes[nid] for nid in keep}
+    nodes = {nid: tree.nodes[nid] for nid in tree.subtree_ids(node_id)}
     nodes[node_id] = dataclasses.replace(tree.nodes[node_id], parent=None)
     return Tree(name=_label(tree.nodes[node_id]), nodes=nodes, root=node_id,
                 settings=tree.settings, next_id=tree.next_id)

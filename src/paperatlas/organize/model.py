@@ -99,16 +99,20 @@ class Tree:
             current = node.parent
         return out[::-1]
 
-    def subtree_papers(self, node_id: int) -> set[int]:
-        """Papers linked to the node or to any node below it."""
+    def subtree_ids(self, node_id: int) -> list[int]:
+        """The node and every node below it (the node first)."""
         kids = self.child_ids()
-        out: set[int] = set()
+        out: list[int] = []
         stack = [node_id]
         while stack:
             nid = stack.pop()
-            out.update(self.nodes[nid].papers)
+            out.append(nid)
             stack.extend(kids[nid])
         return out
+
+    def subtree_papers(self, node_id: int) -> set[int]:
+        """Papers linked to the node or to any node below it."""
+        return {p for nid in self.subtree_ids(node_id) for p in self.nodes[nid].papers}
 
     def paper_nodes(self) -> dict[int, list[int]]:
         """``paper id -> ids of the nodes it is linked to`` (best link first)."""

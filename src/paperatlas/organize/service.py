@@ -61,9 +61,7 @@ class TreeService:
         """The papers in scope that have vectors, with their texts."""
         scope: set[int] | None = None
         if collection is not None:
-            cid = self.store.collections.id_for(collection)
-            if cid is None:
-                raise NotFoundError(f"no collection named {collection!r}")
+            cid = self.store.collections.require(collection)
             scope = {p for batch in self.store.papers.iter_ids(collection_id=cid) for p in batch}
         ids: list[int] = []
         parts: list[np.ndarray] = []

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..follow.model import Item, NewPaper, Subscription
+from .votes import PaperScope
 
 _COLUMNS = ("SELECT s.id, s.email, u.name, s.frequency, s.created_at, s.confirmed_at,"
             " s.last_digest_at, s.last_paper_id FROM subscriptions s"
@@ -142,21 +143,19 @@ class SubscriptionRepo:
         return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM papers").fetchone()[0])
 
     def collection_members(self, name: str) -> set[int]:
-        rows = self.conn.execute(
-            "SELECT cp.paper_id FROM collection_papers cp JOIN collections c"
-            " ON c.id = cp.collection_id WHERE c.name = ?", (name,))
-        return {r[0] for r in rows}
+        row = self.conn.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
+        return set() if row is None else self._members(PaperScope(collection_id=row[0]))
 
     def node_members(self, tree: str, node_id: int) -> set[int]:
         """Papers linked to a topic or to any topic under it."""
-        rows = self.conn.execute(
-            "WITH RECURSIVE t(id) AS (SELECT id FROM trees WHERE name = ?),"
-            " sub(node_id) AS (SELECT n.node_id FROM tree_nodes n, t WHERE n.tree_id = t.id"
-            "   AND n.node_id = ? UNION SELECT n.node_id FROM tree_nodes n, t, sub"
-            "   WHERE n.tree_id = t.id AND n.parent = sub.node_id)"
-            " SELECT DISTINCT l.paper_id FROM tree_links l, t WHERE l.tree_id = t.id"
-            " AND l.node_id IN (SELECT node_id FROM sub)", (tree, node_id))
-        return {r[0] for r in rows}
+        row = self.conn.execute("SELECT id FROM trees WHERE name = ?", (tree,)).fetchone()
+        return set() if row is None else self._members(PaperScope(tree_id=row[0],
+                                                                   node_id=node_id))
+
+    def _members(self, scope: PaperScope) -> set[int]:
+        where, params = scope.where()
+        return {r[0] for r in self.conn.execute(f"SELECT p.id FROM papers p WHERE 1{where}",
+                                                params)}
 
     def node_label(self, tree: str, node_id: int) -> str | None:
         row = self.conn.execute(

@@ -91,25 +91,13 @@ def _node_id(value: Any, name: str) -> int:
 def edit_targets(tree: Tree, node_id: int) -> list[dict[str, Any]]:
     """The nodes an edit form offers to move a topic under or merge it into: every node but
     this one, its descendants and the Unsorted node, with its path as the label."""
-    below = _descendants(tree, node_id)
+    below = set(tree.subtree_ids(node_id)) if node_id in tree.nodes else set()
     out = []
     for node, _ in tree.walk():
         if node.id in below or node.kind == UNSORTED:
             continue
         label = " \u203a ".join(display_label(n.label, n.kind, n.id) for n in tree.path(node.id))
         out.append({"id": node.id, "label": label or "(top level)", "topic": node.kind != ROOT})
-    return out
-
-
-def _descendants(tree: Tree, node_id: int) -> set[int]:
-    """The node and every node below it."""
-    kids = tree.child_ids()
-    out: set[int] = set()
-    stack = [node_id] if node_id in tree.nodes else []
-    while stack:
-        nid = stack.pop()
-        out.add(nid)
-        stack.extend(kids[nid])
     return out
 
 
