@@ -125,3 +125,8 @@ def test_openvino_vectors_match_pytorch(tmp_path: Path) -> None:
     assert list((tmp_path / "models").glob("*.xml"))  # the conversion is kept
     again = SentenceTransformerEmbedder(backend="openvino", cache_dir=tmp_path / "models")
     assert np.allclose(again.encode(texts), vectors, atol=1e-3)
+    one = SentenceTransformerEmbedder(backend="openvino", cache_dir=tmp_path / "models",
+                                      threads=1)  # as each `serve --workers` process does
+    assert np.allclose(one.encode(texts), vectors, atol=1e-3)
+    compiled = one._openvino().request.get_compiled_model()
+    assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 1
