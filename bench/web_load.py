@@ -6,17 +6,22 @@ Usage (the CI machine has 2 cores):
         [--seconds 120] [--modes hybrid,lexical] [--workers 2] [--out web_load.json]
 
 The library: SciFact's 5,183 papers repeated to ``--scale`` with numbered title suffixes,
-each copy carrying its original's vectors (bench/search_latency.py's method: embedding
+each copy carrying its original's vectors nudged by a little noise of its own
+(bench/search_latency.py's method: embedding
 100k texts would take most of an hour on 2 cores and says nothing about serving), cached at
 ``--cache`` (default /tmp/paperatlas-bench-100k.db) and reused when its size matches.
 
 The server is ``paperatlas --db CACHE serve --workers N`` in a subprocess on a free
-loopback port (the command a user runs). The load generator (asyncio + httpx in this process) keeps
-``--clients`` requests in flight (closed loop, no think time) until ``--requests`` are done
-or ``--seconds`` pass: the search page (``/search?q=...&mode=M``, HTML, for each of
-``--modes``; hybrid is the page's default) with SciFact's train queries, each once, in
-order (no query is repeated: the server caches query vectors); then the paper page
-(``/papers/KEY``) of random papers, first one client at a time, then ``--clients`` at once.
+loopback port (the command a user runs). The load generator keeps ``--clients`` requests in
+flight (closed loop, no think time) until ``--requests`` are done or ``--seconds`` pass:
+``--generator wrk`` (the default when Debian's ``wrk`` is installed: C, one thread, keep-alive
+connections, a Lua script that gives each request the next path, so it costs the server's
+cores little) or ``httpx`` (asyncio in this process, which takes a good share of two cores
+itself); one-client phases always use httpx. The phases: the search page
+(``/search?q=...&mode=M``, HTML, for each of ``--modes``; hybrid is the page's default)
+with SciFact's train queries, each once, in order (no query is repeated: the server caches
+query vectors); then the paper page (``/papers/KEY``) of random papers, first one client at
+a time, then ``--clients`` at once.
 Both processes share the machine's cores, as they would on a 2-core host.
 
 Goals (issue 5): at 100k papers, search page p50 <= 50 ms and p99 <= 200 ms at 20 clients
@@ -31,6 +36,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -109,6 +115,55 @@ def start_server(cache: Path, port: int, workers: int) -> subprocess.Popen[bytes
     raise SystemExit("the server did not answer within 120 s")
 
 
+#: wrk's script: each request takes the next path of the list in $WRK_PATHS, the run stops
+#: once every path was asked for once, and ``done`` prints the figures as one JSON line.
+WRK_SCRIPT = r"""
+local paths, sent, answered = {}, 0, 0
+for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+request = function()
+  sent = sent + 1
+  return wrk.format("GET", paths[((sent - 1) % #paths) + 1])
+end
+response = function(status, headers, body)
+  answered = answered + 1
+  -- stop while the requests in flight still have paths of their own (none repeats)
+  if answered >= #paths - tonumber(os.getenv("WRK_CLIENTS")) then wrk.thread:stop() end
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "seconds": %f, "p50_ms": %f, "p90_ms": %f, "p99_ms": %f, '
+    .. '"max_ms": %f, "error_count": %d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+    latency:percentile(90) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3,
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def load_wrk(base: str, paths: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    """:func:`load` with wrk (C, one thread, ``clients`` keep-alive connections), which
+    leaves the server nearly both cores; each path is asked for once (the run stops when
+    every path was answered, or after ``seconds``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        script, listing = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
+        script.write_text(WRK_SCRIPT, encoding="utf-8")
+        listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+             "-s", str(script), base], capture_output=True, text=True, check=True,
+            env={**os.environ, "WRK_PATHS": str(listing), "WRK_CLIENTS": str(clients)})
+    line = next(x for x in out.stdout.splitlines() if x.startswith("{"))
+    result: dict[str, Any] = json.loads(line)
+    result["requests"] = min(result["requests"], len(paths))
+    result.update(clients=clients, generator="wrk",
+                  per_second=result["requests"] / result["seconds"] if result["seconds"]
+                  else 0.0)
+    return result
+
+
 async def load(base: str, paths: list[str], clients: int, seconds: float) -> dict[str, Any]:
     """GET each path once, ``clients`` at a time; latencies in ms and status counts."""
     import httpx
@@ -159,6 +214,10 @@ def main() -> None:
     parser.add_argument("--modes", default="hybrid,lexical",
                         help="search modes to load, comma-separated (hybrid: the page's default)")
     parser.add_argument("--workers", type=int, default=2, help="serve --workers")
+    parser.add_argument("--generator", choices=("wrk", "httpx"),
+                        default="wrk" if shutil.which("wrk") else "httpx",
+                        help="load generator for the many-client phases (wrk: Debian's "
+                        "package, C; httpx: asyncio in this process)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/paperatlas-bench-100k.db"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -175,7 +234,7 @@ def main() -> None:
     results: dict[str, Any] = {"papers": papers, "meta": {
         "date": f"{datetime.now(UTC):%Y-%m-%d}", "machine": platform.machine(),
         "cpus": os.cpu_count(), "python": platform.python_version(),
-        "workers": args.workers}}
+        "workers": args.workers, "generator": args.generator}}
     modes = [m for m in args.modes.split(",") if m]
     try:
         def search(q: str, mode: str) -> str:
@@ -197,7 +256,9 @@ def main() -> None:
                    [f"/papers/{rng.choice(keys)}" for _ in range(args.paper_requests)],
                    args.clients)]
         for name, paths, clients in phases:
-            results[name] = asyncio.run(load(base, paths, clients, args.seconds))
+            results[name] = (load_wrk(base, paths, clients, args.seconds)
+                             if args.generator == "wrk" and clients > 1
+                             else asyncio.run(load(base, paths, clients, args.seconds)))
             r = results[name]
             log(f"{name}: {r['requests']} requests, p50 {r['p50_ms']:.1f} ms, p99 "
                 f"{r['p99_ms']:.1f} ms, {r['per_second']:.0f}/s, errors {r['error_count']}")

@@ -31,6 +31,7 @@ from .organize.service import TreeService
 from .search import IndexReport, SearchPage, SearchService
 from .search.fusion import FUSIONS
 from .search.query import terms
+from .search.service import ANN_MIN
 from .store import Store
 from .treeview import PaperTopic, TopicPage, page_paper_ids, paper_topics, subtree, topic_page
 
@@ -47,11 +48,13 @@ class Library(PeopleMixin, FollowMixin):
 
     def __init__(self, path: str | Path, *,
                  embedding_model: str | Embedder | None = DEFAULT_MODEL,
-                 embed_backend: str = "auto", embed_threads: int | None = None) -> None:
+                 embed_backend: str = "auto", embed_threads: int | None = None,
+                 ann_min: int = ANN_MIN) -> None:
         """Open (or create) a library; ``embedding_model`` is a sentence-transformers name
         or path, an :class:`Embedder`, or None for a library without semantic search;
         ``embed_backend`` (one of ``BACKENDS``) says how a named model encodes passages;
-        ``embed_threads`` caps its threads (a server with a process per core wants 1)."""
+        ``embed_threads`` caps its threads (a server with a process per core wants 1);
+        ``index`` keeps an ANN index of the vectors once there are ``ann_min``."""
         if embed_backend not in BACKENDS:
             raise InvalidOptionError("embedding backend", embed_backend, list(BACKENDS))
         self.path = Path(path)
@@ -66,7 +69,7 @@ class Library(PeopleMixin, FollowMixin):
             factory = lambda: SentenceTransformerEmbedder(  # noqa: E731
                 name, backend=embed_backend, cache_dir=index_folder / "models",
                 threads=embed_threads)
-        self.search_service = SearchService(self.store, index_folder, factory)
+        self.search_service = SearchService(self.store, index_folder, factory, ann_min=ann_min)
         self.tree_service = TreeService(
             self.store, embed=self._encode_short if factory else None, search=self._search_ids)
         self.accounts = AccountService(self.store)
@@ -110,7 +113,8 @@ class Library(PeopleMixin, FollowMixin):
         report = service.sync(progress)
         if embed and service.semantic_enabled:
             vectors = service.embed(switch_model=switch_model, progress=progress)
-            report = dataclasses.replace(report, embedding=vectors)
+            report = dataclasses.replace(report, embedding=vectors,
+                                         ann=service.update_ann(rebuild=switch_model))
         return report
 
     def warm(self) -> None:

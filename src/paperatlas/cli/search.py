@@ -44,6 +44,10 @@ def register(main: click.Group, state_type: Any) -> None:
             e = report.embedding
             click.echo(f"embedded {e.embedded} papers with {e.model} ({e.unchanged} unchanged);"
                        f" {e.vectors} vectors")
+        if report.ann and report.ann.entries:
+            a = report.ann
+            click.echo(f"ANN index: {a.entries} entries, {a.added} added, {a.stale} stale"
+                       f"{' (rebuilt)' if a.rebuilt else ''}")
 
     @main.command()
     @click.argument("keys", nargs=-1, required=True)

@@ -37,6 +37,13 @@ class SearchRepo:
             (seq, batch))
         return [(r[0], r[1]) for r in rows]
 
+    def changed_between(self, after: int, upto: int, limit: int) -> list[int]:
+        """Ids of papers whose latest change is after ``after`` and at most ``upto``."""
+        rows = self.conn.execute(
+            "SELECT paper_id FROM paper_changes WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (after, upto, limit))
+        return [r[0] for r in rows]
+
     def pending(self, seq: int) -> int:
         return int(self.conn.execute(
             "SELECT COUNT(*) FROM paper_changes WHERE seq > ?", (seq,)).fetchone()[0])

@@ -1,0 +1,275 @@
+"""An approximate nearest-neighbour index (faiss HNSW) of the paper and title vectors.
+
+One index holds two kinds of entries: ``paper_id * 2`` is a paper's vector (title +
+abstract) and ``paper_id * 2 + 1`` its title vector (only papers with an abstract have
+one), so one search gives the candidates for the better of both. It only proposes
+candidates: :class:`~paperatlas.search.semantic.VectorIndex` scores them exactly. Entries
+are never removed (HNSW cannot): a deleted paper's are dropped from the answers, a
+re-embedded paper gets new entries beside its old ones, and once such stale entries are
+a fifth of the index it is built again.
+
+On disk, ``ann.json`` names the index file (``ann-<random>.hnsw``) and records the model,
+the dimension and the change-log position whose vectors it holds; both are written to a
+temporary file first and moved into place, the index file before ``ann.json``, so a crash
+leaves the previous index in use. faiss is imported only when an index is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: The sidecar; moving a new one into place is what switches to a new index file.
+META = "ann.json"
+_PREFIX = "ann-"
+#: HNSW links per node, and candidate-list sizes while building and searching.
+LINKS = 32
+EF_CONSTRUCTION = 80
+EF_SEARCH = 128
+#: Build again from scratch once this share of the entries is stale.
+STALE_LIMIT = 0.2
+_ADD_BATCH = 20_000
+#: Left-over files of another writer are removed once this old (seconds).
+_ORPHAN_AGE = 3600.0
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+@dataclass(frozen=True)
+class AnnMeta:
+    """What ``ann.json`` records about the index file it names."""
+
+    model: str
+    dim: int
+    seq: int
+    entries: int
+    stale: int
+    file: str
+
+
+@dataclass(frozen=True)
+class AnnReport:
+    """What an update of the ANN index did (``entries`` 0: the library has none)."""
+
+    entries: int
+    added: int
+    stale: int
+    rebuilt: bool
+
+
+class AnnIndex:
+    """A faiss HNSW index (inner product, float16 storage) of paper and title vectors."""
+
+    def __init__(self, index: Any, meta: AnnMeta) -> None:
+        self.index = index
+        self.meta = meta
+        ids = _faiss().vector_to_array(index.id_map).astype(np.int64)
+        #: Papers with at least one entry (sorted).
+        self.papers: np.ndarray = np.unique(ids >> 1)
+        self._ids = ids
+        self._paper_selector: tuple[Any, np.ndarray] | None = None
+        #: Whether it has entries its file lacks.
+        self.dirty = not meta.file
+
+    @classmethod
+    def create(cls, dim: int, model: str) -> AnnIndex:
+        faiss = _faiss()
+        hnsw = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, LINKS,
+                                 faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = EF_CONSTRUCTION
+        return cls(faiss.IndexIDMap2(hnsw), AnnMeta(model, dim, 0, 0, 0, ""))
+
+    @property
+    def entries(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, paper_ids: np.ndarray, matrix: np.ndarray, titles: np.ndarray) -> int:
+        """Add papers' vectors, and their title vectors where they differ; entries added."""
+        added = 0
+        for start in range(0, len(paper_ids), _ADD_BATCH):
+            end = start + _ADD_BATCH
+            pids, mat, tit = paper_ids[start:end], matrix[start:end], titles[start:end]
+            titled = np.any(tit != mat, axis=1)
+            ids = np.concatenate([pids * 2, pids[titled] * 2 + 1]).astype(np.int64)
+            vectors = np.ascontiguousarray(np.vstack([mat, tit[titled]]), dtype=np.float32)
+            self.index.add_with_ids(vectors, ids)
+            self._ids = np.concatenate([self._ids, ids])
+            added += len(ids)
+            self.dirty = True
+        self.papers = np.unique(self._ids >> 1)
+        self._paper_selector = None
+        return added
+
+    def vector_of(self, paper_id: int) -> np.ndarray | None:
+        """The newest paper vector held for ``paper_id`` (None: it has no entry)."""
+        try:
+            return np.asarray(self.index.reconstruct(int(paper_id) * 2), dtype=np.float32)
+        except RuntimeError:
+            return None
+
+    def stale_entries(self, live: np.ndarray) -> int:
+        """Entries that are not the newest of a paper in ``live`` (sorted paper ids)."""
+        distinct = np.unique(self._ids)
+        return self.entries - int(np.isin(distinct >> 1, live, assume_unique=False).sum())
+
+    def search(self, vector: np.ndarray, n: int, *, titles: bool) -> tuple[np.ndarray, bool]:
+        """Paper ids of the best ``n`` entries, best first, each once; and whether the
+        index has no more (fewer than ``n`` came back). Without ``titles``, only paper
+        vectors count."""
+        faiss = _faiss()
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(2 * n, EF_SEARCH)
+        if not titles:
+            params.sel = self._papers_only()
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)  # one query is too small to share out
+        try:
+            _, found = self.index.search(query, n, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)  # builds keep their threads
+        ids = found[0][found[0] >= 0] >> 1
+        _, first = np.unique(ids, return_index=True)
+        return ids[np.sort(first)], len(ids) < n
+
+    def _papers_only(self) -> Any:
+        """A selector of the even entry ids (paper vectors), kept with its bitmap."""
+        if self._paper_selector is None:
+            size = int(self._ids.max()) + 2 if len(self._ids) else 2
+            bitmap = np.full((size + 7) // 8, 0x55, dtype=np.uint8)  # bits 0, 2, 4, ...
+            faiss = _faiss()
+            self._paper_selector = (faiss.IDSelectorBitmap(size, faiss.swig_ptr(bitmap)),
+                                    bitmap)
+        return self._paper_selector[0]
+
+    def save(self, folder: Path) -> None:
+        """Write the index (unless its file is as it is) and then ``ann.json``, each to a
+        temporary file first, then moved into place."""
+        folder.mkdir(parents=True, exist_ok=True)
+        previous = read_meta(folder)
+        name = self.meta.file
+        if self.dirty or not (folder / name).is_file():
+            name = f"{_PREFIX}{uuid.uuid4().hex}.hnsw"
+            tmp = folder / f"{name}.tmp"
+            _faiss().write_index(self.index, str(tmp))
+            _sync(tmp)
+            os.replace(tmp, folder / name)
+            self.dirty = False
+        self.meta = replace(self.meta, entries=self.entries, file=name)
+        meta_tmp = folder / f"{META}.{uuid.uuid4().hex}.tmp"
+        meta_tmp.write_text(json.dumps(asdict(self.meta)), encoding="utf-8")
+        _sync(meta_tmp)
+        os.replace(meta_tmp, folder / META)
+        if previous is not None and previous.file != name:
+            (folder / previous.file).unlink(missing_ok=True)
+        _remove_orphans(folder, keep=name)
+
+    @classmethod
+    def load(cls, folder: Path) -> AnnIndex | None:
+        """The index ``ann.json`` names; None if either is missing or unreadable."""
+        meta = read_meta(folder)
+        if meta is None:
+            return None
+        try:
+            index = _faiss().read_index(str(folder / meta.file))
+        except (OSError, RuntimeError):
+            return None
+        if not hasattr(index, "id_map") or index.ntotal != meta.entries or index.d != meta.dim:
+            return None
+        return cls(index, meta)
+
+
+def read_meta(folder: Path) -> AnnMeta | None:
+    """What ``ann.json`` says, or None when it is missing or not as written."""
+    try:
+        raw = json.loads((folder / META).read_text(encoding="utf-8"))
+        meta = AnnMeta(**raw)
+    except (OSError, ValueError, TypeError):
+        return None
+    if Path(meta.file).name != meta.file or not meta.file.startswith(_PREFIX):
+        return None
+    return meta
+
+
+def meta_version(folder: Path) -> tuple[int, int, int] | None:
+    """Changes when ``ann.json`` is replaced (one ``stat``, about a microsecond)."""
+    try:
+        st = os.stat(folder / META)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def remove(folder: Path) -> None:
+    """Delete the index (``ann.json`` first, so no reader finds half of it)."""
+    meta = read_meta(folder)
+    (folder / META).unlink(missing_ok=True)
+    if meta is not None:
+        (folder / meta.file).unlink(missing_ok=True)
+
+
+def updated(current: AnnIndex | None, *, model: str, seq: int, ids: np.ndarray,
+            matrix: np.ndarray, titles: np.ndarray, changed: list[int],
+            rebuild: bool = False) -> tuple[AnnIndex, AnnReport]:
+    """The index brought up to ``seq``: papers without entries and ``changed`` papers
+    whose vector differs get new entries; built again when asked, when the model or the
+    dimension differ, or when too many entries would be stale."""
+    dim = matrix.shape[1]
+    if (rebuild or current is None or current.meta.model != model
+            or current.meta.dim != dim):
+        return _built(model, seq, ids, matrix, titles)
+    covered = np.isin(ids, current.papers)
+    todo = ~covered
+    for row in np.flatnonzero(covered & np.isin(ids, np.asarray(changed, dtype=np.int64))):
+        held = current.vector_of(int(ids[row]))
+        if held is None or not np.array_equal(held, matrix[row]):
+            todo[row] = True
+    added = current.add(ids[todo], matrix[todo], titles[todo]) if todo.any() else 0
+    stale = current.stale_entries(ids)
+    if stale > STALE_LIMIT * current.entries:
+        return _built(model, seq, ids, matrix, titles)
+    current.meta = replace(current.meta, seq=seq, stale=stale)
+    return current, AnnReport(current.entries, added, stale, False)
+
+
+def _built(model: str, seq: int, ids: np.ndarray, matrix: np.ndarray,
+           titles: np.ndarray) -> tuple[AnnIndex, AnnReport]:
+    index = AnnIndex.create(matrix.shape[1], model)
+    added = index.add(ids, matrix, titles)
+    index.meta = replace(index.meta, seq=seq)
+    return index, AnnReport(index.entries, added, 0, True)
+
+
+def _sync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _remove_orphans(folder: Path, *, keep: str) -> None:
+    """Remove index files no ``ann.json`` names, left by crashed or concurrent writers
+    (those of the last hour are spared: another writer may still be moving them)."""
+    now = time.time()
+    for path in _own_files(folder):
+        if path.name == keep:
+            continue
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > _ORPHAN_AGE:
+                path.unlink()
+
+
+def _own_files(folder: Path) -> Iterator[Path]:
+    yield from folder.glob(f"{_PREFIX}*")
+    yield from folder.glob(f"{META}.*.tmp")
