@@ -37,6 +37,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -127,7 +128,12 @@ end
 response = function(status, headers, body)
   answered = answered + 1
   -- stop while the requests in flight still have paths of their own (none repeats)
-  if answered >= #paths - tonumber(os.getenv("WRK_CLIENTS")) then wrk.thread:stop() end
+  -- (wrk's main thread sleeps for -d; the bench interrupts it when it reads DONE)
+  if answered == #paths - tonumber(os.getenv("WRK_CLIENTS")) then
+    wrk.thread:stop()
+    io.write("DONE\n")
+    io.flush()
+  end
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -151,11 +157,18 @@ def load_wrk(base: str, paths: list[str], clients: int, seconds: float) -> dict[
         script, listing = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
         listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
-        out = subprocess.run(
+        proc = subprocess.Popen(
             ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-             "-s", str(script), base], capture_output=True, text=True, check=True,
+             "-s", str(script), base], stdout=subprocess.PIPE, text=True,
             env={**os.environ, "WRK_PATHS": str(listing), "WRK_CLIENTS": str(clients)})
-    line = next(x for x in out.stdout.splitlines() if x.startswith("{"))
+        assert proc.stdout is not None
+        lines = []
+        for text in proc.stdout:  # wrk stops early (and reports) on SIGINT
+            lines.append(text)
+            if text.strip() == "DONE":
+                proc.send_signal(signal.SIGINT)
+        proc.wait()
+    line = next(x for x in lines if x.startswith("{"))
     result: dict[str, Any] = json.loads(line)
     result["requests"] = min(result["requests"], len(paths))
     result.update(clients=clients, generator="wrk",
