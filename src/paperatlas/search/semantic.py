@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,13 +199,17 @@ class VectorIndex:
                 titles: bool = True) -> dict[int, float]:
         """The exact score of each of ``paper_ids`` that has vectors."""
         self._refresh()
-        rows = np.asarray(sorted({r for p in paper_ids if (r := self._row.get(p)) is not None}),
-                          dtype=np.int64)
+        rows = self._rows_of(paper_ids)
         if not len(rows):
             return {}
         scores = self._score(vector.astype(np.float32), self.matrix[rows], self.titles[rows],
                              titles)
         return {int(p): float(s) for p, s in zip(self.ids[rows], scores, strict=True)}
+
+    def _rows_of(self, paper_ids: Iterable[int]) -> np.ndarray:
+        """The sorted rows of those of ``paper_ids`` that have vectors (each once)."""
+        return np.asarray(sorted({r for p in paper_ids if (r := self._row.get(p)) is not None}),
+                          dtype=np.int64)
 
     def search(self, vector: np.ndarray, k: int, *, titles: bool = True,
                allowed: set[int] | None = None,
@@ -217,8 +221,7 @@ class VectorIndex:
             return []
         vector = vector.astype(np.float32)
         if allowed is not None and len(allowed) * 4 < len(self.ids):  # score just those
-            rows = np.asarray(sorted({r for p in allowed if (r := self._row.get(p)) is not None}),
-                              dtype=np.int64)
+            rows = self._rows_of(allowed)
         elif allowed is None and self._extra is not None:
             rows = self._candidates(vector, k + len(exclude), titles, self._extra)
         else:
