@@ -195,6 +195,22 @@ def test_knn_graph_on_threads_is_the_same() -> None:
     assert serial[0] == threaded[0] and (serial[1] == threaded[1]).all()
 
 
+@pytest.mark.parametrize("max_children", [2, 3, 10])
+def test_leiden_runs_in_processes_choose_what_serial_runs_choose(max_children: int) -> None:
+    rng = np.random.default_rng(7)
+    centers = normalize_rows(rng.standard_normal((12, 24)))
+    feats = normalize_rows(np.repeat(centers, 40, axis=0)
+                           + 0.35 * rng.standard_normal((480, 24)))
+    serial = LeidenClusterer(parallel_min=10**9).split(feats, max_children=max_children,
+                                                       min_size=5, seed=3)
+    for workers in (2, 3):
+        with using_threads(workers):
+            forked = LeidenClusterer(parallel_min=0).split(feats, max_children=max_children,
+                                                           min_size=5, seed=3)
+        assert (forked == serial).all()
+    assert serial.max() + 1 <= max_children and (max_children < 10 or serial.max() >= 1)
+
+
 def _square_plus(shared: int, item: int) -> tuple[int, int]:
     import os
 

@@ -108,9 +108,11 @@ class Library(PeopleMixin, FollowMixin):
     # -- search --------------------------------------------------------------------
     def index(self, *, embed: bool = True, switch_model: bool = False,
               progress: Callable[[int, int], None] | None = None) -> IndexReport:
-        """Bring the search index (and, with an embedding model, the vectors) up to date."""
+        """Bring the search index, the token cache that tree builds read and (with an
+        embedding model) the vectors up to date."""
         service = self.search_service
         report = service.sync(progress)
+        self.tree_service.sync_tokens()
         if embed and service.semantic_enabled:
             vectors = service.embed(switch_model=switch_model, progress=progress)
             report = dataclasses.replace(report, embedding=vectors,

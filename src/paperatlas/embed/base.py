@@ -32,5 +32,8 @@ def paper_text(title: str, abstract: str) -> str:
 
 def title_in_abstract(title: str, abstract: str) -> bool:
     """Whether ``abstract`` begins with ``title`` (spacing and case aside)."""
-    head = " ".join(title.split()).lower()
-    return bool(head) and " ".join(abstract.split()[: len(head.split())]).lower() == head
+    words = title.split()
+    if not words:
+        return False
+    return " ".join(abstract.split(maxsplit=len(words))[: len(words)]).lower() == \
+        " ".join(words).lower()

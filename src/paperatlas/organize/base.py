@@ -8,6 +8,7 @@ different object to :class:`~paperatlas.organize.builder.TreeBuilder` to swap a 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -48,6 +49,10 @@ class Corpus:
     vectors: np.ndarray
     titles: list[str]  # "" where a record had none (its first words stood in)
     texts: list[str]  # title + abstract
+    #: Reads the tokens of ``titles`` and ``texts`` from a cache, when one is up to date
+    #: (None otherwise: they are tokenized here); see :mod:`.tokencache`.
+    token_cache: Callable[[], Tokens | None] | None = field(default=None, repr=False,
+                                                            compare=False)
 
     def __post_init__(self) -> None:
         self.row = {pid: i for i, pid in enumerate(self.ids)}
@@ -58,7 +63,8 @@ class Corpus:
     @cached_property
     def tokens(self) -> Tokens:
         """The tokens of every title and text, read once for every count below."""
-        return tokenize(self.titles, self.texts)
+        cached = self.token_cache() if self.token_cache is not None else None
+        return cached if cached is not None else tokenize(self.titles, self.texts)
 
     @cached_property
     def phrases(self) -> PhraseCounts:

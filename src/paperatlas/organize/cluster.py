@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .base import Clusterer
-from .parallel import thread_map
+from .parallel import fork_map, thread_map, threads
 
 _IGRAPH_RNG = threading.Lock()
 
@@ -131,6 +131,12 @@ def leiden(graph: Any, weights: np.ndarray, resolution: float, seed: int,
                                               resolution=resolution))
 
 
+def _leiden_task(shared: tuple[Any, np.ndarray, int],
+                 spec: tuple[float, int]) -> tuple[list[int], float]:
+    graph, weights, iterations = shared
+    return leiden(graph, weights, spec[0], spec[1], iterations)
+
+
 def merge_small(features: np.ndarray, labels: np.ndarray, min_size: int,
                 max_clusters: int) -> np.ndarray:
     """Fold clusters smaller than ``min_size`` (and beyond ``max_clusters``, smallest first)
@@ -162,15 +168,26 @@ class LeidenClusterer(Clusterer):
     resolution starts at ``resolution`` and is lowered (x0.7) until a run has at most
     ``max_children`` communities; of ``restarts`` seeded runs at that resolution the
     partition with the highest modularity is kept. Each run makes ``iterations`` passes
-    (2, igraph's default; -1 runs to convergence).
+    (2, igraph's default; -1 runs to convergence). For a node of at least
+    ``parallel_min`` papers the runs go :func:`~.parallel.threads` at a time in forked
+    processes (the next resolutions tried speculatively; the result is the same).
     """
 
     def __init__(self, neighbors: int | None = None, resolution: float = 1.0,
-                 restarts: int = 3, iterations: int = 2) -> None:
+                 restarts: int = 3, iterations: int = 2, parallel_min: int = 2000) -> None:
         self.neighbors = neighbors
         self.resolution = resolution
         self.restarts = restarts
         self.iterations = iterations
+        self.parallel_min = parallel_min
+
+    def _runs(self, graph: Any, weights: np.ndarray, specs: list[tuple[float, int]],
+              forked: bool) -> list[tuple[list[int], float]]:
+        """Leiden runs of ``(resolution, seed)``; with ``forked``, on
+        :func:`~.parallel.threads` processes (igraph holds the GIL)."""
+        if forked and len(specs) > 1:
+            return fork_map(_leiden_task, (graph, weights, self.iterations), specs, threads())
+        return [leiden(graph, weights, r, s, self.iterations) for r, s in specs]
 
     def split(self, features: np.ndarray, *, max_children: int, min_size: int,
               seed: int) -> np.ndarray:
@@ -184,16 +201,27 @@ class LeidenClusterer(Clusterer):
         graph = ig.Graph(n=n, edges=edges)
         # The largest resolution (1, 0.7, 0.49, ...) whose first run fits max_children;
         # then more seeded runs there, the best modularity that still fits kept.
-        resolution = self.resolution
-        best = leiden(graph, weights, resolution, seed, self.iterations)
+        resolutions = [self.resolution]
         for _ in range(12):
-            if len(set(best[0])) <= max_children:
+            resolutions.append(resolutions[-1] * 0.7)
+
+        def fits(run: tuple[list[int], float]) -> bool:
+            return len(set(run[0])) <= max_children
+
+        step = threads() if n >= self.parallel_min else 1  # runs tried at once, forked
+        found: tuple[float, tuple[list[int], float]] | None = None
+        for i in range(0, len(resolutions), step):
+            batch = resolutions[i:i + step]
+            runs = self._runs(graph, weights, [(r, seed) for r in batch], step > 1)
+            found = next(((r, run) for r, run in zip(batch, runs, strict=True) if fits(run)),
+                         None if i + step < len(resolutions) else (batch[-1], runs[-1]))
+            if found is not None:
                 break
-            resolution *= 0.7
-            best = leiden(graph, weights, resolution, seed, self.iterations)
-        for r in range(1, self.restarts):
-            run = leiden(graph, weights, resolution, seed + r, self.iterations)
-            if run[1] > best[1] and len(set(run[0])) <= max_children:
+        assert found is not None
+        resolution, best = found
+        restarts = [(resolution, seed + r) for r in range(1, self.restarts)]
+        for run in self._runs(graph, weights, restarts, step > 1):
+            if run[1] > best[1] and fits(run):
                 best = run
         labels = np.asarray(best[0], dtype=np.int64)
         return merge_small(features, labels, min_size, max_children)

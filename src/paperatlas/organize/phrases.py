@@ -11,6 +11,7 @@ faster than scikit-learn's ``CountVectorizer`` with ``ngram_range=(1, 3)``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -108,6 +109,34 @@ class Tokens:
     names: list[str]
     segment: np.ndarray
     papers: int
+
+
+def tokens_of(text: str) -> list[str]:
+    """The lower-case tokens of one title or text, as :func:`tokenize` reads them."""
+    return _TOKENS.findall(text.lower())
+
+
+def assemble(titles: list[np.ndarray], texts: list[np.ndarray],
+             names: Callable[[np.ndarray], list[str]]) -> Tokens:
+    """The :class:`Tokens` of papers tokenized before (:func:`tokens_of`): each title and
+    text is an array of ids of some larger vocabulary, of which ``names`` gives the token of
+    each id asked for. The ids are numbered anew in order of first appearance, so the
+    result is what :func:`tokenize` gives for the same texts."""
+    segments = [*titles, *texts]
+    if not segments or not sum(map(len, segments)):
+        return Tokens(np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64),
+                      len(texts))
+    ids = np.concatenate(segments).astype(np.int64)
+    size = int(ids.max()) + 1
+    first = np.full(size, len(ids), dtype=np.int64)
+    np.minimum.at(first, ids, np.arange(len(ids)))
+    present = np.flatnonzero(first < len(ids))
+    order = present[np.argsort(first[present], kind="stable")]
+    local = np.empty(size, dtype=np.int64)
+    local[order] = np.arange(len(order))
+    lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
+    return Tokens(local[ids], names(order), np.repeat(np.arange(len(segments)), lengths),
+                  len(texts))
 
 
 def tokenize(titles: list[str], texts: list[str]) -> Tokens:

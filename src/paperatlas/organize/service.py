@@ -9,7 +9,6 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..embed.base import paper_text, title_in_abstract
 from ..errors import InvalidOptionError, NotFoundError, PaperatlasError
 from ..store import Store
 from .base import Clusterer, Corpus, Featurizer, Labeler
@@ -20,6 +19,7 @@ from .export import PaperRef, outline, write_tree
 from .label import KeywordLabeler
 from .model import BuildReport, Edit, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
 from .rebuild import carry_ids, replay
+from .tokencache import TokenSync, cached_tokens, corpus_texts, sync
 from .update import split_node, update
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -73,13 +73,14 @@ class TreeService:
             raise PaperatlasError("no papers with embeddings in scope: ingest papers and run "
                                   "`paperatlas index` (with an embedding model) first")
         texts = self.store.papers.texts(ids)
-        titles: list[str] = []
-        docs: list[str] = []
-        for t, a in (texts[p][1:] for p in ids):
-            derived = title_in_abstract(t, a)  # no title where it is derived
-            titles.append("" if derived else t)
-            docs.append(a if derived else paper_text(t, a))
-        return Corpus(ids=ids, vectors=np.vstack(parts), titles=titles, texts=docs)
+        pairs = [corpus_texts(*texts[p][1:]) for p in ids]
+        return Corpus(ids=ids, vectors=np.vstack(parts), titles=[t for t, _ in pairs],
+                      texts=[d for _, d in pairs],
+                      token_cache=lambda: cached_tokens(self.store, ids))
+
+    def sync_tokens(self) -> TokenSync:
+        """Bring the token cache that builds read up to date (``index`` calls this)."""
+        return sync(self.store)
 
     # -- build / update / edit -------------------------------------------------------------
     def builder(self, settings: TreeSettings, *, labeler: Labeler | None = None,

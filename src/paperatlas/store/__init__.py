@@ -16,14 +16,15 @@ from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
 from .subscriptions import SubscriptionRepo
+from .tokens import TokenRepo
 from .trees import TreeRepo
 from .users import UserRepo
 from .vectors import VectorRepo
 from .votes import PaperScope, VoteRepo
 
 __all__ = ["CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo", "PaperScope",
-           "ProvenanceRepo", "SearchRepo", "Store", "SubscriptionRepo", "TreeRepo", "UserRepo",
-           "VectorRepo", "VoteRepo", "utcnow"]
+           "ProvenanceRepo", "SearchRepo", "Store", "SubscriptionRepo", "TokenRepo", "TreeRepo",
+           "UserRepo", "VectorRepo", "VoteRepo", "utcnow"]
 
 
 class Store:
@@ -38,6 +39,7 @@ class Store:
         self.search = SearchRepo(self.conn)
         self.vectors = VectorRepo(self.conn)
         self.trees = TreeRepo(self.conn)
+        self.tokens = TokenRepo(self.conn)
         self.users = UserRepo(self.conn)
         self.jobs = JobRepo(self.conn)
         self.maps = MapRepo(self.conn)

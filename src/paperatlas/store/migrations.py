@@ -416,6 +416,25 @@ def m009_subscriptions(conn: sqlite3.Connection) -> None:
     )
 
 
+def m010_token_cache(conn: sqlite3.Connection) -> None:
+    """A cache of each paper's tokens (title and text, as ids of one vocabulary), filled
+    by ``paperatlas index``, so that a tree build reads them instead of the texts."""
+    _run(
+        conn,
+        """
+        CREATE TABLE token_names (
+            id   INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE paper_tokens (
+            paper_id INTEGER PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE,
+            title    BLOB NOT NULL,
+            text     BLOB NOT NULL
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
-    m006_accounts, m007_map, m008_votes, m009_subscriptions]
+    m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache]
