@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import Stemmer
 
 from ..embed import Embedder
 from ..errors import InvalidOptionError
@@ -20,7 +19,7 @@ from .fusion import FUSIONS, convex, rrf
 from .lexical import Filters, LexicalIndex
 from .query import terms
 from .semantic import STATE, EmbedReport, VectorIndex, check_model, embed_changes
-from .snippets import Snippet, make_snippet
+from .snippets import Snippet, StemCache, make_snippet
 
 #: Search modes; hybrid fuses the other two.
 MODES: tuple[str, ...] = ("hybrid", "lexical", "semantic")
@@ -90,7 +89,7 @@ class SearchService:
         self.ann_min = ann_min
         self._lexical: LexicalIndex | None = None
         # Snippets stem every word of every shown abstract; words repeat across queries.
-        self._stem = functools.lru_cache(maxsize=1 << 16)(Stemmer.Stemmer("english").stemWord)
+        self._stems = StemCache()
         self._make_embedder = embedder
         self._embedder: Embedder | None = None
         self.vectors = VectorIndex(store, folder)
@@ -290,5 +289,5 @@ class SearchService:
                 rank=rank, key=paper.key, title=paper.title, score=score, year=paper.year,
                 authors=paper.authors,
                 snippet=make_snippet(paper.abstract or paper.title, stems,
-                                     self._stem) if stems is not None
+                                     self._stems.__getitem__) if stems is not None
                 else Snippet("")))

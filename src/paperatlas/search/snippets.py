@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate, compress
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+import Stemmer
+
+#: Words, captured, so that splitting keeps them: [gap, word, gap, word, ..., gap].
+_WORDS = re.compile(r"(\w+)", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -26,26 +31,57 @@ class Snippet:
         return "".join(out)
 
 
-def make_snippet(text: str, query_stems: set[str], stem: Callable[[str], str],
-                 width: int = 36) -> Snippet:
-    """The window of ``width`` words with the most query matches, highlights included."""
-    words = list(_WORD.finditer(text))
+class StemCache(dict[str, str]):
+    """``cache[word]``: the word's English Snowball stem, computed once per word (a plain
+    dict lookup afterwards, which :func:`make_snippet` calls for every word it reads).
+    Emptied when it holds ``limit`` words."""
+
+    def __init__(self, limit: int = 1 << 18) -> None:
+        super().__init__()
+        self.limit = limit
+        self._stem = Stemmer.Stemmer("english").stemWord
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= self.limit:
+            self.clear()
+        stem: str = self._stem(word)
+        self[word] = stem
+        return stem
+
+
+def make_snippet(text: str, query_stems: set[str] | frozenset[str],
+                 stem: Callable[[str], str], width: int = 36) -> Snippet:
+    """The window of ``width`` words with the most query matches (the first such window),
+    highlights included; ``stem`` maps a lower-case word to its stem."""
+    parts = _WORDS.split(text)  # words at odd positions
+    words = parts[1::2]
     if not words:
         return Snippet(text[:300])
-    hit = [stem(m.group(0).lower()) in query_stems for m in words]
-    best_start, best = 0, -1
-    count = sum(hit[:width])
-    for start in range(max(1, len(words) - width + 1)):
-        if start:
-            entering = start + width - 1
-            count += (hit[entering] if entering < len(hit) else 0) - hit[start - 1]
-        if count > best:
-            best_start, best = start, count
+    hits = list(compress(range(len(words)),
+                         map(query_stems.__contains__, map(stem, map(str.lower, words)))))
+    best_start = _best_window(hits, len(words), width)
     end = min(len(words), best_start + width)
-    lo = words[best_start].start() if best_start else 0
-    hi = words[end - 1].end() if end < len(words) else len(text)
+    ends = list(accumulate(map(len, parts)))  # word i spans ends[2i] .. ends[2i + 1]
+    lo = ends[2 * best_start] if best_start else 0
+    hi = ends[2 * end - 1] if end < len(words) else len(text)
     prefix = "… " if lo else ""
     suffix = " …" if hi < len(text) else ""
-    spans = [(len(prefix) + m.start() - lo, len(prefix) + m.end() - lo)
-             for m, h in zip(words[best_start:end], hit[best_start:end], strict=True) if h]
+    shift = len(prefix) - lo
+    spans = [(ends[2 * i] + shift, ends[2 * i + 1] + shift)
+             for i in hits[bisect_left(hits, best_start):bisect_left(hits, end)]]
     return Snippet(prefix + text[lo:hi] + suffix, spans)
+
+
+def _best_window(hits: list[int], words: int, width: int) -> int:
+    """The first start of a ``width``-word window with the most of the (sorted) ``hits``.
+    The count only rises where a hit enters a window, so the first best start is 0 or
+    ``hit - width + 1`` for some hit."""
+    last = max(0, words - width)
+    best_start, best = 0, bisect_left(hits, width)
+    for h in hits:
+        start = h - width + 1
+        if 1 <= start <= last:
+            count = bisect_left(hits, start + width) - bisect_left(hits, start)
+            if count > best:
+                best_start, best = start, count
+    return best_start
