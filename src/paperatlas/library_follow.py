@@ -30,7 +30,8 @@ class FollowMixin(LibraryBase):
 
     def votes(self, keys: list[str], user: str | None = None) -> dict[str, VoteCount]:
         """Each paper's votes by key, and whether ``user`` voted for it."""
-        ids = {k: self._resolve(k) for k in keys}
+        found = self.store.papers.ids_for(keys)
+        ids = {k: found[k] if k in found else self._resolve(k) for k in keys}
         counts = self.trends.counts(list(ids.values()), user)
         return {k: counts[pid] for k, pid in ids.items()}
 

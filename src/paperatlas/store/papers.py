@@ -131,6 +131,16 @@ class PaperRepo:
                                 (key_or_identifier,)).fetchone()
         return int(row[0]) if row else None
 
+    def ids_for(self, keys: list[str]) -> dict[str, int]:
+        """``key -> paper id`` of the keys that name papers (one query per 900 keys)."""
+        out: dict[str, int] = {}
+        for i in range(0, len(keys), 900):
+            chunk = keys[i:i + 900]
+            out.update(self.conn.execute(
+                f"SELECT key, id FROM papers WHERE key IN ({_placeholders(len(chunk))})",
+                chunk).fetchall())
+        return out
+
     def get_many(self, paper_ids: list[int]) -> list[Paper]:
         """Papers with their identifiers (collections and sources are added by the caller)."""
         if not paper_ids:

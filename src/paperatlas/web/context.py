@@ -73,6 +73,7 @@ def _templates(settings: WebSettings) -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the package: no stat() of each per page
     )
     env.globals.update(
         site_title=settings.title, version=__version__, modes=MODES,
