@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paperatlas.organize.base import Corpus, Group, stop_words
 from paperatlas.organize.builder import TreeBuilder
@@ -237,3 +239,39 @@ def test_fork_map_keeps_order_and_uses_workers() -> None:
         assert gc.get_freeze_count() > frozen // 2  # (some frozen objects may be freed)
     finally:
         gc.unfreeze()
+
+
+def _reference_counts(titles: list[str], texts: list[str], stop: frozenset[str],
+                      min_df: int, title_weight: int = 2) -> dict[str, dict[int, float]]:
+    """Phrase -> {paper: count}, by brute force over every span of 1-3 words."""
+    from paperatlas.organize.phrases import tokens_of
+
+    found: dict[str, dict[int, float]] = {}
+    for weight, segs in ((title_weight, titles), (1, texts)):
+        for paper, seg in enumerate(segs):
+            toks = tokens_of(seg)
+            for i in range(len(toks)):
+                for j in range(i + 1, min(i + 3, len(toks)) + 1):
+                    span = toks[i:j]
+                    if any(t in stop or not t[0].isalnum() for t in span):
+                        break
+                    per = found.setdefault(" ".join(span), {})
+                    per[paper] = per.get(paper, 0.0) + weight
+    return {p: d for p, d in found.items() if len(d) >= min_df}
+
+
+@settings(max_examples=60, deadline=None)
+@given(docs=st.lists(st.lists(st.sampled_from(["graph", "neural", "net", "the", "of", ",",
+                                               "protein", "fold", "3d", "."]), max_size=12),
+                     min_size=1, max_size=8),
+       min_df=st.integers(1, 3))
+def test_phrase_counts_are_the_brute_force_counts(docs: list[list[str]], min_df: int) -> None:
+    texts = [" ".join(d) for d in docs]
+    titles = [" ".join(d[:3]) for d in docs]
+    stop = frozenset({"the", "of"})
+    got = count_phrases(titles, texts, stop_words=stop, min_df=min_df)
+    want = _reference_counts(titles, texts, stop, min_df)
+    assert sorted(got.vocab.tolist()) == sorted(want)
+    dense = got.matrix.toarray()
+    for col, phrase in enumerate(got.vocab.tolist()):
+        assert {p: v for p, v in enumerate(dense[:, col]) if v} == want[phrase]

@@ -177,14 +177,17 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
     key = ids.copy()  # the n-gram starting at each position, as an integer key
     span_ok = ok.copy()
     prev_rank = np.empty(0, dtype=np.int64)
+    alive = word_alive = ok  # positions whose n-gram (word) was kept
     for length in range(1, max_words + 1):
         if length > 1:
+            # A phrase in min_df papers has its prefix and its last word in them too, so
+            # only positions where both were kept can start one (the kept set is the same).
             same = segment[length - 1:] == segment[: len(segment) - length + 1]
-            span_ok = span_ok[:-1] & ok[length - 1:] & same
+            span_ok = alive[:-1] & word_alive[length - 1:] & same
             # Keyed by the prefix's rank, so keys stay below rank_count x vocabulary size.
             key = prev_rank[:-1] * size + ids[length - 1:]
         at = np.flatnonzero(span_ok)
-        uniq, inverse = np.unique(key[at], return_inverse=True)
+        uniq, inverse = _ranks(key[at], size if length == 1 else 0)
         counts = sparse.csr_matrix((weight[at], (doc[at], inverse)), shape=(n, len(uniq)),
                                    dtype=np.float32)
         counts.sum_duplicates()
@@ -195,6 +198,12 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
         parents.append(np.stack([uniq // size, uniq % size]) if length > 1 else uniq[None, :])
         prev_rank = np.full(len(key), -1, dtype=np.int64)
         prev_rank[at] = inverse
+        is_kept = np.zeros(len(uniq), dtype=bool)
+        is_kept[keep] = True
+        alive = np.zeros(len(key), dtype=bool)
+        alive[at] = is_kept[inverse]
+        if length == 1:
+            word_alive = alive
         if length < max_words and len(uniq) * size >= 2**62:  # the next keys would overflow
             raise OverflowError(f"too many distinct {length}-word phrases to count")
     vocab = [_texts(names, parents, length, keep) for length, keep in
@@ -203,6 +212,17 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
              enumerate(kept, start=1)]
     matrix = sparse.hstack(columns, format="csr", dtype=np.float32)
     return PhraseCounts(matrix, np.concatenate(vocab).astype(str), np.concatenate(words))
+
+
+def _ranks(keys: np.ndarray, dense: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)``; without sorting when every key is below
+    ``dense`` (a vocabulary's token ids)."""
+    if not dense:
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        return uniq, inverse.ravel()
+    present = np.zeros(dense, dtype=bool)
+    present[keys] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[keys]
 
 
 def _texts(names: np.ndarray, parents: list[np.ndarray], length: int,
