@@ -24,6 +24,9 @@ query vectors); then the paper page (``/papers/KEY``) of random papers, first on
 a time, then ``--clients`` at once.
 Both processes share the machine's cores, as they would on a 2-core host.
 
+``--sweep 1,2,4,8`` runs only the search page of each mode at those client counts, each
+count on a fresh server (to see how many clients a mode serves within the goal).
+
 Goals (issue 5): at 100k papers, search page p50 <= 50 ms and p99 <= 200 ms at 20 clients
 with no errors; paper page p50 <= 20 ms.
 """
@@ -216,6 +219,42 @@ async def load(base: str, paths: list[str], clients: int, seconds: float) -> dic
             + sum(v for k, v in statuses.items() if k >= 400)}
 
 
+def sweep(args: argparse.Namespace, papers: int, queries: list[str]) -> None:
+    """How many clients each search mode serves within the goal: closed-loop wrk phases
+    at each client count, each on a fresh server (so no query vector is cached), warmed
+    with 20 queries the phase does not ask."""
+    from urllib.parse import urlencode
+
+    counts = [int(c) for c in args.sweep.split(",") if c]
+    rows: dict[str, Any] = {}
+    for mode in [m for m in args.modes.split(",") if m]:
+        for clients in counts:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            server = start_server(args.cache, port, args.workers)
+            try:
+                paths = ["/search?" + urlencode({"q": q, "mode": mode}) for q in queries]
+                asyncio.run(load(base, paths[-20:], 1, args.seconds))
+                asked = paths[:-20][: max(60, 40 * clients)]
+                r = (load_wrk(base, asked, clients, args.seconds)
+                     if args.generator == "wrk" and clients > 1
+                     else asyncio.run(load(base, asked, clients, args.seconds)))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            rows[f"{mode}, {clients} clients"] = r
+            log(f"{mode}, {clients} clients: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} "
+                f"ms, {r['per_second']:.0f}/s, errors {r['error_count']}")
+    print(f"| search page ({papers:,} papers, {args.workers} workers) | requests | p50 ms "
+          "| p99 ms | req/s | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['requests']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+              f"{r['per_second']:.0f} | {r['error_count']} |")
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000)
@@ -232,12 +271,18 @@ def main() -> None:
                         help="load generator for the many-client phases (wrk: Debian's "
                         "package, C; httpx: asyncio in this process)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/paperatlas-bench-100k.db"))
+    parser.add_argument("--sweep", default="",
+                        help="instead of the phases: the search page of each mode at these "
+                        "client counts (comma-separated), each on a fresh server")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from urllib.parse import urlencode
 
     papers = prepare(args.cache, args.scale)
     queries = [json.loads(x)["text"] for x in (SHARED / "queries-train.jsonl").open()]
+    if args.sweep:
+        sweep(args, papers, queries)
+        return
     with Library(args.cache, embedding_model=None) as lib:
         keys = [p.key for p in lib.papers()]
     rng = random.Random(0)
