@@ -27,7 +27,10 @@ Timed, in one process, after a warm-up ``Library.index()`` that loads the embedd
   ``BuildReport.seconds`` (load the corpus from SQLite, build, label, save);
 - BERTopic (defaults; UMAP with BERTopic's defaults plus ``random_state``) fitted on the
   same stored embeddings and texts, after an untimed warm-up fit (numba compilation), and
-  ``hierarchical_topics`` on top; the ratio paperatlas / BERTopic;
+  ``hierarchical_topics`` on top; the ratio paperatlas / BERTopic. Builds and fits take
+  turns (build 0, fit 0, build 1, fit 1, ...; ``--bertopic-runs`` of them), so that a
+  machine that slows down for a minute slows both; each build's ratio to the fit right
+  after it is printed too;
 - ``tree update``: on a copy of the cached library, a tree of collection ``first``, then
   the 100 papers of ``last`` are ingested into ``first`` (they already have vectors, so
   ``Library.index()`` has nothing to embed), and ``Library.tree_update`` is timed: new
@@ -181,12 +184,17 @@ def fresh_tree(lib: Library, name: str) -> None:
         lib.tree_delete(name)
 
 
-def time_builds(lib: Library, repeat: int) -> dict[str, Any]:
+def time_builds(lib: Library, repeat: int,
+                after: Any = None) -> dict[str, Any]:
+    """``repeat`` builds; ``after(r)``, when given, runs after build ``r`` (the peer's turn,
+    so that builds and peer fits take turns and see the same machine)."""
     _, first_index = timed(lib.index)  # loads the model (and its OpenVINO conversion)
     _, noop_index = timed(lib.index)
     runs = []
     try:
         for r in range(repeat):
+            if after is not None and r:
+                after(r - 1)
             name = f"bench-speed-{r}"
             fresh_tree(lib, name)
             report, wall = timed(lib.tree_build, name)
@@ -197,6 +205,8 @@ def time_builds(lib: Library, repeat: int) -> dict[str, Any]:
                          "first_level_topics": first_level})
             log(f"  paperatlas build {r}: {wall:.2f} s wall, {report.seconds:.2f} s in "
                 f"the service, {report.nodes} nodes, {first_level} first-level topics")
+        if after is not None:
+            after(repeat - 1)
     finally:
         for r in range(repeat):
             fresh_tree(lib, f"bench-speed-{r}")
@@ -288,20 +298,32 @@ def bertopic_fit(vectors: np.ndarray, docs: list[str], seed: int,
     return out
 
 
-def time_bertopic(lib: Library, runs: int) -> dict[str, Any]:
-    vectors, docs = corpus(lib)
-    # Untimed warm-up: numba compiles UMAP's code paths, including NN-descent (n >= 4096).
-    _, warm = timed(bertopic_fit, vectors[:5000], docs[:5000], 0, False)
-    fits = []
-    for seed in range(runs):
-        fits.append(bertopic_fit(vectors, docs, seed, hierarchy=True))
-        log(f"  BERTopic seed {seed}: fit {fits[-1]['fit_seconds']:.1f} s, hierarchy "
-            f"{fits[-1]['hierarchy_seconds']:.1f} s, {fits[-1]['topics']} topics, "
-            f"{fits[-1]['assigned_share']:.2f} assigned")
-    return {"warm_up_seconds": warm, "runs": fits,
-            "median_fit_seconds": statistics.median(f["fit_seconds"] for f in fits),
-            "median_fit_hierarchy_seconds": statistics.median(
-                f["fit_seconds"] + f["hierarchy_seconds"] for f in fits)}
+class BERTopicTurns:
+    """BERTopic fits on the library's stored vectors and texts, one per call (seed = the
+    call's number), after an untimed warm-up fit (numba compiles UMAP's code paths,
+    including NN-descent for n >= 4096)."""
+
+    def __init__(self, lib: Library, runs: int) -> None:
+        self.vectors, self.docs = corpus(lib)
+        self.runs = runs
+        self.fits: list[dict[str, Any]] = []
+        _, self.warm = timed(bertopic_fit, self.vectors[:5000], self.docs[:5000], 0, False)
+
+    def __call__(self, turn: int) -> None:
+        if turn >= self.runs:
+            return
+        self.fits.append(bertopic_fit(self.vectors, self.docs, turn, hierarchy=True))
+        f = self.fits[-1]
+        log(f"  BERTopic seed {turn}: fit {f['fit_seconds']:.1f} s, hierarchy "
+            f"{f['hierarchy_seconds']:.1f} s, {f['topics']} topics, "
+            f"{f['assigned_share']:.2f} assigned")
+
+    def summary(self) -> dict[str, Any]:
+        fits = self.fits
+        return {"warm_up_seconds": self.warm, "runs": fits,
+                "median_fit_seconds": statistics.median(f["fit_seconds"] for f in fits),
+                "median_fit_hierarchy_seconds": statistics.median(
+                    f["fit_seconds"] + f["hierarchy_seconds"] for f in fits)}
 
 
 def copy_library(cache: Path, dest: Path) -> Path:
@@ -352,7 +374,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3, help="paperatlas builds (median)")
-    parser.add_argument("--bertopic-runs", type=int, default=2)
+    parser.add_argument("--bertopic-runs", type=int, default=3,
+                        help="BERTopic fits, each right after a build (at most --repeat)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/paperatlas-bench-10k.db"))
     parser.add_argument("--data", type=Path, default=shared_data())
     parser.add_argument("--profile", action="store_true",
@@ -372,7 +395,13 @@ def main() -> None:
         lib.index()  # a cache made before the token cache existed gets it here, untimed
     result["token_cache"] = time_token_cache(args.cache)
     with Library(args.cache) as lib:
-        result["paperatlas_build"] = time_builds(lib, args.repeat)
+        turns = BERTopicTurns(lib, args.bertopic_runs) if args.bertopic_runs else None
+        result["paperatlas_build"] = time_builds(lib, args.repeat, turns)
+        if turns is not None:
+            result["bertopic"] = turns.summary()
+            result["paired_ratios"] = [
+                b["wall_seconds"] / f["fit_seconds"] for b, f in
+                zip(result["paperatlas_build"]["runs"], turns.fits, strict=False)]
         if args.profile:
             result["stages"] = stage_build(lib, workers=1)
             result["stages_parallel"] = stage_build(lib)
@@ -385,8 +414,6 @@ def main() -> None:
         if args.cprofile:
             result["cprofile"] = cprofile_build(lib)
             print(result["cprofile"])
-        if args.bertopic_runs:
-            result["bertopic"] = time_bertopic(lib, args.bertopic_runs)
     result["update"] = time_update(args.cache, files_dir(args.cache) / "last.jsonl")
 
     pa = result["paperatlas_build"]
@@ -413,6 +440,9 @@ def main() -> None:
     for key in ("ratio_build_to_bertopic_fit", "ratio_build_to_bertopic_hierarchical"):
         if key in result:
             print(f"{key}: {result[key]:.3f}")
+    if "paired_ratios" in result:
+        print("build / the BERTopic fit right after it: "
+              + ", ".join(f"{r:.3f}" for r in result["paired_ratios"]))
     print(f"update: {up['added']} placed, {up['new_nodes']} new nodes, {up['split_nodes']} "
           f"split, {up['unsorted']} unsorted")
     if args.out:

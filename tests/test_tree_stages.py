@@ -275,3 +275,18 @@ def test_phrase_counts_are_the_brute_force_counts(docs: list[list[str]], min_df:
     dense = got.matrix.toarray()
     for col, phrase in enumerate(got.vocab.tolist()):
         assert {p: v for p, v in enumerate(dense[:, col]) if v} == want[phrase]
+
+
+def _fail_on_three(shared: int, item: int) -> int:
+    if item == 3:
+        raise ValueError(f"item {item} failed")
+    return item
+
+
+def test_fork_map_raises_a_worker_error_here() -> None:
+    from paperatlas.organize.parallel import fork_map
+
+    with pytest.raises(ValueError, match="item 3 failed"):
+        fork_map(_fail_on_three, 0, list(range(6)), 2, sizes=[9, 1, 1, 1, 1, 1])  # 3: forked
+    with pytest.raises(ValueError, match="item 3 failed"):
+        fork_map(_fail_on_three, 0, list(range(6)), 2, sizes=[1, 1, 1, 9, 1, 1])  # 3: here

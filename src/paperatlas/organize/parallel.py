@@ -13,8 +13,7 @@ import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -25,7 +24,6 @@ R = TypeVar("R")
 _FORK = (multiprocessing.get_context("fork")
          if "fork" in multiprocessing.get_all_start_methods() else None)
 _THREADS: ContextVar[int] = ContextVar("paperatlas_tree_threads", default=1)
-_TASK: tuple[Callable[[Any, Any], Any], Any] | None = None  # what forked workers run
 
 
 def default_workers(cap: int = 4) -> int:
@@ -74,41 +72,82 @@ def thread_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 def fork_map(fn: Callable[[Any, T], R], shared: Any, items: Sequence[T], workers: int,
              sizes: Sequence[float] | None = None) -> list[R]:
     """``fn(shared, item)`` for each item, results in order, on ``workers`` processes: this
-    one and ``workers - 1`` forked from it (``shared`` is inherited, never pickled; items
-    and results are). Items are dealt out largest first (``sizes``, default all equal) to
-    the least loaded process. Runs here alone where fork is not available or a pool cannot
-    start."""
-    global _TASK
+    one and ``workers - 1`` forked from it (``shared`` and the items are inherited, never
+    pickled; results are). Items are dealt out largest first (``sizes``, default all equal)
+    to the least loaded process, before the fork: each worker starts on its share at once
+    (a pool's feeder thread would wait for this process to let go of the GIL, which
+    igraph's Leiden holds). Runs here alone where fork is not available or a process
+    cannot start."""
     workers = min(workers, len(items))
-    if workers > 1 and _FORK is not None:
-        load = [0.0] * workers
-        share: list[list[int]] = [[] for _ in range(workers)]
-        for i in sorted(range(len(items)), key=lambda i: -(sizes[i] if sizes else 1.0)):
-            w = load.index(min(load))
-            share[w].append(i)
-            load[w] += sizes[i] if sizes else 1.0
-        _TASK = (_run_share, (fn, shared, items))
+    if workers <= 1 or _FORK is None:
+        return [fn(shared, item) for item in items]
+    load = [0.0] * workers
+    share: list[list[int]] = [[] for _ in range(workers)]
+    for i in sorted(range(len(items)), key=lambda i: -(sizes[i] if sizes else 1.0)):
+        w = load.index(min(load))
+        share[w].append(i)
+        load[w] += sizes[i] if sizes else 1.0
+    task = (fn, shared, items)
+    started: list[tuple[Any, Any]] = []
+    try:
+        with _frozen() as release:
+            for indices in share[1:]:
+                reader, writer = _FORK.Pipe(duplex=False)
+                proc = _FORK.Process(target=_run_forked, args=(task, indices, writer),
+                                     daemon=True)
+                proc.start()
+                writer.close()
+                started.append((proc, reader))
+            release()  # the workers are forked by now
+    except (OSError, AssertionError):  # no fork here (or a daemon, which may not have one)
+        for proc, reader in started:
+            proc.kill()
+            reader.close()
+        return [fn(shared, item) for item in items]
+    out: dict[int, R] = {}
+    try:
+        with using_threads(1):  # the other cores are busy
+            out.update(_run_share(task, share[0]))
+    except BaseException:
+        for proc, reader in started:
+            proc.kill()
+            proc.join()
+            reader.close()
+        raise
+    for proc, reader in started:
         try:
-            with _frozen() as release, ProcessPoolExecutor(workers - 1, mp_context=_FORK) as pool:
-                futures = [pool.submit(_run_task, s) for s in share[1:]]
-                release()  # the workers are forked by now
-                out: dict[int, R] = {}
-                with using_threads(1):  # the other cores are busy
-                    out.update(_run_share((fn, shared, items), share[0]))
-                for f in futures:
-                    out.update(f.result())
-                return [out[i] for i in range(len(items))]
-        except (OSError, AssertionError, BrokenProcessPool):  # no fork here (or a daemon)
-            pass
+            ok, got = reader.recv()
+        except EOFError:
+            ok, got = False, RuntimeError(f"a tree worker died (exit code {proc.exitcode})")
         finally:
-            _TASK = None
-    return [fn(shared, item) for item in items]
+            reader.close()
+            proc.join()
+        if not ok:
+            raise got
+        out.update(got)
+    return [out[i] for i in range(len(items))]
 
 
 def _run_share(task: tuple[Callable[[Any, Any], Any], Any, Sequence[Any]],
                indices: list[int]) -> dict[int, Any]:
     fn, shared, items = task
     return {i: fn(shared, items[i]) for i in indices}
+
+
+def _run_forked(task: tuple[Callable[[Any, Any], Any], Any, Sequence[Any]],
+                indices: list[int], writer: Any) -> None:
+    """A forked worker: its share, sent back as ``(True, results)`` or ``(False, error)``."""
+    try:
+        with using_threads(1):
+            result: tuple[bool, Any] = (True, _run_share(task, indices))
+    except BaseException as exc:
+        result = (False, exc)
+    try:
+        writer.send(result)
+    except Exception as exc:
+        writer.send((False, RuntimeError(f"a tree worker's result could not be sent: {exc}")))
+    finally:
+        writer.close()
 
 
 @contextmanager
@@ -130,11 +169,3 @@ def _frozen() -> Iterator[Callable[[], None]]:
         yield release
     finally:
         release()
-
-
-def _run_task(item: Any) -> Any:
-    if _TASK is None:  # pragma: no cover - only a forked worker calls this
-        raise RuntimeError("no task: fork_map starts the workers")
-    fn, shared = _TASK
-    with using_threads(1):
-        return fn(shared, item)
