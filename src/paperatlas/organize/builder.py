@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
@@ -153,12 +154,11 @@ class TreeBuilder:
                 for i in np.flatnonzero(close.any(axis=1)).tolist():
                     cand = np.flatnonzero(close[i])
                     others[i] = cand[np.argsort(-sims[i][cand])][:extra].tolist()
-            papers = tree.nodes[leaf_id].papers
-            for r, row in enumerate(rows):
-                pid = corpus.ids[row]
-                papers[pid] = float(own[r])
+            pids = [corpus.ids[row] for row in rows]
+            tree.nodes[leaf_id].papers.update(zip(pids, own.tolist(), strict=True))
+            for r in (r for r, ks in enumerate(others) if ks):  # (never this leaf's dict)
                 for k in others[r]:
-                    tree.nodes[leaf_ids[k]].papers[pid] = float(sims[r, k])
+                    tree.nodes[leaf_ids[k]].papers[pids[r]] = float(sims[r, k])
         self.refresh(tree, corpus)
 
     def refresh(self, tree: Tree, corpus: Corpus, node_ids: list[int] | None = None) -> None:
@@ -171,7 +171,7 @@ class TreeBuilder:
                 continue
             members = corpus.vectors[rows]
             cent = normalize_rows(members.mean(axis=0, keepdims=True))[0]
-            node.centroid = [round(float(x), 6) for x in cent]
+            node.centroid = list(map(round, cent.tolist(), repeat(6)))
             best = np.argsort(-(members @ cent), kind="stable")[:REPRESENTATIVES]
             node.representative = [corpus.ids[rows[i]] for i in best]
 
