@@ -65,7 +65,7 @@ class TreeService:
             scope = {p for batch in self.store.papers.iter_ids(collection_id=cid) for p in batch}
         ids: list[int] = []
         parts: list[np.ndarray] = []
-        for batch_ids, matrix, _ in self.store.vectors.load():
+        for batch_ids, matrix, _ in self.store.vectors.load(titles=False):
             keep = [i for i, p in enumerate(batch_ids) if scope is None or p in scope]
             ids += [batch_ids[i] for i in keep]
             parts.append(matrix[keep])

@@ -51,18 +51,23 @@ class VectorRepo:
         return int(self._memo.get("count", lambda: self.conn.execute(
             "SELECT COUNT(*) FROM embeddings").fetchone()[0]))
 
-    def load(self, batch: int = 50_000) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    def load(self, batch: int = 50_000, *,
+             titles: bool = True) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
         """All vectors in batches of ``(paper_ids, paper matrix, title matrix)`` (float32);
-        a paper without a title vector has its paper vector in the title matrix."""
+        a paper without a title vector has its paper vector in the title matrix. With
+        ``titles=False`` the title vectors are not read (the paper matrix stands in)."""
+        column = "coalesce(title_vector, vector)" if titles else "NULL"
         cur = self.conn.execute(
-            "SELECT paper_id, vector, coalesce(title_vector, vector) FROM embeddings"
-            " ORDER BY paper_id")
+            f"SELECT paper_id, vector, {column} FROM embeddings ORDER BY paper_id")
         while rows := cur.fetchmany(batch):
             ids = [r[0] for r in rows]
-            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
-            titles = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float16)
-            yield (ids, mat.reshape(len(ids), -1).astype(np.float32),
-                   titles.reshape(len(ids), -1).astype(np.float32))
+            mat = np.frombuffer(b"".join(r[1] for r in rows),
+                                dtype=np.float16).reshape(len(ids), -1).astype(np.float32)
+            if not titles:
+                yield ids, mat, mat
+                continue
+            heads = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float16)
+            yield ids, mat, heads.reshape(len(ids), -1).astype(np.float32)
 
     def get(self, paper_ids: list[int]) -> dict[int, np.ndarray]:
         if not paper_ids:
