@@ -146,7 +146,7 @@ def test_encodings_and_long_lines(write) -> None:
 def test_detection_and_bad_format_names(write) -> None:
     assert detect(InputFile.inspect(write("x.tsv", "a\tb\n"))).name == "tsv"
     assert detect(InputFile.inspect(write("x.json", '{"data": []}'))).name == "json"
-    with pytest.raises(InvalidOptionError, match="valid values are: dailypapers, beir"):
+    with pytest.raises(InvalidOptionError, match="valid values are: dailypapers, arxiv-atom, arxiv-oai, beir"):
         make_parser(InputFile.inspect(write("x.csv", "title\n")), "xml", None)
     with pytest.raises(InvalidOptionError, match="mapping field 'titel'"):
         FieldMap.parse(["titel=x"])

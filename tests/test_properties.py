@@ -15,13 +15,19 @@ from paperatlas.ingest import FORMAT_NAMES, InputFile, make_parser, numbered_lin
 from paperatlas.text import normalize_title, parse_date, slug, split_authors
 
 SUFFIX = {"dailypapers": ".txt", "beir": ".jsonl", "jsonl": ".jsonl", "json": ".json",
-          "csv": ".csv", "tsv": ".tsv"}
+          "csv": ".csv", "tsv": ".tsv", "arxiv-atom": ".xml", "arxiv-oai": ".xml",
+          "bibtex": ".bib", "ris": ".ris"}
 
 # Text that looks a little like our formats, so parsers get past their first line.
 fragments = st.sampled_from([
     "{", "}", "[", "]", '"', ",", "\t", "\n", "\r\n", ":", "title", "_id", "text", "abstract",
     '{"title": "x"}', '{"_id": "1", "text": "y"}', "Get trending papers in your email inbox!",
     "Jul 3", "\ufeff", "é", "\x00", "null", "1", '"a,b"', "title,abstract\n",
+    '<feed xmlns="http://www.w3.org/2005/Atom">', "<entry>", "</entry>", "<title>",
+    "</title>", "<id>http://arxiv.org/abs/2101.00001v1</id>", "<OAI-PMH>", "<record>",
+    "<metadata>", "</record>", "<ListRecords>", "@article{k,", "title = {", "}", "@string{",
+    "author = {A, B and C}", "TY  - JOUR\n", "TI  - x\n", "AU  - A, B\n", "ER  - \n",
+    "\\\"o", "{\\em x}", "#",
 ])
 documents = st.one_of(
     st.binary(max_size=600),
@@ -51,7 +57,8 @@ def test_parsers_raise_only_parse_errors(fmt: str, data: bytes | str) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(data=documents, suffix=st.sampled_from([".txt", ".jsonl", ".json", ".csv", ".tsv", ".dat"]))
+@given(data=documents, suffix=st.sampled_from([".txt", ".jsonl", ".json", ".csv", ".tsv",
+                                               ".dat", ".xml", ".bib", ".ris"]))
 def test_ingest_never_raises_and_never_half_writes(data: bytes | str, suffix: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"input{suffix}"

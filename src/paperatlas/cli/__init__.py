@@ -95,7 +95,8 @@ def main(ctx: click.Context, db: str, model: str, embed_backend: str,
 @click.pass_obj
 def ingest(state: _State, paths: tuple[Path, ...], collection: str | None, fmt: str | None,
            mapping: tuple[str, ...], dry_run: bool, as_json: bool, with_index: bool) -> None:
-    """Ingest paper listings (files or folders): Daily Papers text, BEIR/JSONL, JSON, CSV/TSV."""
+    """Ingest paper listings (files or folders): Daily Papers text, BEIR/JSONL, JSON, CSV/TSV,
+    arXiv API (Atom) and OAI-PMH XML, BibTeX/BibLaTeX, RIS."""
     bars = render.ProgressBars(enabled=not as_json and sys.stderr.isatty())
     try:
         report = state.library().ingest(paths, collection=collection, format=fmt,

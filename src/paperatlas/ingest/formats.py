@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from ..errors import InvalidOptionError, UnknownFormatError
+from .arxivxml import ArxivAtomParser, ArxivOaiParser
 from .base import Parser
+from .bibtex import BibtexParser
 from .csvfmt import CsvParser, TsvParser
 from .dailypapers import DailyPapersParser
 from .jsonfmt import BeirParser, JsonDocumentParser, JsonLinesParser
 from .mapping import FieldMap
+from .ris import RisParser
 from .source import InputFile
 
 #: Formats in detection order: the most specific sniffers first.
 PARSERS: tuple[type[Parser], ...] = (
     DailyPapersParser,
+    ArxivAtomParser,
+    ArxivOaiParser,
     BeirParser,
     JsonLinesParser,
     JsonDocumentParser,
     TsvParser,
     CsvParser,
+    BibtexParser,
+    RisParser,
 )
 FORMAT_NAMES: tuple[str, ...] = tuple(p.name for p in PARSERS)
 

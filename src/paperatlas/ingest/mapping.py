@@ -22,13 +22,14 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "key": ("_id", "key", "id", "paperid", "paper_id", "citation_key", "citationkey"),
     "title": ("title", "paper_title", "name", "display_name", "ti", "primary title"),
     "abstract": ("abstract", "summary", "text", "description", "abstract_note",
-                 "abstract note", "ab"),
+                 "abstract note", "abstractnote", "ab"),
     "authors": ("authors", "author", "creators", "author_names", "au"),
     "date": ("date", "published", "publication_date", "pub_date", "publicationdate",
              "issued", "created", "update_date"),
     "year": ("year", "publication_year", "pub_year", "py"),
     "venue": ("venue", "journal", "journal-ref", "journal_ref", "publication_title",
-              "publication title", "booktitle", "container_title", "source", "jo"),
+              "publication title", "publicationtitle", "proceedingstitle", "booktitle",
+              "container_title", "container-title", "source", "jo"),
     "categories": ("categories", "category", "keywords", "subjects", "tags",
                    "fieldsofstudy", "manual tags"),
     "links": ("url", "urls", "link", "links", "pdf_url", "ur"),
@@ -128,6 +129,34 @@ class FieldMap:
         return rec
 
 
+def record_from_fields(mapping: FieldMap, obj: dict[str, Any], *, line: int,
+                       entry: int) -> Record:
+    """A record from ``obj`` whose keys are record field names (``title``, ``doi``, ...).
+
+    The other keys of ``obj`` end up in ``Record.extra``; a ``--map`` override may
+    name any key of ``obj`` (lowercased) as the source of a record field.
+    """
+    columns = {name: name for name in FIELDS if obj.get(name) not in (None, "", [])}
+    for target, source in mapping.overrides.items():
+        if source.lower() in obj:
+            columns[target] = source.lower()
+    return mapping.to_record(obj, line=line, entry=entry, columns=columns)
+
+
+def natural_name(parts: list[str]) -> str:
+    """A name from its comma-separated parts in reading order.
+
+    ``["Last", "First"]`` -> ``First Last``; ``["Last", "Jr", "First"]`` ->
+    ``First Last Jr``; one part is already in reading order.
+    """
+    parts = [p for p in (clean_space(p) for p in parts) if p]
+    if len(parts) == 2:
+        return f"{parts[1]} {parts[0]}"
+    if len(parts) >= 3:
+        return f"{' '.join(parts[2:])} {parts[0]} {parts[1]}"
+    return parts[0] if parts else ""
+
+
 def _collect_ids(rec: Record, values: dict[str, Any]) -> None:
     for scheme in ID_SCHEMES:
         raw = _as_text(values.get(scheme)).strip()
@@ -169,7 +198,8 @@ def _as_text(value: Any) -> str:
     if isinstance(value, list):
         return "; ".join(_as_text(v) for v in value)
     if isinstance(value, Mapping):
-        return str(value.get("name") or value.get("display_name") or value.get("value") or "")
+        return str(value.get("name") or value.get("display_name") or value.get("value")
+                   or value.get("tag") or "")  # Zotero's tags: {"tag": ...}
     return str(value)
 
 
@@ -186,10 +216,17 @@ def _as_authors(value: Any) -> list[str]:
         return []
     if not isinstance(value, list):
         return split_authors(_as_text(value))
+    if any(isinstance(v, Mapping) and v.get("creatorType") == "author" for v in value):
+        value = [v for v in value if not isinstance(v, Mapping)
+                 or v.get("creatorType", "author") == "author"]  # Zotero: editors too
     names = []
     for v in value:
         if isinstance(v, list | tuple):  # arXiv's authors_parsed: [last, first, suffix]
             text = " ".join(p for p in (*v[1:2], *v[:1], *v[2:]) if p)
+        elif isinstance(v, Mapping) and not (v.get("name") or v.get("display_name")):
+            # Zotero {"firstName", "lastName"}; CSL JSON {"given", "family"} or {"literal"}
+            parts = (v.get("firstName") or v.get("given"), v.get("lastName") or v.get("family"))
+            text = " ".join(str(p) for p in parts if p) or _as_text(v.get("literal"))
         else:
             text = _as_text(v)
         names.append(clean_space(text))

@@ -1,0 +1,365 @@
+"""BibTeX and BibLaTeX (``.bib``): exports of Zotero, Better BibTeX, JabRef and Mendeley.
+
+The file is read entry by entry with a small scanner that knows BibTeX's
+syntax (``@string`` macros, ``#`` concatenation, braced and quoted values,
+``@comment`` and ``@preamble``); field values are turned from LaTeX into
+Unicode text with :mod:`pylatexenc`. A syntax error raises
+:class:`~paperatlas.errors.ParseError` naming the line where the broken entry
+starts, so that a file goes in whole or not at all.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pylatexenc.latex2text import LatexNodes2Text
+
+from ..errors import ParseError
+from ..models import Record
+from ..text import clean_space
+from .base import Parser
+from .mapping import natural_name, record_from_fields
+from .source import InputFile
+
+_ENTRY_START = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
+#: Outside entries: a ``%`` comment line (skipped whole) or an ``@``.
+_OUTSIDE = re.compile(r"^[ \t]*%[^\n]*|@", re.MULTILINE)
+_NAME = re.compile(r"[A-Za-z0-9_\-:.+/']+")
+_KEY = re.compile(r"[^\s,{}()\"#%=]*")
+_NUMBER = re.compile(r"\d+")
+_SPACE = re.compile(r"\s*")
+_BRACES = re.compile(r"[{}]")
+_QUOTED = re.compile(r'[{}"]')
+_PARENS = re.compile(r"[{}()]")
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+_COMMA = re.compile(r",")
+_BARE_SPECIAL = re.compile(r"(?<!\\)([%&])")
+_SIMPLE_ESCAPE = re.compile(r"\\([%&_#$])")
+_ESCAPED = re.compile(r"\\([_%#&$~{}])")
+_ARXIV_IN_TEXT = re.compile(r"arxiv[:\s/]*(\d{4}\.\d{4,5}(?:v\d+)?)", re.IGNORECASE)
+_LIST_SEP = re.compile(r"\s*[,;]\s*")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+#: BibTeX's predefined macros: ``month = jan``.
+_MONTH_MACROS: Mapping[str, str] = {m[:3]: m.capitalize() for m in _MONTHS}
+#: Fields whose value is taken literally (no LaTeX), only braces and escapes removed.
+_VERBATIM = frozenset({"url", "doi", "eprint", "file", "pdf", "urlraw", "isbn", "issn",
+                       "pmid", "pmcid", "arxivid", "date", "year", "urldate", "timestamp"})
+#: Fields the record is built from; every other field is kept in ``Record.extra``.
+_CONSUMED = frozenset({"title", "abstract", "author", "date", "year", "month", "journaltitle",
+                       "journal", "booktitle", "keywords", "url", "doi", "eprint",
+                       "eprinttype", "archiveprefix", "arxivid", "pmid", "pmcid"})
+_VENUE_FIELDS = ("journaltitle", "journal", "booktitle")
+_SKIPPED_TYPES = frozenset({"comment", "preamble"})
+
+
+class _SyntaxError(Exception):
+    """A syntax error at an offset of the text (turned into a ParseError with a line)."""
+
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+@dataclass
+class _Entry:
+    kind: str
+    key: str
+    pos: int
+    fields: dict[str, str] = field(default_factory=dict)  # raw LaTeX, names lowercased
+
+
+class _Scanner:
+    """Reads the entries of a whole ``.bib`` text; values stay raw LaTeX."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.at = 0  # where the entry being read starts
+        self.macros: dict[str, str] = dict(_MONTH_MACROS)
+
+    def entries(self) -> Iterator[_Entry]:
+        while (at := self._next_at()) >= 0:
+            self.pos, self.at = at + 1, at
+            kind = self._match(_NAME).lower()
+            self._skip_space()
+            opener = self._peek()
+            if not kind or opener not in ("{", "("):
+                line_start = self.text.rfind("\n", 0, at) + 1
+                if self.text[line_start:at].strip():
+                    continue  # an '@' inside free text (comments between entries)
+                raise _SyntaxError("expected '@type{' (an entry type and a brace)", at)
+            close = "}" if opener == "{" else ")"
+            self.pos += 1
+            if kind in _SKIPPED_TYPES:
+                self._skip_balanced(self.pos - 1, close)
+            elif kind == "string":
+                self._string(close, at)
+            else:
+                yield self._entry(kind, close, at)
+
+    # -- the pieces of an entry ---------------------------------------------------------
+
+    def _entry(self, kind: str, close: str, at: int) -> _Entry:
+        self._skip_space()
+        start = self.pos
+        key = self._match(_KEY)
+        self._skip_space()
+        if self._peek() == "=":  # an entry without a key
+            key, self.pos = "", start
+        elif self._peek() == ",":
+            self.pos += 1
+        elif self._peek() != close:
+            raise self._error(f"expected ',' after the entry key {key!r}")
+        entry = _Entry(kind, key, at)
+        while True:
+            self._skip_space()
+            if self._peek() == close:
+                self.pos += 1
+                return entry
+            name = self._match(_NAME).lower()
+            if not name:
+                raise self._error(f"expected a field name or '{close}'")
+            self._expect("=", f"after the field name {name!r}")
+            value = self._value()
+            entry.fields.setdefault(name, value)
+            self._skip_space()
+            if self._peek() == ",":
+                self.pos += 1
+            elif self._peek() != close:
+                raise self._error(f"expected ',' or '{close}' after the field {name!r}")
+
+    def _string(self, close: str, at: int) -> None:
+        self._skip_space()
+        name = self._match(_NAME).lower()
+        if not name:
+            raise self._error("expected a macro name in @string")
+        self._expect("=", f"after the macro name {name!r}")
+        self.macros[name] = self._value()
+        self._skip_space()
+        if self._peek() == ",":
+            self.pos += 1
+            self._skip_space()
+        self._expect(close, f"to end @string {name!r}")
+
+    def _value(self) -> str:
+        parts = [self._piece()]
+        self._skip_space()
+        while self._peek() == "#":
+            self.pos += 1
+            parts.append(self._piece())
+            self._skip_space()
+        return "".join(parts)
+
+    def _piece(self) -> str:
+        self._skip_space()
+        c = self._peek()
+        if c in ('{', '"'):
+            start = self.pos
+            self._skip_balanced(start, "}" if c == "{" else '"')
+            return self.text[start + 1 : self.pos - 1]
+        if number := self._match(_NUMBER):
+            return number
+        if name := self._match(_NAME):
+            # An undefined macro (say, a journal abbreviation from another .bib file)
+            # keeps its name as its text, as BibTeX does after its warning.
+            return self.macros.get(name.lower(), name)
+        raise self._error("expected a value ('{...}', '\"...\"', a number or a macro name)")
+
+    # -- low-level scanning -------------------------------------------------------------
+
+    def _next_at(self) -> int:
+        for m in _OUTSIDE.finditer(self.text, self.pos):
+            if m.group() == "@":
+                return m.start()
+        return -1
+
+    def _skip_balanced(self, start: int, close: str) -> None:
+        """Move past the ``close`` that ends the group opened at ``start`` (braces nest)."""
+        pattern = _QUOTED if close == '"' else _PARENS if close == ")" else _BRACES
+        depth = 0
+        for m in pattern.finditer(self.text, start + 1):
+            c = m.group()
+            if depth == 0 and c == close:
+                self.pos = m.end()
+                return
+            if c in "{(":
+                depth += 1
+            elif c in "})":
+                depth -= 1
+                if depth < 0:
+                    raise _SyntaxError(f"unbalanced {c!r}", m.start())
+        raise _SyntaxError(f"{self.text[start]!r} is never closed (unbalanced braces?)", start)
+
+    def _skip_space(self) -> None:
+        self.pos = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+
+    def _match(self, pattern: re.Pattern[str]) -> str:
+        m = pattern.match(self.text, self.pos)
+        if not m:
+            return ""
+        self.pos = m.end()
+        return m.group()
+
+    def _peek(self) -> str:
+        return self.text[self.pos : self.pos + 1]
+
+    def _expect(self, char: str, where: str) -> None:
+        self._skip_space()
+        if self._peek() != char:
+            raise self._error(f"expected {char!r} {where}")
+        self.pos += 1
+
+    def _error(self, message: str) -> _SyntaxError:
+        found = self._peek()
+        what = f"found {found!r}" if found else "the file ends"
+        return _SyntaxError(f"{message}; {what}", self.pos)
+
+
+class _Decoder:
+    """LaTeX to Unicode text (one converter per file; pylatexenc's is not shared)."""
+
+    def __init__(self) -> None:
+        self._conv = LatexNodes2Text(math_mode="text", strict_latex_spaces=True)
+
+    def text(self, raw: str) -> str:
+        if not any(c in _SIMPLE_ESCAPE.sub("", raw) for c in "\\$~"):  # the common case:
+            plain = _SIMPLE_ESCAPE.sub(r"\1", raw.replace("{", "").replace("}", ""))
+            return clean_space(plain)  # braces only protect case, \% is a %
+        latex = _BARE_SPECIAL.sub(r"\\\1", raw)  # a bare % or & is a literal character
+        return clean_space(self._conv.latex_to_text(latex))
+
+    def names(self, raw: str) -> list[str]:
+        """``Last, First and Other, A.`` -> ``["First Last", "A. Other"]``."""
+        names = []
+        for name in split_top(raw, _AND):
+            if name.strip().lower() == "others":
+                continue
+            parts = [self.text(p) for p in split_top(name, _COMMA)]
+            if text := natural_name(parts):
+                names.append(text)
+        return names
+
+
+def split_top(raw: str, sep: re.Pattern[str]) -> list[str]:
+    """Split on ``sep`` where it is not inside braces (``{Barnes and Noble}`` stays whole)."""
+    parts: list[str] = []
+    start = depth = scanned = 0
+    for m in sep.finditer(raw):
+        segment = raw[scanned : m.start()]
+        depth += segment.count("{") - segment.count("}")
+        scanned = m.start()
+        if depth == 0:
+            parts.append(raw[start : m.start()])
+            start = m.end()
+    parts.append(raw[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def verbatim(raw: str) -> str:
+    """A literal field (URL, DOI): braces dropped and ``\\_``-style escapes undone."""
+    return clean_space(_ESCAPED.sub(r"\1", raw).replace("{", "").replace("}", ""))
+
+
+def _month_number(text: str) -> int | None:
+    s = text.strip().lower()
+    if s.isdigit():
+        return int(s) if 1 <= int(s) <= 12 else None
+    return next((i for i, m in enumerate(_MONTHS, 1) if s[:3] == m[:3] and s), None)
+
+
+class BibtexParser(Parser):
+    """BibTeX and BibLaTeX entries of any type: one record per entry."""
+
+    name = "bibtex"
+    suffixes = (".bib", ".bibtex")
+
+    @classmethod
+    def sniff(cls, file: InputFile) -> bool:
+        head = file.head.lstrip()
+        return not head.startswith(("[", "{")) and bool(_ENTRY_START.search(file.head))
+
+    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+        path = str(file.path)
+        first = 1
+        lines: list[str] = []
+        for n, text in fh:
+            if not lines:
+                first = n
+            lines.append(text)
+        text = "\n".join(lines)
+        newlines = [m.start() for m in re.finditer("\n", text)]
+
+        def line_of(pos: int) -> int:
+            return first + bisect.bisect_left(newlines, pos)
+
+        scanner = _Scanner(text)
+        decoder = _Decoder()
+        count = 0
+        entries = scanner.entries()
+        while True:
+            try:
+                entry = next(entries, None)
+            except _SyntaxError as exc:
+                label = text[scanner.at : scanner.at + 40].split(",")[0].split("\n")[0]
+                message = f"broken entry {label!r}: {exc.message} (at line {line_of(exc.pos)})"
+                raise ParseError(message, path=path, line=line_of(scanner.at)) from exc
+            if entry is None:
+                return
+            count += 1
+            obj = self._fields(entry, decoder)
+            yield record_from_fields(self.mapping, obj, line=line_of(entry.pos), entry=count)
+
+    @staticmethod
+    def _fields(entry: _Entry, decoder: _Decoder) -> dict[str, Any]:
+        """The entry as record field names (``title``, ``authors``, ``venue``, ...)."""
+        f = entry.fields
+        raw = {k: verbatim(v) if k in _VERBATIM else v for k, v in f.items()}
+        obj: dict[str, Any] = {
+            "key": entry.key or None,
+            "title": decoder.text(f.get("title", "")),
+            "abstract": decoder.text(f.get("abstract", "")),
+            "authors": decoder.names(f.get("author", "")) or decoder.names(f.get("editor", "")),
+            "date": _date(raw),
+            "year": raw.get("year", ""),
+            "venue": next((decoder.text(f[k]) for k in _VENUE_FIELDS if f.get(k)), None),
+            "categories": [k for k in _LIST_SEP.split(decoder.text(f.get("keywords", ""))) if k],
+            "links": [raw["url"]] if raw.get("url") else [],
+            "doi": raw.get("doi", ""),
+            "pmid": raw.get("pmid", ""),
+            "pmcid": raw.get("pmcid", ""),
+            "arxiv": raw.get("arxivid", ""),
+        }
+        kind = (f.get("eprinttype") or f.get("archiveprefix") or "").strip("{} ").lower()
+        eprint = raw.get("eprint", "")
+        if eprint and kind in ("", "arxiv"):
+            obj["arxiv"] = obj["arxiv"] or eprint
+        elif eprint and kind in ("pubmed", "pmid"):
+            obj["pmid"] = obj["pmid"] or eprint
+        if not obj["arxiv"]:
+            for name in ("note", "journal", "journaltitle", "howpublished"):
+                m = _ARXIV_IN_TEXT.search(f.get(name, ""))
+                if m:
+                    obj["arxiv"] = m.group(1)
+                    break
+        obj["entrytype"] = entry.kind
+        for name, value in f.items():
+            if name not in _CONSUMED and name not in obj:
+                obj[name] = raw[name] if name in _VERBATIM else decoder.text(value)
+        return obj
+
+
+def _date(raw: Mapping[str, str]) -> str:
+    """BibLaTeX ``date`` (the start of a range), else ``year`` with ``month``."""
+    if raw.get("date"):
+        return raw["date"].split("/")[0].strip()
+    year = raw.get("year", "").strip()
+    month = _month_number(raw.get("month", "").strip("{} "))
+    if month and re.fullmatch(r"\d{4}", year):
+        return f"{year}-{month:02d}"
+    return year

@@ -1,0 +1,125 @@
+"""RIS (``.ris``): the tagged format of Zotero, EndNote, Mendeley, Scopus and most databases.
+
+Each line is ``TAG  - value``; a record starts with ``TY`` and ends with
+``ER``. A line that is not a tag continues the value of the tag before it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ParseError
+from ..models import Record
+from ..text import clean_space, parse_date
+from .base import Parser
+from .mapping import natural_name, record_from_fields
+from .source import InputFile
+
+_TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*)|\s*)$")
+_FIRST_TAG = re.compile(r"^\s*TY  - ", re.MULTILINE)
+_TITLE_TAGS = ("TI", "T1", "CT")
+_ABSTRACT_TAGS = ("AB", "N2")
+_AUTHOR_TAGS = ("AU", "A1")
+_EDITOR_TAGS = ("ED", "A2")
+_DATE_TAGS = ("DA", "PY", "Y1")
+_VENUE_TAGS = ("JF", "JO", "T2", "JA", "J2", "BT")
+#: Tags the record is built from; every other tag is kept in ``Record.extra``.
+_CONSUMED = frozenset({*_TITLE_TAGS, *_ABSTRACT_TAGS, *_AUTHOR_TAGS, *_DATE_TAGS,
+                       *_VENUE_TAGS, "KW", "UR", "DO", "ID", "ER"})
+_ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/", re.IGNORECASE)
+
+
+class RisParser(Parser):
+    """RIS records, ``TY  - `` to ``ER  - ``; repeated tags (AU, KW, UR) collect."""
+
+    name = "ris"
+    suffixes = (".ris",)
+
+    @classmethod
+    def sniff(cls, file: InputFile) -> bool:
+        first = next((ln for ln in file.head.splitlines() if ln.strip()), "")
+        return bool(_FIRST_TAG.match(first))
+
+    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+        path = str(file.path)
+        tags: list[tuple[str, str]] | None = None  # the record being read
+        start = 0
+        count = 0
+        for n, text in fh:
+            line = text.lstrip("\ufeff").rstrip()
+            m = _TAG.match(line)
+            if m is None:
+                if not line.strip():
+                    continue
+                if tags:
+                    tag, value = tags[-1]
+                    tags[-1] = (tag, f"{value}\n{line.strip()}")
+                    continue
+                raise ParseError(f"expected a tag line 'TY  - ...', found {line[:40]!r}",
+                                 path=path, line=n)
+            tag, value = m.group(1), (m.group(2) or "").strip()
+            if tag == "TY":
+                if tags is not None:
+                    raise ParseError(f"the record starting at line {start} has no 'ER  -' "
+                                     "before the next 'TY  -'", path=path, line=n)
+                tags, start = [(tag, value)], n
+            elif tags is None:
+                raise ParseError(f"tag {tag} outside a record (expected 'TY  -' first)",
+                                 path=path, line=n)
+            elif tag == "ER":
+                count += 1
+                yield record_from_fields(self.mapping, _fields(tags), line=start, entry=count)
+                tags = None
+            else:
+                tags.append((tag, value))
+        if tags is not None:
+            raise ParseError("the record starting here never ends (no 'ER  -' line)",
+                             path=path, line=start)
+
+
+def _fields(tags: list[tuple[str, str]]) -> dict[str, Any]:
+    """One record's tags as record field names (``title``, ``authors``, ...)."""
+    values: dict[str, list[str]] = {}
+    for tag, value in tags:
+        if value.strip():
+            values.setdefault(tag, []).append(value)
+
+    def first(names: tuple[str, ...]) -> str:
+        return next((clean_space(values[t][0]) for t in names if t in values), "")
+
+    def every(names: tuple[str, ...]) -> list[str]:
+        return [clean_space(v) for t in names for v in values.get(t, [])]
+
+    authors = every(_AUTHOR_TAGS) or every(_EDITOR_TAGS)
+    links = every(("UR",))
+    obj: dict[str, Any] = {
+        "key": first(("ID",)) or None,
+        "title": first(_TITLE_TAGS),
+        "abstract": first(_ABSTRACT_TAGS),
+        "authors": [natural_name(a.split(",")) for a in authors],
+        "date": max((_date(v) for v in every(_DATE_TAGS)),
+                    key=lambda d: (parse_date(d) is not None, len(d)), default=""),
+        "venue": first(_VENUE_TAGS) or None,
+        "categories": [k for v in every(("KW",)) for k in v.split("\n") if k.strip()],
+        "links": links,
+        "doi": first(("DO",)),
+        "arxiv": next((u for u in links if _ARXIV_URL.search(u)), ""),
+    }
+    for tag, vals in values.items():
+        if tag not in _CONSUMED:
+            name = tag.lower()
+            obj[name] = clean_space(vals[0]) if len(vals) == 1 else [clean_space(v) for v in vals]
+    return obj
+
+
+def _date(text: str) -> str:
+    """RIS dates: ``2024``, ``2024///``, ``2024/03/15/``, ``2024-03-15``."""
+    parts = [p.strip() for p in text.replace("-", "/").split("/")]
+    digits = [p for p in parts[:3] if p.isdigit()]
+    if not digits or len(digits[0]) != 4:
+        return text.strip()
+    if len(digits) >= 2 and digits == parts[: len(digits)]:
+        return "-".join(d.zfill(2) for d in digits)
+    return digits[0]
