@@ -107,10 +107,14 @@ class KeywordLabeler(Labeler):
             return [NodeLabel(label=f"Topic {g.node_id}") for g in groups]
         counts = np.vstack([np.asarray(self._matrix[g.rows].sum(axis=0)).ravel()
                             for g in groups])
-        scores = ctfidf(counts) * self._idf  # against the siblings, and the whole corpus
+        used = np.flatnonzero(counts.any(axis=0))  # a phrase none of them has scores 0
+        counts = counts[:, used]
+        # Against the siblings, and the whole corpus (counts are whole numbers, so the
+        # sums, and the scores, are the same as over every column).
+        scores = ctfidf(counts) * self._idf[used]
         taken = {parent.lower()} if parent else set()
         parent_words = set(parent.lower().split())
-        candidates = [self._candidates(scores[i], counts[i], parent_words)
+        candidates = [self._candidates(scores[i], counts[i], used, parent_words)
                       for i in range(len(groups))]
         self._vectors([p for phrases, _ in candidates for p in phrases])  # one batch
         out = []
@@ -125,16 +129,19 @@ class KeywordLabeler(Labeler):
             out.append(NodeLabel(label=label, keywords=phrases[:self.keywords]))
         return out
 
-    def _candidates(self, score: np.ndarray, count: np.ndarray,
+    def _candidates(self, score: np.ndarray, count: np.ndarray, columns: np.ndarray,
                     parent_words: set[str]) -> tuple[list[str], np.ndarray]:
-        """A node's best phrases by c-TF-IDF, and their relevance (best = 1)."""
+        """A node's best phrases by c-TF-IDF, and their relevance (best = 1); ``score`` and
+        ``count`` hold the phrases ``columns`` (sorted) of the vocabulary."""
         # Multi-word phrases are more telling; a phrase must occur in the node twice.
-        boosted = score * self._boost * (count >= 2)
+        boosted = score * self._boost[columns] * (count >= 2)
         head = self.candidates * 2
-        top = np.argpartition(-boosted, head)[:head] if len(boosted) > head else np.arange(
-            len(boosted))
-        top = top[np.lexsort((top, -boosted[top]))]
-        best = {str(self._vocab[i]): float(boosted[i]) for i in top if boosted[i] > 0}
+        positive = np.flatnonzero(boosted > 0)
+        if len(positive) > head:  # the best `head`, ties to the earlier phrase
+            cut = -np.partition(-boosted[positive], head - 1)[head - 1]
+            positive = positive[boosted[positive] >= cut]
+        top = positive[np.lexsort((positive, -boosted[positive]))][:head]
+        best = {str(self._vocab[columns[i]]): float(boosted[i]) for i in top}
         phrases = [p for p in best if not set(p.split()) <= parent_words]
         phrases = _drop_contained(phrases)[: self.candidates]
         relevance = np.array([best[p] for p in phrases])
