@@ -24,6 +24,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 demo: setup
+	@test -e "$(SAMPLE)" || { echo "make demo: no sample at $(SAMPLE) (the seed pages in ../shared/seeds beside this checkout); run make demo SAMPLE=PATH with a file or folder to ingest" >&2; exit 2; }
 	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).files $(DEMO_DB).tree.html
 	$(BIN)/paperatlas --db $(DEMO_DB) ingest --index $(SAMPLE)
 	$(BIN)/paperatlas --db $(DEMO_DB) stats

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -44,28 +43,12 @@ class TreeBuilder:
         self.workers = default_workers() if workers is None else max(1, workers)
         self.parallel_min = parallel_min
         self._fit_on: Corpus | None = None  # the corpus the stages last saw
-        self._labeler_fit: Future[None] | None = None  # the labeler's fit, on a thread
 
     def prepare(self, corpus: Corpus) -> None:
-        """Let the features and the labeler see every paper once (word and phrase counts).
-        With :func:`~.parallel.threads` > 1 the labeler's fit (counting phrases, numpy that
-        lets go of the GIL) runs on a thread beside the first split's features, and
-        :meth:`_labeler_ready` waits for it before anything forks or names."""
-        self._labeler_ready()
-        self.features.fit(corpus)  # single words: counted alone (the same counts)
+        """Let the labeler and the features see every paper once (phrase and word counts)."""
+        self.labeler.fit(corpus)
+        self.features.fit(corpus)
         self._fit_on = corpus
-        if threads() > 1:
-            pool = ThreadPoolExecutor(1, thread_name_prefix="paperatlas-labeler-fit")
-            self._labeler_fit = pool.submit(self.labeler.fit, corpus)
-            pool.shutdown(wait=False)
-        else:
-            self.labeler.fit(corpus)
-
-    def _labeler_ready(self) -> None:
-        """Wait for the labeler's fit (and raise what it raised)."""
-        pending, self._labeler_fit = self._labeler_fit, None
-        if pending is not None:
-            pending.result()
 
     # -- build ------------------------------------------------------------------------
     def build(self, name: str, corpus: Corpus) -> Tree:
@@ -79,11 +62,8 @@ class TreeBuilder:
             if self._fit_on is not corpus:
                 self.prepare(corpus)
             leaves: dict[int, list[int]] = {}
-            try:
-                branch = self.grow(list(range(len(corpus.ids))), 0, corpus)
-            finally:
-                self._labeler_ready()
-            self._place(tree, root.id, branch, leaves)
+            self._place(tree, root.id, self.grow(list(range(len(corpus.ids))), 0, corpus),
+                        leaves)
             if len(leaves) == 1 and root.id in leaves:  # too few papers to split: one topic
                 only = Node(id=tree.new_id(), parent=root.id)
                 tree.nodes[only.id] = only
@@ -128,7 +108,6 @@ class TreeBuilder:
             return [rows]
         feats = self.features.features(corpus.vectors[rows], [corpus.texts[r] for r in rows],
                                        rows=rows if self._fit_on is corpus else None)
-        self._labeler_ready()  # no fork while its thread runs
         labels = self.clusterer.split(feats, max_children=s.max_children, min_size=s.min_size,
                                       seed=s.seed)
         count = int(labels.max()) + 1 if len(labels) else 0
@@ -156,8 +135,8 @@ class TreeBuilder:
                     others[i] = cand[np.argsort(-sims[i][cand])][:extra].tolist()
             pids = [corpus.ids[row] for row in rows]
             tree.nodes[leaf_id].papers.update(zip(pids, own.tolist(), strict=True))
-            for r in (r for r, ks in enumerate(others) if ks):  # (never this leaf's dict)
-                for k in others[r]:
+            for r, ks in enumerate(others):  # other leaves: never this leaf's dict
+                for k in ks:
                     tree.nodes[leaf_ids[k]].papers[pids[r]] = float(sims[r, k])
         self.refresh(tree, corpus)
 
@@ -184,7 +163,6 @@ class TreeBuilder:
     def _name_tree(self, tree: Tree, root_id: int, corpus: Corpus) -> None:
         """Name every node: the first level here, then the subtree under each first-level
         node (in worker processes when the labeler allows it; the names are the same)."""
-        self._labeler_ready()
         under = _Subtrees(tree, corpus)
         self._name(tree, root_id, corpus, under, False, None)
         first = [c for c in under.kids[root_id] if tree.nodes[c].kind == TOPIC]
@@ -200,7 +178,6 @@ class TreeBuilder:
 
     def _name(self, tree: Tree, parent_id: int, corpus: Corpus, under: _Subtrees,
               recursive: bool, only: set[int] | None) -> None:
-        self._labeler_ready()
         children = [tree.nodes[c] for c in under.kids[parent_id]
                     if tree.nodes[c].kind == TOPIC]
         named = [c for c in children if only is None or c.id in only]

@@ -248,12 +248,6 @@ class VectorIndex:
             ask *= 4  # stale entries took places: look further
         return np.union1d(np.asarray(rows, dtype=np.int64), extra)
 
-    def top(self, vector: np.ndarray, k: int, *, allowed: set[int] | None = None,
-            exclude: set[int] | frozenset[int] = frozenset(),
-            titles: bool = True) -> list[tuple[int, float]]:
-        """The ``k`` nearest papers by cosine, optionally only among ``allowed``."""
-        return self.search(vector, k, titles=titles, allowed=allowed, exclude=exclude)
-
     def top_of(self, scores: np.ndarray, k: int, *, allowed: set[int] | None = None,
                exclude: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, float]]:
         """The ``k`` best papers of an array from :meth:`scores` (ties: lower id first)."""

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import StoreError
 from .migrations import MIGRATIONS
+
+T = TypeVar("T")
+#: Values per ``IN (...)`` query: below SQLite's oldest limit on bound parameters (999).
+CHUNK = 900
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``size`` (one ``IN (...)`` query each)."""
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
 
 
 def utcnow() -> str:

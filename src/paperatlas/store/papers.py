@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..models import Candidate, Paper
+from .db import chunks
 
 
 def _json(value: Any) -> str:
@@ -134,8 +135,7 @@ class PaperRepo:
     def ids_for(self, keys: list[str]) -> dict[str, int]:
         """``key -> paper id`` of the keys that name papers (one query per 900 keys)."""
         out: dict[str, int] = {}
-        for i in range(0, len(keys), 900):
-            chunk = keys[i:i + 900]
+        for chunk in chunks(keys):
             out.update(self.conn.execute(
                 f"SELECT key, id FROM papers WHERE key IN ({_placeholders(len(chunk))})",
                 chunk).fetchall())
@@ -158,8 +158,7 @@ class PaperRepo:
     def texts(self, paper_ids: list[int]) -> dict[int, tuple[str, str, str]]:
         """``paper id -> (key, title, abstract)``, read in chunks."""
         out: dict[int, tuple[str, str, str]] = {}
-        for i in range(0, len(paper_ids), 900):
-            chunk = paper_ids[i:i + 900]
+        for chunk in chunks(paper_ids):
             rows = self.conn.execute(
                 f"SELECT id, key, title, abstract FROM papers WHERE id IN "
                 f"({_placeholders(len(chunk))})", chunk)

@@ -5,22 +5,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
 
 import numpy as np
 
 from ..follow.model import Item, NewPaper, Subscription
+from .db import chunks
 from .votes import PaperScope
 
 _COLUMNS = ("SELECT s.id, s.email, u.name, s.frequency, s.created_at, s.confirmed_at,"
             " s.last_digest_at, s.last_paper_id FROM subscriptions s"
             " LEFT JOIN users u ON u.id = s.user_id")
-_CHUNK = 900
-
-
-def _chunks(values: list[int]) -> Iterable[list[int]]:
-    for i in range(0, len(values), _CHUNK):
-        yield values[i:i + _CHUNK]
 
 
 def _marks(n: int) -> str:
@@ -79,7 +73,7 @@ class SubscriptionRepo:
                              confirmed_at=r[5], last_digest_at=r[6], last_paper_id=r[7])
                 for r in rows]
         items: dict[int, list[Item]] = defaultdict(list)
-        for chunk in _chunks([s.id for s in subs]):
+        for chunk in chunks([s.id for s in subs]):
             for sid, kind, value, mode in self.conn.execute(
                     "SELECT subscription_id, kind, value, mode FROM subscription_items"
                     f" WHERE subscription_id IN ({_marks(len(chunk))})"
@@ -113,7 +107,7 @@ class SubscriptionRepo:
     def sent_among(self, paper_ids: list[int]) -> list[tuple[int, int]]:
         """``(subscription id, paper id)`` of these papers already sent to someone."""
         out: list[tuple[int, int]] = []
-        for chunk in _chunks(paper_ids):
+        for chunk in chunks(paper_ids):
             out += [(r[0], r[1]) for r in self.conn.execute(
                 "SELECT subscription_id, paper_id FROM sent_papers"
                 f" WHERE paper_id IN ({_marks(len(chunk))})", chunk)]
@@ -168,8 +162,7 @@ class SubscriptionRepo:
         if not users:
             return {}
         out: dict[str, list[int]] = defaultdict(list)
-        for i in range(0, len(users), _CHUNK):
-            chunk = users[i:i + _CHUNK]
+        for chunk in chunks(users):
             for name, pid in self.conn.execute(
                     "SELECT u.name, v.paper_id FROM votes v JOIN users u ON u.id = v.user_id"
                     f" WHERE u.name IN ({_marks(len(chunk))}) ORDER BY v.paper_id", chunk):

@@ -6,6 +6,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from .db import chunks
+
 #: A paper's age reference as a Julian day: its date (``YYYY``, ``YYYY-MM`` or
 #: ``YYYY-MM-DD``, at midnight UTC), else the time it was added to the library.
 _PAPER_DAY = ("COALESCE(julianday(CASE length(p.date) WHEN 4 THEN p.date || '-01-01'"
@@ -74,8 +76,7 @@ class VoteRepo:
     def counts(self, paper_ids: list[int], user_id: int | None) -> dict[int, tuple[int, bool]]:
         """``paper id -> (votes, whether user_id voted for it)`` for papers with votes."""
         out: dict[int, tuple[int, bool]] = {}
-        for i in range(0, len(paper_ids), 900):
-            chunk = paper_ids[i:i + 900]
+        for chunk in chunks(paper_ids):
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
                 f"SELECT paper_id, COUNT(*), MAX(user_id = ?) FROM votes"
