@@ -16,6 +16,7 @@ from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
 from .subscriptions import SubscriptionRepo
+from .throttle import ThrottleRepo
 from .tokens import TokenRepo
 from .trees import TreeRepo
 from .users import UserRepo
@@ -23,8 +24,8 @@ from .vectors import VectorRepo
 from .votes import PaperScope, VoteRepo
 
 __all__ = ["CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo", "PaperScope",
-           "ProvenanceRepo", "SearchRepo", "Store", "SubscriptionRepo", "TokenRepo", "TreeRepo",
-           "UserRepo", "VectorRepo", "VoteRepo", "utcnow"]
+           "ProvenanceRepo", "SearchRepo", "Store", "SubscriptionRepo", "ThrottleRepo",
+           "TokenRepo", "TreeRepo", "UserRepo", "VectorRepo", "VoteRepo", "utcnow"]
 
 
 class Store:
@@ -46,6 +47,7 @@ class Store:
         self.votes = VoteRepo(self.conn)
         self.subscriptions = SubscriptionRepo(self.conn)
         self.outbox = OutboxRepo(self.conn)
+        self.throttle = ThrottleRepo(self.conn)
 
     @contextmanager
     def transaction(self, *, dry_run: bool = False) -> Iterator[None]:

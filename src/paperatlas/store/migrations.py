@@ -435,6 +435,30 @@ def m010_token_cache(conn: sqlite3.Connection) -> None:
     )
 
 
+def m011_sessions_throttle(conn: sqlite3.Connection) -> None:
+    """Server-side web sessions (a cookie names one; sign-out, a new password or removing
+    the user deletes them) and a log of rate-limited events (failed sign-ins, bad tokens,
+    confirmation mails) that every server process counts against."""
+    _run(
+        conn,
+        """
+        CREATE TABLE web_sessions (
+            id_hash      TEXT PRIMARY KEY,
+            user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at   TEXT NOT NULL,
+            expires_at   TEXT NOT NULL
+        );
+        CREATE INDEX web_sessions_user ON web_sessions(user_id);
+        CREATE TABLE throttle_events (
+            key TEXT NOT NULL,
+            at  REAL NOT NULL
+        );
+        CREATE INDEX throttle_events_key ON throttle_events(key, at)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
-    m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache]
+    m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
+    m011_sessions_throttle]
