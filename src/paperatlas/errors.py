@@ -54,3 +54,12 @@ class AuthError(PaperatlasError):
 
 class ConflictError(PaperatlasError):
     """Something with that name already exists (a user, a collection)."""
+
+
+class TooManyRequestsError(PaperatlasError):
+    """Too many attempts in a while (sign-ins, tokens, confirmation mails); the web edge
+    answers 429 with ``Retry-After: retry_after`` (whole seconds, at least 1)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(message)

@@ -21,6 +21,7 @@ from ..errors import (
     PaperatlasError,
     ParseError,
     StoreError,
+    TooManyRequestsError,
     UnknownFormatError,
 )
 from .context import context
@@ -30,6 +31,7 @@ STATUS: tuple[tuple[type[PaperatlasError], int], ...] = (
     (NotFoundError, 404),
     (AuthError, 401),  # a wrong password or API token
     (ConflictError, 409),  # the name is taken
+    (TooManyRequestsError, 429),  # with Retry-After
     (InvalidOptionError, 400),
     (UnknownFormatError, 400),
     (ParseError, 400),
@@ -69,6 +71,8 @@ async def _core_error(request: Request, exc: Exception) -> Response:
     response = error_response(request, status_of(exc), type(exc).__name__, str(exc))
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyRequestsError):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
