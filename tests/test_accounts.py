@@ -69,6 +69,72 @@ def test_tokens(lib: Library) -> None:
     assert lib.store.conn.execute("SELECT COUNT(*) FROM api_tokens").fetchone()[0] == 0
 
 
+def _sessions(lib: Library) -> int:
+    return int(lib.store.conn.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0])
+
+
+def test_web_sessions_end_on_sign_out_password_and_removal(lib: Library) -> None:
+    now = [1_750_000_000.0]
+    lib.accounts.clock = lambda: now[0]
+    lib.user_add("alice", PASSWORD)
+    lib.user_add("bob", PASSWORD)
+    first, second = (lib.session_start("ALICE", 3600) for _ in range(2))
+    assert first != second and lib.session_user(first) == "alice"
+    stored = lib.store.conn.execute("SELECT id_hash FROM web_sessions").fetchall()
+    assert all(first not in row[0] and len(row[0]) == 64 for row in stored)  # hashes only
+    assert lib.session_end(first) and not lib.session_end(first)
+    assert lib.session_user(first) is None and lib.session_user(second) == "alice"
+    assert lib.session_user("made up") is None
+    now[0] += 3601  # expired: no longer a session, and pruned by the next sign-in
+    assert lib.session_user(second) is None and _sessions(lib) == 1
+    bobs = lib.session_start("bob", 3600)
+    assert _sessions(lib) == 1
+    token = lib.token_create("bob").token
+    ended = lib.user_password("bob", "a new password!")
+    assert (ended.sessions, ended.tokens) == (1, 1)
+    assert lib.session_user(bobs) is None and lib.tokens("bob") == []
+    with pytest.raises(AuthError):
+        lib.token_check(token)
+    with pytest.raises(AuthError):
+        lib.user_check("bob", PASSWORD)
+    assert lib.user_check("bob", "a new password!").name == "bob"
+    with pytest.raises(InvalidOptionError, match="8 to 1024"):
+        lib.user_password("bob", "short")
+    with pytest.raises(NotFoundError):
+        lib.user_password("nobody", "a new password!")
+    alices = lib.session_start("alice", 3600)
+    lib.user_remove("alice")
+    assert lib.session_user(alices) is None and _sessions(lib) == 0  # by cascade
+    with pytest.raises(NotFoundError):
+        lib.session_start("alice", 3600)
+
+
+def test_sign_in_throttling_per_account_and_client(lib: Library) -> None:
+    from paperatlas.accounts import AuthLimits
+    from paperatlas.errors import TooManyRequestsError
+
+    now = [1_750_000_000.0]
+    lib.accounts.clock = lambda: now[0]
+    lib.user_add("alice", PASSWORD)
+    limits = AuthLimits(account_failures=3, client_failures=5, signin_window_s=600)
+    for _ in range(3):
+        with pytest.raises(AuthError):
+            lib.user_check("alice", "wrong password", client="10.0.0.1", limits=limits)
+    now[0] += 60
+    with pytest.raises(TooManyRequestsError, match="for this account") as refused:
+        lib.user_check("Alice", PASSWORD, client="10.0.0.2", limits=limits)  # any client
+    assert refused.value.retry_after == 540
+    assert lib.user_check("alice", PASSWORD).name == "alice"  # the CLI's check is not limited
+    now[0] += 541
+    assert lib.user_check("alice", PASSWORD, client="10.0.0.2", limits=limits).name == "alice"
+    for i in range(5):  # the first three failures from 10.0.0.1 are out of the window
+        with pytest.raises(AuthError):
+            lib.user_check(f"nobody{i}", PASSWORD, client="10.0.0.1", limits=limits)
+    with pytest.raises(TooManyRequestsError, match="from your address"):
+        lib.user_check("alice", PASSWORD, client="10.0.0.1", limits=limits)
+    assert lib.user_check("alice", PASSWORD, client="10.0.0.3", limits=limits).name == "alice"
+
+
 def test_collections_create_add_remove(lib: Library, write) -> None:  # type: ignore[no-untyped-def]
     lib.ingest([write("a.csv", "title,doi\nFirst paper,10.1000/a\nSecond paper,10.1000/b\n")])
     keys = [p.key for p in lib.papers()]
@@ -161,7 +227,16 @@ def test_users_cli(tmp_path: Path) -> None:
         assert lib.token_check(token).name == "alice"
         with pytest.raises(AuthError):
             lib.user_check("alice", "password one")
-    assert _cli(db, "users", "remove", "bob").exit_code == 0
+    r = _cli(db, "users", "passwd", "alice", input="a new password\na new password\n")
+    assert r.exit_code == 0 and "ended 0 web sessions and deleted 1 API tokens" in r.output
+    r = _cli(db, "users", "passwd", "nobody", "--password-stdin", input="a new password\n")
+    assert r.exit_code == 1 and "no user named 'nobody'" in r.output
+    with Library(db, embedding_model=None) as lib:
+        assert lib.user_check("alice", "a new password").name == "alice"
+        with pytest.raises(AuthError):
+            lib.token_check(token)
+    r = _cli(db, "users", "remove", "bob")
+    assert r.exit_code == 0 and "sessions and API tokens ended" in r.output
     r = _cli(db, "users", "remove", "bob")
     assert r.exit_code == 1 and "no user named 'bob'" in r.output
     assert '"name": "alice"' in _cli(db, "users", "list", "--json").output

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .accounts import AccountService
+from .accounts import AccountService, AuthLimits, Revoked
+from .bounds import MAX_LIST, check_id, check_limit
 from .errors import ConflictError, InvalidOptionError
 from .jobs import JobService
 from .library_base import LibraryBase
@@ -25,9 +26,16 @@ class PeopleMixin(LibraryBase):
         """A new user who may sign in to the web app (password hashed with argon2)."""
         return self.accounts.add(name, password)
 
-    def user_check(self, name: str, password: str) -> User:
-        """The user, if the password is theirs; :class:`AuthError` otherwise."""
-        return self.accounts.check(name, password)
+    def user_check(self, name: str, password: str, *, client: str | None = None,
+                   limits: AuthLimits | None = None) -> User:
+        """The user, if the password is theirs; :class:`AuthError` otherwise. With
+        ``limits``, failures per account and ``client`` are throttled
+        (:class:`TooManyRequestsError`)."""
+        return self.accounts.check(name, password, client=client, limits=limits)
+
+    def user_password(self, name: str, password: str) -> Revoked:
+        """Set a user's password, ending their web sessions and API tokens."""
+        return self.accounts.set_password(name, password)
 
     def user(self, name: str) -> User:
         return self.accounts.get(name)
@@ -36,16 +44,30 @@ class PeopleMixin(LibraryBase):
         return self.accounts.all()
 
     def user_remove(self, name: str) -> None:
-        """Delete a user and their tokens."""
+        """Delete a user, their tokens and web sessions."""
         self.accounts.remove(name)
 
     def token_create(self, name: str, label: str = "") -> NewToken:
         """A new API token for a user; ``.token`` is its only copy."""
         return self.accounts.token_create(name, label)
 
-    def token_check(self, token: str) -> User:
-        """The user an API token belongs to; :class:`AuthError` for an unknown token."""
-        return self.accounts.token_check(token)
+    def token_check(self, token: str, *, client: str | None = None,
+                    limits: AuthLimits | None = None) -> User:
+        """The user an API token belongs to; :class:`AuthError` for an unknown token. With
+        ``limits``, a ``client`` sending many bad tokens is throttled."""
+        return self.accounts.token_check(token, client=client, limits=limits)
+
+    def session_start(self, name: str, lifetime_s: float) -> str:
+        """A new web session for a user; returns its secret id (for the cookie)."""
+        return self.accounts.session_start(name, lifetime_s)
+
+    def session_user(self, session_id: str) -> str | None:
+        """The user a web session belongs to, or None once it ended or expired."""
+        return self.accounts.session_user(session_id)
+
+    def session_end(self, session_id: str) -> bool:
+        """End a web session (sign-out)."""
+        return self.accounts.session_end(session_id)
 
     def tokens(self, name: str) -> list[ApiToken]:
         return self.accounts.tokens(name)
@@ -85,9 +107,11 @@ class PeopleMixin(LibraryBase):
         return self.job_service.create(kind, params, created_by)
 
     def job(self, job_id: int) -> Job:
+        check_id("job", job_id)
         return self.job_service.get(job_id)
 
     def jobs(self, limit: int = 20) -> list[Job]:
+        check_limit(limit, MAX_LIST)
         return self.job_service.recent(limit)
 
     def jobs_abandon(self) -> int:

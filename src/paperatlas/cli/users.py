@@ -1,4 +1,4 @@
-"""CLI commands for accounts: ``paperatlas users add|list|remove|token``."""
+"""CLI commands for accounts: ``paperatlas users add|list|passwd|remove|token``."""
 
 from __future__ import annotations
 
@@ -46,11 +46,29 @@ def register(main: click.Group, state_type: Any) -> None:
 
     @users.command()
     @click.argument("name")
+    @click.option("--password-stdin", is_flag=True,
+                  help="Read the new password from the first line of standard input.")
+    @pass_state
+    def passwd(state: Any, name: str, password_stdin: bool) -> None:
+        """Set a user's password; this signs them out everywhere and deletes their API
+        tokens (make new ones with `paperatlas users token NAME`)."""
+        lib = state.library()
+        user = lib.user(name)  # an unknown name fails before the password is asked
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        ended = lib.user_password(user.name, password)
+        click.echo(f"changed the password of {user.name!r}; ended {ended.sessions} web "
+                   f"sessions and deleted {ended.tokens} API tokens")
+
+    @users.command()
+    @click.argument("name")
     @pass_state
     def remove(state: Any, name: str) -> None:
-        """Remove a user and their API tokens (their edits and uploads stay)."""
+        """Remove a user, their API tokens and web sessions (their edits and uploads stay)."""
         state.library().user_remove(name)
-        click.echo(f"removed user {name!r}")
+        click.echo(f"removed user {name!r} (their web sessions and API tokens ended)")
 
     @users.command()
     @click.argument("name")

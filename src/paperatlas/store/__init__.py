@@ -15,6 +15,7 @@ from .outbox import OutboxRepo
 from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
+from .sessions import SessionRepo
 from .subscriptions import SubscriptionRepo
 from .throttle import ThrottleRepo
 from .tokens import TokenRepo
@@ -24,8 +25,8 @@ from .vectors import VectorRepo
 from .votes import PaperScope, VoteRepo
 
 __all__ = ["CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo", "PaperScope",
-           "ProvenanceRepo", "SearchRepo", "Store", "SubscriptionRepo", "ThrottleRepo",
-           "TokenRepo", "TreeRepo", "UserRepo", "VectorRepo", "VoteRepo", "utcnow"]
+           "ProvenanceRepo", "SearchRepo", "SessionRepo", "Store", "SubscriptionRepo",
+           "ThrottleRepo", "TokenRepo", "TreeRepo", "UserRepo", "VectorRepo", "VoteRepo", "utcnow"]
 
 
 class Store:
@@ -48,6 +49,7 @@ class Store:
         self.subscriptions = SubscriptionRepo(self.conn)
         self.outbox = OutboxRepo(self.conn)
         self.throttle = ThrottleRepo(self.conn)
+        self.sessions = SessionRepo(self.conn)
 
     @contextmanager
     def transaction(self, *, dry_run: bool = False) -> Iterator[None]:

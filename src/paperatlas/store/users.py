@@ -44,7 +44,7 @@ class UserRepo:
         return [User(r[0], r[1], r[2]) for r in rows]
 
     def remove(self, name: str) -> bool:
-        """Delete a user and, by cascade, their tokens."""
+        """Delete a user and, by cascade, their tokens and web sessions."""
         return self.conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount > 0
 
     def add_token(self, name: str, token_hash: str, label: str, now: str) -> ApiToken:
@@ -58,6 +58,12 @@ class UserRepo:
         row = self.conn.execute(f"{_TOKEN_COLUMNS} WHERE t.token_hash = ?",
                                 (token_hash,)).fetchone()
         return ApiToken(*row) if row else None
+
+    def remove_tokens(self, name: str) -> int:
+        """Delete every API token of a user; how many there were."""
+        return self.conn.execute(
+            "DELETE FROM api_tokens WHERE user_id = (SELECT id FROM users WHERE name = ?)",
+            (name,)).rowcount
 
     def touch_token(self, token_id: int, now: str) -> None:
         self.conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))

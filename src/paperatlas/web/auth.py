@@ -1,11 +1,15 @@
 """Who is asking: signed cookie sessions, CSRF tokens, API tokens, and who may read or write.
 
 Sessions are Starlette's signed cookies (itsdangerous, keyed by ``WebSettings.secret_key``):
-HttpOnly, SameSite=Lax, and Secure when the request came over https. Every HTML form that
+HttpOnly, SameSite=Lax, and Secure when the request came over https. A signed-in cookie
+also holds a random session id whose hash the library keeps (``web_sessions``); every
+request that uses the session checks it is still there, so sign-out, a new password or
+removing the user ends the session even where the cookie was copied. Every HTML form that
 writes carries the session's CSRF token in a hidden field (403 without it). Writes through
 ``/api`` need ``Authorization: Bearer TOKEN`` (401 without a valid one). Reading is open
 unless ``WebSettings.private``; then every page and API route needs a signed-in user or a
-token, except the sign-in page itself.
+token, except the sign-in page itself. Failed sign-ins and bad tokens are throttled per
+account and per client address (``WebSettings.auth_limits``): 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import NotFoundError
 from .context import context
 from .errors import error_response
 
 SESSION_COOKIE = "paperatlas_session"
 #: Routes open to everyone even in private mode.
 OPEN_PATHS = frozenset({"/signin", "/signout"})
+#: ``request.state.signed_in`` before the session was checked.
+_UNCHECKED = object()
 #: Path prefixes open to everyone even in private mode (signed links in messages).
 OPEN_PREFIXES = ("/unsubscribe/", "/subscriptions/confirm/", "/api/unsubscribe",
                  "/api/subscriptions/confirm")
@@ -74,24 +79,43 @@ def _session(request: Request) -> dict[str, Any] | None:
     return session
 
 
-def session_user(request: Request) -> str | None:
-    """The name the session was signed in as (not checked against the library)."""
+def _cookie_user(request: Request) -> str | None:
     session = _session(request)
     name = session.get("user") if session is not None else None
     return name if isinstance(name, str) else None
 
 
+def session_user(request: Request) -> str | None:
+    """The signed-in user as :func:`signed_in` found it for this request (every route
+    checks first), else the name the cookie holds; never takes the library's lock."""
+    checked, user = _checked(request)
+    return user if checked else _cookie_user(request)
+
+
+def _checked(request: Request) -> tuple[bool, str | None]:
+    """Whether this request's session was checked yet, and who it found."""
+    found = getattr(request.state, "signed_in", _UNCHECKED)
+    if found is _UNCHECKED:
+        return False, None
+    return True, found if isinstance(found, str) else None
+
+
 def signed_in(request: Request) -> str | None:
-    """The signed-in user, checked against the library (a removed user is signed out)."""
-    name = session_user(request)
-    if name is None:
-        return None
-    try:
+    """The signed-in user: the cookie's session must still be in the library, unexpired
+    (else the cookie is signed out). Checked once per request."""
+    checked, user = _checked(request)
+    if checked:
+        return user
+    session = _session(request)
+    session_id = session.get("sid") if session is not None else None
+    if _cookie_user(request) is not None and isinstance(session_id, str):
         with context(request).library() as lib:
-            return lib.user(name).name
-    except NotFoundError:
-        request.session.clear()
-        return None
+            user = lib.session_user(session_id)
+    if user is None and session is not None and "user" in session:
+        session.pop("user", None)  # ended, expired, or from before server-side sessions
+        session.pop("sid", None)
+    request.state.signed_in = user
+    return user
 
 
 def csrf_token(request: Request) -> str:
@@ -117,9 +141,27 @@ def check_csrf(request: Request, sent: str | None) -> None:
 
 def start_session(request: Request, user: str) -> None:
     """Sign ``user`` in with a fresh session (and a fresh CSRF token)."""
+    ctx = context(request)
+    with ctx.library() as lib:
+        session_id = lib.session_start(user, ctx.settings.session_days * 86400)
     request.session.clear()
-    request.session["user"] = user
-    request.session["csrf"] = secrets.token_urlsafe(32)
+    request.session.update(user=user, sid=session_id, csrf=secrets.token_urlsafe(32))
+    request.state.signed_in = user
+
+
+def end_session(request: Request) -> None:
+    """Sign out: end the session in the library (wherever its cookie was copied) too."""
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        with context(request).library() as lib:
+            lib.session_end(session_id)
+    request.session.clear()
+    request.state.signed_in = None
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address (behind a proxy, uvicorn's ``--proxy-headers`` sets it)."""
+    return request.client.host if request.client else None
 
 
 def flash(request: Request, message: str) -> None:
@@ -162,12 +204,14 @@ def guard(request: Request) -> None:
     token = bearer(request) if is_api(request) else None
     if token is not None:
         with ctx.library() as lib:
-            request.state.token_user = lib.token_check(token).name
+            request.state.token_user = lib.token_check(
+                token, client=client_address(request), limits=ctx.settings.auth_limits).name
         return
+    user = signed_in(request) if _cookie_user(request) is not None else None
     path = request.url.path
     if not ctx.settings.private or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
         return
-    if signed_in(request) is None:
+    if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired("this library is private: sign in"
                              + (" or send an API token" if is_api(request) else ""), target)

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
 from .. import __version__
+from ..accounts import AuthLimits
 from ..library import Library
 from ..search import MODES
 from . import present
@@ -32,7 +33,21 @@ class WebSettings:
     private: bool = False  # reading needs a signed-in user (or an API token) too
     max_upload_bytes: int = 50 * 1024 * 1024  # larger uploads are refused with 413
     upload_dir: str = ""  # where uploads are kept; empty: LIBRARY.db.uploads beside the library
-    session_days: int = 14  # how long a sign-in lasts
+    session_days: int = 14  # how long a sign-in lasts (sign-out ends it at once)
+    # Throttling (429 with Retry-After; 0 turns a limit off): failed sign-ins per account
+    # and per client address in signin_window_s, bad API tokens per client in token_window_s.
+    signin_account_failures: int = 5
+    signin_client_failures: int = 20
+    signin_window_s: int = 15 * 60
+    token_client_failures: int = 20
+    token_window_s: int = 60
+
+    @property
+    def auth_limits(self) -> AuthLimits:
+        """The throttling limits, for the library's sign-in and token checks."""
+        return AuthLimits(self.signin_account_failures, self.signin_client_failures,
+                          self.signin_window_s, self.token_client_failures,
+                          self.token_window_s)
 
 
 class AppContext:

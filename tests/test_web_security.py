@@ -1,0 +1,190 @@
+"""Web security of issue 15: sessions end on sign-out (server-side), sign-ins and API tokens
+are throttled (429 with Retry-After), and every answer carries security headers (HEAD too)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+pytest.importorskip("argon2")
+
+from fastapi.testclient import TestClient
+
+from paperatlas import Library
+from paperatlas.web import WebSettings, create_app
+from paperatlas.web.auth import SESSION_COOKIE
+from test_semantic import HashingEmbedder
+from test_tree import papers_of, write_csv
+
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_750_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def slib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+    """Two topics of 12 papers with a tree "t"."""
+    tmp = tmp_path_factory.mktemp("security")
+    lib = Library(tmp / "s.db", embedding_model=HashingEmbedder("hash-128", 128))
+    rows = papers_of("protein", 12) + papers_of("galaxy", 12)
+    lib.ingest([write_csv(tmp / "in" / "main.csv", rows)], collection="main")
+    lib.tree_build("t", collection="main", min_size=4)
+    lib.map_build()
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def clock(slib: Library) -> Iterator[Clock]:
+    """A fresh user "bob", no throttle history, and a hand-moved clock for the accounts."""
+    fake = Clock()
+    slib.accounts.clock = fake
+    slib.store.conn.execute("DELETE FROM throttle_events")
+    slib.user_add("bob", PASSWORD)
+    yield fake
+    slib.user_remove("bob")
+
+
+def _client(lib: Library, **settings: Any) -> TestClient:
+    return TestClient(create_app(lib, WebSettings(secret_key="test-key", **settings)))
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def _try(client: TestClient, password: str, name: str = "bob") -> Any:
+    csrf = csrf_of(client.get("/signin").text)
+    return client.post("/signin", data={"name": name, "password": password, "csrf": csrf,
+                                        "next": "/collections"}, follow_redirects=False)
+
+
+def sign_in(client: TestClient, name: str = "bob") -> str:
+    r = _try(client, PASSWORD, name)
+    assert r.status_code == 303 and r.headers["location"] == "/collections", r.text
+    return csrf_of(client.get("/collections").text)
+
+
+# -- item 4: sign-out ends the session --------------------------------------------------------
+
+def _signed_out(client: TestClient, csrf: str, lib: Library, collection: str) -> None:
+    """Assert the client's session is signed out: no subscriptions page, no writes."""
+    r = client.get("/subscriptions", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin"), r.text
+    r = client.post("/collections", data={"name": collection, "csrf": csrf},
+                    follow_redirects=False)
+    assert r.status_code in (303, 401, 403) and collection not in {
+        c.name for c in lib.collections()}
+    assert "Sign out" not in client.get("/").text
+
+
+def test_a_cookie_kept_from_before_sign_out_is_signed_out(slib: Library, clock: Clock) -> None:
+    client = _client(slib)
+    csrf = sign_in(client)
+    saved = client.cookies[SESSION_COOKIE]
+    assert client.get("/subscriptions").status_code == 200
+    assert client.post("/signout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    replay = _client(slib)
+    replay.cookies.set(SESSION_COOKIE, saved)
+    _signed_out(replay, csrf, slib, "made after sign-out")
+    assert slib.store.conn.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0] == 0
+
+
+def test_two_sessions_end_one_at_a_time(slib: Library, clock: Clock) -> None:
+    laptop, phone = _client(slib), _client(slib)
+    csrf = sign_in(laptop)
+    phone_csrf = sign_in(phone)
+    laptop.post("/signout", data={"csrf": csrf})
+    assert phone.get("/subscriptions").status_code == 200  # the other session lives on
+    r = phone.post("/collections", data={"name": "from the phone", "csrf": phone_csrf},
+                   follow_redirects=False)
+    assert r.status_code == 303 and "from the phone" in {c.name for c in slib.collections()}
+
+
+def test_a_session_expires(slib: Library, clock: Clock) -> None:
+    client = _client(slib, session_days=1)
+    csrf = sign_in(client)
+    clock.now += 86_400 - 60
+    assert client.get("/subscriptions").status_code == 200
+    clock.now += 120
+    _signed_out(client, csrf, slib, "made after expiry")
+    sign_in(_client(slib))  # signing in prunes expired sessions
+    assert slib.store.conn.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0] == 1
+
+
+def test_a_new_password_ends_sessions_and_tokens(slib: Library, clock: Clock) -> None:
+    client = _client(slib)
+    csrf = sign_in(client)
+    token = slib.token_create("bob", "script").token
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/collections", headers=auth).status_code == 200
+    ended = slib.user_password("bob", "a brand new password")
+    assert (ended.sessions, ended.tokens) == (1, 1)
+    _signed_out(client, csrf, slib, "made after a new password")
+    assert client.get("/api/collections", headers=auth).status_code == 401
+    assert slib.tokens("bob") == []
+
+
+def test_removing_a_user_ends_their_sessions(slib: Library, clock: Clock) -> None:
+    slib.user_add("carol", PASSWORD)
+    client = _client(slib)
+    csrf = sign_in(client, "carol")
+    slib.user_remove("carol")
+    _signed_out(client, csrf, slib, "made by a removed user")
+    assert slib.store.conn.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0] == 0
+
+
+# -- item 5: throttling -----------------------------------------------------------------------
+
+def test_forty_wrong_passwords_then_the_right_one_is_refused(slib: Library,
+                                                             clock: Clock) -> None:
+    client = _client(slib)
+    codes = [_try(client, f"wrong password {i}").status_code for i in range(40)]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+    r = _try(client, PASSWORD)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "too many failed sign-ins" in r.text and 'type="password"' in r.text
+    assert int(r.headers["retry-after"]) <= 15 * 60
+    clock.now += 15 * 60 + 1  # the window has passed
+    assert _try(client, PASSWORD).status_code == 303
+    # a success clears the account's failures: four more wrong ones are still answered 401
+    client = _client(slib)
+    assert [_try(client, "wrong again").status_code for _ in range(4)] == [401] * 4
+
+
+def test_one_client_trying_many_accounts_is_throttled(slib: Library, clock: Clock) -> None:
+    client = _client(slib, signin_client_failures=6)
+    codes = [_try(client, PASSWORD, f"nobody{i}").status_code for i in range(8)]
+    assert codes == [401] * 6 + [429] * 2
+    r = _try(client, PASSWORD)  # bob's account is fine, but this client is throttled
+    assert r.status_code == 429 and "retry-after" in r.headers
+
+
+def test_wrong_api_tokens_are_throttled(slib: Library, clock: Clock) -> None:
+    client = _client(slib)
+    codes = [client.get("/api/collections", headers={
+        "Authorization": f"Bearer pa_wrong{i}"}).status_code for i in range(40)]
+    assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
+    token = slib.token_create("bob").token
+    r = client.get("/api/collections", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 60
+    error = r.json()["error"]
+    assert error["type"] == "TooManyRequestsError" and "API tokens" in error["message"]
+    clock.now += 61
+    r = client.get("/api/collections", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
