@@ -54,7 +54,8 @@ def evil_key(lib: Library) -> str:
 
 @pytest.fixture
 def client(flib: Library) -> TestClient:
-    return TestClient(create_app(flib, WebSettings(secret_key="k")))
+    return TestClient(create_app(flib, WebSettings(secret_key="k",
+                                                   base_url="http://testserver")))
 
 
 def feed_urls(lib: Library) -> list[str]:

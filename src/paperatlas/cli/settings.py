@@ -1,8 +1,10 @@
 """The settings file (TOML) and the environment, read at the edge into settings objects.
 
 ```toml
-base_url = "https://papers.example.org"   # where links in messages point
-site_title = "paperatlas"
+base_url = "https://papers.example.org"   # where links in mail and feeds point (serve:
+site_title = "paperatlas"                 # else http://HOST:PORT, never a request's Host)
+allowed_hosts = ["papers.internal"]       # Host names serve answers besides base_url's,
+                                          # its --host and localhost ("*.example.org")
 
 [smtp]            # each overridden by PAPERATLAS_SMTP_HOST, _PORT, _USER, _PASSWORD,
 host = "smtp.example.org"                 # _SECURITY and PAPERATLAS_MAIL_FROM
@@ -18,6 +20,13 @@ min_score = 0.3
 min_votes = 10
 max_attempts = 5
 backoff_seconds = 300
+
+[mail_limits]     # confirmation messages asked for on the web
+per_address = 3                           # to one address per address_window
+address_window = 86400                    # seconds
+per_client = 10                           # asked for by one client per client_window
+client_window = 3600
+resend_after = 3600                       # a pending one is sent again after this
 ```
 """
 
@@ -31,12 +40,14 @@ from typing import Any
 
 from ..errors import InvalidOptionError, PaperatlasError
 from ..follow.ranking import RankSettings
-from ..follow.settings import DigestSettings, MailSettings
+from ..follow.settings import DigestSettings, MailLimits, MailSettings
 
-_TOP = ("base_url", "site_title", "smtp", "digest")
+_TOP = ("base_url", "site_title", "allowed_hosts", "smtp", "digest", "mail_limits")
 _SMTP = {"host": str, "port": int, "user": str, "password": str, "security": str, "from": str}
 _DIGEST = {"max_papers": int, "min_score": float, "min_votes": int, "max_attempts": int,
            "backoff_seconds": float}
+_LIMITS = {"per_address": int, "address_window": float, "per_client": int,
+           "client_window": float, "resend_after": float}
 _ENV = {"host": "PAPERATLAS_SMTP_HOST", "port": "PAPERATLAS_SMTP_PORT",
         "user": "PAPERATLAS_SMTP_USER", "password": "PAPERATLAS_SMTP_PASSWORD",
         "security": "PAPERATLAS_SMTP_SECURITY", "from": "PAPERATLAS_MAIL_FROM"}
@@ -91,17 +102,26 @@ def load(path: str | None, environ: Mapping[str, str] | None = None
     rank = {k: digest.pop(k) for k in ("max_papers", "min_score", "min_votes") if k in digest}
     top = _typed({k: v for k, v in data.items() if k in ("base_url", "site_title")},
                  {"base_url": str, "site_title": str}, "top level")
-    settings = DigestSettings(**top, **digest)
+    limits = MailLimits(**_typed(data.get("mail_limits", {}), _LIMITS, "mail_limits"))
+    settings = DigestSettings(**top, **digest, limits=limits)
     return replace(settings, rank=RankSettings(**rank)), mail
 
 
-def for_web(path: str | None, environ: Mapping[str, str] | None = None
-            ) -> tuple[DigestSettings | None, MailSettings | None]:
-    """What ``serve`` passes on: digest settings when the file sets ``base_url`` (else links
-    point at the server as it is reached), mail settings when SMTP is configured (then
-    confirmations are sent right away)."""
+def for_web(path: str | None, environ: Mapping[str, str] | None = None, *,
+            base_url: str | None = None, served_url: str = "http://127.0.0.1:8000"
+            ) -> tuple[DigestSettings, MailSettings | None, tuple[str, ...]]:
+    """What ``serve`` passes on: digest settings whose links point at ``base_url`` (the
+    option), else the file's ``base_url``, else ``served_url`` (the address it listens on;
+    never a request's ``Host``); mail settings when SMTP is configured (then confirmations
+    are sent right away); and the file's ``allowed_hosts``."""
     env = os.environ if environ is None else environ
     data = read_file(path)
     digest, mail = load(path, env)
+    if base_url or "base_url" not in data:
+        digest = replace(digest, base_url=base_url or served_url)
     configured = bool(data.get("smtp")) or bool(env.get(_ENV["host"], "").strip())
-    return (digest if "base_url" in data else None), (mail if configured else None)
+    hosts = data.get("allowed_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise InvalidOptionError(f"allowed_hosts in {path}", hosts, [
+            "a list of host names such as ['papers.example.org']"])
+    return digest, (mail if configured else None), tuple(hosts)

@@ -30,29 +30,45 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
                   help="Server processes; each holds the library's vectors in memory. One "
                        "process answers one request at a time, so use about one per core.")
+    @click.option("--base-url", default=None, metavar="URL",
+                  help="Where links in mail and feeds point (default: the settings file's "
+                       "base_url, else http://HOST:PORT).")
+    @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+                  help="Also answer requests for this Host name (a reverse proxy's; "
+                       "'*.example.org' for subdomains). Repeatable.")
     @pass_state
     def serve(state: Any, host: str, port: int, private: bool, max_upload_mb: int,
-              workers: int) -> None:
+              workers: int, base_url: str | None, allowed_hosts: tuple[str, ...]) -> None:
         """Serve the web app and its JSON API (docs at /docs) until Ctrl-C.
 
         Sign-in cookies are signed with $PAPERATLAS_SECRET_KEY, else with a random key kept
-        in LIBRARY.db.secret. Add users with `paperatlas users add NAME`."""
+        in LIBRARY.db.secret. Add users with `paperatlas users add NAME`. Requests for
+        other Host names than the base URL's, --host, localhost and --allowed-host are
+        refused (400)."""
         try:
             import uvicorn
 
             from ..web import WebSettings, create_app
+            from ..web.hosts import served_url
         except ImportError as exc:
             raise click.ClickException(
                 f"serve needs the web extra ({exc.name} is missing): "
                 "pip install 'paperatlas[web]'") from exc
+        served = served_url(host, port)
+        digest, mail, hosts = for_web(state.settings_path, base_url=base_url,
+                                      served_url=served)
         settings = WebSettings(host=host, port=port, private=private,
                                secret_key=secret_key(state.db),
-                               max_upload_bytes=max_upload_mb * 1024 * 1024)
-        click.echo(f"serving {state.db} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+                               max_upload_bytes=max_upload_mb * 1024 * 1024,
+                               base_url=digest.base_url,
+                               allowed_hosts=(*hosts, *allowed_hosts))
+        click.echo(f"serving {state.db} at {served}/ (Ctrl-C stops)", err=True)
+        if settings.base_url == served and host in ("0.0.0.0", "::"):
+            click.echo(f"warning: links in mail and feeds point at {served}: set base_url in "
+                       "the settings file or --base-url", err=True)
         if workers == 1:
             library = state.library()
             library.warm()
-            digest, mail = for_web(state.settings_path)
             uvicorn.run(create_app(library, settings, digest=digest, mail=mail), host=host,
                         port=port, log_level="info")
             return
@@ -101,8 +117,10 @@ def worker_app() -> Any:
     library = Library(config["db"], embedding_model=config["model"],
                       embed_backend=config["backend"], embed_threads=config["threads"])
     library.warm()
-    digest, mail = for_web(config.get("settings_path"))
-    return create_app(library, WebSettings(**config["settings"]), digest=digest, mail=mail)
+    settings = WebSettings(**{**config["settings"],  # (JSON made the tuple a list)
+                              "allowed_hosts": tuple(config["settings"]["allowed_hosts"])})
+    digest, mail, _ = for_web(config.get("settings_path"), base_url=settings.base_url)
+    return create_app(library, settings, digest=digest, mail=mail)
 
 
 def secret_key(db: str) -> str:

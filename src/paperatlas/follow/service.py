@@ -11,7 +11,7 @@ from .digest import Analyze, DigestService, Encode
 from .mail import SmtpTransport
 from .model import OUTBOX_STATES, Digest, DigestReport, Item, OutboxMessage, Subscription
 from .outbox import Transport, iso
-from .settings import DigestSettings, MailSettings
+from .settings import DigestSettings, MailLimits, MailSettings
 from .subscriptions import SubscriptionService, utc_now
 
 
@@ -47,9 +47,12 @@ class FollowService:
 
     def subscribe(self, email: str | None, items: list[Item], settings: DigestSettings,
                   mail: MailSettings, *, user: str | None = None, frequency: str = "daily",
-                  confirmed: bool = False) -> Subscription:
+                  confirmed: bool = False, client: str | None = None,
+                  limits: MailLimits | None = None) -> Subscription:
+        """See :meth:`SubscriptionService.add` (``limits`` cap what ``client`` may ask)."""
         return self.subscriptions.add(email, items, settings, mail.sender, user=user,
-                                      frequency=frequency, confirmed=confirmed)
+                                      frequency=frequency, confirmed=confirmed,
+                                      client=client, limits=limits)
 
     def run(self, settings: DigestSettings, mail: MailSettings, *,
             frequency: str | None = None, since: str | None = None, dry_run: bool = False,

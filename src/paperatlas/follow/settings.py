@@ -40,6 +40,29 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class MailLimits:
+    """How many confirmation messages may be asked for: to one address, by one client
+    (an IP address, an IPv6 /64), and how soon a request for a subscription whose
+    confirmation is still pending sends it again (until then it sends nothing)."""
+
+    per_address: int = 3
+    address_window: float = 86400.0  # seconds
+    per_client: int = 10
+    client_window: float = 3600.0
+    resend_after: float = 3600.0
+
+    def __post_init__(self) -> None:
+        for name in ("per_address", "per_client"):
+            if getattr(self, name) < 1:
+                raise InvalidOptionError(name, getattr(self, name), ["1 or more"])
+        for name in ("address_window", "client_window"):
+            if not getattr(self, name) > 0:
+                raise InvalidOptionError(name, getattr(self, name), ["more than 0 seconds"])
+        if not self.resend_after >= 0:
+            raise InvalidOptionError("resend_after", self.resend_after, ["0 or more seconds"])
+
+
+@dataclass(frozen=True)
 class DigestSettings:
     """Links, limits and retries of digests."""
 
@@ -48,6 +71,7 @@ class DigestSettings:
     rank: RankSettings = field(default_factory=RankSettings)
     max_attempts: int = 5  # SMTP attempts before a message is marked failed
     backoff_seconds: float = 300.0  # wait before the first retry; doubles every time
+    limits: MailLimits = field(default_factory=MailLimits)  # of confirmations (web requests)
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):

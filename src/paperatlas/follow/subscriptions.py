@@ -2,23 +2,28 @@
 
 An email subscription starts unconfirmed and gets no digest until its address confirms it:
 adding one queues a confirmation message (signed link, valid 7 days) in the outbox.
+Asking again while it is pending sends nothing (until a cool-down has passed), and the
+web caps confirmations per address and per client (``MailLimits``, counted in
+``throttle_events``).
 Every message carries a signed unsubscribe link (valid a year) that deletes the
 subscription, its sent-papers record and its unsent messages in one transaction.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from ..errors import InvalidOptionError, NotFoundError
+from ..errors import InvalidOptionError, NotFoundError, TooManyRequestsError
 from ..search.service import MODES
 from ..store import Store
 from .mail import Renderer
 from .model import FREQUENCIES, ITEM_KINDS, Item, Subscription
 from .outbox import iso
-from .settings import DigestSettings
+from .settings import DigestSettings, MailLimits
 from .tokens import link_secret, make_token, read_token
 
 #: A plain email address (no display name, no comments): local part, @, a dotted domain.
@@ -26,9 +31,25 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A
 MAX_ITEMS = 50
 MAX_TEXT = 300
 
+log = logging.getLogger(__name__)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def address_hash(address: str) -> str:
+    """A short stable name for an address in logs and throttle keys (not the address)."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
+
+
+def _span(seconds: float) -> str:
+    """``seconds`` in words: "40 seconds", "12 minutes", "3 hours"."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size:
+            return f"{round(seconds / size)} {unit}s"
+    n = max(1, round(seconds))
+    return f"{n} second{'s' if n != 1 else ''}"
 
 
 def check_email(email: str) -> str:
@@ -60,9 +81,16 @@ class SubscriptionService:
         self.clock = clock
 
     def add(self, email: str | None, items: list[Item], settings: DigestSettings, sender: str,
-            *, user: str | None = None, frequency: str = "daily",
-            confirmed: bool = False) -> Subscription:
-        """A new subscription; an unconfirmed email one queues its confirmation message."""
+            *, user: str | None = None, frequency: str = "daily", confirmed: bool = False,
+            client: str | None = None, limits: MailLimits | None = None) -> Subscription:
+        """A new subscription; an unconfirmed email one queues its confirmation message.
+
+        The same subscription asked for again while its confirmation is pending is that
+        one, unchanged: its confirmation is queued again only ``resend_after`` seconds after
+        the last. ``limits`` (the web passes them, with the asking ``client``) cap the
+        confirmations to one address and from one client: over a cap,
+        :class:`TooManyRequestsError` (logged, with a hash of the address).
+        """
         address = check_email(email) if email else None
         if address is None and user is None:
             raise InvalidOptionError("email address", "", ["an address such as ada@example.org"])
@@ -79,18 +107,62 @@ class SubscriptionService:
         now = self.clock()
         secret = link_secret(self.store)
         with self.store.transaction():
-            sub_id = self.store.subscriptions.add(
-                address, user, frequency, checked, iso(now),
-                iso(now) if confirmed or address is None else None)
-            sub = self.get(sub_id)
-            if address is not None and not sub.confirmed:
-                renderer = Renderer(settings, sender)
-                message_id, subject, message = renderer.confirmation(
-                    sub, make_token(secret, "confirm", sub_id, now.timestamp()),
-                    make_token(secret, "unsubscribe", sub_id, now.timestamp()))
-                self.store.outbox.add(sub_id, "confirm", message_id, address, subject,
-                                      message, 0, iso(now))
+            if address is None or confirmed:
+                sub_id = self.store.subscriptions.add(address, user, frequency, checked,
+                                                      iso(now), iso(now))
+                return self.get(sub_id)
+            pending = self._pending(address, user, frequency, checked)
+            if pending is not None and not self._resend_due(pending, limits, now):
+                return pending
+            self._count_mail(address, client, limits, now.timestamp())
+            sub = pending or self.get(self.store.subscriptions.add(
+                address, user, frequency, checked, iso(now), None))
+            renderer = Renderer(settings, sender)
+            message_id, subject, message = renderer.confirmation(
+                sub, make_token(secret, "confirm", sub.id, now.timestamp()),
+                make_token(secret, "unsubscribe", sub.id, now.timestamp()))
+            self.store.outbox.add(sub.id, "confirm", message_id, address, subject,
+                                  message, 0, iso(now))
         return sub
+
+    def _pending(self, address: str, user: str | None, frequency: str,
+                 items: list[Item]) -> Subscription | None:
+        """An unconfirmed subscription of this address (and user) to exactly these items."""
+        for sub in self.store.subscriptions.find(email=address):
+            if (not sub.confirmed and sub.frequency == frequency and set(sub.items) == set(items)
+                    and (sub.user or "").lower() == (user or "").lower()):
+                return sub
+        return None
+
+    def _resend_due(self, sub: Subscription, limits: MailLimits | None, now: datetime) -> bool:
+        last = self.store.outbox.last_created(sub.id, "confirm")
+        wait = (limits or MailLimits()).resend_after
+        return last is None or last <= iso(now - timedelta(seconds=wait))
+
+    def _count_mail(self, address: str, client: str | None, limits: MailLimits | None,
+                    at: float) -> None:
+        """Count one confirmation to ``address`` (asked for by ``client``), or refuse it
+        when that would pass a cap of ``limits`` (counted in the library, so the caps hold
+        across server processes and restarts)."""
+        who = "address " + address_hash(address)
+        caps = [] if limits is None else [
+            (f"mail:to:{address_hash(address)}", limits.per_address, limits.address_window,
+             who)]
+        if client is not None and limits is not None:
+            caps.insert(0, (f"mail:client:{client}", limits.per_client, limits.client_window,
+                            f"client {client}"))
+        for key, cap, window, name in caps:
+            since = at - window
+            if self.store.throttle.count(key, since) >= cap:
+                retry = (self.store.throttle.oldest(key, since) or at) + window - at
+                log.warning("confirmation mail refused: %s reached its cap of %d in %s"
+                            " (%s, client %s)", name, cap, _span(window), who, client or "-")
+                raise TooManyRequestsError(
+                    "too many confirmation messages were asked for; try again in "
+                    f"{_span(retry)}", retry_after=retry)
+        self.store.throttle.record(f"mail:to:{address_hash(address)}", at)
+        if client is not None:
+            self.store.throttle.record(f"mail:client:{client}", at)
 
     def _check(self, item: Item) -> Item:
         if item.kind not in ITEM_KINDS:
@@ -104,7 +176,8 @@ class SubscriptionService:
             value = self.store.papers.key_of(self.resolve(value))
         elif item.kind == "node":
             tree, _, node = value.rpartition(":")
-            if not tree or not node.strip().isdigit():
+            digits = node.strip()  # ASCII only: int() refuses "²", SQLite ids past 2**63
+            if not tree or not (digits.isascii() and digits.isdigit() and len(digits) < 19):
                 raise InvalidOptionError("topic node", value, ["TREE:NODE_ID, e.g. default:12"])
             if self.store.subscriptions.node_label(tree, int(node)) is None:
                 raise NotFoundError(f"no topic {node} in a tree named {tree!r}")

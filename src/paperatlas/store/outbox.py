@@ -71,6 +71,12 @@ class OutboxRepo:
                                 (outbox_id,)).fetchone()
         return int(row[0]) if row else 0
 
+    def last_created(self, subscription_id: int, kind: str) -> str | None:
+        """When the subscription's latest message of this kind was queued (None: never)."""
+        row = self.conn.execute("SELECT max(created_at) FROM outbox WHERE subscription_id = ?"
+                                " AND kind = ?", (subscription_id, kind)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def cancel_for(self, subscription_id: int) -> int:
         """Cancel a subscription's messages that were not sent yet."""
         return self.conn.execute(

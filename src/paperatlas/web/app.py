@@ -15,6 +15,7 @@ from ..library import Library
 from . import api, auth, feeds, pages, signin, subscribe, votes, write_api, write_pages, writes
 from .context import AppContext, WebSettings
 from .errors import install_error_handlers
+from .hosts import TrustedHosts, trusted
 
 
 def _offline_docs(app: FastAPI, title: str) -> None:
@@ -66,4 +67,7 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
     install_error_handlers(app)
     auth.install(app, settings.secret_key, settings.session_days)
     writes.install(app)
+    app.add_middleware(TrustedHosts, hosts=trusted(  # links never come from Host: see hosts.py
+        (settings.public_url, digest.base_url if digest else ""), settings.host,
+        settings.allowed_hosts))
     return app

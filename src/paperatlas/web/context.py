@@ -17,7 +17,7 @@ from .. import __version__
 from ..accounts import AuthLimits
 from ..library import Library
 from ..search import MODES
-from . import present
+from . import hosts, present
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,21 @@ class WebSettings:
     signin_window_s: int = 15 * 60
     token_client_failures: int = 20
     token_window_s: int = 60
+    base_url: str = ""  # where links in mail and feeds point; empty: http://HOST:PORT
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides the base URL's,
+    # the host served on and this machine's (a reverse proxy's name; "*.example.org")
+
+    def __post_init__(self) -> None:
+        if self.base_url:
+            object.__setattr__(self, "base_url", hosts.check_base_url(self.base_url))
+        object.__setattr__(self, "allowed_hosts", tuple(
+            hosts.check_host_pattern(h) for h in self.allowed_hosts))
+
+    @property
+    def public_url(self) -> str:
+        """The base of every absolute link: ``base_url``, else the address served on
+        (never the request's ``Host`` header)."""
+        return self.base_url or hosts.served_url(self.host, self.port)
 
     @property
     def auth_limits(self) -> AuthLimits:

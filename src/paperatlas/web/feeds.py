@@ -52,7 +52,9 @@ def not_modified(request: Request, etag: str, updated: datetime) -> bool:
 
 def _answer(request: Request, feed: Feed, fmt: str) -> Response:
     ctx = context(request)
-    body = render_feed(feed, fmt, base_url=str(request.base_url), self_url=str(request.url),
+    base = ctx.settings.public_url  # never the request's Host (see web/hosts.py)
+    query = f"?{request.url.query}" if request.url.query else ""
+    body = render_feed(feed, fmt, base_url=base, self_url=base + request.url.path + query,
                        site_title=ctx.settings.title)
     etag = feed_etag(body)
     headers = {"ETag": etag, "Last-Modified": format_datetime(feed.updated, usegmt=True),

@@ -9,12 +9,13 @@ writes needs the session's CSRF token (forms) or an API token (``/api``).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..errors import InvalidOptionError
+from ..errors import InvalidOptionError, TooManyRequestsError
 from ..follow.model import FREQUENCIES, Item
 from ..follow.settings import DigestSettings, MailSettings
 from ..follow.subscriptions import items_from
@@ -30,20 +31,36 @@ Many = Annotated[list[str], Form()]
 
 
 def install(app: Any, digest: DigestSettings | None, mail: MailSettings | None) -> None:
-    """Add the routers; ``mail`` (when given) sends confirmations right away."""
+    """Add the routers; ``mail`` (when given) sends confirmations right away. Without
+    ``digest``, links in messages point at the app's public URL (its base URL, else the
+    address it is served on; never the request's ``Host``)."""
+    settings = app.state.paperatlas.settings
+    if digest is None:
+        digest = DigestSettings(base_url=settings.public_url, site_title=settings.title)
     app.state.paperatlas_follow = (digest, mail)
     app.include_router(router)
     app.include_router(api_router)
 
 
 def _settings(request: Request) -> tuple[DigestSettings, MailSettings, bool]:
-    """Digest settings (links point at this server unless a base URL was set), mail
-    settings, and whether to send right away."""
+    """Digest settings, mail settings, and whether to send right away."""
     digest, mail = request.app.state.paperatlas_follow
-    if digest is None:
-        digest = DigestSettings(base_url=str(request.base_url).rstrip("/"),
-                                site_title=context(request).settings.title)
     return digest, mail or MailSettings(), mail is not None
+
+
+def client_of(request: Request) -> str:
+    """Who asks, for the caps on confirmation mails: the client's IP address (an IPv6
+    one by its /64, which one host can rotate through)."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _send_soon(request: Request, background: BackgroundTasks) -> None:
@@ -86,9 +103,21 @@ def subscribe(request: Request, background: BackgroundTasks, csrf: Field = "",
     items = items_from(searches=search, seeds=seed, nodes=node, collections=collection,
                        authors=author, mode=mode)
     digest, mail, _ = _settings(request)
-    with context(request).library() as lib:
-        sub = lib.subscribe(email.strip() or None, items, digest, mail, user=user,
-                            frequency=frequency)
+    try:
+        with context(request).library() as lib:
+            sub = lib.subscribe(email.strip() or None, items, digest, mail, user=user,
+                                frequency=frequency, client=client_of(request),
+                                limits=digest.limits)
+    except TooManyRequestsError as exc:  # the form again, with what was typed
+        page = context(request).render(request, "subscribe.html", {
+            "prefill": {"q": next(iter(search), ""), "mode": mode if mode in MODES else "",
+                        "seed": next(iter(seed), ""), "node": next(iter(node), ""),
+                        "collection": next(iter(collection), ""),
+                        "author": next(iter(author), "")},
+            "frequencies": FREQUENCIES, "error": str(exc).capitalize() + ".",
+            "email": email}, status_code=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     _send_soon(request, background)
     if sub.confirmed:
         flash(request, "Subscribed.")
@@ -181,7 +210,8 @@ def api_subscribe(request: Request, background: BackgroundTasks,
     email = body.get("email")
     with context(request).library() as lib:
         sub = lib.subscribe(str(email) if email else None, items, digest, mail, user=user,
-                            frequency=str(body.get("frequency", "daily")))
+                            frequency=str(body.get("frequency", "daily")),
+                            client=client_of(request), limits=digest.limits)
     _send_soon(request, background)
     return sub.to_dict()
 
