@@ -63,3 +63,12 @@ class TooManyRequestsError(PaperatlasError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         self.retry_after = max(1, int(retry_after + 0.999))
         super().__init__(message)
+
+
+class OutOfRangeError(InvalidOptionError):
+    """A number (offset, page, limit, year, id) outside its bounds; names the valid range."""
+
+    def __init__(self, option: str, value: object, low: int, high: int) -> None:
+        shown = value if len(str(value)) <= 40 else f"{str(value)[:40]}..."
+        super().__init__(option, shown, [f"{low} to {high}"])
+        self.value, self.low, self.high = value, low, high

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .accounts import AccountService
+from .bounds import MAX_LIST, check_id, check_limit, check_offset
 from .embed import Embedder
 from .embed.sbert import BACKENDS, DEFAULT_MODEL, SentenceTransformerEmbedder
 from .errors import InvalidOptionError
@@ -193,6 +194,7 @@ class Library(PeopleMixin, FollowMixin):
 
     def tree_outline(self, name: str = "default", *, show_papers: int = 0,
                      max_depth: int | None = None) -> list[str]:
+        check_limit(show_papers, MAX_LIST, option="papers shown", low=0)
         return self.tree_service.outline(name, show_papers=show_papers, max_depth=max_depth)
 
     def tree_export(self, name: str, format: str, out: TextIO) -> None:
@@ -203,6 +205,7 @@ class Library(PeopleMixin, FollowMixin):
 
     def tree_node(self, name: str, node_id: int) -> TopicPage:
         """One topic of a tree: its path, sub-topics with sizes, keywords and papers."""
+        check_id("topic", node_id)
         tree = self.tree(name)
         texts = self.store.papers.texts(page_paper_ids(tree, node_id))
         return topic_page(tree, node_id, {pid: PaperRef(k, t) for pid, (k, t, _) in
@@ -221,6 +224,7 @@ class Library(PeopleMixin, FollowMixin):
         return paper_topics(links, heads)
 
     def tree_history(self, name: str = "default", limit: int = 20) -> list[dict[str, Any]]:
+        check_limit(limit, MAX_LIST)
         return self.tree_service.history(name, limit)
 
     def tree_delete(self, name: str) -> None:
@@ -275,9 +279,9 @@ class Library(PeopleMixin, FollowMixin):
         of ``PAPER_ORDERS`` (``recent``: newest date first, then newest ingested)."""
         if order not in PAPER_ORDERS:
             raise InvalidOptionError("paper order", order, PAPER_ORDERS)
-        if offset < 0 or (limit is not None and limit < 0):
-            raise InvalidOptionError("limit/offset (must be >= 0)", (limit, offset),
-                                     ["0, 1, ..."])
+        check_offset(offset, MAX_LIST)
+        if limit is not None:
+            check_limit(limit, MAX_LIST, low=0)
         collection_id = self.store.collections.require(collection)
         remaining, skip = limit, offset
         for batch in self.store.papers.iter_ids(collection_id=collection_id, order=order):
@@ -313,6 +317,7 @@ class Library(PeopleMixin, FollowMixin):
             schema_version=self.store.schema_version)
 
     def ingest_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        check_limit(limit, MAX_LIST)
         return self.store.provenance.runs(limit)
 
     def export(self, format: str, out: TextIO, *, collection: str | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .bounds import MAX_LIST, check_id, check_limit
 from .follow.model import Digest, DigestReport, Item, OutboxMessage, Subscription
 from .follow.service import FollowService
 from .follow.settings import DigestSettings, MailSettings
@@ -41,6 +42,9 @@ class FollowMixin(LibraryBase):
         """The papers upvoted in the last day, week or month (``window``), best first by
         ``votes / (age_hours + 2) ** 1.8`` (see ``follow.trending``), of a collection and/or
         a topic's subtree (``tree`` alone: the whole tree)."""
+        check_limit(limit)
+        if node is not None:
+            check_id("topic", node)
         return self.trends.trending(window, collection=collection, tree=tree, node=node,
                                     limit=limit, now=now)
 
@@ -56,9 +60,11 @@ class FollowMixin(LibraryBase):
         return self.follow.subscriptions.find(email=email, user=user)
 
     def subscription(self, sub_id: int, *, user: str | None = None) -> Subscription:
+        check_id("subscription", sub_id)
         return self.follow.subscriptions.get(sub_id, user=user)
 
     def subscription_remove(self, sub_id: int, *, user: str | None = None) -> None:
+        check_id("subscription", sub_id)
         self.follow.subscriptions.remove(sub_id, user=user)
 
     def subscription_confirm(self, token: str) -> Subscription:
@@ -80,7 +86,10 @@ class FollowMixin(LibraryBase):
     def digest_preview(self, settings: DigestSettings, **which: Any) -> list[Digest]:
         """The next digests of an ``email``'s or a ``user``'s subscriptions, or of one
         ``subscription``."""
+        if isinstance(which.get("subscription"), int):
+            check_id("subscription", which["subscription"])
         return self.follow.preview(settings, **which)
 
     def outbox(self, state: str | None = None, limit: int = 50) -> list[OutboxMessage]:
+        check_limit(limit, MAX_LIST)
         return self.follow.outbox(state, limit)

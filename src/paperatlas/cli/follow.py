@@ -7,18 +7,18 @@ from typing import Any
 
 import click
 
+from ..errors import InvalidOptionError
 from ..follow.trending import WINDOWS
+from ..follow.trending import parse_node as parse_topic
 
 
 def parse_node(value: str | None, option: str = "--node") -> tuple[str | None, int | None]:
     """``TREE:ID`` as ``(tree, id)``; None as ``(None, None)``."""
-    if value is None or not value.strip():
-        return None, None
-    tree, _, node = value.strip().rpartition(":")
-    if not tree or not node.isdigit():
+    try:
+        return parse_topic(value)
+    except InvalidOptionError as exc:
         raise click.BadParameter(f"{value!r} is not TREE:ID (such as default:3)",
-                                 param_hint=option)
-    return tree, int(node)
+                                 param_hint=option) from exc
 
 
 def register(main: click.Group, state_type: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..beir import evaluate, load_queries
+from ..bounds import MAX_LIMIT, MAX_YEAR, MIN_YEAR, page_offset
 from ..search import MODES
 from ..search.fusion import FUSIONS
 from . import render
@@ -51,7 +52,8 @@ def register(main: click.Group, state_type: Any) -> None:
 
     @main.command()
     @click.argument("keys", nargs=-1, required=True)
-    @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True)
+    @click.option("--limit", "-n", type=click.IntRange(1, MAX_LIMIT), default=10,
+                  show_default=True)
     @click.option("--collection", "-c")
     @click.option("--mode", type=click.Choice(MODES),
                   help="hybrid (default when the library has vectors), lexical or semantic.")
@@ -71,11 +73,12 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.argument("text", required=False, default=None)
     @click.option("--mode", type=click.Choice(MODES),
                   help="hybrid (default when the library has vectors), lexical or semantic.")
-    @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True)
+    @click.option("--limit", "-n", type=click.IntRange(1, MAX_LIMIT), default=10,
+                  show_default=True)
     @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
     @click.option("--collection", "-c")
-    @click.option("--year-from", type=int)
-    @click.option("--year-to", type=int)
+    @click.option("--year-from", type=click.IntRange(MIN_YEAR, MAX_YEAR))
+    @click.option("--year-to", type=click.IntRange(MIN_YEAR, MAX_YEAR))
     @click.option("--author")
     @click.option("--category")
     @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -104,7 +107,7 @@ def register(main: click.Group, state_type: Any) -> None:
             return
         if text is None:
             raise click.UsageError("give TEXT to search for, or --queries with --run-file")
-        result = lib.search(text, mode=mode, limit=limit, offset=(page - 1) * limit,
+        result = lib.search(text, mode=mode, limit=limit, offset=page_offset(page, limit),
                             collection=collection, year_from=year_from, year_to=year_to,
                             author=author, category=category, fusion=fusion)
         if as_json:

@@ -11,6 +11,8 @@ from .ranking import RankSettings
 #: How the SMTP connection is secured.
 SECURITY: tuple[str, ...] = ("none", "starttls", "ssl")
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+#: The longest window a mail cap counts in (throttle events are kept 7 days).
+MAX_WINDOW = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,9 @@ class MailLimits:
             if getattr(self, name) < 1:
                 raise InvalidOptionError(name, getattr(self, name), ["1 or more"])
         for name in ("address_window", "client_window"):
-            if not getattr(self, name) > 0:
-                raise InvalidOptionError(name, getattr(self, name), ["more than 0 seconds"])
+            if not 0 < getattr(self, name) <= MAX_WINDOW:
+                raise InvalidOptionError(name, getattr(self, name),
+                                         [f"1 to {MAX_WINDOW} seconds (7 days)"])
         if not self.resend_after >= 0:
             raise InvalidOptionError("resend_after", self.resend_after, ["0 or more seconds"])
 

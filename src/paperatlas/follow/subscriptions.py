@@ -144,23 +144,23 @@ class SubscriptionService:
         """Count one confirmation to ``address`` (asked for by ``client``), or refuse it
         when that would pass a cap of ``limits`` (counted in the library, so the caps hold
         across server processes and restarts)."""
-        who = "address " + address_hash(address)
+        hashed = address_hash(address)
         caps = [] if limits is None else [
-            (f"mail:to:{address_hash(address)}", limits.per_address, limits.address_window,
-             who)]
+            ("per-address", f"mail:to:{hashed}", limits.per_address, limits.address_window)]
         if client is not None and limits is not None:
-            caps.insert(0, (f"mail:client:{client}", limits.per_client, limits.client_window,
-                            f"client {client}"))
-        for key, cap, window, name in caps:
+            caps.insert(0, ("per-client", f"mail:client:{client}", limits.per_client,
+                            limits.client_window))
+        for name, key, cap, window in caps:
             since = at - window
             if self.store.throttle.count(key, since) >= cap:
                 retry = (self.store.throttle.oldest(key, since) or at) + window - at
-                log.warning("confirmation mail refused: %s reached its cap of %d in %s"
-                            " (%s, client %s)", name, cap, _span(window), who, client or "-")
+                log.warning("confirmation mail refused: the %s cap of %d in %s is reached"
+                            " (address %s, client %s)", name, cap, _span(window), hashed,
+                            client or "-")
                 raise TooManyRequestsError(
                     "too many confirmation messages were asked for; try again in "
                     f"{_span(retry)}", retry_after=retry)
-        self.store.throttle.record(f"mail:to:{address_hash(address)}", at)
+        self.store.throttle.record(f"mail:to:{hashed}", at)
         if client is not None:
             self.store.throttle.record(f"mail:client:{client}", at)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 
 from ..errors import PaperatlasError
@@ -20,6 +21,8 @@ from ..store import Store, utcnow
 #: What a token is for, and how long it lasts (seconds).
 PURPOSES: dict[str, int] = {"confirm": 7 * 86400, "unsubscribe": 366 * 86400}
 _SECRET = "links"
+#: A token's shape: an id SQLite can hold, a base-36 expiry, an URL-safe base64 MAC.
+_TOKEN = re.compile(r"([1-9][0-9]{0,17})\.([0-9A-Za-z]{1,12})\.([0-9A-Za-z_-]{1,64})")
 
 
 class LinkError(PaperatlasError):
@@ -60,11 +63,11 @@ def make_token(secret: bytes, purpose: str, sub_id: int, now: float) -> str:
 
 def read_token(secret: bytes, purpose: str, token: str, now: float) -> int:
     """The subscription id a valid token names; :class:`LinkError` otherwise."""
-    parts = token.strip().split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isalnum():
+    found = _TOKEN.fullmatch(token.strip())
+    if found is None:  # ASCII only: "²" passes str.isdigit() and then int() fails
         raise LinkError(f"this {purpose} link is not valid (it may have been cut short: "
                         "copy the whole link from the email)")
-    sub_id, expiry, mac = int(parts[0]), parts[1].lower(), parts[2]
+    sub_id, expiry, mac = int(found[1]), found[2].lower(), found[3]
     if not hmac.compare_digest(mac.encode(), _mac(secret, purpose, sub_id, expiry).encode()):
         raise LinkError(f"this {purpose} link is not valid (it was not made by this library)")
     if int(expiry, 36) < now:

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidOptionError, NotFoundError
+from ..bounds import MAX_ID, parse_int
+from ..errors import InvalidOptionError, NotFoundError, OutOfRangeError
 from ..models import Paper
 from ..store import PaperScope, Store
 
@@ -108,6 +109,22 @@ def trending_scores(votes: np.ndarray, age_hours: np.ndarray) -> np.ndarray:
     """The gravity score of each paper (see the module docstring)."""
     age = np.maximum(np.asarray(age_hours, dtype=np.float64), 0.0)
     return np.asarray(votes, dtype=np.float64) / np.power(age + OFFSET_HOURS, GRAVITY)
+
+
+def parse_node(value: str | None, option: str = "node") -> tuple[str | None, int | None]:
+    """A ``TREE:ID`` topic reference as ``(tree, id)``; blank as ``(None, None)``. The id is
+    ASCII digits within SQLite's range (``'²'`` passes ``str.isdigit`` but not ``int``)."""
+    if value is None or not value.strip():
+        return None, None
+    tree, _, node = value.strip().rpartition(":")
+    try:
+        number = parse_int(option, node, 0, MAX_ID)
+    except OutOfRangeError:
+        number = None
+    if not tree or number is None:
+        raise InvalidOptionError(option, value, [f"TREE:ID such as default:3 (ID from 0 to "
+                                                 f"{MAX_ID})"])
+    return tree, number
 
 
 def window_days(window: str) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import check_limit, check_offset, check_year
 from ..embed import Embedder
 from ..errors import InvalidOptionError
 from ..store import Store, utcnow
@@ -193,8 +194,10 @@ class SearchService:
             raise InvalidOptionError("search mode", mode, MODES)
         if fusion not in FUSIONS:
             raise InvalidOptionError("fusion", fusion, FUSIONS)
-        if limit < 0 or offset < 0:
-            raise InvalidOptionError("limit/offset (must be >= 0)", (limit, offset), ["0, 1, ..."])
+        check_limit(limit, low=0)  # before any engine: tantivy allocates offset + limit
+        check_offset(offset)
+        check_year("year from", year_from)
+        check_year("year to", year_to)
         filters = Filters(self.store.collections.require(collection), year_from, year_to,
                           author, category)
         if self.pending():
@@ -215,6 +218,7 @@ class SearchService:
         mode = mode or self.default_mode()
         if mode not in MODES:
             raise InvalidOptionError("similar mode", mode, MODES)
+        check_limit(limit, low=0)
         if self.pending():
             self.sync()
         filters = Filters(self.store.collections.require(collection))

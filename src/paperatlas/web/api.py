@@ -8,9 +8,10 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from ..bounds import MAX_ID, MAX_LIST, MAX_OFFSET, MAX_YEAR, MIN_YEAR
 from ..search import MODES
 from . import present
 from .context import context
@@ -18,7 +19,10 @@ from .context import context
 router = APIRouter(prefix="/api")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Results per page.")]
-Offset = Annotated[int, Query(ge=0, description="Results to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Results to skip.")]
+ListOffset = Annotated[int, Query(ge=0, le=MAX_LIST, description="Papers to skip.")]
+Year = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)]
+NodeId = Annotated[int, Path(ge=0, le=MAX_ID, description="A topic's id.")]
 Collection = Annotated[str | None, Query(description="Only papers of this collection.")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A bad parameter; the message lists the valid values."},
@@ -37,7 +41,7 @@ def search(request: Request, q: Annotated[str, Query(description="Any text.")] =
                                              "(default: hybrid when the library has vectors, "
                                              "else lexical).")] = None,
            limit: Limit = 10, offset: Offset = 0, collection: Collection = None,
-           year_from: int | None = None, year_to: int | None = None,
+           year_from: Year = None, year_to: Year = None,
            author: str | None = None) -> dict[str, Any]:
     """Papers matching ``q``: ``results`` (key, title, score, snippet with highlight spans),
     with ``total`` and the ``mode`` used."""
@@ -50,7 +54,7 @@ def search(request: Request, q: Annotated[str, Query(description="Any text.")] =
 
 @router.get("/papers", tags=["papers"], responses=ERRORS)
 def papers(request: Request, collection: Collection = None, limit: Limit = 20,
-           offset: Offset = 0,
+           offset: ListOffset = 0,
            order: Annotated[str, Query(description="recent (newest first) or id "
                                        "(as ingested).")] = "recent") -> dict[str, Any]:
     """Papers of the library or a collection, newest first, with the ``total``."""
@@ -108,7 +112,7 @@ def tree_json(request: Request, name: str) -> str:
 
 
 @router.get("/trees/{name}/nodes/{node}", tags=["trees"], responses=ERRORS)
-def node(request: Request, name: str, node: int) -> dict[str, Any]:
+def node(request: Request, name: str, node: NodeId) -> dict[str, Any]:
     """One topic: its path, sub-topics with sizes, keywords and the papers linked to it."""
     with context(request).library() as lib:
         return lib.tree_node(name, node).to_dict()

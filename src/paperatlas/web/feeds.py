@@ -19,8 +19,8 @@ from starlette.responses import Response
 
 from ..errors import InvalidOptionError
 from ..follow.feeds import FEED_FORMATS, MEDIA_TYPES, Feed, render_feed
+from ..follow.trending import parse_node
 from .context import context
-from .votes import parse_node
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 

@@ -6,10 +6,11 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
+from ..bounds import MAX_ID, MAX_LIST, MAX_YEAR, MIN_YEAR, max_page, page_offset, parse_int
 from ..errors import InvalidOptionError, NotFoundError
 from ..organize.model import ROOT, UNSORTED
 from ..treeview import display_label
@@ -21,7 +22,7 @@ from .writes import edit_targets
 
 router = APIRouter(include_in_schema=False)
 
-Page = Annotated[int, Query(ge=1)]
+Page = Annotated[int, Query(ge=1, description="1-based; bounds.page_offset checks the last.")]
 
 
 def _blank(value: str | None) -> str | None:
@@ -30,13 +31,10 @@ def _blank(value: str | None) -> str | None:
 
 
 def _year(value: str | None, name: str) -> int | None:
-    """A year from a form field: blank means none, anything but digits is an error."""
+    """A year from a form field: blank means none, anything but a year is an error (ASCII
+    digits only: "²" passes ``str.isdigit`` and then ``int`` fails)."""
     text = (value or "").strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidOptionError(name, text, ["a year such as 2024", "nothing"])
-    return int(text)
+    return parse_int(name, text, MIN_YEAR, MAX_YEAR) if text else None
 
 
 #: The tabs of the home page.
@@ -56,12 +54,14 @@ def home(request: Request, page: Page = 1, collection: str | None = None,
     with ctx.library() as lib:
         hot = lib.trending(window, collection=chosen, limit=size) if tab == "trending" else None
         papers = [t.paper for t in hot.papers] if hot else list(lib.papers(
-            collection=chosen, limit=size, offset=(page - 1) * size, order="recent"))
+            collection=chosen, limit=size, offset=page_offset(page, size, MAX_LIST),
+            order="recent"))
         total = len(papers) if hot else lib.paper_count(chosen)
         votes = lib.votes([p.key for p in papers], session_user(request))
         collections = lib.collections()
         trees = lib.trees()
-    pager = present.Pager(page, size, total, (("collection", chosen or ""),))
+    pager = present.Pager(page, size, total, (("collection", chosen or ""),),
+                          max_page(size, MAX_LIST))
     return ctx.render(request, "home.html", {
         "days": present.by_day(papers), "total": total, "pager": pager, "trending": hot,
         "tab": tab, "window": window, "votes": votes,
@@ -79,12 +79,12 @@ def search(request: Request, q: str = "", mode: str = "", collection: str = "",
             "year_to": year_to, "author": author}
     with ctx.library() as lib:
         collections = lib.collections()
-        result = lib.search(q, mode=_blank(mode), limit=size, offset=(page - 1) * size,
+        result = lib.search(q, mode=_blank(mode), limit=size, offset=page_offset(page, size),
                             collection=_blank(collection),
                             year_from=_year(year_from, "year from"),
                             year_to=_year(year_to, "year to"), author=_blank(author))
         votes = lib.votes([hit.key for hit in result.hits], session_user(request))
-    pager = present.Pager(page, size, result.total, tuple(form.items()))
+    pager = present.Pager(page, size, result.total, tuple(form.items()), max_page(size))
     return ctx.render(request, "search.html", {
         "form": form, "q": q, "result": result, "pager": pager, "collections": collections,
         "votes": votes,
@@ -135,7 +135,8 @@ def tree(request: Request, name: str) -> HTMLResponse:
 
 
 @router.get("/trees/{name}/nodes/{node}", response_class=HTMLResponse)
-def node(request: Request, name: str, node: int) -> HTMLResponse:
+def node(request: Request, name: str,
+         node: Annotated[int, Path(ge=0, le=MAX_ID)]) -> HTMLResponse:
     """One topic: path, keywords, sub-topics (with their treemap) and papers."""
     ctx = context(request)
     with ctx.library() as lib:

@@ -115,10 +115,12 @@ class Pager:
     size: int
     total: int
     params: tuple[tuple[str, str], ...] = ()  # the query string to keep, without "page"
+    limit: int | None = None  # the last page there may be a link to (bounds.max_page)
 
     @property
     def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.size)) if self.size else 1
+        pages = max(1, math.ceil(self.total / self.size)) if self.size else 1
+        return pages if self.limit is None else min(pages, self.limit)
 
     @property
     def first(self) -> int:

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from ..errors import InvalidOptionError
-from ..follow.trending import WINDOWS
+from ..follow.trending import WINDOWS, parse_node
 from .auth import SignInRequired, check_csrf, flash, local_url, page_writer, signed_in
 from .context import context
 from .present import paper_url
@@ -27,16 +26,6 @@ VOTE_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such paper."},
 }
 Field = Annotated[str, Form()]
-
-
-def parse_node(value: str | None) -> tuple[str | None, int | None]:
-    """A ``TREE:ID`` parameter as ``(tree, id)``; blank as ``(None, None)``."""
-    if not value or not value.strip():
-        return None, None
-    tree, _, node = value.strip().rpartition(":")
-    if not tree or not node.isdigit():
-        raise InvalidOptionError("node", value, ["TREE:ID, such as default:3"])
-    return tree, int(node)
 
 
 def api_voter(request: Request) -> str:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..bounds import MAX_LIST, max_page, page_offset
 from ..ingest import FORMAT_NAMES
 from . import present
 from .auth import SignInRequired, check_csrf, flash, local_url, page_writer, signed_in
@@ -94,11 +95,11 @@ def collection(request: Request, name: str,
     size = ctx.settings.page_size
     with ctx.library() as lib:
         total = lib.paper_count(name)
-        papers = list(lib.papers(collection=name, limit=size, offset=(page - 1) * size,
-                                 order="recent"))
+        papers = list(lib.papers(collection=name, limit=size,
+                                 offset=page_offset(page, size, MAX_LIST), order="recent"))
     return ctx.render(request, "collection.html", {
         "name": name, "papers": papers, "total": total,
-        "pager": present.Pager(page, size, total)})
+        "pager": present.Pager(page, size, total, limit=max_page(size, MAX_LIST))})
 
 
 @router.get("/uploads", response_class=HTMLResponse)

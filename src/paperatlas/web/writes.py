@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from ..bounds import MAX_ID, check_range, parse_int
 from ..errors import InvalidOptionError
 from ..ingest import FORMAT_NAMES
 from ..models import Job
@@ -82,9 +83,9 @@ def edit_args(op: str, raw: Mapping[str, Any], *, strict: bool = False) -> dict[
 
 def _node_id(value: Any, name: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        return check_range(name, value, 0, MAX_ID)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return parse_int(name, value, 0, MAX_ID)  # not "²", which passes isdigit()
     raise InvalidOptionError(name, value, ["a node id (a number, see the tree's JSON)"])
 
 
@@ -164,7 +165,7 @@ async def receive_upload(request: Request) -> Upload:
     """Save the ``file`` of a multipart form into a fresh folder; 413 beyond the limit."""
     limit = context(request).settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         raise too_large(limit)  # refused before the body is read
     form = await request.form(max_files=1, max_fields=20)
     try:
