@@ -138,3 +138,17 @@ def test_limits_are_checked_and_off_without_them(lib: Library) -> None:
         lib.subscribe(VICTIM, items_from(searches=["q9"]), st, mail, client="c",
                       limits=MailLimits())
     assert caught.value.retry_after >= 1
+
+
+def test_limits_come_from_the_settings_file(tmp_path: Path) -> None:
+    from paperatlas import InvalidOptionError
+    from paperatlas.cli.settings import for_web, load
+
+    conf = tmp_path / "s.toml"
+    conf.write_text("[mail_limits]\nper_address = 5\nclient_window = 600\n", encoding="utf-8")
+    limits = load(str(conf), {})[0].limits
+    assert (limits.per_address, limits.client_window, limits.per_client) == (5, 600.0, 10)
+    assert for_web(str(conf), {})[0].limits == limits  # what serve hands the web app
+    conf.write_text("[mail_limits]\nper_adress = 5\n", encoding="utf-8")
+    with pytest.raises(InvalidOptionError, match="per_address"):
+        load(str(conf), {})
