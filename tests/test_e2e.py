@@ -97,6 +97,8 @@ def page(browser: Browser) -> Iterator[Page]:
     tab = context.new_page()
     errors: list[Any] = []
     tab.on("pageerror", lambda error: errors.append(error))
+    tab.on("console", lambda message: errors.append(message.text)  # a blocked script or style
+           if "Content Security Policy" in message.text else None)
     yield tab
     context.close()
     assert not errors, f"JavaScript errors: {errors}"

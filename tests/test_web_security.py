@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +190,112 @@ def test_wrong_api_tokens_are_throttled(slib: Library, clock: Clock) -> None:
     clock.now += 61
     r = client.get("/api/collections", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
+
+
+# -- item 6: security headers and HEAD --------------------------------------------------------
+
+def _check_headers(r: Any, what: str) -> None:
+    csp = r.headers.get("content-security-policy", "")
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp, what
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0], what
+    assert r.headers.get("x-content-type-options") == "nosniff", what
+    assert r.headers.get("x-frame-options") == "DENY", what
+    assert r.headers.get("referrer-policy") == "strict-origin-when-cross-origin", what
+
+
+def test_security_headers_on_every_kind_of_answer(slib: Library) -> None:
+    client = _client(slib)
+    key = next(iter(slib.papers(limit=1))).key
+    for url, status in (("/", 200), (f"/papers/{key}", 200), ("/api/search?q=protein", 200),
+                        ("/static/style.css", 200), ("/static/app.js", 200),
+                        ("/nowhere", 404), ("/api/nowhere", 404), ("/api/papers/nope", 404),
+                        ("/feeds/newest.atom", 200), ("/openapi.json", 200), ("/docs", 200)):
+        r = client.get(url)
+        assert r.status_code == status, url
+        _check_headers(r, url)
+    r = client.post("/collections", data={"name": "x"}, follow_redirects=False)
+    _check_headers(r, "a redirect")
+    r = client.post("/api/collections", json={"name": "x"})
+    assert r.status_code == 401
+    _check_headers(r, "a 401")
+
+
+def test_security_headers_on_an_unexpected_error(slib: Library) -> None:
+    app = create_app(slib, WebSettings(secret_key="test-key"))
+
+    @app.get("/api/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/api/boom")
+    assert r.status_code == 500 and r.json()["error"]["type"] == "InternalError"
+    _check_headers(r, "a 500")
+
+
+def test_docs_get_their_own_script_hash(slib: Library) -> None:
+    r = _client(slib).get("/docs")
+    inline = re.findall(r"<script>(.*?)</script>", r.text, re.S)
+    assert len(inline) == 1
+    script_src = r.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    assert "'sha256-" in script_src and "'unsafe-inline'" not in script_src
+
+
+def test_head_answers_like_get_without_a_body(slib: Library) -> None:
+    client = _client(slib)
+    for url in ("/", "/search?q=protein", "/trees/t", "/api/papers", "/api/trees/t",
+                "/static/style.css", "/feeds/newest.atom"):
+        got = client.get(url)
+        r = client.head(url)
+        assert r.status_code == 200, url
+        assert r.content == b"", url
+        assert r.headers["content-type"] == got.headers["content-type"], url
+        _check_headers(r, f"HEAD {url}")
+    assert client.head("/nowhere").status_code == 404
+    assert client.head("/signout").status_code == 405  # POST only: HEAD is no way around
+
+
+class _Inline(HTMLParser):
+    """Collects inline scripts, event-handler attributes and style attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {k.lower(): v for k, v in attrs}
+        self.found += [f"<{tag} {k}=...>" for k in names if k.startswith("on") or k == "style"]
+        if any((v or "").strip().lower().startswith("javascript:") for v in names.values()):
+            self.found.append(f"<{tag}> with a javascript: URL")
+        self._in_script = tag == "script" and "src" not in names
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.found.append(f"inline <script>: {data.strip()[:40]}")
+
+
+def test_no_inline_script_or_style_in_any_page(slib: Library, clock: Clock) -> None:
+    client = _client(slib)
+    tree = slib.tree("t")
+    node = next(n.id for n in tree.nodes.values() if n.kind == "topic")
+    key = next(iter(slib.papers(limit=1))).key
+    sign_in(client)
+    urls = ["/", "/search?q=protein", f"/papers/{key}", "/trees", "/trees/t",
+            f"/trees/t/nodes/{node}", "/map", "/collections", "/collections/main", "/uploads",
+            "/subscribe", "/subscriptions", "/nowhere"]
+    signed_out = _client(slib)
+    for page in [client.get(u) for u in urls] + [signed_out.get("/signin")]:
+        parser = _Inline()
+        parser.feed(page.text)
+        assert page.headers["content-type"].startswith("text/html"), page.url
+        assert parser.found == [], (page.url, parser.found)
+        assert "<script" in page.text  # the page does load its scripts from /static
+
+
+def test_bars_draw_without_style_attributes(slib: Library, tmp_path: Path) -> None:
+    page = _client(slib).get("/trees/t").text
+    assert 'class="bar"' in page and "style=" not in page

@@ -12,7 +12,19 @@ from starlette.responses import HTMLResponse
 from .. import __version__
 from ..follow.settings import DigestSettings, MailSettings
 from ..library import Library
-from . import api, auth, feeds, pages, signin, subscribe, votes, write_api, write_pages, writes
+from . import (
+    api,
+    auth,
+    feeds,
+    headers,
+    pages,
+    signin,
+    subscribe,
+    votes,
+    write_api,
+    write_pages,
+    writes,
+)
 from .context import AppContext, WebSettings
 from .errors import install_error_handlers
 from .hosts import TrustedHosts, trusted
@@ -25,13 +37,16 @@ def _offline_docs(app: FastAPI, title: str) -> None:
     app.mount("/swagger-ui", StaticFiles(directory=str(files("fastapi_offline") / "static")),
               name="swagger-ui")
 
+    page = bytes(get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json", title=f"{title} API",
+        swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/swagger-ui/favicon.png").body).decode()
+    policy = headers.docs_policy(page)  # its inline script, by hash
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json", title=f"{title} API",
-            swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/swagger-ui/favicon.png")
+        return HTMLResponse(page, headers={"Content-Security-Policy": policy})
 
 
 def create_app(library: Library, settings: WebSettings | None = None, *,
@@ -46,7 +61,7 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
     Nothing is created at import time: each call makes a new app around ``library``.
     """
     settings = settings or WebSettings()
-    app = FastAPI(
+    app = headers.SecuredApp(  # security headers on every answer; HEAD as GET
         title=settings.title, version=__version__,
         description="Search, read and explore a paperatlas library. Every page has a JSON "
                     "twin under `/api`; errors are `{\"error\": {\"type\", \"message\"}}`.",
