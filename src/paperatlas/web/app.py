@@ -41,7 +41,8 @@ def _offline_docs(app: FastAPI, title: str) -> None:
         openapi_url=app.openapi_url or "/openapi.json", title=f"{title} API",
         swagger_js_url="/swagger-ui/swagger-ui-bundle.js",
         swagger_css_url="/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="/swagger-ui/favicon.png").body).decode()
+        swagger_favicon_url="/swagger-ui/favicon.png",
+        swagger_ui_parameters={"validatorUrl": None}).body).decode()  # no badge from afar
     policy = headers.docs_policy(page)  # its inline script, by hash
 
     @app.get("/docs", include_in_schema=False)
