@@ -1,0 +1,108 @@
+"""Forked tree workers hold no pipe ends they do not use, and die with their parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+
+from paperatlas.organize import parallel
+from paperatlas.organize.parallel import fork_map
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+
+#: A build's parent: forks 2 workers (3 with itself); each says its pid, then works
+#: (sleeps, or returns a result too big for a pipe's buffer while the parent is busy;
+#: "poll" sleeps without prctl).
+PARENT = """
+import importlib.util, os, sys, time
+spec = importlib.util.spec_from_file_location("parallel", sys.argv[2])  # not the package: fast
+parallel = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(parallel)
+if sys.argv[1] == "poll":  # as where Linux's prctl is missing: a thread watches the parent
+    parallel._parent_death_signal = lambda signum: False
+    parallel._POLL = 0.05
+
+def task(kind, item):
+    os.write(1, f"worker {os.getpid()}\\n".encode())  # one write: lines never interleave
+    if kind != "send" or item == 0:
+        time.sleep(60)
+    return b"x" * (4 << 20)
+
+os.write(1, f"parent {os.getpid()}\\n".encode())
+parallel.fork_map(task, sys.argv[1], [0, 1, 2], 3)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has ended: it waits only for a reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _pipes() -> set[str]:
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("pipe:"):
+            out.add(target)
+    return out
+
+
+def _held_pipes(_: None, item: int) -> tuple[int, set[str]]:
+    return os.getpid(), _pipes()
+
+
+def test_workers_hold_only_their_own_write_end() -> None:
+    before = _pipes()
+    got = fork_map(_held_pipes, None, list(range(4)), 4)
+    workers = [(pid, pipes - before) for pid, pipes in got if pid != os.getpid()]
+    assert len(workers) == 3
+    # the one pipe end a worker needs: where it writes its results (no read ends: with
+    # its own read end open, a worker whose parent died would block on a full pipe)
+    assert [len(extra) for _, extra in workers] == [1, 1, 1]
+    assert len({next(iter(extra)) for _, extra in workers}) == 3
+    assert _pipes() == before  # and the parent let go of every end
+
+
+@pytest.mark.parametrize("kind", ["sleep", "send", "poll"])
+def test_workers_die_with_a_killed_parent(kind: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", PARENT, kind, parallel.__file__],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    workers: list[int] = []
+    try:
+        parent = int(proc.stdout.readline().split()[1])
+        while len(workers) < 2:
+            line = proc.stdout.readline()
+            assert line, "the parent ended early"
+            pid = int(line.split()[1])
+            if pid != parent:
+                workers.append(pid)
+        time.sleep(0.3)  # the "send" workers are blocked on a full pipe by now
+        assert all(_alive(pid) for pid in workers)
+        os.kill(parent, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if _alive(pid)], "orphaned tree workers"
+    finally:
+        for pid in workers:  # never leave one behind, even when the test fails
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
