@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="need
 PARENT = """
 import importlib.util, os, sys, time
 spec = importlib.util.spec_from_file_location("parallel", sys.argv[2])  # not the package: fast
-parallel = importlib.util.module_from_spec(spec)
+parallel = sys.modules["parallel"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(parallel)
 if sys.argv[1] == "poll":  # as where Linux's prctl is missing: a thread watches the parent
     parallel._parent_death_signal = lambda signum: False
