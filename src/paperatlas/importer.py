@@ -1,8 +1,11 @@
 """The ingest pipeline: parse each file, dedup each record, store it.
 
 Each file is one unit of work: its records, sources, collection links and
-log entry commit together, or (on a malformed file) not at all. A dry run
-does the same work and rolls it back, so it reports exactly what would happen.
+log entry commit together, or (on a malformed file) not at all. A record that
+breaks a limit (:mod:`.ingest.limits`) is rejected and the rest of its file goes
+in (``strict`` fails the file instead). A dry run does the same work and rolls
+it back, so it reports exactly what would happen. A run left ``running`` by a
+process that is gone (killed) is marked ``interrupted`` when the next run starts.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from . import ids as idmod
 from .dedup import Match, Matcher, match_ids
 from .errors import PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
+from .ingest.limits import MAX_TITLE_CHARS, check_record
+from .liveness import is_alive, this_process
 from .models import ID_SCHEMES, Change, FileReport, IngestReport, Record, Rejection
 from .store import Store, utcnow
 from .text import block_keys, normalize_title, slug
 
 #: ``progress(path, bytes_done, bytes_total)``
 ProgressFn = Callable[[str, int, int], None]
-#: Longest title accepted; longer ones are almost surely abstracts in the wrong field.
-MAX_TITLE_CHARS = 2000
+__all__ = ["MAX_TITLE_CHARS", "Importer", "IngestOptions", "ProgressFn"]
+
 #: How many rejections a report lists in full (all are counted).
 MAX_LISTED_REJECTIONS = 100
 #: How many added/merged records a detailed (dry-run) report lists.
@@ -38,6 +43,7 @@ class IngestOptions:
     format: str | None = None
     mapping: FieldMap | None = None
     dry_run: bool = False
+    strict: bool = False  # a rejected record fails its whole file
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -62,13 +68,22 @@ def default_collection(path: Path, fmt: str | None) -> str:
 
 def validate(rec: Record, norm_title: str) -> str | None:
     """Why a record (whose normalized title is given) cannot be stored, or None if it can."""
+    if rec.error:
+        return rec.error
     if not rec.title:
         return "no title"
-    if len(rec.title) > MAX_TITLE_CHARS:
-        return f"title is {len(rec.title)} characters long (more than {MAX_TITLE_CHARS})"
+    if reason := check_record(rec):
+        return reason
     if not norm_title:
         return "title has no letters or digits"
     return None
+
+
+def _message(path: Path, exc: Exception) -> str:
+    """A file error's message: ours as it is, anything else (a bug) with its type."""
+    if isinstance(exc, PaperatlasError):
+        return str(exc)
+    return f"{path}: cannot ingest this file ({type(exc).__name__}: {exc})"[:500]
 
 
 def _base_key(rec: Record) -> str:
@@ -89,6 +104,7 @@ class Importer:
         self.store = store
         self.matcher = Matcher(store.papers)
         self.detail = False
+        self.strict = False
 
     def ingest(self, paths: Iterable[str | Path], options: IngestOptions,
                progress: ProgressFn | None = None) -> IngestReport:
@@ -99,11 +115,13 @@ class Importer:
         run_id = None
         if not options.dry_run:
             with self.store.transaction():
+                self._close_dead_runs()
                 run_id = prov.start_run(
                     {"paths": [str(p) for p in files], "collection": options.collection,
-                     "format": options.format}, utcnow())
+                     "format": options.format, "process": this_process()}, utcnow())
         report = IngestReport(run_id=run_id, dry_run=options.dry_run)
         self.detail = options.dry_run
+        self.strict = options.strict
         status = "interrupted"  # unless the loop below completes
         try:
             for path in files:
@@ -116,6 +134,13 @@ class Importer:
                 with self.store.transaction():
                     prov.finish_run(run_id, status, summary, utcnow())
         return report
+
+    def _close_dead_runs(self) -> None:
+        """Mark ``interrupted`` the runs still ``running`` whose process is gone."""
+        prov = self.store.provenance
+        for run_id, options in prov.running_runs():
+            if is_alive(options.get("process")) is False:
+                prov.finish_run(run_id, "interrupted", prov.run_totals(run_id), utcnow())
 
     def _file(self, path: Path, options: IngestOptions, run_id: int | None,
               progress: ProgressFn | None) -> FileReport:
@@ -136,9 +161,9 @@ class Importer:
                 self._records(file, parser.parse, report, run_id, progress)
                 if run_id is not None:
                     self.store.provenance.log_file(run_id, report, sha, utcnow())
-        except PaperatlasError as exc:
+        except Exception as exc:  # one file's failure (even a bug) never ends the command
             failed = FileReport(path=str(path), format=report.format,
-                                collection=report.collection, error=str(exc))
+                                collection=report.collection, error=_message(path, exc))
             if isinstance(exc, ParseError):
                 failed.error_line = exc.line
             self._log(run_id, failed, sha)
@@ -157,7 +182,7 @@ class Importer:
         file_id = self.store.provenance.file_id(
             sha256=file.sha256, path=str(file.path.resolve()), size=file.size,
             fmt=report.format or "", encoding=file.encoding, now=now)
-        collection_id = self.store.collections.ensure(report.collection or "", now)
+        collection_id = 0  # the collection is created with its first paper
         done = 0
 
         def on_bytes(n: int) -> None:
@@ -169,18 +194,26 @@ class Importer:
         with file.open_text(on_bytes) as fh:
             for rec in parse(file, numbered_lines(fh, path)):
                 report.records += 1
-                self._record(rec, report, file_id, collection_id, run_id, now)
+                norm = normalize_title(rec.title)
+                reason = validate(rec, norm)
+                if reason:
+                    self._reject(rec, reason, report)
+                    continue
+                if not collection_id:
+                    collection_id = self.store.collections.ensure(report.collection or "", now)
+                self._record(rec, norm, report, file_id, collection_id, run_id, now)
 
-    def _record(self, rec: Record, report: FileReport, file_id: int, collection_id: int,
-                run_id: int | None, now: str) -> None:
-        norm = normalize_title(rec.title)
-        reason = validate(rec, norm)
-        if reason:
-            report.rejected += 1
-            report.rejected_by_reason[reason] = report.rejected_by_reason.get(reason, 0) + 1
-            if len(report.rejections) < MAX_LISTED_REJECTIONS:
-                report.rejections.append(Rejection(report.path, rec.line, rec.entry, reason))
-            return
+    def _reject(self, rec: Record, reason: str, report: FileReport) -> None:
+        if self.strict:
+            raise ParseError(f"a record is rejected (strict): {reason}", path=report.path,
+                             line=rec.line)
+        report.rejected += 1
+        report.rejected_by_reason[reason] = report.rejected_by_reason.get(reason, 0) + 1
+        if len(report.rejections) < MAX_LISTED_REJECTIONS:
+            report.rejections.append(Rejection(report.path, rec.line, rec.entry, reason))
+
+    def _record(self, rec: Record, norm: str, report: FileReport, file_id: int,
+                collection_id: int, run_id: int | None, now: str) -> None:
         store = self.store
         paper_id = store.provenance.source_paper(file_id, rec.entry)
         if paper_id is not None:  # this very entry of this very file is already in

@@ -93,14 +93,15 @@ class Library(PeopleMixin, FollowMixin):
     def ingest(self, paths: Iterable[str | Path], *, collection: str | None = None,
                format: str | None = None, mapping: FieldMap | list[str] | None = None,
                dry_run: bool = False, progress: ProgressFn | None = None,
-               index: bool = False) -> IngestReport:
+               index: bool = False, strict: bool = False) -> IngestReport:
         """Ingest files (or folders of files); each file commits on its own.
 
-        With ``index``, the search index absorbs the new papers right after.
+        With ``index``, the search index absorbs the new papers right after; with
+        ``strict``, a rejected record fails its whole file.
         """
         fmap = FieldMap.parse(mapping) if isinstance(mapping, list) else mapping
         options = IngestOptions(collection=collection, format=format, mapping=fmap,
-                                dry_run=dry_run)
+                                dry_run=dry_run, strict=strict)
         report = Importer(self.store).ingest(paths, options, progress)
         if index and not dry_run:
             self.index()

@@ -29,6 +29,8 @@ class Record:
     line: int = 0
     entry: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Why the parser could not read this record (it is reported as rejected).
+    error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -92,16 +92,19 @@ def main(ctx: click.Context, db: str, model: str, embed_backend: str,
 @click.option("--dry-run", is_flag=True, help="Show what would be added and merged; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--index", "with_index", is_flag=True, help="Update the search index afterwards.")
+@click.option("--strict", is_flag=True,
+              help="Reject a whole file when any of its records is rejected.")
 @click.pass_obj
 def ingest(state: _State, paths: tuple[Path, ...], collection: str | None, fmt: str | None,
-           mapping: tuple[str, ...], dry_run: bool, as_json: bool, with_index: bool) -> None:
+           mapping: tuple[str, ...], dry_run: bool, as_json: bool, with_index: bool,
+           strict: bool) -> None:
     """Ingest paper listings (files or folders): Daily Papers text, BEIR/JSONL, JSON, CSV/TSV,
     arXiv API (Atom) and OAI-PMH XML, BibTeX/BibLaTeX, RIS."""
     bars = render.ProgressBars(enabled=not as_json and sys.stderr.isatty())
     try:
         report = state.library().ingest(paths, collection=collection, format=fmt,
                                         mapping=list(mapping), dry_run=dry_run, progress=bars,
-                                        index=with_index)
+                                        index=with_index, strict=strict)
     finally:
         bars.close()
     if as_json:

@@ -2,8 +2,9 @@
 
 Both are read as a stream: each ``<entry>`` or ``<record>`` becomes a record
 as soon as it is complete and is then dropped, so a file of any size needs
-the memory of one paper. No network is used; a resumption token (OAI-PMH) or
-paging link (Atom) is ignored, since one file is one response.
+the memory of one paper (a record, or a line, over the size limit fails the
+file). No network is used; a resumption token (OAI-PMH) or paging link (Atom)
+is ignored, since one file is one response.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from ..errors import ParseError
 from ..models import Record
 from ..text import clean_space, parse_date, split_authors
 from .base import Parser
-from .source import InputFile
+from .limits import MAX_RECORD_CHARS
+from .source import InputFile, Lines
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -45,8 +47,7 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def _stream(fh: Iterator[tuple[int, str]], path: str,
-            shape: _Shape) -> Iterator[tuple[ET.Element, int]]:
+def _stream(fh: Lines, path: str, shape: _Shape) -> Iterator[tuple[ET.Element, int]]:
     """Yield each wanted element, complete, with the line of its start tag.
 
     Lines are fed one at a time so that expat's line numbers are the file's;
@@ -56,9 +57,18 @@ def _stream(fh: Iterator[tuple[int, str]], path: str,
     stack: list[ET.Element] = []
     starts: list[int] = []
     n, text = 0, ""
+    size = 0  # characters fed since the last record
     try:
         for n, text in fh:
-            parser.feed(text + "\n")
+            size += len(text) + 1
+            if size > MAX_RECORD_CHARS:
+                raise ParseError(f"a record is more than {MAX_RECORD_CHARS} characters long "
+                                 f"(from line {starts[-1] if starts else 1})", path=path, line=n)
+            try:
+                parser.feed(text + "\n")
+            except UnicodeEncodeError as exc:  # a stray byte, kept as a surrogate escape
+                raise ParseError("malformed XML: a byte that is not valid text",
+                                 path=path, line=n) from exc
             for item in parser.read_events():
                 event, elem = item[0], item[-1]
                 if not isinstance(elem, ET.Element):
@@ -77,6 +87,7 @@ def _stream(fh: Iterator[tuple[int, str]], path: str,
                     continue
                 yield elem, line
                 stack[-1].remove(elem)
+                size = 0
         parser.close()
         list(parser.read_events())
     except ET.ParseError as exc:
@@ -156,7 +167,7 @@ class ArxivAtomParser(Parser):
         return (head.startswith("<") and "<feed" in head and _ATOM_NS in head
                 and "arxiv.org" in head.lower())
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
         for entry, (elem, line) in enumerate(_stream(fh, path, self._shape), 1):
             yield self._record(elem, path, line, entry)
@@ -209,7 +220,7 @@ class ArxivOaiParser(Parser):
         return "<OAI-PMH" in head or (
             _OAI_NS in head and ("<ListRecords" in head or "<GetRecord" in head))
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
         entry = 0
         for elem, line in _stream(fh, path, self._shape):

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from ..models import Record
 from .mapping import FieldMap
-from .source import InputFile
+from .source import InputFile, Lines
 
 
 class Parser(ABC):
@@ -17,6 +17,8 @@ class Parser(ABC):
     A parser raises :class:`~paperatlas.errors.ParseError` (naming the line)
     for a malformed file and yields records with an empty title for entries
     that have none; validation and rejection happen in the ingest pipeline.
+    A record the parser cannot read (too long, nested too deep, cut off at the
+    end of the file) is yielded with ``error`` set and is reported as rejected.
     """
 
     #: The name users pass as ``--format``.
@@ -33,5 +35,5 @@ class Parser(ABC):
         return False
 
     @abstractmethod
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         """Yield the file's records; ``fh`` yields ``(line_number, text)``."""

@@ -5,7 +5,10 @@ syntax (``@string`` macros, ``#`` concatenation, braced and quoted values,
 ``@comment`` and ``@preamble``); field values are turned from LaTeX into
 Unicode text with :mod:`pylatexenc`. A syntax error raises
 :class:`~paperatlas.errors.ParseError` naming the line where the broken entry
-starts, so that a file goes in whole or not at all.
+starts, so that a file goes in whole or not at all. The text is scanned a piece
+at a time (each piece starts at an ``@type{`` line outside braces), so memory
+holds one entry; an entry over the size limit or with braces nested too deep
+is rejected.
 """
 
 from __future__ import annotations
@@ -22,8 +25,17 @@ from ..errors import ParseError
 from ..models import Record
 from ..text import clean_space
 from .base import Parser
+from .limits import (
+    MAX_LINE_CHARS,
+    MAX_NESTING,
+    MAX_RECORD_CHARS,
+    RecordError,
+    brace_depth,
+    error_record,
+    guarded,
+)
 from .mapping import natural_name, record_from_fields
-from .source import InputFile
+from .source import InputFile, Lines
 
 _ENTRY_START = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
 #: Outside entries: a ``%`` comment line (skipped whole) or an ``@``.
@@ -77,11 +89,11 @@ class _Entry:
 class _Scanner:
     """Reads the entries of a whole ``.bib`` text; values stay raw LaTeX."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, macros: dict[str, str]) -> None:
         self.text = text
         self.pos = 0
         self.at = 0  # where the entry being read starts
-        self.macros: dict[str, str] = dict(_MONTH_MACROS)
+        self.macros = macros  # shared by the pieces of one file
 
     def entries(self) -> Iterator[_Entry]:
         while (at := self._next_at()) >= 0:
@@ -284,41 +296,49 @@ class BibtexParser(Parser):
         head = file.head.lstrip()
         return not head.startswith(("[", "{")) and bool(_ENTRY_START.search(file.head))
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
-        first = 1
-        lines: list[str] = []
-        for n, text in fh:
-            if not lines:
-                first = n
-            lines.append(text)
-        text = "\n".join(lines)
-        newlines = [m.start() for m in re.finditer("\n", text)]
-
-        def line_of(pos: int) -> int:
-            return first + bisect.bisect_left(newlines, pos)
-
-        scanner = _Scanner(text)
         decoder = _Decoder()
+        macros = dict(_MONTH_MACROS)
         count = 0
-        entries = scanner.entries()
-        while True:
-            try:
-                entry = next(entries, None)
-            except _SyntaxError as exc:
-                label = text[scanner.at : scanner.at + 40].split(",")[0].split("\n")[0]
-                message = f"broken entry {label!r}: {exc.message} (at line {line_of(exc.pos)})"
-                raise ParseError(message, path=path, line=line_of(scanner.at)) from exc
-            if entry is None:
-                return
-            count += 1
-            obj = self._fields(entry, decoder)
-            yield record_from_fields(self.mapping, obj, line=line_of(entry.pos), entry=count)
+        for first, text, problem in _pieces(fh):
+            if problem:
+                count += 1
+                yield error_record(problem, line=first, entry=count)
+                continue
+            newlines = [m.start() for m in re.finditer("\n", text)]
+
+            def line_of(pos: int, first: int = first, newlines: list[int] = newlines) -> int:
+                return first + bisect.bisect_left(newlines, pos)
+
+            scanner = _Scanner(text, macros)
+            entries = scanner.entries()
+            while True:
+                try:
+                    entry = next(entries, None)
+                except _SyntaxError as exc:
+                    label = text[scanner.at : scanner.at + 40].split(",")[0].split("\n")[0]
+                    message = (f"broken entry {label!r}: {exc.message} "
+                               f"(at line {line_of(exc.pos)})")
+                    raise ParseError(message, path=path, line=line_of(scanner.at)) from exc
+                if entry is None:
+                    break
+                count += 1
+                yield guarded(self._record, entry, decoder, line=line_of(entry.pos),
+                              entry=count)
+
+    def _record(self, item: _Entry, decoder: _Decoder, *, line: int, entry: int) -> Record:
+        return record_from_fields(self.mapping, self._fields(item, decoder), line=line,
+                                  entry=entry)
 
     @staticmethod
     def _fields(entry: _Entry, decoder: _Decoder) -> dict[str, Any]:
         """The entry as record field names (``title``, ``authors``, ``venue``, ...)."""
         f = entry.fields
+        for name, value in f.items():
+            if (depth := brace_depth(value)) > MAX_NESTING:
+                raise RecordError(f"field {name!r} nests braces {depth} deep "
+                                  f"(more than {MAX_NESTING})")
         raw = {k: verbatim(v) if k in _VERBATIM else v for k, v in f.items()}
         obj: dict[str, Any] = {
             "key": entry.key or None,
@@ -352,6 +372,40 @@ class BibtexParser(Parser):
             if name not in _CONSUMED and name not in obj:
                 obj[name] = raw[name] if name in _VERBATIM else decoder.text(value)
         return obj
+
+
+def _pieces(fh: Lines) -> Iterator[tuple[int, str, str | None]]:
+    """``(first line, text, problem)``: the file in pieces that each start at an
+    ``@type{`` line outside braces, so that one piece holds one entry (or a few).
+
+    A piece over :data:`MAX_RECORD_CHARS`, or with a line over the line limit, comes
+    without its text and with the problem; the next piece then starts at the next
+    ``@type{`` line whatever the braces (the dropped text may have unbalanced them).
+    """
+    fh.tolerant = True
+    lines: list[str] = []
+    first, depth, size = 1, 0, 0
+    problem: str | None = None
+    for n, text in fh:
+        if _ENTRY_START.match(text) and (depth <= 0 or problem) and (lines or problem):
+            yield first, "\n".join(lines), problem
+            lines, first, depth, size, problem = [], n, 0, 0, None
+        if not lines and problem is None:
+            first = n
+        if depth > 0 or not text.lstrip().startswith("%"):
+            depth += text.count("{") - text.count("}")
+        size += len(text) + 1
+        if problem is None and n in fh.long:
+            problem = (f"line {n} is {fh.long[n].chars} characters long "
+                       f"(more than {MAX_LINE_CHARS})")
+        elif problem is None and size > MAX_RECORD_CHARS:
+            problem = f"the entry is more than {MAX_RECORD_CHARS} characters long"
+        if problem:
+            lines = []
+        else:
+            lines.append(text)
+    if lines or problem:
+        yield first, "\n".join(lines), problem
 
 
 def _date(raw: Mapping[str, str]) -> str:

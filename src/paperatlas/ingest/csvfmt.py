@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import csv
-import sys
 from collections.abc import Iterator
 from typing import ClassVar
 
 from ..errors import ParseError
 from ..models import Record
 from .base import Parser
-from .source import InputFile
-
-
-def _raise_field_limit() -> None:
-    limit = sys.maxsize
-    while True:  # the C long may be 32-bit
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:
-            limit //= 10
+from .limits import MAX_LINE_CHARS, MAX_RECORD_CHARS, error_record, guarded
+from .source import InputFile, Lines
 
 
 class CsvParser(Parser):
@@ -37,14 +27,25 @@ class CsvParser(Parser):
         first = file.head.splitlines()[0] if file.head.strip() else ""
         return cls.delimiter == "\t" and first.count("\t") >= 2
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
-        _raise_field_limit()
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
+        """Rows as records. An over-long line rejects its row (its quotes are kept, so
+        the rows after it still parse); a row over :data:`MAX_RECORD_CHARS` fails the
+        file, and so does a quoted field the file ends inside. A last row with fewer
+        fields than the header and no line break after it is cut off: rejected."""
+        csv.field_size_limit(MAX_RECORD_CHARS)
         path = str(file.path)
-        state = {"line": 0}
+        state = {"line": 0, "chars": 0, "start": 1}
+        fh.tolerant = True
 
         def lines() -> Iterator[str]:
             for n, text in fh:
                 state["line"] = n
+                if n in fh.long:  # stands in with the quotes' parity only
+                    text = '"' if fh.long[n].quotes % 2 else ""
+                state["chars"] += len(text)
+                if state["chars"] > MAX_RECORD_CHARS:
+                    raise ParseError(f"the row starting at line {state['start']} is more than "
+                                     f"{MAX_RECORD_CHARS} characters long", path=path, line=n)
                 yield text + "\n"  # quoted fields may span lines
 
         reader = csv.reader(lines(), delimiter=self.delimiter, strict=True)
@@ -62,21 +63,42 @@ class CsvParser(Parser):
                     f"no title column among {header}; map one with --map title=COLUMN",
                     path=path, line=1)
             entry = 0
-            start = state["line"] + 1
+            start = state["start"] = state["line"] + 1
+            state["chars"] = 0
             for row in reader:
-                if not any(cell.strip() for cell in row):
-                    start = state["line"] + 1
+                problem = self._problem(row, header, fh, start, state["line"])
+                if problem is None and not any(cell.strip() for cell in row):
+                    start = state["start"] = state["line"] + 1
+                    state["chars"] = 0
                     continue
-                if len(row) > len(header):
+                if problem is None and len(row) > len(header):
                     raise ParseError(
                         f"row has {len(row)} fields but the header has {len(header)}",
                         path=path, line=start)
                 entry += 1
-                obj = dict(zip(header, row, strict=False))
-                yield self.mapping.to_record(obj, line=start, entry=entry, columns=columns)
-                start = state["line"] + 1
+                if problem:
+                    yield error_record(problem, line=start, entry=entry)
+                else:
+                    obj = dict(zip(header, row, strict=False))
+                    yield guarded(self.mapping.to_record, obj, line=start, entry=entry,
+                                  columns=columns)
+                start = state["start"] = state["line"] + 1
+                state["chars"] = 0
         except csv.Error as exc:
             raise ParseError(f"malformed CSV: {exc}", path=path, line=state["line"]) from exc
+
+    @staticmethod
+    def _problem(row: list[str], header: list[str], fh: Lines, first: int,
+                 last: int) -> str | None:
+        """Why the row of lines ``first``..``last`` cannot be read, or None."""
+        long = fh.long_in(first, last)
+        if long is not None:
+            return (f"line {long.line} is {long.chars} characters long "
+                    f"(more than {MAX_LINE_CHARS})")
+        if not fh.final_newline and 0 < len(row) < len(header) and any(c.strip() for c in row):
+            return (f"the last row has {len(row)} of the header's {len(header)} fields and no "
+                    "line break after it: cut off (truncated file?)")
+        return None
 
 
 class TsvParser(CsvParser):

@@ -3,7 +3,9 @@
 Shape: a few page header lines (``new``, ``Get trending papers in your email
 inbox!``, ``Subscribe``, ``byAK and the research community``, ...), an
 optional date line (``Jul 3``), then alternating title and abstract lines,
-separated by blank lines.
+separated by blank lines. The page text often ends without a line break; when
+its last abstract also stops mid-sentence (no closing punctuation, no link), the
+file was cut and that entry is rejected.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from ..errors import ParseError
 from ..models import Record
 from ..text import clean_space, parse_date
 from .base import Parser
-from .source import InputFile
+from .limits import MAX_LINE_CHARS, error_record
+from .source import InputFile, Lines
 
 _HEADER = {
     "new",
@@ -32,6 +35,14 @@ _DATE = re.compile(
 )
 #: A title longer than this is almost surely an abstract out of place.
 MAX_TITLE_CHARS = 500
+#: The last characters of a complete abstract: sentence punctuation, closing quotes and
+#: brackets (a link, ``Code: https://github.com/...``, is complete too).
+_COMPLETE_ENDS = frozenset(".!?:;)]}\"'\u2026\u00bb\u201d\u2019")
+
+
+def _complete(abstract: str) -> bool:
+    """Whether an abstract ends as complete text does (not cut mid-sentence)."""
+    return abstract[-1] in _COMPLETE_ENDS or "/" in abstract.rsplit(None, 1)[-1]
 
 
 class DailyPapersParser(Parser):
@@ -45,14 +56,16 @@ class DailyPapersParser(Parser):
         head = file.head.lower()
         return any(marker in head for marker in _MARKERS)
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
         page_date: str | None = None
         in_header = True
         title: tuple[int, str] | None = None
         entry = 0
+        fh.tolerant = True  # an over-long abstract is a record error (a title fails the file)
         for n, raw in fh:
-            line = clean_space(raw)
+            long = fh.long.get(n)
+            line = clean_space(raw) if long is None else "(too long)"
             if not line:
                 continue
             if in_header:
@@ -63,14 +76,24 @@ class DailyPapersParser(Parser):
                     page_date = line
                     continue
             if title is None:
-                if len(line) > MAX_TITLE_CHARS:
+                if long is not None or len(line) > MAX_TITLE_CHARS:
+                    size = long.chars if long is not None else len(line)
                     raise ParseError(
-                        f"expected a paper title but found a {len(line)}-character paragraph "
+                        f"expected a paper title but found a {size}-character paragraph "
                         "(a title line is missing?)", path=path, line=n)
                 title = (n, line)
                 continue
             entry += 1
-            yield self._record(title, line, entry, page_date)
+            if long is not None:
+                yield error_record(f"the abstract (line {n}) is {long.chars} characters long "
+                                   f"(more than {MAX_LINE_CHARS})", line=title[0], entry=entry)
+            elif not fh.final_newline and not _complete(line):
+                yield error_record(
+                    "the abstract stops mid-sentence at the end of the file, with no line break "
+                    "after it: cut off (truncated file?); end the file with a line break if it "
+                    "is complete", line=title[0], entry=entry)
+            else:
+                yield self._record(title, line, entry, page_date)
             title = None
         if title is not None:
             raise ParseError(

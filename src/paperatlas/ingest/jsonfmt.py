@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import ParseError
 from ..models import Record
 from .base import Parser
-from .source import InputFile
+from .limits import (
+    MAX_JSON_DOCUMENT_CHARS,
+    MAX_LINE_CHARS,
+    MAX_NESTING,
+    error_record,
+    guarded,
+    json_too_deep,
+)
+from .source import InputFile, Lines
 
 #: Keys under which a JSON document commonly holds its list of records.
 _LIST_KEYS = ("data", "results", "items", "papers", "records", "works", "message")
@@ -46,6 +55,8 @@ class JsonLinesParser(Parser):
         lines = [ln.strip() for ln in file.head.splitlines() if ln.strip()]
         if not lines or not lines[0].startswith("{"):
             return False
+        if _first_line_cut(file):  # a first line longer than the head: trust the name
+            return file.path.suffix.lower() in cls.suffixes
         try:
             json.loads(lines[0])
         except ValueError:
@@ -54,13 +65,24 @@ class JsonLinesParser(Parser):
         return file.path.suffix.lower() != ".json" or (
             len(lines) > 1 and lines[1].startswith("{"))
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
         columns: dict[str, str] | None = None
         names: tuple[str, ...] = ()
         entry = 0
+        fh.tolerant = True  # an over-long line is a record error
         for n, line in fh:
+            if n in fh.long:
+                entry += 1
+                yield error_record(f"line is {fh.long[n].chars} characters long "
+                                   f"(more than {MAX_LINE_CHARS})", line=n, entry=entry)
+                continue
             if not line.strip():
+                continue
+            entry += 1
+            if json_too_deep(line):
+                yield error_record(f"JSON nested deeper than {MAX_NESTING} levels",
+                                   line=n, entry=entry)
                 continue
             try:
                 obj = json.loads(line)
@@ -72,9 +94,8 @@ class JsonLinesParser(Parser):
             obj = _flatten_metadata(obj)
             if tuple(obj) != names:  # the usual case: every line has the same keys
                 names = tuple(obj)
-                columns = self.mapping.resolve(list(names))
-            entry += 1
-            yield self.mapping.to_record(obj, line=n, entry=entry, columns=columns)
+                columns = self.mapping.resolve([str(k) for k in names])
+            yield guarded(self.mapping.to_record, obj, line=n, entry=entry, columns=columns)
 
 
 class BeirParser(JsonLinesParser):
@@ -86,11 +107,13 @@ class BeirParser(JsonLinesParser):
     def sniff(cls, file: InputFile) -> bool:
         if not super().sniff(file):
             return False
+        if _first_line_cut(file):
+            return _BEIR_START.match(file.head) is not None
         first = next(ln for ln in file.head.splitlines() if ln.strip())
         obj = json.loads(first)
         return isinstance(obj, dict) and "_id" in obj and ("text" in obj or "title" in obj)
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         """As JSON Lines; a document with an empty title (common in BEIR corpora, e.g.
         NFCorpus) gets its first words as the title, flagged ``title_derived``."""
         for rec in super().parse(file, fh):
@@ -103,6 +126,13 @@ class BeirParser(JsonLinesParser):
 
 #: Words of the text taken as the title of an untitled BEIR document.
 _DERIVED_TITLE_WORDS = 12
+_HEAD_BYTES = 8192  # how much of a file InputFile.head holds
+_BEIR_START = re.compile(r'\s*\{\s*"_id"\s*:')
+
+
+def _first_line_cut(file: InputFile) -> bool:
+    """Whether the head (the first KB) ends inside the first non-blank line."""
+    return "\n" not in file.head.lstrip() and file.size > _HEAD_BYTES
 
 
 class JsonDocumentParser(Parser):
@@ -115,11 +145,14 @@ class JsonDocumentParser(Parser):
     def sniff(cls, file: InputFile) -> bool:
         return file.head.lstrip().startswith(("[", "{"))
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
-        text = "\n".join(line for _, line in fh)
+        text = fh.read_rest(MAX_JSON_DOCUMENT_CHARS, "the JSON document (use JSON Lines for more)")
         if not text.strip():
             return
+        if json_too_deep(text):
+            raise ParseError(f"the JSON document is nested deeper than {MAX_NESTING} levels",
+                             path=path, line=1)
         try:
             doc = json.loads(text)
         except ValueError as exc:
@@ -133,7 +166,10 @@ class JsonDocumentParser(Parser):
             if not isinstance(obj, dict):
                 raise ParseError(f"record {i} is a {type(obj).__name__}, not an object",
                                  path=path, line=None)
-            yield self.mapping.to_record(_flatten_metadata(obj), line=0, entry=i)
+            yield guarded(self._record, obj, line=0, entry=i)
+
+    def _record(self, obj: dict[str, Any], *, line: int, entry: int) -> Record:
+        return self.mapping.to_record(_flatten_metadata(obj), line=line, entry=entry)
 
 
 def _find_records(doc: Any) -> list[Any] | None:

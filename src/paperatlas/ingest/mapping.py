@@ -222,7 +222,8 @@ def _as_authors(value: Any) -> list[str]:
     names = []
     for v in value:
         if isinstance(v, list | tuple):  # arXiv's authors_parsed: [last, first, suffix]
-            text = " ".join(p for p in (*v[1:2], *v[:1], *v[2:]) if p)
+            bits = [_as_text(p) for p in v]
+            text = " ".join(p for p in (*bits[1:2], *bits[:1], *bits[2:]) if p)
         elif isinstance(v, Mapping) and not (v.get("name") or v.get("display_name")):
             # Zotero {"firstName", "lastName"}; CSL JSON {"given", "family"} or {"literal"}
             parts = (v.get("firstName") or v.get("given"), v.get("lastName") or v.get("family"))

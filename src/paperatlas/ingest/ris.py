@@ -14,8 +14,9 @@ from ..errors import ParseError
 from ..models import Record
 from ..text import clean_space, parse_date
 from .base import Parser
+from .limits import MAX_LINE_CHARS, MAX_RECORD_CHARS, error_record, guarded
 from .mapping import natural_name, record_from_fields
-from .source import InputFile
+from .source import InputFile, Lines
 
 _TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*)|\s*)$")
 _FIRST_TAG = re.compile(r"^\s*TY  - ", re.MULTILINE)
@@ -42,16 +43,31 @@ class RisParser(Parser):
         first = next((ln for ln in file.head.splitlines() if ln.strip()), "")
         return bool(_FIRST_TAG.match(first))
 
-    def parse(self, file: InputFile, fh: Iterator[tuple[int, str]]) -> Iterator[Record]:
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
         tags: list[tuple[str, str]] | None = None  # the record being read
         start = 0
         count = 0
+        size = 0  # characters of the record being read
+        problem: str | None = None  # why the record being read will be rejected
+        fh.tolerant = True
         for n, text in fh:
+            if tags is not None and problem is None:
+                size += len(text)
+                if n in fh.long:
+                    problem = (f"line {n} is {fh.long[n].chars} characters long "
+                               f"(more than {MAX_LINE_CHARS})")
+                elif size > MAX_RECORD_CHARS:
+                    problem = f"the record is more than {MAX_RECORD_CHARS} characters long"
+                if problem:
+                    tags = tags[:1]  # its text is dropped; the record ends at its 'ER  -'
+            elif n in fh.long and tags is None:
+                raise ParseError(f"line is {fh.long[n].chars} characters long "
+                                 f"(more than {MAX_LINE_CHARS})", path=path, line=n)
             line = text.lstrip("\ufeff").rstrip()
             m = _TAG.match(line)
             if m is None:
-                if not line.strip():
+                if not line.strip() or problem:
                     continue
                 if tags:
                     tag, value = tags[-1]
@@ -64,19 +80,25 @@ class RisParser(Parser):
                 if tags is not None:
                     raise ParseError(f"the record starting at line {start} has no 'ER  -' "
                                      "before the next 'TY  -'", path=path, line=n)
-                tags, start = [(tag, value)], n
+                tags, start, size = [(tag, value)], n, len(text)
             elif tags is None:
                 raise ParseError(f"tag {tag} outside a record (expected 'TY  -' first)",
                                  path=path, line=n)
             elif tag == "ER":
                 count += 1
-                yield record_from_fields(self.mapping, _fields(tags), line=start, entry=count)
-                tags = None
-            else:
+                if problem:
+                    yield error_record(problem, line=start, entry=count)
+                else:
+                    yield guarded(self._record, tags, line=start, entry=count)
+                tags, problem = None, None
+            elif not problem:
                 tags.append((tag, value))
         if tags is not None:
             raise ParseError("the record starting here never ends (no 'ER  -' line)",
                              path=path, line=start)
+
+    def _record(self, tags: list[tuple[str, str]], *, line: int, entry: int) -> Record:
+        return record_from_fields(self.mapping, _fields(tags), line=line, entry=entry)
 
 
 def _fields(tags: list[tuple[str, str]]) -> dict[str, Any]:

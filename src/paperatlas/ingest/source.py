@@ -1,16 +1,25 @@
-"""Open an input file robustly: fingerprint, encoding detection, counted reading."""
+"""Open an input file robustly: fingerprint, encoding detection, counted reading.
+
+Text comes out in bounded pieces (:class:`Lines`); a file with NUL bytes (binary data,
+or UTF-16 without a byte-order mark) is unreadable. A UTF-8 file with a few stray
+bytes stays UTF-8: each stray byte is kept as a surrogate escape (U+DC80-U+DCFF), and
+the record that holds it is rejected (see :func:`.limits.check_record`); only a file
+with no valid UTF-8 beyond its stray bytes is read as cp1252.
+"""
 
 from __future__ import annotations
 
 import codecs
 import hashlib
 import io
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import ParseError
+from .limits import MAX_LINE_CHARS
 
 _CHUNK = 1 << 20
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -23,6 +32,10 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _FALLBACK_ERRORS = "paperatlas-latin1"
 #: Bytes that are whitespace in ASCII-compatible encodings and in UTF-16/32 text.
 _BLANK_BYTES = b" \t\r\n\x0b\x0c\x00"
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+#: Bytes that are not UTF-8, as the 'surrogateescape' error handler decodes them.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_UTF8_ERRORS = "surrogateescape"
 
 
 def _strip_bom(data: bytes) -> bytes:
@@ -60,48 +73,34 @@ class InputFile:
 
     @classmethod
     def inspect(cls, path: str | Path) -> InputFile:
-        """Read the file once to fingerprint it and settle its encoding."""
+        """Read the file once to fingerprint it and settle its encoding.
+
+        NUL bytes outside UTF-16/32 make the file unreadable (found early, without
+        reading the rest). Otherwise UTF-8 wins unless the file has more stray bytes
+        than valid UTF-8 characters beyond ASCII (then it is cp1252).
+        """
         p = Path(path)
         try:
             fh = p.open("rb")
         except OSError as exc:
             raise ParseError(f"cannot read file: {exc.strerror or exc}", path=str(p)) from exc
-        digest = hashlib.sha256()
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        utf8_ok = True
-        first = b""
-        size = 0
-        newlines = 0
-        blank = True
+        scan = _Scan()
         with fh:
             try:
                 while chunk := fh.read(_CHUNK):
-                    if not size:
-                        first = chunk[:8192]
-                    if blank and (_strip_bom(chunk) if not size else chunk).strip(_BLANK_BYTES):
-                        blank = False
-                    size += len(chunk)
-                    newlines += chunk.count(b"\n")
-                    digest.update(chunk)
-                    if utf8_ok:
-                        try:
-                            decoder.decode(chunk)
-                        except UnicodeDecodeError:
-                            utf8_ok = False
+                    scan.feed(chunk, str(p))
             except OSError as exc:
                 raise ParseError(f"cannot read file: {exc}", path=str(p)) from exc
-        encoding = next((enc for bom, enc in _BOMS if first.startswith(bom)), None)
+        encoding = scan.bom
         if encoding is None:
-            if utf8_ok:
-                try:
-                    decoder.decode(b"", final=True)
-                except UnicodeDecodeError as exc:
-                    raise ParseError("the file ends inside a UTF-8 character (truncated?)",
-                                     path=str(p), line=newlines + 1) from exc
-            encoding = "utf-8" if utf8_ok else "cp1252"
-        head = _decode(first, encoding)
-        return cls(path=p, size=size, sha256=digest.hexdigest(), encoding=encoding,
-                   head=head, blank=blank)
+            if scan.decoder.decode(b"", final=True) and not scan.invalid:
+                raise ParseError("the file ends inside a UTF-8 character (truncated?)",
+                                 path=str(p), line=scan.newlines + 1)
+            valid = scan.nonascii - scan.invalid
+            encoding = "utf-8" if valid >= scan.invalid else "cp1252"
+        head = _decode(scan.first, encoding)
+        return cls(path=p, size=scan.size, sha256=scan.digest.hexdigest(), encoding=encoding,
+                   head=head, blank=scan.blank)
 
     def open_text(self, on_bytes: Callable[[int], None] | None = None) -> io.TextIOWrapper:
         """Open for reading as text; ``on_bytes`` is told how many bytes were read."""
@@ -113,8 +112,56 @@ class InputFile:
                              path=str(self.path)) from exc
         if on_bytes is not None:
             raw = _CountingReader(raw, on_bytes)  # type: ignore[assignment]
-        errors = _FALLBACK_ERRORS if self.encoding == "cp1252" else "strict"
+        errors = (_FALLBACK_ERRORS if self.encoding == "cp1252" else
+                  _UTF8_ERRORS if self.encoding.startswith("utf-8") else "strict")
         return io.TextIOWrapper(raw, encoding=self.encoding, errors=errors, newline=None)
+
+
+@dataclass
+class _Scan:
+    """What one pass over a file's bytes learns: hash, size, BOM, blankness, UTF-8 fit."""
+
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors=_UTF8_ERRORS))
+    first: bytes = b""
+    bom: str | None = None
+    size: int = 0
+    newlines: int = 0
+    blank: bool = True
+    invalid: int = 0  # bytes that are not UTF-8
+    nonascii: int = 0  # characters beyond ASCII, stray bytes included
+
+    def feed(self, chunk: bytes, path: str) -> None:
+        if not self.size:
+            self.first = chunk[:8192]
+            self.bom = next((enc for bom, enc in _BOMS if chunk.startswith(bom)), None)
+        if self.bom in (None, "utf-8-sig") and (nul := chunk.find(b"\x00")) >= 0:
+            raise ParseError(_nul_problem(chunk, self.size + nul), path=path,
+                             line=self.newlines + chunk.count(b"\n", 0, nul) + 1)
+        if self.blank and (_strip_bom(chunk) if not self.size else chunk).strip(_BLANK_BYTES):
+            self.blank = False
+        self.size += len(chunk)
+        self.newlines += chunk.count(b"\n")
+        self.digest.update(chunk)
+        if self.bom is None:
+            text = self.decoder.decode(chunk)
+            if not text.isascii():
+                self.nonascii += len(text) - len(chunk.translate(None, _HIGH_BYTES))
+                if _ESCAPED_BYTE.search(text):
+                    self.invalid += len(_ESCAPED_BYTE.findall(text))
+
+
+def _nul_problem(chunk: bytes, offset: int) -> str:
+    """Why a file with a NUL byte at ``offset`` (in ``chunk``, read from an even offset)
+    is unreadable: UTF-16 without a byte-order mark, or binary data."""
+    sample = chunk[:65536]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if max(even, odd) > len(sample) // 6 and min(even, odd) * 10 < max(even, odd):
+        order = "little" if odd > even else "big"
+        return (f"unreadable: UTF-16 ({order}-endian) text without a byte-order mark; "
+                "save it as UTF-8 (or UTF-16 with a BOM)")
+    return f"unreadable: NUL bytes (the first at byte {offset}), binary data and not text"
 
 
 def _decode(data: bytes, encoding: str) -> str:
@@ -146,11 +193,83 @@ class _CountingReader(io.RawIOBase):
         super().close()
 
 
-def numbered_lines(fh: io.TextIOWrapper, path: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` without newlines; decoding errors become ParseError."""
-    n = 0
-    try:
-        for n, line in enumerate(fh, 1):
-            yield n, line.rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"cannot decode text: {exc.reason}", path=path, line=n + 1) from exc
+@dataclass(frozen=True)
+class LongLine:
+    """A line over the limit: where it is, how long it was, how many ``"`` it held."""
+
+    line: int
+    chars: int
+    quotes: int
+
+
+class Lines:
+    """``(line_number, line)`` of an open text file, newlines removed, read in bounded pieces.
+
+    A line longer than ``max_chars`` is never held whole: it fails the file, unless the
+    parser set ``tolerant`` (then it comes as ``""``, listed in ``long``, and the parser
+    rejects the record it belongs to). ``final_newline`` says, once read, whether the
+    file's last line ended with a line break (a last record without one may be cut).
+    """
+
+    def __init__(self, fh: io.TextIOBase, path: str, max_chars: int = MAX_LINE_CHARS) -> None:
+        self._fh = fh
+        self.path = path
+        self.max_chars = max_chars
+        self.tolerant = False
+        self.long: dict[int, LongLine] = {}
+        self.final_newline = True
+        self.number = 0
+
+    def __iter__(self) -> Lines:
+        return self
+
+    def __next__(self) -> tuple[int, str]:
+        line = self._read()
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if line.endswith("\n"):
+            return self.number, line.rstrip("\r\n")
+        if len(line) <= self.max_chars:
+            self.final_newline = False
+            return self.number, line.rstrip("\r")
+        chars, quotes = len(line), line.count('"')
+        del line  # hold one piece at a time
+        while (piece := self._read()) and not piece.endswith("\n"):  # skip to the line's end
+            chars, quotes = chars + len(piece), quotes + piece.count('"')
+        chars, quotes = chars + len(piece), quotes + piece.count('"')
+        self.final_newline = piece.endswith("\n")
+        if not self.tolerant:
+            raise ParseError(f"line is {chars} characters long (more than {self.max_chars})",
+                             path=self.path, line=self.number)
+        self.long[self.number] = LongLine(self.number, chars, quotes)
+        return self.number, ""
+
+    def _read(self) -> str:
+        try:
+            return self._fh.readline(self.max_chars + 1)
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"cannot decode text: {exc.reason}", path=self.path,
+                             line=self.number + 1) from exc
+
+    def long_in(self, first: int, last: int) -> LongLine | None:
+        """The first over-long line among lines ``first`` to ``last``, if any."""
+        if not self.long:
+            return None
+        return next((self.long[n] for n in range(first, last + 1) if n in self.long), None)
+
+    def read_rest(self, limit: int, what: str) -> str:
+        """The rest of the file as one text (for formats parsed whole), at most ``limit``
+        characters; a longer one fails the file."""
+        try:
+            text = self._fh.read(limit + 1)
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"cannot decode text: {exc.reason}", path=self.path) from exc
+        if len(text) > limit:
+            raise ParseError(f"{what} is more than {limit} characters long", path=self.path)
+        return text
+
+
+def numbered_lines(fh: io.TextIOBase, path: str) -> Lines:
+    """The file's lines, numbered, read in bounded pieces (see :class:`Lines`)."""
+    return Lines(fh, path)

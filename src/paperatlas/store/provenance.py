@@ -88,6 +88,29 @@ class ProvenanceRepo:
             "UPDATE ingest_runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
             (now, status, json.dumps(summary), run_id))
 
+    def running_runs(self) -> list[tuple[int, dict[str, Any]]]:
+        """``(id, options)`` of the runs still marked ``running``."""
+        out = []
+        for run_id, options in self.conn.execute(
+                "SELECT id, options FROM ingest_runs WHERE status = 'running' ORDER BY id"):
+            try:
+                parsed = json.loads(options or "{}")
+            except ValueError:
+                parsed = {}
+            out.append((int(run_id), parsed if isinstance(parsed, dict) else {}))
+        return out
+
+    def run_totals(self, run_id: int) -> dict[str, Any]:
+        """What a run's logged files added up to (for a run that never wrote its summary)."""
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(records), 0), COALESCE(SUM(added), 0), COALESCE(SUM(merged), 0),"
+            " COALESCE(SUM(skipped), 0), COALESCE(SUM(rejected), 0),"
+            " COALESCE(SUM(status = 'error'), 0), COUNT(*)"
+            " FROM ingest_files WHERE run_id = ?", (run_id,)).fetchone()
+        return {"records": row[0], "added": row[1], "merged": row[2], "skipped": row[3],
+                "rejected": row[4], "failed_files": row[5], "logged_files": row[6],
+                "note": "the process ended before the run finished (killed?)"}
+
     def counts(self) -> dict[str, Any]:
         row = self.conn.execute(
             "SELECT (SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM files),"
