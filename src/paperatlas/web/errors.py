@@ -96,6 +96,16 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, "InvalidParameter", "; ".join(problems))
 
 
+async def _lone_surrogate(request: Request, exc: Exception) -> Response:
+    # JSON may spell a lone surrogate ("\\ud800"), which no UTF-8 text (SQLite's, a
+    # page's) can hold: the request's fault. Any other encoding error is the server's.
+    assert isinstance(exc, UnicodeEncodeError)
+    if exc.reason != "surrogates not allowed":
+        raise exc
+    return error_response(request, 400, "InvalidText", "the request holds text with a lone "
+                          "surrogate (such as \\ud800), which is not valid Unicode text")
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The server still logs the exception with its traceback.
     return error_response(request, 500, "InternalError",
@@ -107,4 +117,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PaperatlasError, _core_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(UnicodeEncodeError, _lone_surrogate)
     app.add_exception_handler(Exception, _unexpected)
