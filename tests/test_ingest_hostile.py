@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tracemalloc
@@ -268,3 +269,31 @@ def test_cli_strict_fails_the_file(tmp_path: Path, write) -> None:
     assert loose.exit_code == 0 and "1 rejected" in loose.output
     strict = CliRunner().invoke(main, ["--db", db, "ingest", "--strict", str(path)])
     assert strict.exit_code == 1 and "s.jsonl:2: a record is rejected (strict)" in strict.output
+
+
+def test_long_lines_in_ris_bibtex_and_xml(lib: Library, write) -> None:
+    long = "x" * (limits.MAX_LINE_CHARS + 10)
+    ris = write("a.ris", f"TY  - JOUR\nTI  - Long one\nAB  - {long}\nER  - \n\n"
+                "TY  - JOUR\nTI  - Short one\nER  - \n")
+    bib = write("a.bib", f"@article{{a,\n  title = {{Long}},\n  abstract = {{{long}}},\n}}\n"
+                "@article{b,\n  title = {Short bib},\n}\n")
+    xml = write("a.xml", '<?xml version="1.0"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+                "\n<id>http://arxiv.org/api/q</id>\n"
+                f"<entry><title>{long}</title></entry>\n</feed>\n")
+    report = lib.ingest([ris, bib, xml], format=None)
+    assert [rejections(report, i) and rejections(report, i)[0][0] for i in (0, 1)] == [1, 1]
+    assert "characters long" in rejections(report, 0)[0][1]
+    assert report.added == 2 and not report.files[2].ok
+    assert "characters long" in (report.files[2].error or "")
+
+
+def test_undecodable_file_name_is_stored_readably(lib: Library, tmp_path: Path) -> None:
+    folder = tmp_path / "names"
+    folder.mkdir()
+    good = Path(os.fsdecode(bytes(folder) + b"/caf\xe9.csv"))
+    good.write_text("title\nA paper\n", encoding="utf-8")
+    Path(os.fsdecode(bytes(folder) + b"/b\xe9.csv")).write_bytes(b"\x00\x00")
+    report = lib.ingest([folder])
+    assert [f.ok for f in report.files] == [False, True]
+    assert [c.name for c in lib.collections()] == ["caf\ufffd"]
+    assert lib.ingest_runs()[0]["status"] == "errors"

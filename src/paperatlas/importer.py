@@ -23,7 +23,7 @@ from .ingest.limits import MAX_TITLE_CHARS, check_record
 from .liveness import is_alive, this_process
 from .models import ID_SCHEMES, Change, FileReport, IngestReport, Record, Rejection
 from .store import Store, utcnow
-from .text import block_keys, normalize_title, slug
+from .text import block_keys, normalize_title, slug, storable
 
 #: ``progress(path, bytes_done, bytes_total)``
 ProgressFn = Callable[[str, int, int], None]
@@ -62,8 +62,8 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 def default_collection(path: Path, fmt: str | None) -> str:
     """The file's name; for a BEIR ``corpus.jsonl``, the data set's folder name."""
     if fmt == "beir" and path.stem == "corpus" and path.resolve().parent.name:
-        return path.resolve().parent.name
-    return path.stem
+        return storable(path.resolve().parent.name)
+    return storable(path.stem)
 
 
 def validate(rec: Record, norm_title: str) -> str | None:
@@ -82,8 +82,8 @@ def validate(rec: Record, norm_title: str) -> str | None:
 def _message(path: Path, exc: Exception) -> str:
     """A file error's message: ours as it is, anything else (a bug) with its type."""
     if isinstance(exc, PaperatlasError):
-        return str(exc)
-    return f"{path}: cannot ingest this file ({type(exc).__name__}: {exc})"[:500]
+        return storable(str(exc))
+    return storable(f"{path}: cannot ingest this file ({type(exc).__name__}: {exc})"[:500])
 
 
 def _base_key(rec: Record) -> str:
@@ -144,7 +144,7 @@ class Importer:
 
     def _file(self, path: Path, options: IngestOptions, run_id: int | None,
               progress: ProgressFn | None) -> FileReport:
-        report = FileReport(path=str(path))
+        report = FileReport(path=storable(str(path)))
         sha: str | None = None
         try:
             file = InputFile.inspect(path)
@@ -162,7 +162,7 @@ class Importer:
                 if run_id is not None:
                     self.store.provenance.log_file(run_id, report, sha, utcnow())
         except Exception as exc:  # one file's failure (even a bug) never ends the command
-            failed = FileReport(path=str(path), format=report.format,
+            failed = FileReport(path=report.path, format=report.format,
                                 collection=report.collection, error=_message(path, exc))
             if isinstance(exc, ParseError):
                 failed.error_line = exc.line
@@ -180,7 +180,7 @@ class Importer:
         now = utcnow()
         path = str(file.path)
         file_id = self.store.provenance.file_id(
-            sha256=file.sha256, path=str(file.path.resolve()), size=file.size,
+            sha256=file.sha256, path=storable(str(file.path.resolve())), size=file.size,
             fmt=report.format or "", encoding=file.encoding, now=now)
         collection_id = 0  # the collection is created with its first paper
         done = 0

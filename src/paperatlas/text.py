@@ -9,8 +9,15 @@ import unicodedata
 from datetime import date
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_SURROGATES = re.compile("[\ud800-\udfff]")
 #: LaTeX formatting commands vanish; other commands (``\\alpha``) keep their name.
 _LATEX = re.compile(r"\\(?:text[a-z]*|math[a-z]*|emph|mbox|rm|bf|it)\b|[\\{}$]")
+
+
+def storable(text: str) -> str:
+    """``text`` as SQLite can store it: surrogates (a file name's undecodable bytes,
+    a lone JSON ``\\ud800``) become U+FFFD."""
+    return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
 
 
 def clean_space(text: str) -> str:

@@ -147,7 +147,9 @@ class JsonDocumentParser(Parser):
 
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
-        text = fh.read_rest(MAX_JSON_DOCUMENT_CHARS, "the JSON document (use JSON Lines for more)")
+        text = fh.read_rest(MAX_JSON_DOCUMENT_CHARS, (
+            f"the JSON document is more than {MAX_JSON_DOCUMENT_CHARS} characters long "
+            "(the limit); split it, or convert it to JSON Lines"))
         if not text.strip():
             return
         if json_too_deep(text):

@@ -258,15 +258,15 @@ class Lines:
             return None
         return next((self.long[n] for n in range(first, last + 1) if n in self.long), None)
 
-    def read_rest(self, limit: int, what: str) -> str:
+    def read_rest(self, limit: int, too_long: str) -> str:
         """The rest of the file as one text (for formats parsed whole), at most ``limit``
-        characters; a longer one fails the file."""
+        characters; a longer one fails the file with the message ``too_long``."""
         try:
             text = self._fh.read(limit + 1)
         except UnicodeDecodeError as exc:
             raise ParseError(f"cannot decode text: {exc.reason}", path=self.path) from exc
         if len(text) > limit:
-            raise ParseError(f"{what} is more than {limit} characters long", path=self.path)
+            raise ParseError(too_long, path=self.path)
         return text
 
 
