@@ -93,7 +93,8 @@ def test_new_papers_are_added_and_found(tmp_path: Path) -> None:
     lib.index()
     first = json.loads((folder(lib) / ann.META).read_text())
     add_papers(lib, tmp_path, 60, 10)
-    # Embedded by a search, not yet in the ANN: found anyway (scored beside its candidates).
+    # Embedded, not yet in the ANN: found anyway (scored beside its candidates).
+    lib.search_service.embed()
     lib.search("graph", mode="semantic")
     vectors = lib.search_service.vectors
     assert vectors.ann_in_use and len(vectors.ids) == 70

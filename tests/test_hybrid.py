@@ -51,7 +51,7 @@ def test_similar_lexical_works_without_embeddings(lib: Library, write) -> None:
             {"_id": "b", "title": "Folding proteins by structure prediction networks",
              "text": ABSTRACT_A + " More."},
             {"_id": "c", "title": "Galaxy rotation curves", "text": ABSTRACT_B}]
-    lib.ingest([write("p.jsonl", "".join(json.dumps(d) + "\n" for d in docs))])
+    lib.ingest([write("p.jsonl", "".join(json.dumps(d) + "\n" for d in docs))], index=True)
     first = "a"
     page = lib.similar([first])  # no model: lexical "more like this"
     assert page.mode == "lexical"

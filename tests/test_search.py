@@ -57,7 +57,8 @@ def test_pagination_and_filters(lib: Library, write) -> None:
              "year": 2000 + i, "authors": ["Ada Lovelace"] if i % 2 else ["Bob Smith"],
              "categories": ["q-bio.BM"] if i < 5 else ["cs.LG"]} for i in range(10)]
     lib.ingest([write("c.jsonl", "\n".join(json.dumps(r) for r in rows))], collection="bio")
-    lib.ingest([write("d.csv", f"title,abstract\nProtein elsewhere,\"{ABSTRACT_B}\"\n")])
+    lib.ingest([write("d.csv", f"title,abstract\nProtein elsewhere,\"{ABSTRACT_B}\"\n")],
+               index=True)
     first = lib.search("protein structures", limit=4)
     second = lib.search("protein structures", limit=4, offset=4)
     assert first.total == second.total == 11
@@ -82,9 +83,11 @@ def test_index_follows_ingest_updates_and_deletes(lib: Library, write) -> None:
     # a new paper, and an abstract filled in later, are found without a rebuild
     lib.ingest([write("b.csv", f"title,abstract\nGraph networks,\"{ABSTRACT_A}\"\nOther,x\n")])
     assert lib.search_service.pending() == 2
-    assert lib.search("literature review hierarchies").total == 1  # synced on demand
+    page = lib.search("literature review hierarchies")  # searches never index
+    assert (page.total, page.pending) == (0, 2)
     report = lib.index()
-    assert (report.updated, report.rebuilt) == (0, False)
+    assert (report.updated, report.rebuilt) == (2, False)
+    assert lib.search("literature review hierarchies").total == 1
     lib.store.conn.execute("DELETE FROM papers WHERE title = 'Other'")
     assert lib.index().removed == 1 and lib.search("other").total == 0
 

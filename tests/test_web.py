@@ -269,7 +269,7 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
 
     db = tmp_path / "s.db"
     with Library(db, embedding_model=None) as lib:
-        lib.ingest([write_csv(tmp_path / "in.csv", papers_of("protein", 6))])
+        lib.ingest([write_csv(tmp_path / "in.csv", papers_of("protein", 6))], index=True)
         lib.user_add("alice", "correct horse battery")
         token = lib.token_create("alice", "test")
     with socket.socket() as sock:
@@ -299,7 +299,7 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
             names = [c["name"] for c in httpx.get(f"{base}/api/collections").json()]
             assert "two" in names
         hits = httpx.get(f"{base}/api/search", params={"q": "protein"}).json()
-        assert hits["mode"] == "lexical" and hits["total"] == 6
+        assert hits["mode"] == "lexical" and hits["total"] == 6 and hits["pending"] == 0
     finally:
         server.terminate()
         server.wait(timeout=30)

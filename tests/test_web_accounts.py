@@ -315,6 +315,10 @@ def test_upload_with_a_bad_record(client: TestClient, alib: Library, token: str)
     assert job["done"] == job["total"] == len(CSV.encode())
     assert alib.paper_count("My_list") == 2 and alib.has_paper("10.5555/u1")
     assert alib.job(job_id).status == "done"  # recorded in the library too
+    # not asked to index, the job indexed its words anyway (searches never index)
+    found = client.get("/api/search", params={"q": "uploaded paper one", "mode": "lexical",
+                                              "collection": "My_list"}).json()
+    assert found["results"][0]["title"] == "Uploaded paper one" and found["pending"] == 0
     assert f'href="/jobs/{job_id}"' in client.get("/uploads").text
     # the API twin, into a named collection, indexed afterwards
     auth = {"Authorization": f"Bearer {token}"}

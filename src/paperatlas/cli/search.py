@@ -16,6 +16,13 @@ from ..search.fusion import FUSIONS
 from . import render
 
 
+def _note_pending(pending: int) -> None:
+    """Say on stderr that a result leaves out papers not indexed yet."""
+    if pending:
+        click.echo(f"note: {pending} paper{'s' if pending != 1 else ''} not indexed yet; "
+                   "run `paperatlas index` to search them", err=True)
+
+
 def register(main: click.Group, state_type: Any) -> None:
     """Add the search commands to the main group."""
     pass_state = click.make_pass_decorator(state_type)
@@ -68,6 +75,7 @@ def register(main: click.Group, state_type: Any) -> None:
             click.echo(json.dumps(render.search_dict(result), indent=2, ensure_ascii=False))
         else:
             render.search_page(result)
+        _note_pending(result.pending)
 
     @main.command()
     @click.argument("text", required=False, default=None)
@@ -114,6 +122,7 @@ def register(main: click.Group, state_type: Any) -> None:
             click.echo(json.dumps(render.search_dict(result), indent=2, ensure_ascii=False))
         else:
             render.search_page(result)
+        _note_pending(result.pending)
 
     @main.group()
     def bench() -> None:

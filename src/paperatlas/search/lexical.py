@@ -5,19 +5,26 @@ paper: ``all`` (title and abstract) and ``title`` (boosted by :data:`TITLE_BOOST
 title words weigh more. Both use English stemming and stop words. Filters
 (collection, year, author, category) are indexed fields, so counts and
 pagination are exact.
+
+One process at a time writes the index (tantivy's writer lock): :meth:`LexicalIndex.writing`
+waits for another writer up to a bound, then raises :class:`IndexBusyError`. Readers
+never wait; :meth:`LexicalIndex.reload` shows them what another process committed.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tantivy
 
+from ..errors import StoreError
 from .query import terms
 
 #: Weight of the separate title field on top of the combined field. Chosen on SciFact
@@ -28,6 +35,13 @@ MORE_LIKE_TERMS = 25
 _TOKENIZER = "en_stem_stop"
 _KEYWORD = "raw_lower"
 _SETTINGS = {"engine": "tantivy", "title_boost": TITLE_BOOST, "version": 1}
+#: Seconds an index write waits for another process's writer to finish before giving up.
+LOCK_WAIT = 60.0
+_HEAP = 64_000_000
+
+
+class IndexBusyError(StoreError):
+    """Another process kept the search index's writer for longer than the wait."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class LexicalIndex:
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.schema = _schema()
         reuse = tantivy.Index.exists(str(path))
         self.index = tantivy.Index(self.schema, path=str(path), reuse=reuse)
@@ -92,36 +107,54 @@ class LexicalIndex:
         """The index terms of ``text`` (lowercased, stop words out, stemmed)."""
         return list(self._analyzer.analyze(text))
 
-    def update(self, rows: Iterable[dict[str, Any]], removed: Iterable[int]) -> None:
-        """Replace the given papers' documents and drop the removed ones; one commit."""
-        writer = self.index.writer(heap_size=64_000_000, num_threads=1)
-        for pid in removed:
-            writer.delete_documents_by_term("pid", pid)
-        for row in rows:
-            writer.delete_documents_by_term("pid", row["id"])
-            doc = tantivy.Document()
-            doc.add_integer("pid", row["id"])
-            doc.add_text("all", f"{row['title']} {row['abstract']}")
-            doc.add_text("title", row["title"])
-            for name in row["authors"]:
-                doc.add_text("author", name)
-            for cat in row["categories"]:
-                doc.add_text("category", cat)
-            if row["year"] is not None:
-                doc.add_integer("year", row["year"])
-            for cid in row["collections"]:
-                doc.add_integer("collection", cid)
-            writer.add_document(doc)
-        writer.commit()
-        writer.wait_merging_threads()
+    @contextmanager
+    def writing(self, wait: float = LOCK_WAIT) -> Iterator[IndexWriter]:
+        """The index's writer, for one process at a time: waits up to ``wait`` seconds
+        while another holds it (retrying with backoff), then raises
+        :class:`IndexBusyError`. Each :meth:`IndexWriter.update` commits; an error rolls
+        back what was not committed. The lock is released on leaving."""
+        writer = self._acquire(wait)
+        ok = False
+        try:
+            self.index.reload()  # what the previous holder committed
+            yield IndexWriter(self, writer)
+            ok = True
+        finally:
+            if not ok:
+                writer.rollback()
+            writer.wait_merging_threads()  # consumes the writer: the lock is free again
+            self.index.reload()
+
+    def _acquire(self, wait: float) -> Any:
+        deadline = time.monotonic() + wait
+        delay = 0.02
+        while True:
+            try:
+                return self.index.writer(heap_size=_HEAP, num_threads=1)
+            except ValueError as exc:  # tantivy says LockBusy in a ValueError
+                if "LockBusy" not in str(exc):
+                    raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise IndexBusyError(
+                    f"another process is writing the search index in {self.path} (waited "
+                    f"{wait:g} s); run `paperatlas index` again once it is done") from None
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.5)
+
+    def reload(self) -> None:
+        """Search what was last committed (by this process or another)."""
         self.index.reload()
 
-    def clear(self) -> None:
-        writer = self.index.writer(heap_size=64_000_000, num_threads=1)
-        writer.delete_all_documents()
-        writer.commit()
-        writer.wait_merging_threads()
-        self.index.reload()
+    def update(self, rows: Iterable[dict[str, Any]], removed: Iterable[int], *,
+               wait: float = LOCK_WAIT) -> None:
+        """Replace the given papers' documents and drop the removed ones; one commit."""
+        with self.writing(wait) as writer:
+            writer.update(rows, removed)
+
+    def clear(self, *, wait: float = LOCK_WAIT) -> None:
+        with self.writing(wait) as writer:
+            writer.clear()
 
     def more_like(self, text: str, filters: Filters | None = None, *,
                   limit: int = 10, max_terms: int = MORE_LIKE_TERMS) -> LexicalHits:
@@ -187,3 +220,40 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         return int(self.index.searcher().num_docs)
+
+
+class IndexWriter:
+    """The writer of a :class:`LexicalIndex` while :meth:`LexicalIndex.writing` holds it."""
+
+    def __init__(self, index: LexicalIndex, writer: Any) -> None:
+        self._index = index
+        self._writer = writer
+
+    def update(self, rows: Iterable[dict[str, Any]], removed: Iterable[int]) -> None:
+        """Replace the given papers' documents and drop the removed ones; one commit."""
+        writer = self._writer
+        for pid in removed:
+            writer.delete_documents_by_term("pid", pid)
+        for row in rows:
+            writer.delete_documents_by_term("pid", row["id"])
+            doc = tantivy.Document()
+            doc.add_integer("pid", row["id"])
+            doc.add_text("all", f"{row['title']} {row['abstract']}")
+            doc.add_text("title", row["title"])
+            for name in row["authors"]:
+                doc.add_text("author", name)
+            for cat in row["categories"]:
+                doc.add_text("category", cat)
+            if row["year"] is not None:
+                doc.add_integer("year", row["year"])
+            for cid in row["collections"]:
+                doc.add_integer("collection", cid)
+            writer.add_document(doc)
+        writer.commit()
+        self._index.reload()
+
+    def clear(self) -> None:
+        """Delete every document; one commit."""
+        self._writer.delete_all_documents()
+        self._writer.commit()
+        self._index.reload()

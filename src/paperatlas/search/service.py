@@ -1,4 +1,9 @@
-"""Search over a library: keep the index in step with the store, and answer queries."""
+"""Search over a library: keep the index in step with the store, and answer queries.
+
+Searches only read: they use what :meth:`SearchService.sync` and
+:meth:`SearchService.embed` (``paperatlas index``, ``ingest --index``, the web's upload
+job) put in the indexes, and each page says how many papers are not indexed yet.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from ..store import Store, utcnow
 from . import ann
 from .ann import AnnReport
 from .fusion import FUSIONS, convex, rrf
-from .lexical import Filters, LexicalIndex
+from .lexical import LOCK_WAIT, Filters, LexicalIndex
 from .query import terms
 from .semantic import STATE, EmbedReport, VectorIndex, check_model, embed_changes
 from .snippets import Snippet, StemCache, make_snippet
@@ -55,12 +60,14 @@ class SearchPage:
     offset: int
     limit: int
     hits: list[SearchHit] = field(default_factory=list)
+    #: Papers added, changed or removed since the indexes this page used were updated.
+    pending: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The page as ``search --json`` and ``/api/search`` show it."""
         return {
             "query": self.query, "mode": self.mode, "total": self.total, "offset": self.offset,
-            "limit": self.limit,
+            "limit": self.limit, "pending": self.pending,
             "results": [{"rank": h.rank, "key": h.key, "title": h.title, "score": h.score,
                          "year": h.year, "authors": h.authors, "snippet": h.snippet.text,
                          "highlights": h.snippet.highlights} for h in self.hits],
@@ -80,15 +87,19 @@ class IndexReport:
 
 
 class SearchService:
-    """Owns the search indexes of one library (kept in ``<library>.index/``)."""
+    """Owns the search indexes of one library (kept in ``<library>.index/``); a sync
+    waits up to ``lock_wait`` seconds (default :data:`.lexical.LOCK_WAIT`) while another
+    process writes the lexical index."""
 
     def __init__(self, store: Store, folder: Path,
                  embedder: Callable[[], Embedder] | None = None, *,
-                 ann_min: int = ANN_MIN) -> None:
+                 ann_min: int = ANN_MIN, lock_wait: float | None = None) -> None:
         self.store = store
         self.folder = folder
         self.ann_min = ann_min
+        self.lock_wait = LOCK_WAIT if lock_wait is None else lock_wait
         self._lexical: LexicalIndex | None = None
+        self._read_seq = -1  # the lexical state the reader last reloaded at
         # Snippets stem every word of every shown abstract; words repeat across queries.
         self._stems = StemCache()
         self._make_embedder = embedder
@@ -149,33 +160,54 @@ class SearchService:
             self._lexical = LexicalIndex(self.folder / _LEXICAL)
         return self._lexical
 
-    def pending(self) -> int:
-        seq, _ = self.store.search.state(_LEXICAL)
-        return self.store.search.pending(seq)
+    def pending(self, mode: str = _LEXICAL) -> int:
+        """Papers changed since the lexical index (and, for the semantic and hybrid
+        modes, the vectors) last took them in."""
+        repo = self.store.search
+        counts = [repo.pending(repo.state(_LEXICAL)[0])]
+        if mode != _LEXICAL:
+            counts.append(repo.pending(repo.state(STATE)[0]))
+        return max(counts)
+
+    def _reader(self) -> LexicalIndex:
+        """The lexical index, reloaded when a sync (of any process) committed since."""
+        index = self.lexical
+        seq = self.store.search.state(_LEXICAL)[0]
+        if seq != self._read_seq:
+            index.reload()
+            self._read_seq = seq
+        return index
 
     def sync(self, progress: Callable[[int, int], None] | None = None) -> IndexReport:
-        """Absorb every paper change since the last sync (resumable: batch by batch)."""
+        """Absorb every paper change since the last sync (resumable: batch by batch).
+
+        Holds the lexical index's writer throughout: a sync of another process that
+        started first finishes first, and this one takes in only what it left.
+        """
         repo = self.store.search
-        seq, settings = repo.state(_LEXICAL)
         index = self.lexical
-        rebuilt = False
-        if seq and (settings != index.settings or len(index) == 0):
-            index.clear()  # settings changed, or the index folder was lost: start over
-            seq, rebuilt = 0, True
-        total = repo.pending(seq)
-        updated = removed = done = 0
-        while batch := repo.changed_since(seq, _SYNC_BATCH):
-            ids = [pid for _, pid in batch]
-            rows = repo.index_rows(ids)
-            present = {r["id"] for r in rows}
-            gone = [pid for pid in ids if pid not in present]
-            index.update(rows, gone)
-            seq = batch[-1][0]
-            with self.store.transaction():
-                repo.set_state(_LEXICAL, seq, index.settings, utcnow())
-            updated, removed, done = updated + len(rows), removed + len(gone), done + len(ids)
-            if progress is not None:
-                progress(done, total)
+        with index.writing(self.lock_wait) as writer:
+            seq, settings = repo.state(_LEXICAL)  # read under the lock
+            rebuilt = False
+            if seq and (settings != index.settings or len(index) == 0):
+                writer.clear()  # settings changed, or the index folder was lost: start over
+                seq, rebuilt = 0, True
+            total = repo.pending(seq)
+            updated = removed = done = 0
+            while batch := repo.changed_since(seq, _SYNC_BATCH):
+                ids = [pid for _, pid in batch]
+                rows = repo.index_rows(ids)
+                present = {r["id"] for r in rows}
+                gone = [pid for pid in ids if pid not in present]
+                writer.update(rows, gone)
+                seq = batch[-1][0]
+                with self.store.transaction():
+                    repo.set_state(_LEXICAL, seq, index.settings, utcnow())
+                updated, removed = updated + len(rows), removed + len(gone)
+                done += len(ids)
+                if progress is not None:
+                    progress(done, total)
+        self._read_seq = seq
         return IndexReport(updated, removed, rebuilt, len(index))
 
     def default_mode(self) -> str:
@@ -200,10 +232,9 @@ class SearchService:
         check_year("year to", year_to)
         filters = Filters(self.store.collections.require(collection), year_from, year_to,
                           author, category)
-        if self.pending():
-            self.sync()
         hits, total = self._ranked(query, mode, filters, limit, offset, fusion)
-        page = SearchPage(query=query, mode=mode, total=total, offset=offset, limit=limit)
+        page = SearchPage(query=query, mode=mode, total=total, offset=offset, limit=limit,
+                          pending=self.pending(mode))
         stems = set(self.lexical.analyze(" ".join(terms(query)))) if snippets else set()
         self._fill(page, hits, stems if snippets else None)
         return page
@@ -213,14 +244,13 @@ class SearchService:
         """Papers most like the given ones ("more like these"), excluding them.
 
         Semantic: nearest to the mean of their vectors. Lexical: BM25 with their titles
-        and abstracts as the query. Hybrid (the default with vectors) fuses both.
+        and abstracts as the query. Hybrid (the default with vectors) fuses both. Papers
+        not indexed yet take no part (nothing is indexed or embedded here).
         """
         mode = mode or self.default_mode()
         if mode not in MODES:
             raise InvalidOptionError("similar mode", mode, MODES)
         check_limit(limit, low=0)
-        if self.pending():
-            self.sync()
         filters = Filters(self.store.collections.require(collection))
         exclude = set(paper_ids)
         depth = max(FUSION_DEPTH, limit)
@@ -228,23 +258,22 @@ class SearchService:
         if mode != "semantic":
             text = " ".join(f"{p.title} {p.abstract}" for p in
                             self.store.papers.get_many(paper_ids))
-            found = self.lexical.more_like(text, filters, limit=depth + len(exclude))
+            found = self._reader().more_like(text, filters, limit=depth + len(exclude))
             lexical = [(pid, score) for pid, score in found.hits if pid not in exclude]
         hits = lexical
         if mode != _LEXICAL:
             check_model(self.store, self.embedder.name)
-            self.embed()
             vectors = self.vectors.vectors_of(paper_ids)
             if len(vectors):
                 centre = vectors.mean(axis=0)
                 centre = centre / (np.linalg.norm(centre) or 1.0)
-                allowed = None if filters == Filters() else self.lexical.matching_ids(filters)
+                allowed = None if filters == Filters() else self._reader().matching_ids(filters)
                 semantic = self.vectors.search(centre, depth, titles=False, allowed=allowed,
                                                exclude=exclude)
                 hits = semantic if mode == "semantic" else self._fuse(
                     lexical, semantic, centre, False, FUSIONS[0])
         page = SearchPage(query=" ".join(keys), mode=mode, total=len(hits), offset=0,
-                          limit=limit)
+                          limit=limit, pending=self.pending(mode))
         self._fill(page, hits[:limit], None)
         return page
 
@@ -262,23 +291,21 @@ class SearchService:
     def _ranked(self, query: str, mode: str, filters: Filters, limit: int,
                 offset: int, fusion: str) -> tuple[list[tuple[int, float]], int]:
         if mode == _LEXICAL:
-            found = self.lexical.search(query, filters, limit=limit, offset=offset)
+            found = self._reader().search(query, filters, limit=limit, offset=offset)
             return found.hits, found.total
         if not terms(query):
             return [], 0
         depth = max(FUSION_DEPTH, limit + offset)
         check_model(self.store, self.embedder.name)
-        if self.store.search.pending(self.store.search.state(STATE)[0]):
-            self.embed()
         # Hybrid also matches the query against title vectors (measured: +0.004 nDCG@10
         # hybrid, -0.018 semantic alone on SciFact train; bench/RESULTS.md).
         vector, titles = self._query_vector(query), mode == "hybrid"
-        allowed = None if filters == Filters() else self.lexical.matching_ids(filters)
+        allowed = None if filters == Filters() else self._reader().matching_ids(filters)
         semantic = self.vectors.search(vector, depth, titles=titles, allowed=allowed)
         if mode == "semantic":
             total = len(allowed) if allowed is not None else len(self.vectors.ids)
             return semantic[offset:offset + limit], total
-        lexical = self.lexical.search(query, filters, limit=depth)
+        lexical = self._reader().search(query, filters, limit=depth)
         fused = self._fuse(lexical.hits, semantic, vector, titles, fusion)
         return fused[offset:offset + limit], max(lexical.total, len(fused))
 

@@ -4,7 +4,8 @@ receiver, and the board where running jobs report progress.
 An upload is saved into its own folder under the upload directory (``LIBRARY.db.uploads``
 unless ``WebSettings.upload_dir`` says otherwise) and kept there, since the papers' sources
 point to it; its ingest runs after the answer is sent (a background task, on a worker
-thread) with the library's lock held. Progress goes to a :class:`JobBoard` in memory, so a
+thread) with the library's lock held, and indexes the new papers (their vectors too when
+the form asks). Progress goes to a :class:`JobBoard` in memory, so a
 job can be watched without waiting for that lock.
 """
 
@@ -28,8 +29,9 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from ..bounds import MAX_ID, check_range, parse_int
-from ..errors import InvalidOptionError
+from ..errors import InvalidOptionError, PaperatlasError
 from ..ingest import FORMAT_NAMES
+from ..library import Library
 from ..models import Job
 from ..organize.edits import EDIT_OPS
 from ..organize.model import ROOT, UNSORTED, Tree
@@ -215,13 +217,24 @@ def queue_ingest(request: Request, upload: Upload, user: str) -> Job:
 
 
 def run_ingest(ctx: AppContext, jobs: JobBoard, job: Job, path: Path) -> None:
-    """Ingest a queued job's file (on a worker thread, after the answer was sent)."""
+    """Ingest a queued job's file (on a worker thread, after the answer was sent), then
+    index its papers' words, so that searches find them (searches never index); with the
+    job's ``index`` option, its vectors too (as ``ingest --index``)."""
     p = job.params
     try:
         with ctx.library() as lib:
             done = lib.ingest_job(job.id, [path], collection=p["collection"],
                                   format=p["format"], index=p["index"], progress=jobs.put)
+            if done.status == "done" and not p["index"]:
+                _index_words(lib, job.id)
     except Exception as exc:  # the job could not even be recorded: say so on the board
         log.exception("job %s", job.id)
         done = dataclasses.replace(job, status="failed", message=f"{type(exc).__name__}: {exc}")
     jobs.put(done)
+
+
+def _index_words(lib: Library, job_id: int) -> None:
+    try:
+        lib.index(embed=False)
+    except PaperatlasError as exc:  # the papers are in; the next index takes them
+        log.warning("job %s: its papers are not indexed yet: %s", job_id, exc)
