@@ -29,6 +29,7 @@ from .organize.label import KeywordLabeler
 from .organize.llm import LLMLabeler
 from .organize.model import BuildReport, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
 from .organize.service import TreeService
+from .organize.service import check_name as check_tree_name
 from .search import IndexReport, SearchPage, SearchService
 from .search.fusion import FUSIONS
 from .search.query import terms
@@ -171,6 +172,8 @@ class Library(PeopleMixin, FollowMixin):
         settings = TreeSettings(max_depth=max_depth, min_size=min_size,
                                 max_children=max_children, margin=margin,
                                 max_links=max_links, seed=seed, collection=collection)
+        if self.store.trees.id_for(name) is None:
+            check_tree_name(name)  # before indexing, which may take long
         self.index()
         return self.tree_service.build(name, settings,
                                        labeler=self._labeler(llm_url, llm_model, llm_key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,21 @@ from .update import split_node, update
 
 Embed = Callable[[list[str]], np.ndarray]
 Search = Callable[[str, int, str | None], list[int]]
+
+#: Longest tree name; names travel in URLs, file names and mail.
+MAX_NAME = 100
+#: A tree name: letters and digits (any script), spaces, ``-``, ``_`` and ``.``; it starts
+#: with a letter or digit and does not end with a space (``/``, ``?``, ``#``, ``%`` would
+#: break its web address).
+_NAME = re.compile(r"[^\W_](?:[\w .-]*[\w.-])?")
+NAME_RULE = (f"letters, digits, spaces, '-', '_' and '.' (starting with a letter or digit, "
+             f"not ending with a space, at most {MAX_NAME} characters)")
+
+
+def check_name(name: str) -> None:
+    """Refuse a name for a new tree that its web address could not carry."""
+    if len(name) > MAX_NAME or not _NAME.fullmatch(name):
+        raise InvalidOptionError("tree name", name, [NAME_RULE])
 
 
 class TreeService:
@@ -94,6 +110,8 @@ class TreeService:
               clusterer: Clusterer | None = None) -> BuildReport:
         """Build (or rebuild) a tree; a rebuild keeps ids of persisting topics and replays
         the edit log."""
+        if self.store.trees.id_for(name) is None:  # a tree named before the rule stays
+            check_name(name)
         _check_settings(settings, name)
         start = time.perf_counter()
         corpus = self.corpus(settings.collection)

@@ -100,7 +100,7 @@ def trees(request: Request) -> list[dict[str, Any]]:
 @router.get("/trees/{name}", tags=["trees"], responses=ERRORS)
 def tree(request: Request, name: str) -> Response:
     """A whole tree: exactly what ``paperatlas tree export --format json`` writes."""
-    return Response(tree_json(request, name), media_type="application/json")
+    return Response(tree_json(request, present.tree_name(name)), media_type="application/json")
 
 
 def tree_json(request: Request, name: str) -> str:
@@ -115,7 +115,7 @@ def tree_json(request: Request, name: str) -> str:
 def node(request: Request, name: str, node: NodeId) -> dict[str, Any]:
     """One topic: its path, sub-topics with sizes, keywords and the papers linked to it."""
     with context(request).library() as lib:
-        return lib.tree_node(name, node).to_dict()
+        return lib.tree_node(present.tree_name(name), node).to_dict()
 
 
 @router.get("/map", tags=["map"], responses=ERRORS)

@@ -21,6 +21,7 @@ from ..errors import InvalidOptionError
 from ..follow.feeds import FEED_FORMATS, MEDIA_TYPES, Feed, render_feed
 from ..follow.trending import parse_node
 from .context import context
+from .present import tree_name
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 
@@ -106,7 +107,7 @@ def node(request: Request, name: str, node: int, fmt: str, limit: Limit = 50) ->
     """The newest papers under a topic (its whole subtree)."""
     fmt = _format(fmt)
     with context(request).library() as lib:
-        feed = lib.feed("node", tree=name, node=node, limit=limit)
+        feed = lib.feed("node", tree=tree_name(name), node=node, limit=limit)
     return _answer(request, feed, fmt)
 
 

@@ -119,6 +119,7 @@ def trees(request: Request) -> HTMLResponse:
 def tree(request: Request, name: str) -> HTMLResponse:
     """The explorer: a treemap and the collapsible outline, from the tree's JSON export."""
     ctx = context(request)
+    name = present.tree_name(name)
     doc = json.loads(tree_json(request, name))
     with ctx.library() as lib:
         picture = lib.tree_picture(name)
@@ -139,6 +140,7 @@ def node(request: Request, name: str,
          node: Annotated[int, Path(ge=0, le=MAX_ID)]) -> HTMLResponse:
     """One topic: path, keywords, sub-topics (with their treemap) and papers."""
     ctx = context(request)
+    name = present.tree_name(name)
     with ctx.library() as lib:
         topic = lib.tree_node(name, node)
         picture = lib.tree_picture(name, node) if topic.children else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,10 +30,25 @@ def paper_url(key: str) -> str:
     return "/papers/" + quote(key, safe="")
 
 
+#: Characters a tree's path segment writes as ``~XX`` (see :func:`tree_url`).
+_TREE_ESCAPED = "%/~"
+
+
 def tree_url(name: str, node: int | None = None) -> str:
-    """The explorer page of a tree, or of one of its topics."""
-    base = "/trees/" + quote(name, safe="")
+    """The explorer page of a tree, or of one of its topics (prefix ``/api`` or ``/feeds``
+    for the JSON or a feed). The name is quoted whole. A ``/``, ``%`` or ``~`` (only names
+    made before they were refused have one) is first written ``~2F``, ``~25``, ``~7E``:
+    servers decode ``%2F`` before routing (so it would split the path) and some decode
+    twice; :func:`tree_name` turns the segment back into the name."""
+    escaped = "".join(f"~{ord(c):02X}" if c in _TREE_ESCAPED else c for c in name)
+    base = "/trees/" + quote(escaped, safe="~")
     return base if node is None else f"{base}/nodes/{node}"
+
+
+def tree_name(segment: str) -> str:
+    """The tree name in a path segment made by :func:`tree_url` (as the router decoded it)."""
+    return re.sub(r"~(25|2F|7E)", lambda m: chr(int(m.group(1), 16)), segment,
+                  flags=re.IGNORECASE)
 
 
 def id_links(ids: dict[str, str]) -> list[dict[str, str]]:

@@ -17,6 +17,7 @@ from ..errors import InvalidOptionError
 from ..ingest import FORMAT_NAMES
 from .auth import api_writer
 from .context import context
+from .present import tree_name
 from .writes import board, edit_args, job_of, queue_ingest, receive_upload, run_ingest
 
 router = APIRouter(prefix="/api")
@@ -33,7 +34,8 @@ UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-dat
         "collection": {"type": "string", "description": "Default: the file's name."},
         "format": {"type": "string", "enum": list(FORMAT_NAMES),
                    "description": "Default: detected."},
-        "index": {"type": "boolean", "description": "Update the search index afterwards."},
+        "index": {"type": "boolean", "description": "Also embed the new papers for "
+                  "semantic search (their words are always indexed afterwards)."},
     }}}}}}
 
 
@@ -53,6 +55,7 @@ def tree_edit(request: Request, name: str,
     if not isinstance(op, str):
         raise InvalidOptionError("edit", op, ["a body with 'op' and its arguments"])
     typed = edit_args(op, args, strict=True)
+    name = tree_name(name)
     with context(request).library() as lib:
         message = lib.tree_edit(name, op, **typed)
     return {"tree": name, "op": op, "args": typed, "message": message}
@@ -63,7 +66,7 @@ def tree_history(request: Request, name: str,
                  limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
     """The tree's change log, newest first: builds, updates and edits."""
     with context(request).library() as lib:
-        return lib.tree_history(name, limit)
+        return lib.tree_history(tree_name(name), limit)
 
 
 @router.post("/collections", tags=["papers"], status_code=201, responses={

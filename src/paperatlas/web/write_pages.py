@@ -36,6 +36,7 @@ def tree_edit(request: Request, name: str, op: Field = "", csrf: Field = "", nod
               paper: Field = "") -> Response:
     """Rename, move or merge a topic, or pin a paper to it, from the topic page."""
     page_writer(request, csrf)
+    name = present.tree_name(name)
     raw = {"node": node, "label": label, "parent": parent, "into": into, "paper": paper}
     if op == "merge":
         raw["nodes"] = raw.pop("node")

@@ -229,7 +229,9 @@
       li.append(button);
       if (e.id !== undefined) {
         const open = document.createElement("a");
-        open.href = `/trees/${encodeURIComponent(pts.tree)}/nodes/${e.id}`;
+        // as present.tree_url: "/", "%" and "~" (in old names) as ~2F, ~25, ~7E
+        const name = pts.tree.replace(/[%/~]/g, (c) => "~" + c.charCodeAt(0).toString(16).toUpperCase());
+        open.href = `/trees/${encodeURIComponent(name)}/nodes/${e.id}`;
         open.className = "legend-open";
         open.title = "Open this topic";
         open.textContent = "→";
