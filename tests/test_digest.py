@@ -27,6 +27,8 @@ from paperatlas.follow.settings import MailSettings
 from paperatlas.follow.subscriptions import items_from
 from test_subscriptions import Sink, add_new, make_library, settings
 
+from conftest import dump
+
 sink = test_subscriptions.sink  # the SMTP server fixture
 
 SINCE = "2000-01-01"
@@ -259,3 +261,18 @@ def test_a_followed_topic_ranks_its_papers_by_closeness_to_its_centre() -> None:
     picked = ranker.pick(["t"], np.ones(4, dtype=bool))
     assert [i for i, _, _ in picked] == [0, 1, 2]  # central first; non-members never
     assert ranker.rows["c"][0].tolist() == [0, 0, 0, 1.0]  # collections: every paper
+
+
+def test_a_preview_only_reads(tmp_path: Path) -> None:
+    """A preview (a GET on the web) never indexes or embeds the papers that wait."""
+    lib = make_library(tmp_path)
+    st = settings(min_score=0.0)
+    lib.subscribe("p@example.org", items_from(searches=["protein"]), st, MailSettings(),
+                  confirmed=True)
+    rows = test_subscriptions.papers_of("protein", 3, 300)
+    lib.ingest([test_subscriptions.write_csv(tmp_path / "in" / "late.csv", rows)])
+    assert lib.search_service.pending("semantic") == 3
+    before = dump(lib)
+    lib.digest_preview(st, email="p@example.org")
+    assert dump(lib) == before
+    assert lib.search_service.pending("semantic") == 3

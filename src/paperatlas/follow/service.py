@@ -75,7 +75,8 @@ class FollowService:
             raise InvalidOptionError("preview", "", ["an email address", "a subscription id"])
         else:
             subs = self.subscriptions.find(email=email, user=user)
-        self._index()
+        # A preview only reads (pages show it): papers not indexed yet wait for the next
+        # ``index`` or ``digest run``, which embeds before it ranks.
         return self.digests.plan(subs, settings)[0]
 
     def outbox(self, state: str | None = None, limit: int = 50) -> list[OutboxMessage]:
