@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from paperatlas import Library
 from paperatlas.cli import main
@@ -160,3 +161,91 @@ def test_web_search_says_how_many_papers_wait(tmp_path: Path, lib: Library) -> N
     key = next(lib.papers()).key
     assert client.get(f"/api/papers/{key}").status_code == 200  # with similar papers
     assert dump(lib) == before
+
+
+def _collection_client(lib: Library) -> tuple[TestClient, dict[str, str]]:
+    from paperatlas.web import WebSettings, create_app
+    lib.user_add("ed", "correct horse battery")
+    token = lib.token_create("ed", "tests").token
+    client = TestClient(create_app(lib, WebSettings(secret_key="k")))
+    return client, {"Authorization": f"Bearer {token}"}
+
+
+def test_a_collection_edit_reaches_the_search_filter(tmp_path: Path, lib: Library) -> None:
+    """Searches no longer sync, so a web write indexes what it changed (after answering)."""
+    _ingest(lib, tmp_path, "protein", 4, index=True)
+    client, auth = _collection_client(lib)
+    key = lib.search("protein", mode="lexical").hits[0].key
+    assert client.post("/api/collections", json={"name": "picked"}, headers=auth).is_success
+    assert client.post("/api/collections/picked/papers", json={"keys": [key]},
+                       headers=auth).is_success
+    page = client.get("/api/search", params={"q": "protein", "mode": "lexical",
+                                              "collection": "picked"}).json()
+    assert [h["key"] for h in page["results"]] == [key] and page["pending"] == 0
+    assert client.request("DELETE", "/api/collections/picked/papers", json={"keys": [key]},
+                          headers=auth).is_success
+    assert lib.search("protein", mode="lexical", collection="picked").total == 0
+
+
+def test_a_collection_edit_hands_over_to_a_busy_writer(tmp_path: Path, lib: Library) -> None:
+    """With another process writing the index, the edit answers within the hand-over wait
+    and its paper waits for that writer (or the next index), counted as pending."""
+    from paperatlas.web.writes import HANDOVER_WAIT
+    _ingest(lib, tmp_path, "protein", 3, index=True)
+    client, auth = _collection_client(lib)
+    key = lib.search("protein", mode="lexical").hits[0].key
+    client.post("/api/collections", json={"name": "busy"}, headers=auth)
+    again = subprocess.Popen([sys.executable, "-c", HOLDER,
+                              str(tmp_path / "lib.db.index" / "lexical")], text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        assert again.stdout is not None and again.stdout.readline().strip() == "held"
+        start = time.monotonic()
+        answer = client.post("/api/collections/busy/papers", json={"keys": [key]},
+                             headers=auth)
+        assert answer.is_success and time.monotonic() - start < HANDOVER_WAIT + 3
+        assert lib.search("protein", mode="lexical").pending == 1
+    finally:
+        again.kill()
+        again.wait(10)
+    lib.index()
+    assert lib.search("protein", mode="lexical", collection="busy").total == 1
+
+
+def test_a_paper_ingested_into_a_second_collection_is_found_there(tmp_path: Path,
+                                                                  lib: Library) -> None:
+    """The change log sees a known paper's new collection (the trigger's OR REPLACE was
+    overridden by the store's OR IGNORE, so the filter never learnt it)."""
+    rows = papers_of("protein", 3)
+    lib.ingest([write_csv(tmp_path / "in" / "first.csv", rows)], collection="first",
+               index=True)
+    lib.ingest([write_csv(tmp_path / "in" / "second.csv", rows)], collection="second",
+               index=True)
+    assert lib.search("protein", mode="lexical", collection="second").total == 3
+
+
+def test_migration_12_re_reads_collected_papers(tmp_path: Path) -> None:
+    """A library made before the fix logs its collected papers as changed once, so the
+    next index corrects their collection filter."""
+    import sqlite3
+
+    from paperatlas.store.migrations import MIGRATIONS
+    path = tmp_path / "old.db"
+    with Library(path, embedding_model=None) as lib:
+        lib.ingest([write_csv(tmp_path / "in" / "a.csv", papers_of("protein", 3))],
+                   collection="a", index=True)
+        lib.store.conn.execute("PRAGMA user_version=11")
+    conn = sqlite3.connect(path)
+    # the stale state of an old library: a membership the change log never saw
+    conn.execute("INSERT INTO collections (name, created_at) VALUES ('b', 'x')")
+    conn.execute("DROP TRIGGER collections_changed_insert")
+    conn.execute("INSERT INTO collection_papers (collection_id, paper_id, added_at)"
+                 " SELECT c.id, p.id, 'x' FROM collections c, papers p WHERE c.name = 'b'")
+    conn.commit()
+    conn.close()
+    with Library(path, embedding_model=None) as lib:
+        assert lib.store.schema_version == len(MIGRATIONS)
+        assert lib.search("protein", mode="lexical").pending == 3
+        lib.index()
+        assert lib.search("protein", mode="lexical", collection="b").total == 3

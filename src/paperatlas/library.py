@@ -110,11 +110,13 @@ class Library(PeopleMixin, FollowMixin):
 
     # -- search --------------------------------------------------------------------
     def index(self, *, embed: bool = True, switch_model: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> IndexReport:
+              progress: Callable[[int, int], None] | None = None,
+              wait: float | None = None) -> IndexReport:
         """Bring the search index, the token cache that tree builds read and (with an
-        embedding model) the vectors up to date."""
+        embedding model) the vectors up to date; ``wait`` bounds the wait for another
+        process that is writing the search index (``IndexBusyError`` after)."""
         service = self.search_service
-        report = service.sync(progress)
+        report = service.sync(progress, wait=wait)
         self.tree_service.sync_tokens()
         if embed and service.semantic_enabled:
             vectors = service.embed(switch_model=switch_model, progress=progress)

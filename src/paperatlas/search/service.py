@@ -178,15 +178,17 @@ class SearchService:
             self._read_seq = seq
         return index
 
-    def sync(self, progress: Callable[[int, int], None] | None = None) -> IndexReport:
+    def sync(self, progress: Callable[[int, int], None] | None = None, *,
+             wait: float | None = None) -> IndexReport:
         """Absorb every paper change since the last sync (resumable: batch by batch).
 
         Holds the lexical index's writer throughout: a sync of another process that
-        started first finishes first, and this one takes in only what it left.
+        started first finishes first, and this one takes in only what it left. ``wait``
+        (default ``lock_wait``) bounds the wait for that writer.
         """
         repo = self.store.search
         index = self.lexical
-        with index.writing(self.lock_wait) as writer:
+        with index.writing(self.lock_wait if wait is None else wait) as writer:
             seq, settings = repo.state(_LEXICAL)  # read under the lock
             rebuilt = False
             if seq and (settings != index.settings or len(index) == 0):

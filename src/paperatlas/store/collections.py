@@ -40,9 +40,16 @@ class CollectionRepo:
         return collection_id
 
     def add_paper(self, collection_id: int, paper_id: int, now: str) -> bool:
+        """Put a paper in a collection; False when it was in it already.
+
+        A plain INSERT (not ``OR IGNORE``): an outer statement's conflict clause overrides
+        the ``OR REPLACE`` of the trigger that logs the change, so the change log (and the
+        search index's collection filter) would never see the paper's new collection."""
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO collection_papers (collection_id, paper_id, added_at)"
-            " VALUES (?,?,?)", (collection_id, paper_id, now))
+            "INSERT INTO collection_papers (collection_id, paper_id, added_at)"
+            " SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM collection_papers"
+            " WHERE collection_id = ? AND paper_id = ?)",
+            (collection_id, paper_id, now, collection_id, paper_id))
         return cur.rowcount > 0
 
     def remove_paper(self, collection_id: int, paper_id: int) -> bool:

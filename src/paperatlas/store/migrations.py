@@ -458,7 +458,16 @@ def m011_sessions_throttle(conn: sqlite3.Connection) -> None:
     )
 
 
+def m012_recheck_collections(conn: sqlite3.Connection) -> None:
+    """Log every collected paper as changed once: adding a paper to a collection went
+    through ``INSERT OR IGNORE``, whose conflict clause overrode the change-log trigger's
+    ``OR REPLACE``, so the search index's collection filter missed such additions. The
+    next ``index`` re-reads those papers."""
+    conn.execute("INSERT OR REPLACE INTO paper_changes (paper_id)"
+                 " SELECT DISTINCT paper_id FROM collection_papers ORDER BY paper_id")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
     m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
-    m011_sessions_throttle]
+    m011_sessions_throttle, m012_recheck_collections]

@@ -18,7 +18,7 @@ from ..ingest import FORMAT_NAMES
 from .auth import api_writer
 from .context import context
 from .present import tree_name
-from .writes import board, edit_args, job_of, queue_ingest, receive_upload, run_ingest
+from .writes import board, edit_args, index_after, job_of, queue_ingest, receive_upload, run_ingest
 
 router = APIRouter(prefix="/api")
 
@@ -80,21 +80,25 @@ def collection_create(request: Request,
 
 
 @router.post("/collections/{name:path}/papers", tags=["papers"], responses=WRITE_ERRORS)
-def collection_add(request: Request, name: str, keys: Keys) -> dict[str, Any]:
+def collection_add(request: Request, name: str, keys: Keys,
+                   background: BackgroundTasks) -> dict[str, Any]:
     """Put papers in a collection; ``added`` counts those not already in it."""
     api_writer(request)
     with context(request).library() as lib:
         added = lib.collection_add(name, keys)
+        index_after(request, background)
         size = lib.paper_count(name)
     return {"collection": name, "added": added, "papers": size}
 
 
 @router.delete("/collections/{name:path}/papers", tags=["papers"], responses=WRITE_ERRORS)
-def collection_remove(request: Request, name: str, keys: Keys) -> dict[str, Any]:
+def collection_remove(request: Request, name: str, keys: Keys,
+                      background: BackgroundTasks) -> dict[str, Any]:
     """Take papers out of a collection (they stay in the library)."""
     api_writer(request)
     with context(request).library() as lib:
         removed = lib.collection_remove(name, keys)
+        index_after(request, background)
         size = lib.paper_count(name)
     return {"collection": name, "removed": removed, "papers": size}
 

@@ -19,7 +19,7 @@ from ..ingest import FORMAT_NAMES
 from . import present
 from .auth import SignInRequired, check_csrf, flash, local_url, page_writer, signed_in
 from .context import context
-from .writes import board, edit_args, job_of, queue_ingest, receive_upload, run_ingest
+from .writes import board, edit_args, index_after, job_of, queue_ingest, receive_upload, run_ingest
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,23 +67,27 @@ def collection_create(request: Request, name: Field = "", csrf: Field = "") -> R
 
 
 @router.post("/collections/add")
-def collection_add(request: Request, collection: Field = "", key: Field = "",
-                   csrf: Field = "", back: Field = "") -> Response:
+def collection_add(request: Request, background: BackgroundTasks, collection: Field = "",
+                   key: Field = "", csrf: Field = "",
+                   back: Field = "") -> Response:
     """Put a paper (by key or identifier) in a collection."""
     page_writer(request, csrf)
     with context(request).library() as lib:
         added = lib.collection_add(collection, [key.strip()])
+        index_after(request, background)
     flash(request, f"Added to {collection!r}." if added else f"Already in {collection!r}.")
     return _back(back, collection_url(collection))
 
 
 @router.post("/collections/remove")
-def collection_remove(request: Request, collection: Field = "", key: Field = "",
-                      csrf: Field = "", back: Field = "") -> Response:
+def collection_remove(request: Request, background: BackgroundTasks, collection: Field = "",
+                      key: Field = "", csrf: Field = "",
+                      back: Field = "") -> Response:
     """Take a paper out of a collection (it stays in the library)."""
     page_writer(request, csrf)
     with context(request).library() as lib:
         lib.collection_remove(collection, [key])
+        index_after(request, background)
     flash(request, f"Removed from {collection!r}.")
     return _back(back, collection_url(collection))
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fastapi import FastAPI, Request
+from fastapi import BackgroundTasks, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: Edit arguments that name a node by its id.
 NODE_ARGS = frozenset({"node", "parent", "into"})
+#: Seconds a web write waits for another process's search-index writer before it hands
+#: its papers over to that writer's run (or the next ``index``).
+HANDOVER_WAIT = 2.0
 #: What a multipart form may add to the size of the file it carries.
 FORM_OVERHEAD = 64 * 1024
 
@@ -226,15 +229,33 @@ def run_ingest(ctx: AppContext, jobs: JobBoard, job: Job, path: Path) -> None:
             done = lib.ingest_job(job.id, [path], collection=p["collection"],
                                   format=p["format"], index=p["index"], progress=jobs.put)
             if done.status == "done" and not p["index"]:
-                _index_words(lib, job.id)
+                index_words(lib, f"job {job.id}")
     except Exception as exc:  # the job could not even be recorded: say so on the board
         log.exception("job %s", job.id)
         done = dataclasses.replace(job, status="failed", message=f"{type(exc).__name__}: {exc}")
     jobs.put(done)
 
 
-def _index_words(lib: Library, job_id: int) -> None:
+def index_words(lib: Library, what: str) -> None:
+    """Take a web write's papers into the search index (words only, never vectors).
+
+    Waits at most :data:`HANDOVER_WAIT` for another process's index writer (an ``index``
+    or ``ingest --index`` beside the server): past it, that writer's run (it reads the
+    change log to its end) or the next ``index`` takes them in, and searches say how
+    many papers wait meanwhile. Never raises: the write itself is already committed.
+    """
     try:
-        lib.index(embed=False)
-    except PaperatlasError as exc:  # the papers are in; the next index takes them
-        log.warning("job %s: its papers are not indexed yet: %s", job_id, exc)
+        lib.index(embed=False, wait=HANDOVER_WAIT)
+    except PaperatlasError as exc:
+        log.warning("%s: its papers are not indexed yet: %s", what, exc)
+
+
+def index_after(request: Request, background: BackgroundTasks) -> None:
+    """Index after the answer is sent (a collection's papers reach its search filter)."""
+    ctx = context(request)
+
+    def run() -> None:
+        with ctx.library() as lib:
+            index_words(lib, f"{request.method} {request.url.path}")
+
+    background.add_task(run)
