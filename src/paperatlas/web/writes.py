@@ -222,22 +222,24 @@ def queue_ingest(request: Request, upload: Upload, user: str) -> Job:
 def run_ingest(ctx: AppContext, jobs: JobBoard, job: Job, path: Path) -> None:
     """Ingest a queued job's file (on a worker thread, after the answer was sent), then
     index its papers' words, so that searches find them (searches never index); with the
-    job's ``index`` option, its vectors too (as ``ingest --index``)."""
+    job's ``index`` option, its vectors too (as ``ingest --index``). Another process
+    writing the index never fails the job: its papers are handed over (:func:`index_words`)."""
     p = job.params
     try:
         with ctx.library() as lib:
             done = lib.ingest_job(job.id, [path], collection=p["collection"],
-                                  format=p["format"], index=p["index"], progress=jobs.put)
-            if done.status == "done" and not p["index"]:
-                index_words(lib, f"job {job.id}")
+                                  format=p["format"], progress=jobs.put)
+            if done.status == "done":
+                index_words(lib, f"job {job.id}", embed=bool(p["index"]))
     except Exception as exc:  # the job could not even be recorded: say so on the board
         log.exception("job %s", job.id)
         done = dataclasses.replace(job, status="failed", message=f"{type(exc).__name__}: {exc}")
     jobs.put(done)
 
 
-def index_words(lib: Library, what: str) -> None:
-    """Take a web write's papers into the search index (words only, never vectors).
+def index_words(lib: Library, what: str, *, embed: bool = False) -> None:
+    """Take a web write's papers into the search index (their words; their vectors too
+    with ``embed``).
 
     Waits at most :data:`HANDOVER_WAIT` for another process's index writer (an ``index``
     or ``ingest --index`` beside the server): past it, that writer's run (it reads the
@@ -245,7 +247,7 @@ def index_words(lib: Library, what: str) -> None:
     many papers wait meanwhile. Never raises: the write itself is already committed.
     """
     try:
-        lib.index(embed=False, wait=HANDOVER_WAIT)
+        lib.index(embed=embed, wait=HANDOVER_WAIT)
     except PaperatlasError as exc:
         log.warning("%s: its papers are not indexed yet: %s", what, exc)
 
