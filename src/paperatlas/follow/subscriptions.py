@@ -39,8 +39,11 @@ def utc_now() -> datetime:
 
 
 def address_hash(address: str) -> str:
-    """A short stable name for an address in logs and throttle keys (not the address)."""
-    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
+    """A short stable name for a mailbox in logs and throttle keys (not the address): case
+    and a ``+tag`` (``ada+x@`` reaches ``ada@``) do not make another one."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    mailbox = local.partition("+")[0] + at + domain if at else domain
+    return hashlib.sha256(mailbox.encode()).hexdigest()[:16]
 
 
 def _span(seconds: float) -> str:

@@ -12,11 +12,13 @@ from ..models import Record
 from .base import Parser
 from .limits import (
     MAX_JSON_DOCUMENT_CHARS,
+    MAX_JSON_VALUES,
     MAX_LINE_CHARS,
     MAX_NESTING,
     error_record,
     guarded,
     json_too_deep,
+    json_values,
 )
 from .source import InputFile, Lines
 
@@ -152,6 +154,9 @@ class JsonDocumentParser(Parser):
             "(the limit); split it, or convert it to JSON Lines"))
         if not text.strip():
             return
+        if json_values(text) > MAX_JSON_VALUES:  # first: the depth check costs per value too
+            raise ParseError(f"the JSON document holds more than {MAX_JSON_VALUES} values "
+                             "(the limit); split it, or convert it to JSON Lines", path=path)
         if json_too_deep(text):
             raise ParseError(f"the JSON document is nested deeper than {MAX_NESTING} levels",
                              path=path, line=1)

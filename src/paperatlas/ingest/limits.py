@@ -22,6 +22,9 @@ MAX_LINE_CHARS = 4_000_000
 MAX_RECORD_CHARS = 4_000_000
 #: Largest JSON document (a ``.json`` file is parsed whole); use JSON Lines for more.
 MAX_JSON_DOCUMENT_CHARS = 32_000_000
+#: Most values in a JSON document (counted as its ``{ [ , :`` outside strings): parsed,
+#: each costs up to ~100 bytes however short its text (``{}`` is 3 characters).
+MAX_JSON_VALUES = 1_000_000
 #: Deepest nesting of JSON arrays/objects or of BibTeX/LaTeX braces.
 MAX_NESTING = 64
 #: Longest title; longer ones are almost surely abstracts in the wrong field.
@@ -80,6 +83,16 @@ def json_too_deep(text: str, limit: int = MAX_NESTING) -> bool:
     if brackets.count("[") + brackets.count("{") <= limit:
         return False
     return max(accumulate(1 if c in "[{" else -1 for c in brackets)) > limit
+
+
+def json_values(text: str) -> int:
+    """How many values JSON ``text`` holds, about: its ``{ [ , :`` outside strings (exact
+    enough up to :data:`MAX_JSON_VALUES`, counted before any decoding)."""
+    rough = sum(text.count(c) for c in "{[,:")
+    if rough <= MAX_JSON_VALUES:
+        return rough
+    bare = _JSON_STRINGS.sub("", text)
+    return sum(bare.count(c) for c in "{[,:")
 
 
 def brace_depth(text: str) -> int:

@@ -1,8 +1,8 @@
 """Open an input file robustly: fingerprint, encoding detection, counted reading.
 
 Text comes out in bounded pieces (:class:`Lines`); a file with NUL bytes (binary data,
-or UTF-16 without a byte-order mark) is unreadable. A UTF-8 file with a few stray
-bytes stays UTF-8: each stray byte is kept as a surrogate escape (U+DC80-U+DCFF), and
+or UTF-16 without a byte-order mark) is unreadable. A UTF-8 file with stray bytes
+(however many) stays UTF-8: each stray byte is kept as a surrogate escape (U+DC80-U+DCFF), and
 the record that holds it is rejected (see :func:`.limits.check_record`); only a file
 with no valid UTF-8 beyond its stray bytes is read as cp1252.
 """
@@ -76,8 +76,9 @@ class InputFile:
         """Read the file once to fingerprint it and settle its encoding.
 
         NUL bytes outside UTF-16/32 make the file unreadable (found early, without
-        reading the rest). Otherwise UTF-8 wins unless the file has more stray bytes
-        than valid UTF-8 characters beyond ASCII (then it is cp1252).
+        reading the rest). Otherwise UTF-8 wins unless the file has stray bytes and no
+        valid UTF-8 character beyond ASCII (then it is cp1252): valid UTF-8 is never
+        read as cp1252, whatever the number of stray bytes beside it.
         """
         p = Path(path)
         try:
@@ -97,7 +98,7 @@ class InputFile:
                 raise ParseError("the file ends inside a UTF-8 character (truncated?)",
                                  path=str(p), line=scan.newlines + 1)
             valid = scan.nonascii - scan.invalid
-            encoding = "utf-8" if valid >= scan.invalid else "cp1252"
+            encoding = "utf-8" if valid or not scan.invalid else "cp1252"
         head = _decode(scan.first, encoding)
         return cls(path=p, size=scan.size, sha256=scan.digest.hexdigest(), encoding=encoding,
                    head=head, blank=scan.blank)

@@ -15,6 +15,7 @@ account and per client address (``WebSettings.auth_limits``): 429 with ``Retry-A
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -160,8 +161,18 @@ def end_session(request: Request) -> None:
 
 
 def client_address(request: Request) -> str | None:
-    """The client's address (behind a proxy, uvicorn's ``--proxy-headers`` sets it)."""
-    return request.client.host if request.client else None
+    """The client's address, as throttles count it: an IPv6 one by its /64, which one host
+    can rotate through (behind a proxy, uvicorn's ``--proxy-headers`` sets it)."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host or None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def flash(request: Request, message: str) -> None:

@@ -9,7 +9,6 @@ writes needs the session's CSRF token (forms) or an API token (``/api``).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Form, Request
@@ -20,7 +19,7 @@ from ..follow.model import FREQUENCIES, Item
 from ..follow.settings import DigestSettings, MailSettings
 from ..follow.subscriptions import items_from
 from ..search import MODES
-from .auth import SignInRequired, api_writer, check_csrf, flash, signed_in
+from .auth import SignInRequired, api_writer, check_csrf, client_address, flash, signed_in
 from .context import AppContext, context
 
 router = APIRouter(include_in_schema=False)
@@ -49,18 +48,9 @@ def _settings(request: Request) -> tuple[DigestSettings, MailSettings, bool]:
 
 
 def client_of(request: Request) -> str:
-    """Who asks, for the caps on confirmation mails: the client's IP address (an IPv6
-    one by its /64, which one host can rotate through)."""
-    host = request.client.host if request.client else ""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return host or "unknown"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
+    """Who asks, for the caps on confirmation mails: the client's address (an IPv6 one by
+    its /64, as every throttle counts it)."""
+    return client_address(request) or "unknown"
 
 
 def _send_soon(request: Request, background: BackgroundTasks) -> None:
