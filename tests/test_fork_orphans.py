@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from paperatlas.organize import parallel
-from paperatlas.organize.parallel import fork_map
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 
@@ -49,7 +49,16 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _pipes() -> set[str]:
+#: Counts the pipe ends each worker holds beyond its parent's, in a fresh process: in
+#: pytest's own process, threads of earlier tests (event loops' self-pipes) may open pipes
+#: between the count and the fork.
+HELD = """
+import importlib.util, json, os, sys
+spec = importlib.util.spec_from_file_location("parallel", sys.argv[1])
+parallel = sys.modules["parallel"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(parallel)
+
+def pipes():
     out = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -60,21 +69,27 @@ def _pipes() -> set[str]:
             out.add(target)
     return out
 
+def held(_, item):
+    return os.getpid(), sorted(pipes())
 
-def _held_pipes(_: None, item: int) -> tuple[int, set[str]]:
-    return os.getpid(), _pipes()
+before = pipes()
+got = parallel.fork_map(held, None, list(range(4)), 4)
+workers = [sorted(set(p) - before) for pid, p in got if pid != os.getpid()]
+print(json.dumps({"workers": workers, "parent_after": sorted(pipes() - before)}))
+"""
 
 
 def test_workers_hold_only_their_own_write_end() -> None:
-    before = _pipes()
-    got = fork_map(_held_pipes, None, list(range(4)), 4)
-    workers = [(pid, pipes - before) for pid, pipes in got if pid != os.getpid()]
+    out = subprocess.run([sys.executable, "-c", HELD, parallel.__file__], check=True,
+                         capture_output=True, text=True, timeout=60)
+    result = json.loads(out.stdout)
+    workers = result["workers"]
     assert len(workers) == 3
     # the one pipe end a worker needs: where it writes its results (no read ends: with
     # its own read end open, a worker whose parent died would block on a full pipe)
-    assert [len(extra) for _, extra in workers] == [1, 1, 1]
-    assert len({next(iter(extra)) for _, extra in workers}) == 3
-    assert _pipes() == before  # and the parent let go of every end
+    assert [len(extra) for extra in workers] == [1, 1, 1]
+    assert len({extra[0] for extra in workers}) == 3
+    assert result["parent_after"] == []  # and the parent let go of every end
 
 
 @pytest.mark.parametrize("kind", ["sleep", "send", "poll"])
