@@ -140,3 +140,13 @@ def test_format_option_forces_a_parser_and_export_filters(run, write, page: Path
     runs = json.loads(run("runs", "--json").output)
     assert [r["status"] for r in runs] == ["ok", "ok", "errors"]
     assert runs[0]["summary"]["added"] == 2
+
+
+def test_rejections_in_a_json_document_name_the_record(run, tmp_path: Path) -> None:
+    """A JSON document has no line per record: rejections name the record's number."""
+    doc = tmp_path / "papers.json"
+    doc.write_text(json.dumps([{"title": "Kept", "abstract": ABSTRACT_A},
+                               {"abstract": "No title here."}]))
+    out = run("ingest", str(doc))
+    assert "rejected 1 (" in out.output and "record 2" in out.output
+    assert f"{doc}:0" not in out.output

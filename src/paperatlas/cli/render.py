@@ -76,10 +76,14 @@ def ingest_summary(report: IngestReport) -> None:
                    f"{f.added} added, {f.merged} merged, {f.skipped} skipped, "
                    f"{f.rejected} rejected")
         for reason, count in f.rejected_by_reason.items():
-            lines = [str(r.line) for r in f.rejections if r.reason == reason]
+            where = [r for r in f.rejections if r.reason == reason]
             more = ", ..." if count > SHOWN_REJECTIONS else ""
-            click.echo(f"  rejected {count} ({reason}) at {name}:"
-                       f"{', '.join(lines[:SHOWN_REJECTIONS])}{more}")
+            if all(r.line for r in where):  # lines of the file
+                places = f"at {name}:{', '.join(str(r.line) for r in where[:SHOWN_REJECTIONS])}"
+            else:  # records of a JSON document (it has no line per record)
+                places = (f"in {name}, record "
+                          f"{', '.join(str(r.entry) for r in where[:SHOWN_REJECTIONS])}")
+            click.echo(f"  rejected {count} ({reason}) {places}{more}")
         for c in f.changes:
             mark = "+" if c.action == "added" else "="
             how = "" if c.action == "added" else f"  [{c.rule}]"
