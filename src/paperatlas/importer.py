@@ -245,7 +245,7 @@ class Importer:
             paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
             source_key=rec.source_key, title=rec.title, match_rule=rule, extra=rec.extra,
             now=now)
-        store.collections.add_paper(collection_id, paper_id, now)
+        store.collections.add_paper(collection_id, paper_id, now, logged=rule == "new")
         if self.detail and len(report.changes) < MAX_LISTED_CHANGES:
             action = "added" if rule == "new" else "merged"
             report.changes.append(Change(action, key, rec.title, rec.line, rule))

@@ -138,6 +138,8 @@ def check_record(rec: Record) -> str | None:
         or _too_long([*rec.categories, *rec.links], "a category or link", MAX_FIELD_CHARS))
     if reason:
         return reason
+    if _text_is_clean(rec, short):
+        return _check_extra(rec.extra)
     pairs = [("title", rec.title), ("abstract", rec.abstract),
              *(("an author", a) for a in rec.authors),
              *(("the venue, key or an identifier", v) for v in short if v),
@@ -146,6 +148,14 @@ def check_record(rec: Record) -> str | None:
         if reason := _bad_text(value, what):
             return reason
     return _check_extra(rec.extra)
+
+
+def _text_is_clean(rec: Record, short: list[str | None]) -> bool:
+    """Whether no text field holds a lone surrogate: one pass over them all (the usual
+    case); :func:`check_record` looks field by field only to name a bad one."""
+    text = "\n".join([rec.title, rec.abstract or "", *rec.authors, *(v for v in short if v),
+                      *rec.categories, *rec.links])
+    return text.isascii() or _SURROGATE.search(text) is None
 
 
 def _check_extra(extra: dict[str, Any]) -> str | None:

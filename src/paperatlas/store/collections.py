@@ -39,12 +39,20 @@ class CollectionRepo:
             raise NotFoundError(f"no collection named {name!r}")
         return collection_id
 
-    def add_paper(self, collection_id: int, paper_id: int, now: str) -> bool:
+    def add_paper(self, collection_id: int, paper_id: int, now: str, *,
+                  logged: bool = False) -> bool:
         """Put a paper in a collection; False when it was in it already.
 
         A plain INSERT (not ``OR IGNORE``): an outer statement's conflict clause overrides
         the ``OR REPLACE`` of the trigger that logs the change, so the change log (and the
-        search index's collection filter) would never see the paper's new collection."""
+        search index's collection filter) would never see the paper's new collection.
+        ``logged``: the paper's change is logged already in this transaction (it was just
+        inserted), so the cheaper ``OR IGNORE`` loses nothing."""
+        if logged:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO collection_papers (collection_id, paper_id, added_at)"
+                " VALUES (?,?,?)", (collection_id, paper_id, now))
+            return cur.rowcount > 0
         cur = self.conn.execute(
             "INSERT INTO collection_papers (collection_id, paper_id, added_at)"
             " SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM collection_papers"
