@@ -14,7 +14,7 @@ from sklearn.decomposition import PCA
 
 from paperatlas import Library
 from paperatlas.cli import main
-from paperatlas.errors import InvalidOptionError, NotFoundError, PaperatlasError
+from paperatlas.errors import InvalidOptionError, NotFoundError, PaperatlasError, PreconditionError
 from paperatlas.mapview import projection
 from paperatlas.mapview.service import first_level
 from test_semantic import HashingEmbedder
@@ -142,7 +142,7 @@ def test_the_map_needs_vectors(tmp_path: Path) -> None:
     lib.ingest([write_csv(tmp_path / "in" / "a.csv", papers_of("ocean", 3))])
     with pytest.raises(PaperatlasError, match="paperatlas index"):
         lib.map_build()
-    with pytest.raises(NotFoundError, match="map build"):
+    with pytest.raises(PreconditionError, match="map build"):
         lib.map_points()
     lib.close()
 
@@ -261,7 +261,7 @@ def test_map_page_and_api_before_a_build(mlib: Library) -> None:
     page = client.get("/map")
     assert page.status_code == 200 and "No map yet" in page.text and "<canvas" not in page.text
     r = client.get("/api/map")
-    assert r.status_code == 404 and "map build" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "map build" in r.json()["error"]["message"]
 
 
 def test_cli_map_build_and_info(mlib: Library) -> None:

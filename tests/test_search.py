@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paperatlas import InvalidOptionError, Library, NotFoundError
+from paperatlas import InvalidOptionError, Library, NotFoundError, PreconditionError
 from paperatlas.beir import evaluate
 from paperatlas.cli import main
 from paperatlas.search.query import MAX_TERMS, terms
@@ -73,7 +73,7 @@ def test_pagination_and_filters(lib: Library, write) -> None:
         lib.search("protein", collection="nope")
     with pytest.raises(InvalidOptionError, match="valid values are: hybrid, lexical, semantic"):
         lib.search("protein", mode="fuzzy")
-    with pytest.raises(InvalidOptionError, match="no embedding model configured"):
+    with pytest.raises(PreconditionError, match="no embedding model configured"):
         lib.search("protein", mode="semantic")
 
 

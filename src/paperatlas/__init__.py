@@ -5,8 +5,10 @@ from .errors import (
     NotFoundError,
     PaperatlasError,
     ParseError,
+    PreconditionError,
     StoreError,
     UnknownFormatError,
+    UpstreamError,
 )
 from .library import Library
 from .models import CollectionInfo, FileReport, IngestReport, Paper, Record, Stats
@@ -23,9 +25,11 @@ __all__ = [
     "Paper",
     "PaperatlasError",
     "ParseError",
+    "PreconditionError",
     "Record",
     "Stats",
     "StoreError",
     "UnknownFormatError",
+    "UpstreamError",
     "__version__",
 ]

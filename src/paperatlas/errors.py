@@ -1,7 +1,8 @@
 """Exceptions raised by the paperatlas core.
 
 Every error a user can cause is a :class:`PaperatlasError`; the CLI and web
-edges turn them into a message and a non-zero exit (or a 4xx answer).
+edges turn them into a message and a non-zero exit (or a 4xx answer; a 409 when the
+library lacks something a call needs, a 502 when an outside service failed).
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ class TooManyRequestsError(PaperatlasError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         self.retry_after = max(1, int(retry_after + 0.999))
         super().__init__(message)
+
+
+class PreconditionError(PaperatlasError):
+    """The library lacks something the call needs (a map, vectors, a tree, an embedding
+    model); the message names the command that makes it. The web edge answers 409."""
+
+
+class UpstreamError(PaperatlasError):
+    """An outside service (a chat model endpoint, an SMTP server) failed or refused; the
+    web edge answers 502."""
 
 
 class OutOfRangeError(InvalidOptionError):

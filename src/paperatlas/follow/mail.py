@@ -16,16 +16,16 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import PaperatlasError
+from ..errors import PaperatlasError, UpstreamError
 from .model import Digest, Subscription
 from .settings import DigestSettings, MailSettings
 
 
-class TransportError(PaperatlasError):
+class TransportError(UpstreamError):
     """The SMTP server cannot be reached or refuses the connection or login."""
 
 
-class MessageError(PaperatlasError):
+class MessageError(UpstreamError):
     """The SMTP server refused one message (sender, recipient or content)."""
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidOptionError, PaperatlasError
+from ..errors import InvalidOptionError, PaperatlasError, PreconditionError
 
 #: Projection methods, the default first.
 METHODS: tuple[str, ...] = ("pca", "umap")
@@ -77,8 +77,8 @@ def fit(method: str, vectors: np.ndarray, *, seed: int = 0) -> tuple[Projection,
     """Fit ``method`` on ``vectors`` (n x dim); the projection and the framed n x 2 points."""
     check_method(method)
     if len(vectors) == 0:
-        raise PaperatlasError("no paper vectors to map: run `paperatlas index` with an "
-                              "embedding model first")
+        raise PreconditionError("no paper vectors to map: run `paperatlas index` with an "
+                                "embedding model first")
     if method == "pca":
         mean, components = fit_pca(vectors, seed)
         raw = project(vectors, mean, components)
@@ -142,8 +142,8 @@ def place(projection: Projection, vectors: np.ndarray, *,
         framed: np.ndarray = (raw - projection.offset) / projection.scale
         return framed
     if mapped is None or len(mapped[0]) == 0:
-        raise PaperatlasError("the map has no points to place new papers by; rebuild it "
-                              "with `paperatlas map build --rebuild`")
+        raise PreconditionError("the map has no points to place new papers by; rebuild it "
+                                "with `paperatlas map build --rebuild`")
     from sklearn.neighbors import KNeighborsRegressor
 
     known, points = mapped

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ..errors import NotFoundError, PaperatlasError
+from ..errors import NotFoundError, PreconditionError
 from ..organize.model import UNSORTED
 from ..store import Store, utcnow
 from ..treeview import display_label
@@ -77,7 +77,7 @@ class MapService:
         topics when one is named."""
         state = self.store.maps.state()
         if state is None:
-            raise NotFoundError("this library has no map yet: build one with "
+            raise PreconditionError("this library has no map yet: build one with "
                                 "`paperatlas map build`")
         collection_id = self.store.collections.require(collection)
         legend: list[MapTopic] = []
@@ -108,11 +108,11 @@ class MapService:
     def _model(self) -> str:
         models = self.store.vectors.models()
         if not models:
-            raise PaperatlasError("the map needs paper vectors: run `paperatlas index` with "
-                                  "an embedding model first")
+            raise PreconditionError("the map needs paper vectors: run `paperatlas index` "
+                                    "with an embedding model first")
         if len(models) > 1:
-            raise PaperatlasError(f"the library holds vectors of several models "
-                                  f"({', '.join(models)}); re-embed with --switch-model")
+            raise PreconditionError(f"the library holds vectors of several models "
+                                    f"({', '.join(models)}); re-embed with --switch-model")
         return models[0]
 
 

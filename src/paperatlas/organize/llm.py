@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from paperatlas.errors import PaperatlasError
+from paperatlas.errors import UpstreamError
 from paperatlas.organize.base import Corpus, Group, Labeler, NodeLabel
 
 SYSTEM_PROMPT = (
@@ -28,7 +28,7 @@ MAX_WORDS = 6
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
 
 
-class LLMError(PaperatlasError):
+class LLMError(UpstreamError):
     """The chat completions endpoint could not be reached or gave an unusable answer."""
 
 

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..errors import InvalidOptionError, NotFoundError, PaperatlasError
+from ..errors import InvalidOptionError, NotFoundError, PaperatlasError, PreconditionError
 from ..store import Store
 from .base import Clusterer, Corpus, Featurizer, Labeler
 from .builder import TreeBuilder
@@ -86,8 +86,8 @@ class TreeService:
             ids += [batch_ids[i] for i in keep]
             parts.append(matrix[keep])
         if not ids:
-            raise PaperatlasError("no papers with embeddings in scope: ingest papers and run "
-                                  "`paperatlas index` (with an embedding model) first")
+            raise PreconditionError("no papers with embeddings in scope: ingest papers and "
+                                    "run `paperatlas index` (with an embedding model) first")
         texts = self.store.papers.texts(ids)
         pairs = [corpus_texts(*texts[p][1:]) for p in ids]
         return Corpus(ids=ids, vectors=np.vstack(parts), titles=[t for t, _ in pairs],

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embed import Embedder, paper_text
-from ..errors import PaperatlasError
+from ..errors import PreconditionError
 from ..store import Store, utcnow
 from . import ann
 from .ann import AnnIndex
@@ -22,7 +22,7 @@ _BATCH = 256
 _MAX_EXTRA = 20_000
 
 
-class ModelMismatchError(PaperatlasError):
+class ModelMismatchError(PreconditionError):
     """The library's vectors were made by another model than the one asked for."""
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..bounds import check_limit, check_offset, check_year
 from ..embed import Embedder
-from ..errors import InvalidOptionError
+from ..errors import InvalidOptionError, PreconditionError
 from ..store import Store, utcnow
 from . import ann
 from .ann import AnnReport
@@ -122,8 +122,9 @@ class SearchService:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             if self._make_embedder is None:
-                raise InvalidOptionError("search mode (no embedding model configured)",
-                                         "semantic", ["lexical"])
+                raise PreconditionError(
+                    "no embedding model configured: semantic and hybrid search and embedding "
+                    "need one (--model or PAPERATLAS_MODEL); the lexical mode needs none")
             self._embedder = self._make_embedder()
         return self._embedder
 
@@ -299,6 +300,9 @@ class SearchService:
             return [], 0
         depth = max(FUSION_DEPTH, limit + offset)
         check_model(self.store, self.embedder.name)
+        if mode == "semantic" and not self.store.vectors.count():
+            raise PreconditionError("no paper vectors yet: the semantic mode needs them; run "
+                                    "`paperatlas index` with an embedding model first")
         # Hybrid also matches the query against title vectors (measured: +0.004 nDCG@10
         # hybrid, -0.018 semantic alone on SciFact train; bench/RESULTS.md).
         vector, titles = self._query_vector(query), mode == "hybrid"

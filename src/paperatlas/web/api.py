@@ -27,6 +27,8 @@ Collection = Annotated[str | None, Query(description="Only papers of this collec
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A bad parameter; the message lists the valid values."},
     404: {"description": "No such paper, collection, tree or topic."},
+    409: {"description": "The library lacks what the call needs (a map, paper vectors, an "
+                         "embedding model); the message names the command that makes it."},
 }
 
 
@@ -126,7 +128,7 @@ def map_points(request: Request, collection: Collection = None,
     """The 2-D map as columns, one entry per paper: ``keys``, ``titles``, ``x``, ``y``
     (4 decimals; the fitted map spans [0, 1] on its longer axis) and ``topic`` (an index into
     ``topics``, the tree's first-level topics with their point counts; -1 for none), with the
-    ``method``, the ``count`` of points and the ``papers`` in scope. 404 before `map build`."""
+    ``method``, the ``count`` of points and the ``papers`` in scope. 409 before `map build`."""
     with context(request).library() as lib:
         view = lib.map_points(collection=_blank(collection), tree=_blank(tree))
     body = json.dumps(view.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()

@@ -18,23 +18,43 @@ from ..errors import (
     ConflictError,
     InvalidOptionError,
     NotFoundError,
+    OutOfRangeError,
     PaperatlasError,
     ParseError,
+    PreconditionError,
     StoreError,
     TooManyRequestsError,
     UnknownFormatError,
+    UpstreamError,
 )
+from ..follow.mail import MessageError, TransportError
+from ..follow.tokens import LinkError
+from ..organize.edits import EditError
+from ..organize.llm import LLMError
+from ..search.lexical import IndexBusyError
+from ..search.semantic import ModelMismatchError
 from .context import context
 
-#: HTTP status of each core exception (the first matching class wins).
+#: HTTP status of each core exception, every class named (tests/test_errors.py walks
+#: them all); the first matching class wins, so a subclass comes before its base.
 STATUS: tuple[tuple[type[PaperatlasError], int], ...] = (
     (NotFoundError, 404),
     (AuthError, 401),  # a wrong password or API token
     (ConflictError, 409),  # the name is taken
+    (ModelMismatchError, 409),  # the vectors are another model's: re-embed first
+    (PreconditionError, 409),  # no map, vectors, tree or model yet: the message says how
     (TooManyRequestsError, 429),  # with Retry-After
+    (OutOfRangeError, 400),
     (InvalidOptionError, 400),
     (UnknownFormatError, 400),
     (ParseError, 400),
+    (EditError, 400),  # an edit this tree cannot take
+    (LinkError, 400),  # a forged, cut or expired mail link
+    (LLMError, 502),  # the chat model endpoint failed
+    (TransportError, 502),  # the SMTP server cannot be reached
+    (MessageError, 502),  # the SMTP server refused a message
+    (UpstreamError, 502),
+    (IndexBusyError, 503),  # another process holds the index writer
     (StoreError, 503),  # the library is busy or cannot be opened
     (PaperatlasError, 400),
 )
