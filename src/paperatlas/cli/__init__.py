@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..embed.sbert import BACKENDS, DEFAULT_MODEL
-from ..errors import PaperatlasError
+from ..errors import NotFoundError, PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
-from ..library import Library
 from . import digest as digest_commands
 from . import follow as follow_commands
 from . import mapcmd as map_commands
@@ -22,6 +21,9 @@ from . import subscriptions as subscription_commands
 from . import tree as tree_commands
 from . import users as user_commands
 from . import web as web_commands
+
+if TYPE_CHECKING:
+    from ..library import Library
 
 
 class _Group(click.Group):
@@ -34,10 +36,15 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
+#: Commands that may create the library file; every other command reads one that exists.
+CREATES = frozenset({"ingest", "index", "serve", "users", "bench"})
+
+
 class _State:
     def __init__(self, db: str, model: str | None, backend: str = "auto",
-                 settings_path: str | None = None) -> None:
+                 settings_path: str | None = None, *, create: bool = True) -> None:
         self.db = db
+        self.create = create  # False: a missing library file is an error, not a new library
         self.settings_path = settings_path  # the TOML settings file (SMTP, digests)
         self.model = model
         self.backend = backend
@@ -45,6 +52,12 @@ class _State:
 
     def library(self) -> Library:
         if self._library is None:
+            if not self.create and self.db != ":memory:" and not Path(self.db).exists():
+                raise NotFoundError(f"no library at {self.db}; create one with `paperatlas "
+                                    "ingest FILE` (or name another with --db or "
+                                    "PAPERATLAS_DB)")
+            from ..library import Library  # here, not at the top: --help loads no engine
+
             self._library = Library(self.db, embedding_model=self.model,
                                     embed_backend=self.backend)
         return self._library
@@ -77,7 +90,7 @@ def main(ctx: click.Context, db: str, model: str, embed_backend: str,
          settings_path: str | None) -> None:
     """paperatlas: discover and organize research papers."""
     state = _State(db, None if model.lower() == "none" else model, embed_backend,
-                   settings_path)
+                   settings_path, create=ctx.invoked_subcommand in CREATES)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 
+from ..errors import InvalidOptionError, PreconditionError
 from ..organize.edits import EDIT_OPS
 from ..organize.export import TREE_FORMATS
 
 _NAME = click.option("--name", "-t", default="default", show_default=True, help="Tree name.")
+_ONE = click.option("--name", "-t", help="Tree name (default: the library's one tree).")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
@@ -98,25 +100,27 @@ def register(main: click.Group, state_type: Any) -> None:
         click.echo(state.library().tree_edit(name, op, **_edit_args(op, list(args))))
 
     @tree.command()
-    @_NAME
+    @_ONE
     @click.option("--papers", "-p", type=click.IntRange(min=0), default=0,
                   help="Show this many papers under each topic.")
     @click.option("--depth", type=click.IntRange(min=1), help="Show only this many levels.")
     @pass_state
-    def show(state: Any, name: str, papers: int, depth: int | None) -> None:
+    def show(state: Any, name: str | None, papers: int, depth: int | None) -> None:
         """Print the tree with topic sizes (`*` marks a locked label)."""
+        name = name or _only_tree(state.library())
         for line in state.library().tree_outline(name, show_papers=papers, max_depth=depth):
             click.echo(line)
 
     @tree.command()
-    @_NAME
+    @_ONE
     @click.option("--format", "fmt", type=click.Choice(TREE_FORMATS), default="json",
                   show_default=True)
     @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
                   help="File to write (default: standard output).")
     @pass_state
-    def export(state: Any, name: str, fmt: str, output: str | None) -> None:
+    def export(state: Any, name: str | None, fmt: str, output: str | None) -> None:
         """Write the tree as JSON, Markdown, OPML, a standalone HTML page or CSV."""
+        name = name or _only_tree(state.library())
         if output is None:
             state.library().tree_export(name, fmt, sys.stdout)
             return
@@ -170,6 +174,16 @@ def register(main: click.Group, state_type: Any) -> None:
         """Delete a tree with its edit log."""
         state.library().tree_delete(name)
         click.echo(f"deleted tree {name!r}")
+
+
+def _only_tree(lib: Any) -> str:
+    """The name of the library's one tree; with none or several, an error naming them."""
+    names = [t.name for t in lib.trees()]
+    if len(names) == 1:
+        return str(names[0])
+    if not names:
+        raise PreconditionError("no tree yet; build one with `paperatlas tree build`")
+    raise InvalidOptionError("--name (the library has several trees)", "", names)
 
 
 def _edit_args(op: str, args: list[str]) -> dict[str, Any]:

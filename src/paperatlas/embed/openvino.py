@@ -12,9 +12,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 #: OpenVINO precisions we accept; ``auto`` is bf16 when the CPU supports it.
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -79,6 +80,7 @@ class OpenVINOEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Normalized float32 vectors for ``texts`` (longest first, so batches pad little)."""
+        import numpy as np
         import torch
 
         order = np.argsort([-len(t) for t in texts], kind="stable")

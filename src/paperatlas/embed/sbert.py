@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidOptionError
 from . import openvino as ov_backend
 from .base import Embedder
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 #: How texts are encoded: ``auto`` is OpenVINO when installed (and the model fits),
@@ -53,41 +56,69 @@ class SentenceTransformerEmbedder(Embedder):
                  max_length: int = 256, device: str | None = None, backend: str = "auto",
                  precision: str = "auto", cache_dir: Path | None = None,
                  threads: int | None = None) -> None:
-        """Load ``model``; ``cache_dir`` keeps its OpenVINO conversion between runs;
-        ``threads`` caps the OpenVINO threads of one encoding (default: every core)."""
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
+        """Name ``model``, which is loaded on first use (so that a command that only reads
+        stored vectors loads no model); ``cache_dir`` keeps its OpenVINO conversion between
+        runs; ``threads`` caps the OpenVINO threads of one encoding (default: every core)."""
         if backend not in BACKENDS:
             raise InvalidOptionError("embedding backend", backend, list(BACKENDS))
         if precision not in ov_backend.PRECISIONS:
             raise InvalidOptionError("embedding precision", precision,
                                      list(ov_backend.PRECISIONS))
-        transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
         self.name = Path(model).name if Path(model).exists() else model
-        path = resolve_model(model)
-        try:
-            self.model = SentenceTransformer(path, device=device or "cpu")
-        except (OSError, ValueError) as exc:
-            raise InvalidOptionError(
-                f"embedding model (not found locally: {exc})", model, [DEFAULT_MODEL]) from exc
-        self.model.max_seq_length = max_length
+        self._source, self._device, self._max_length = model, device, max_length
+        self._backend_option = backend
         self.batch_size = batch_size
-        get_dim = (getattr(self.model, "get_embedding_dimension", None)
-                   or self.model.get_sentence_embedding_dimension)
-        self.dim = int(get_dim() or 0)
         self.query_prefix, self.passage_prefix = prefixes_for(self.name)
-        on_cpu = str(self.model.device) == "cpu"
-        if backend == "openvino" and not ov_backend.available():
-            raise InvalidOptionError("embedding backend (pip install openvino)", backend,
-                                     ["auto", "torch"])
-        self.backend = ("openvino" if backend != "torch" and on_cpu and ov_backend.available()
-                        and ov_backend.supports(self.model) else "torch")
         self.precision = precision
         self.cache_dir = cache_dir
         self.threads = threads
+        self._model: SentenceTransformer | None = None
+        self._dim = 0
+        self._backend = "torch"
         self._bulk: ov_backend.OpenVINOEncoder | None = None
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model, loaded on first use."""
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        """The vector dimension (loads the model)."""
+        _ = self.model
+        return self._dim
+
+    @property
+    def backend(self) -> str:
+        """``openvino`` or ``torch``: how texts are encoded (loads the model)."""
+        _ = self.model
+        return self._backend
+
+    def _load(self) -> SentenceTransformer:
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        path = resolve_model(self._source)
+        try:
+            model = SentenceTransformer(path, device=self._device or "cpu")
+        except (OSError, ValueError) as exc:
+            raise InvalidOptionError(f"embedding model (not found locally: {exc})",
+                                     self._source, [DEFAULT_MODEL]) from exc
+        model.max_seq_length = self._max_length
+        get_dim = (getattr(model, "get_embedding_dimension", None)
+                   or model.get_sentence_embedding_dimension)
+        self._dim = int(get_dim() or 0)
+        on_cpu = str(model.device) == "cpu"
+        backend = self._backend_option
+        if backend == "openvino" and not ov_backend.available():
+            raise InvalidOptionError("embedding backend (pip install openvino)", backend,
+                                     ["auto", "torch"])
+        self._backend = ("openvino" if backend != "torch" and on_cpu and ov_backend.available()
+                         and ov_backend.supports(model) else "torch")
+        return model
 
     def _openvino(self) -> ov_backend.OpenVINOEncoder:
         if self._bulk is None:
@@ -113,4 +144,6 @@ class SentenceTransformerEmbedder(Embedder):
             vectors = self.model.encode(texts, batch_size=self.batch_size,
                                         normalize_embeddings=True, convert_to_numpy=True,
                                         show_progress_bar=False)
+        import numpy as np
+
         return np.asarray(vectors, dtype=np.float32)

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from paperatlas.errors import InvalidOptionError, ParseError
 from paperatlas.organize.model import UNSORTED, EvalReport, Tree
@@ -248,6 +247,8 @@ def evaluate(tree: Tree, gold: Mapping[int, list[LabelPath]], *,
     predicted = _predicted_paths(tree, papers)
     report = EvalReport(papers=len(gold), gold_papers=len(gold),
                         assigned_share=len(assigned) / len(gold) if gold else 0.0)
+
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     depth = max((len(p) for paths in gold.values() for p in paths), default=0)
     used: dict[int, int] = {}
