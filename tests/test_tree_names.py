@@ -56,6 +56,7 @@ def test_a_build_refuses_names_a_url_cannot_carry(tmp_path: Path, name: str) -> 
 
 
 def test_the_cli_says_which_names_are_allowed(tmp_path: Path) -> None:
+    Library(tmp_path / "c.db", embedding_model=None).close()  # read commands need a library
     result = CliRunner().invoke(main, ["--db", str(tmp_path / "c.db"), "--model", "none",
                                        "tree", "build", "--name", "team/a"])
     assert result.exit_code != 0 and "letters, digits, spaces" in result.output
