@@ -24,11 +24,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @pass_state
     def add(state: Any, name: str, password_stdin: bool) -> None:
         """Add a user (the password is asked twice unless --password-stdin)."""
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        user = state.library().user_add(name, password)
+        user = state.library().user_add(name, _password("Password", password_stdin))
         click.echo(f"added user {user.name!r}")
 
     @users.command(name="list")
@@ -54,11 +50,7 @@ def register(main: click.Group, state_type: Any) -> None:
         tokens (make new ones with `paperatlas users token NAME`)."""
         lib = state.library()
         user = lib.user(name)  # an unknown name fails before the password is asked
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-        ended = lib.user_password(user.name, password)
+        ended = lib.user_password(user.name, _password("New password", password_stdin))
         click.echo(f"changed the password of {user.name!r}; ended {ended.sessions} web "
                    f"sessions and deleted {ended.tokens} API tokens")
 
@@ -82,3 +74,11 @@ def register(main: click.Group, state_type: Any) -> None:
         click.echo(made.token)
         click.echo(f"token {made.info.id} for {made.info.user!r}: keep it, it is not stored",
                    err=True)
+
+
+def _password(prompt: str, from_stdin: bool) -> str:
+    """The first line of standard input, or a password asked twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return password
