@@ -32,7 +32,9 @@ def tlib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     lib.ingest([write_csv(tmp / "in.csv", papers_of("protein", 12) + papers_of("galaxy", 12))])
     lib.tree_build(ODD, min_size=3)
     for name in LEGACY:
-        lib.store.trees.save(dataclasses.replace(lib.tree(ODD), name=name))
+        tree = dataclasses.replace(lib.tree(ODD), name=name)
+        with lib.store.transaction():
+            lib.store.trees.save(tree)
     yield lib
     lib.close()
 

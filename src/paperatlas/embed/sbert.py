@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,13 +77,17 @@ class SentenceTransformerEmbedder(Embedder):
         self._dim = 0
         self._backend = "torch"
         self._bulk: ov_backend.OpenVINOEncoder | None = None
+        # A model and its fast tokenizer serve one caller at a time ("Already borrowed"):
+        # a server's threads take turns (a query encodes in milliseconds).
+        self._lock = threading.RLock()
 
     @property
     def model(self) -> SentenceTransformer:
-        """The sentence-transformers model, loaded on first use."""
-        if self._model is None:
-            self._model = self._load()
-        return self._model
+        """The sentence-transformers model, loaded on first use (by one thread)."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
 
     @property
     def dim(self) -> int:  # type: ignore[override]
@@ -132,6 +137,10 @@ class SentenceTransformerEmbedder(Embedder):
         return self._bulk
 
     def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
+        with self._lock:
+            return self._encode(texts, kind)
+
+    def _encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
         texts = [prefix + t for t in texts]
         if self.backend == "openvino" and (len(texts) >= _BULK or self._bulk is not None

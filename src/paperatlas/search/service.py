@@ -8,6 +8,7 @@ job) put in the indexes, and each page says how many papers are not indexed yet.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,7 @@ class SearchService:
         self._stems = StemCache()
         self._make_embedder = embedder
         self._embedder: Embedder | None = None
+        self._loading = threading.Lock()  # one thread loads the model and opens the index
         self.vectors = VectorIndex(store, folder)
         # The next page of a search, or a shared link, embeds the same query again.
         self._query_vector = functools.lru_cache(maxsize=1024)(self._encode_query)
@@ -125,7 +127,9 @@ class SearchService:
                 raise PreconditionError(
                     "no embedding model configured: semantic and hybrid search and embedding "
                     "need one (--model or PAPERATLAS_MODEL); the lexical mode needs none")
-            self._embedder = self._make_embedder()
+            with self._loading:
+                if self._embedder is None:
+                    self._embedder = self._make_embedder()
         return self._embedder
 
     def embed(self, *, switch_model: bool = False,
@@ -158,7 +162,9 @@ class SearchService:
     @property
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
-            self._lexical = LexicalIndex(self.folder / _LEXICAL)
+            with self._loading:
+                if self._lexical is None:
+                    self._lexical = LexicalIndex(self.folder / _LEXICAL)
         return self._lexical
 
     def pending(self, mode: str = _LEXICAL) -> int:

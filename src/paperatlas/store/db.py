@@ -48,6 +48,19 @@ def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> sqlite3.Connecti
     return conn
 
 
+def connect_reader(path: str | Path, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
+    """A read-only connection to a library that exists (made by :func:`connect`): every
+    write on it fails, so a read path cannot write by mistake."""
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot be read ({exc})") from exc
+    return conn
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 

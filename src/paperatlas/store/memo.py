@@ -15,15 +15,17 @@ class Memo:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._answers: dict[str, Any] = {}
-        self._at: tuple[int, int] = (-1, -1)
+        # per connection (a store routes each thread to its own): (state, answers)
+        self._seen: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
 
     def get(self, name: str, compute: Callable[[], Any]) -> Any:
         """The remembered answer called ``name``, computed again after any change."""
-        now = (int(self.conn.execute("PRAGMA data_version").fetchone()[0]),
-               self.conn.total_changes)
-        if now != self._at:
-            self._answers, self._at = {}, now
-        if name not in self._answers:
-            self._answers[name] = compute()
-        return self._answers[name]
+        conn: sqlite3.Connection = getattr(self.conn, "target", self.conn)
+        now = (int(conn.execute("PRAGMA data_version").fetchone()[0]), conn.total_changes)
+        at, answers = self._seen.get(id(conn), ((-1, -1), {}))
+        if now != at:
+            answers = {}
+            self._seen[id(conn)] = (now, answers)
+        if name not in answers:
+            answers[name] = compute()
+        return answers[name]

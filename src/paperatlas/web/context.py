@@ -1,8 +1,7 @@
-"""What routes share: the settings, the library behind a lock, and the templates."""
+"""What routes share: the settings, the library and the templates."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,23 +65,24 @@ class WebSettings:
 
 
 class AppContext:
-    """What every route needs: the library (one caller at a time), settings and templates.
+    """What every route needs: the library, settings and templates.
 
-    The library's SQLite connection and search index are not safe to use from two threads
-    at once, and FastAPI runs routes in a thread pool, so routes take it through
-    :meth:`library`, which holds a lock.
+    FastAPI runs routes on a pool of threads, all sharing one library and none waiting for
+    another: the library's store reads on a read-only connection of the calling thread and
+    writes through its one write connection, a transaction at a time (datasette's shape);
+    the search index, the vectors and the model are shared, read-only. Slow work (ingest,
+    indexing, embedding) runs in the job worker, never in a request.
     """
 
     def __init__(self, library: Library, settings: WebSettings) -> None:
         self._library = library
-        self._lock = threading.Lock()
         self.settings = settings
         self.templates = _templates(settings)
 
     @contextmanager
     def library(self) -> Iterator[Library]:
-        with self._lock:
-            yield self._library
+        """The library, for one request (no lock: see the class)."""
+        yield self._library
 
     def render(self, request: Request, name: str, context: dict[str, Any],
                status_code: int = 200) -> HTMLResponse:
