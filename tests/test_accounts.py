@@ -170,7 +170,10 @@ def test_ingest_job_records_progress_and_rejections(lib: Library, write) -> None
     assert done.result["added"] == 2 and done.result["rejected"] == 1
     assert done.errors == [{"file": "up.csv", "line": 3, "entry": 2, "reason": "no title"}]
     assert done.done == done.total == path.stat().st_size
-    assert lib.job(job.id) == done and lib.jobs()[0].id == job.id
+    assert lib.job(job.id) == done and lib.jobs()[1].id == job.id and done.attempts == 1
+    follow = lib.jobs()[0]  # the index its papers call for, queued for a worker
+    assert (follow.kind, follow.status, follow.parent) == ("index", "queued", job.id)
+    assert follow.params == {"collections": ["up"]}
     with pytest.raises(Exception, match="not queued"):
         lib.ingest_job(job.id, [path])
     with pytest.raises(NotFoundError):

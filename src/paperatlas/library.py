@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import work
 from .accounts import AccountService
 from .bounds import MAX_LIST, check_id, check_limit, check_offset
 from .embed import Embedder
@@ -18,7 +20,7 @@ from .follow.service import FollowService
 from .follow.trending import TrendingService
 from .importer import Importer, IngestOptions, ProgressFn
 from .ingest import FieldMap
-from .jobs import JobService
+from .jobs import JobService, record_ingest
 from .library_follow import FollowMixin
 from .library_people import PeopleMixin
 from .mapview import MapInfo, MapReport, MapService, MapView
@@ -97,15 +99,18 @@ class Library(PeopleMixin, FollowMixin):
                index: bool = False, strict: bool = False) -> IngestReport:
         """Ingest files (or folders of files); each file commits on its own.
 
-        With ``index``, the search index absorbs the new papers right after; with
-        ``strict``, a rejected record fails its whole file.
+        New or merged papers queue an ``index`` job (for a worker); with ``index`` it runs
+        right after, here. With ``strict``, a rejected record fails its whole file.
         """
         fmap = FieldMap.parse(mapping) if isinstance(mapping, list) else mapping
         options = IngestOptions(collection=collection, format=format, mapping=fmap,
                                 dry_run=dry_run, strict=strict)
         report = Importer(self.store).ingest(paths, options, progress)
-        if index and not dry_run:
-            self.index()
+        if not dry_run:
+            for kind, params in work.after_ingest(report):
+                self.job_service.enqueue(kind, params)
+            if index:
+                self.index()
         return report
 
     # -- search --------------------------------------------------------------------
@@ -113,16 +118,19 @@ class Library(PeopleMixin, FollowMixin):
               progress: Callable[[int, int], None] | None = None,
               wait: float | None = None) -> IndexReport:
         """Bring the search index, the token cache that tree builds read and (with an
-        embedding model) the vectors up to date; ``wait`` bounds the wait for another
-        process that is writing the search index (``IndexBusyError`` after)."""
-        service = self.search_service
-        report = service.sync(progress, wait=wait)
-        self.tree_service.sync_tokens()
-        if embed and service.semantic_enabled:
-            vectors = service.embed(switch_model=switch_model, progress=progress)
-            report = dataclasses.replace(report, embedding=vectors,
-                                         ann=service.update_ann(rebuild=switch_model))
-        return report
+        embedding model) the vectors up to date, as an ``index`` job run here (the queued
+        one, if any); ``wait`` bounds the wait for another process that is indexing
+        (``StoreError``, ``IndexBusyError`` after)."""
+        def run(job: Job, report_progress: work.Progress) -> work.Outcome:
+            report = work.index_now(self, embed=embed, switch_model=switch_model,
+                                    progress=report_progress, wait=wait)
+            job.result = dataclasses.asdict(report)
+            return work.Outcome(report, work.after_index(self, job, report))
+
+        value: IndexReport = work.run_foreground(
+            self, "index", {"embed": embed, "collections": None}, run, progress=progress,
+            wait=wait)
+        return value
 
     def warm(self) -> None:
         """Load what the first search needs (the index, the vectors, the embedding model),
@@ -182,9 +190,23 @@ class Library(PeopleMixin, FollowMixin):
 
     def tree_update(self, name: str = "default", *, llm_url: str | None = None,
                     llm_model: str | None = None, llm_key: str | None = None) -> UpdateReport:
-        """Place papers that joined the tree's collection since it was built."""
+        """Place papers that joined the tree's collection since it was built (a
+        ``tree_update`` job run here, after an ``index`` job)."""
+        labeler = self._labeler(llm_url, llm_model, llm_key)
+        self.tree(name)  # a missing tree fails before indexing
         self.index()
-        return self.tree_service.update(name, labeler=self._labeler(llm_url, llm_model, llm_key))
+
+        def run(job: Job, progress: work.Progress) -> work.Outcome:
+            report = self.tree_service.update(name, labeler=labeler)
+            job.result = {"trees": {name: {"added": len(report.added),
+                                           "removed": report.removed,
+                                           "unsorted": report.unsorted}}}
+            progress(1, 1)
+            return work.Outcome(report)
+
+        value: UpdateReport = work.run_foreground(
+            self, "tree_update", {"trees": [name]}, run, take_queued=False)
+        return value
 
     def tree_edit(self, name: str, op: str, **args: Any) -> str:
         """One correction (see ``organize.edits.EDIT_OPS``); papers may be named by key."""
@@ -335,11 +357,30 @@ class Library(PeopleMixin, FollowMixin):
     def ingest_job(self, job_id: int, paths: Iterable[str | Path], *,
                    collection: str | None = None, format: str | None = None,
                    index: bool = False, progress: Callable[[Job], None] | None = None) -> Job:
-        """Run a queued job as :meth:`ingest`, recording progress, counts and per-record
-        errors on it; a file that cannot be ingested fails the job with its message."""
-        return self.job_service.run_ingest(job_id, lambda on_bytes: self.ingest(
-            paths, collection=collection, format=format, progress=on_bytes, index=index),
-            progress)
+        """Run a queued job here as :meth:`ingest`, recording progress, counts and per-record
+        errors on it (and queueing the index it calls for); a file that cannot be ingested
+        fails the job with its message. ``progress`` sees the job as bytes are read."""
+        claim = self.job_service.claim_job(job_id)
+
+        def run(job: Job, report_progress: work.Progress) -> work.Outcome:
+            def on_bytes(_: str, done: int, total: int) -> None:
+                report_progress(done, total)
+                if progress is not None:
+                    progress(job)
+
+            if progress is not None:
+                progress(job)
+            report = Importer(self.store).ingest(
+                paths, IngestOptions(collection=collection, format=format), on_bytes)
+            record_ingest(job, report)
+            return work.Outcome(report, work.after_ingest(report))
+
+        with contextlib.suppress(Exception):  # recorded on the job
+            work.run_claimed(self, claim, run)
+        done = self.job_service.get(job_id)
+        if index and done.status == "done":
+            self.index()
+        return done
 
     def feed(self, kind: str, **params: Any) -> Feed:
         """A feed (``follow.feeds.FEED_KINDS``) to write with ``follow.feeds.render_feed``;

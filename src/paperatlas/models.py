@@ -281,7 +281,8 @@ JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed")
 
 @dataclass
 class Job:
-    """Background work (a web upload's ingest): progress, result and per-record errors."""
+    """Background work (ingest, index, tree update, map placement): progress, result and
+    per-record errors."""
 
     id: int
     kind: str
@@ -296,6 +297,8 @@ class Job:
     message: str | None = None  # why a failed job failed
     started_at: str | None = None
     finished_at: str | None = None
+    attempts: int = 0  # how many times a process took it (more than one: resumed)
+    parent: int | None = None  # the job whose end queued it
 
     @property
     def finished(self) -> bool:

@@ -467,7 +467,33 @@ def m012_recheck_collections(conn: sqlite3.Connection) -> None:
                  " SELECT DISTINCT paper_id FROM collection_papers ORDER BY paper_id")
 
 
+def m013_job_worker(conn: sqlite3.Connection) -> None:
+    """Jobs for a worker process: private arguments (``payload``: a server path), a
+    coalescing key (one queued job per key), the job that queued it, the process running
+    it (``owner``, ``claim``), its heartbeat and attempts; one running job per kind.
+    Jobs left queued or running by the servers before (they ran their own) fail."""
+    conn.execute(
+        "UPDATE jobs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ'),"
+        " message = 'interrupted: the server stopped before the job finished; upload the"
+        " file again' WHERE status IN ('queued', 'running')")
+    _run(
+        conn,
+        """
+        ALTER TABLE jobs ADD COLUMN payload TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE jobs ADD COLUMN coalesce_key TEXT;
+        ALTER TABLE jobs ADD COLUMN parent_id INTEGER;
+        ALTER TABLE jobs ADD COLUMN owner TEXT;
+        ALTER TABLE jobs ADD COLUMN claim TEXT;
+        ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
+        ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        CREATE UNIQUE INDEX jobs_one_running ON jobs(kind) WHERE status = 'running';
+        CREATE UNIQUE INDEX jobs_one_queued ON jobs(coalesce_key) WHERE status = 'queued';
+        CREATE INDEX jobs_status ON jobs(status, id)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
     m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
-    m011_sessions_throttle, m012_recheck_collections]
+    m011_sessions_throttle, m012_recheck_collections, m013_job_worker]
