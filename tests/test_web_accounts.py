@@ -25,6 +25,7 @@ from paperatlas import Library
 from paperatlas.cli import main
 from paperatlas.web import WebSettings, create_app
 from paperatlas.web.writes import edit_args, safe_name
+from paperatlas.worker import Worker
 from test_semantic import HashingEmbedder
 from test_tree import papers_of, write_csv
 
@@ -297,6 +298,7 @@ def test_collections_pages_and_api(client: TestClient, alib: Library, token: str
 
 
 def test_upload_with_a_bad_record(client: TestClient, alib: Library, token: str) -> None:
+    Worker(alib).run_once()  # what earlier tests queued
     csrf = sign_in(client)
     form = client.get("/uploads")
     assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
@@ -304,7 +306,11 @@ def test_upload_with_a_bad_record(client: TestClient, alib: Library, token: str)
                     files={"file": ("../My list.csv", CSV.encode())}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
     job_id = int(r.headers["location"].rsplit("/", 1)[1])
-    page = client.get(f"/jobs/{job_id}")  # the test client waits for the background ingest
+    queued = client.get(f"/jobs/{job_id}")  # the server only queued it
+    assert "status-queued" in queued.text and "Waiting for the job worker" in queued.text
+    assert alib.paper_count() == 40 and client.get(f"/api/jobs/{job_id}").json()["attempts"] == 0
+    assert Worker(alib).run_once() == 2  # the ingest, then the index it queued
+    page = client.get(f"/jobs/{job_id}")
     assert page.status_code == 200
     assert "status-done" in page.text and "no title" in page.text and "refresh" not in page.text
     job = client.get(f"/api/jobs/{job_id}").json()
@@ -315,7 +321,7 @@ def test_upload_with_a_bad_record(client: TestClient, alib: Library, token: str)
     assert job["done"] == job["total"] == len(CSV.encode())
     assert alib.paper_count("My_list") == 2 and alib.has_paper("10.5555/u1")
     assert alib.job(job_id).status == "done"  # recorded in the library too
-    # not asked to index, the job indexed its words anyway (searches never index)
+    # the worker indexed its papers (searches never index)
     found = client.get("/api/search", params={"q": "uploaded paper one", "mode": "lexical",
                                               "collection": "My_list"}).json()
     assert found["results"][0]["title"] == "Uploaded paper one" and found["pending"] == 0
@@ -326,22 +332,28 @@ def test_upload_with_a_bad_record(client: TestClient, alib: Library, token: str)
                     files={"file": ("more.jsonl", b'{"title": "Graph upload via api"}\n')})
     assert r.status_code == 202
     made = r.json()
-    assert made["url"] == f"/api/jobs/{made['job']['id']}"
+    assert made["url"] == f"/api/jobs/{made['job']['id']}" and made["job"]["status"] == "queued"
+    assert "path" not in made["job"]["params"]  # where the server keeps it is not shown
+    assert Worker(alib).run_once() == 2
     done = client.get(made["url"]).json()
     assert done["status"] == "done" and done["result"]["added"] == 1 and done["params"]["index"]
     hits = client.get("/api/search", params={"q": "graph upload", "collection": "api-up"}).json()
-    assert hits["results"][0]["title"] == "Graph upload via api"
-    assert [j["id"] for j in client.get("/api/jobs").json()][:2] == [made["job"]["id"], job_id]
+    assert hits["results"][0]["title"] == "Graph upload via api" and hits["pending"] == 0
+    listed = client.get("/api/jobs").json()
+    assert [(j["kind"], j["parent"]) for j in listed[:2]] == [("index", made["job"]["id"]),
+                                                            ("ingest", None)]
+    assert listed[1]["id"] == made["job"]["id"] and job_id in [j["id"] for j in listed]
     bad = client.post("/api/uploads", headers=auth, data={"format": "xml"},
                       files={"file": ("a.xml", b"<x/>")})
     assert bad.status_code == 400 and "csv" in bad.json()["error"]["message"]
     assert client.post("/api/uploads", headers=auth, data={"x": "1"}).status_code == 400
 
 
-def test_failed_upload_fails_the_job(client: TestClient, token: str) -> None:
+def test_failed_upload_fails_the_job(client: TestClient, alib: Library, token: str) -> None:
     r = client.post("/api/uploads", headers={"Authorization": f"Bearer {token}"},
                     data={"format": "jsonl"},
                     files={"file": ("broken.jsonl", b'{"title": "fine"}\n{"title": \n')})
+    assert Worker(alib).run_once() == 1  # nothing added: no index queued
     job = client.get(r.json()["url"]).json()
     assert job["status"] == "failed" and job["message"].startswith("broken.jsonl:2: invalid JSON")
     page = client.get(r.json()["page"]).text
@@ -368,11 +380,15 @@ def test_oversize_upload_is_413(alib: Library, token: str, tmp_path: Path) -> No
     assert [p.name for p in (tmp_path / "up").rglob("*.csv")] == ["small.csv"]
 
 
-def test_interrupted_jobs_fail_when_the_app_starts(alib: Library) -> None:
-    job = alib.job_create("ingest", {"file": "lost.csv"})
+def test_queued_jobs_wait_for_the_worker_when_the_app_starts(alib: Library) -> None:
+    """The app no longer fails what it finds queued: the job worker runs it."""
+    job = alib.job_service.enqueue("map_place", {})
     client = _app(alib)
     data = client.get(f"/api/jobs/{job.id}").json()
-    assert data["status"] == "failed" and "interrupted" in data["message"]
+    assert data["status"] == "queued" and data["message"] is None
+    assert Worker(alib, kinds=("map_place",)).run_once() == 1
+    data = client.get(f"/api/jobs/{job.id}").json()
+    assert data["status"] == "done" and data["result"]["placed"] == 0  # no map yet
 
 
 def test_edit_args_and_safe_names() -> None:

@@ -132,6 +132,11 @@ class Library(PeopleMixin, FollowMixin):
             wait=wait)
         return value
 
+    def pending(self) -> int:
+        """Papers changed since the search index (or the vectors) last took them in: what
+        the queued ``index`` job has still to do."""
+        return self.search_service.pending(self.search_service.default_mode())
+
     def warm(self) -> None:
         """Load what the first search needs (the index, the vectors, the embedding model),
         so that a server's first visitor does not wait for it."""

@@ -77,8 +77,9 @@ def after_index(lib: Library, job: Job, report: IndexReport) -> FollowUps:
     if not (report.updated or report.removed or embedded or job.attempts > 1):
         return []
     follow: FollowUps = []
-    if lib.store.trees.all():
-        follow.append(("tree_update", {"collections": job.params.get("collections")}))
+    collections = job.params.get("collections")
+    if _trees_of(lib, collections):
+        follow.append(("tree_update", {"collections": collections}))
     if lib.store.maps.state() is not None:
         follow.append(("map_place", {}))
     return follow
@@ -88,8 +89,7 @@ def update_trees(lib: Library, collections: list[str] | None,
                  progress: Progress | None = None) -> dict[str, Any]:
     """Place new papers in every tree of the given collections (every tree with None; a
     tree of the whole library always)."""
-    names = [t.name for t in lib.trees() if collections is None or t.collection is None
-             or t.collection in collections]
+    names = _trees_of(lib, collections)
     done: dict[str, Any] = {}
     for i, name in enumerate(names):
         report = lib.tree_service.update(name)
@@ -98,6 +98,12 @@ def update_trees(lib: Library, collections: list[str] | None,
         if progress is not None:
             progress(i + 1, len(names))
     return {"trees": done}
+
+
+def _trees_of(lib: Library, collections: list[str] | None) -> list[str]:
+    """The trees that papers of ``collections`` (None: any) may join."""
+    return [t.name for t in lib.store.trees.all() if collections is None or
+            t.collection is None or t.collection in collections]
 
 
 def place_on_map(lib: Library) -> dict[str, Any]:

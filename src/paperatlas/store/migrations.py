@@ -476,22 +476,23 @@ def m013_job_worker(conn: sqlite3.Connection) -> None:
         "UPDATE jobs SET status = 'failed', finished_at = strftime('%Y-%m-%dT%H:%M:%SZ'),"
         " message = 'interrupted: the server stopped before the job finished; upload the"
         " file again' WHERE status IN ('queued', 'running')")
+    have = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    for column, kind in (("payload", "TEXT NOT NULL DEFAULT '{}'"), ("coalesce_key", "TEXT"),
+                         ("parent_id", "INTEGER"), ("owner", "TEXT"), ("claim", "TEXT"),
+                         ("heartbeat_at", "REAL"),
+                         ("attempts", "INTEGER NOT NULL DEFAULT 0")):
+        if column not in have:  # (a test may run this migration twice)
+            conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
     _run(
         conn,
         """
-        ALTER TABLE jobs ADD COLUMN payload TEXT NOT NULL DEFAULT '{}';
-        ALTER TABLE jobs ADD COLUMN coalesce_key TEXT;
-        ALTER TABLE jobs ADD COLUMN parent_id INTEGER;
-        ALTER TABLE jobs ADD COLUMN owner TEXT;
-        ALTER TABLE jobs ADD COLUMN claim TEXT;
-        ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
-        ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-        CREATE UNIQUE INDEX jobs_one_running ON jobs(kind) WHERE status = 'running';
-        CREATE UNIQUE INDEX jobs_one_queued ON jobs(coalesce_key) WHERE status = 'queued';
-        CREATE INDEX jobs_status ON jobs(status, id)
+        CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_running ON jobs(kind)
+            WHERE status = 'running';
+        CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_queued ON jobs(coalesce_key)
+            WHERE status = 'queued';
+        CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, id)
         """,
     )
-
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,

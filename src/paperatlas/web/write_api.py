@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
@@ -18,7 +18,7 @@ from ..ingest import FORMAT_NAMES
 from .auth import api_writer
 from .context import context
 from .present import tree_name
-from .writes import board, edit_args, index_after, job_of, queue_ingest, receive_upload, run_ingest
+from .writes import edit_args, job_of, queue_index, queue_ingest, receive_upload
 
 router = APIRouter(prefix="/api")
 
@@ -34,8 +34,8 @@ UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-dat
         "collection": {"type": "string", "description": "Default: the file's name."},
         "format": {"type": "string", "enum": list(FORMAT_NAMES),
                    "description": "Default: detected."},
-        "index": {"type": "boolean", "description": "Also embed the new papers for "
-                  "semantic search (their words are always indexed afterwards)."},
+        "index": {"type": "boolean", "description": "Accepted for older clients: new "
+                  "papers are always indexed and embedded by the job worker."},
     }}}}}}
 
 
@@ -80,55 +80,57 @@ def collection_create(request: Request,
 
 
 @router.post("/collections/{name:path}/papers", tags=["papers"], responses=WRITE_ERRORS)
-def collection_add(request: Request, name: str, keys: Keys,
-                   background: BackgroundTasks) -> dict[str, Any]:
+def collection_add(request: Request, name: str, keys: Keys) -> dict[str, Any]:
     """Put papers in a collection; ``added`` counts those not already in it."""
     api_writer(request)
     with context(request).library() as lib:
         added = lib.collection_add(name, keys)
-        index_after(request, background)
         size = lib.paper_count(name)
+    if added:
+        queue_index(request, name)
     return {"collection": name, "added": added, "papers": size}
 
 
 @router.delete("/collections/{name:path}/papers", tags=["papers"], responses=WRITE_ERRORS)
-def collection_remove(request: Request, name: str, keys: Keys,
-                      background: BackgroundTasks) -> dict[str, Any]:
+def collection_remove(request: Request, name: str, keys: Keys) -> dict[str, Any]:
     """Take papers out of a collection (they stay in the library)."""
     api_writer(request)
     with context(request).library() as lib:
         removed = lib.collection_remove(name, keys)
-        index_after(request, background)
         size = lib.paper_count(name)
+    if removed:
+        queue_index(request, name)
     return {"collection": name, "removed": removed, "papers": size}
 
 
 @router.post("/uploads", tags=["papers"], status_code=202, openapi_extra=UPLOAD_FORM,
              responses={**WRITE_ERRORS, 413: {"description": "The file is over the limit."}})
-async def upload(request: Request, background: BackgroundTasks) -> JSONResponse:
+async def upload(request: Request) -> JSONResponse:
     """Upload a file to ingest (any format ``paperatlas ingest`` reads). The answer comes at
-    once with the queued job; follow it at ``/api/jobs/{id}``."""
+    once with the queued job; follow it at ``/api/jobs/{id}``. The job worker ingests it,
+    then indexes, embeds and places the new papers in the topic trees and on the map
+    (jobs of their own, listed at ``/api/jobs``)."""
     user = api_writer(request)
     received = await receive_upload(request)
     job = await run_in_threadpool(queue_ingest, request, received, user)
-    background.add_task(run_ingest, context(request), board(request), job, received.path)
     return JSONResponse({"job": job.to_dict(), "url": f"/api/jobs/{job.id}",
                          "page": f"/jobs/{job.id}"}, status_code=202)
 
 
 @router.get("/jobs/{job_id}", tags=["papers"], responses=WRITE_ERRORS)
 def job(request: Request, job_id: int) -> dict[str, Any]:
-    """A job: ``status`` (queued, running, done, failed), progress as ``done`` of ``total``
-    bytes, the ingest's counts in ``result``, each rejected record in ``errors`` (file, line,
-    reason) and, for a failed job, its ``message``."""
+    """A job: ``kind`` (ingest, index, tree_update, map_place), ``status`` (queued, running,
+    done, failed), progress as ``done`` of ``total`` (bytes of an ingest, papers of an index,
+    trees of a tree update), the work's counts in ``result``, each rejected record in
+    ``errors`` (file, line, reason), ``parent`` (the job whose end queued it) and, for a
+    failed job, its ``message``."""
     return job_of(request, job_id).to_dict()
 
 
 @router.get("/jobs", tags=["papers"])
 def jobs(request: Request,
          limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, Any]]:
-    """Recent jobs, newest first."""
+    """Recent jobs, newest first, as the worker left them (queued and running ones with
+    their progress)."""
     with context(request).library() as lib:
-        items = lib.jobs(limit)
-    running = board(request)
-    return [(running.get(j.id) or j).to_dict() for j in items]
+        return [j.to_dict() for j in lib.jobs(limit)]

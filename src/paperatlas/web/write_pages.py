@@ -10,7 +10,7 @@ import shutil
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -19,7 +19,7 @@ from ..ingest import FORMAT_NAMES
 from . import present
 from .auth import SignInRequired, check_csrf, flash, local_url, page_writer, signed_in
 from .context import context
-from .writes import board, edit_args, index_after, job_of, queue_ingest, receive_upload, run_ingest
+from .writes import edit_args, job_of, queue_index, queue_ingest, receive_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,27 +67,27 @@ def collection_create(request: Request, name: Field = "", csrf: Field = "") -> R
 
 
 @router.post("/collections/add")
-def collection_add(request: Request, background: BackgroundTasks, collection: Field = "",
-                   key: Field = "", csrf: Field = "",
-                   back: Field = "") -> Response:
+def collection_add(request: Request, collection: Field = "", key: Field = "",
+                   csrf: Field = "", back: Field = "") -> Response:
     """Put a paper (by key or identifier) in a collection."""
     page_writer(request, csrf)
     with context(request).library() as lib:
         added = lib.collection_add(collection, [key.strip()])
-        index_after(request, background)
+    if added:
+        queue_index(request, collection)
     flash(request, f"Added to {collection!r}." if added else f"Already in {collection!r}.")
     return _back(back, collection_url(collection))
 
 
 @router.post("/collections/remove")
-def collection_remove(request: Request, background: BackgroundTasks, collection: Field = "",
-                      key: Field = "", csrf: Field = "",
-                      back: Field = "") -> Response:
+def collection_remove(request: Request, collection: Field = "", key: Field = "",
+                      csrf: Field = "", back: Field = "") -> Response:
     """Take a paper out of a collection (it stays in the library)."""
     page_writer(request, csrf)
     with context(request).library() as lib:
-        lib.collection_remove(collection, [key])
-        index_after(request, background)
+        removed = lib.collection_remove(collection, [key])
+    if removed:
+        queue_index(request, collection)
     flash(request, f"Removed from {collection!r}.")
     return _back(back, collection_url(collection))
 
@@ -109,19 +109,19 @@ def collection(request: Request, name: str,
 
 @router.get("/uploads", response_class=HTMLResponse)
 def uploads(request: Request) -> HTMLResponse:
-    """The upload form and the recent jobs."""
+    """The upload form and the recent jobs (uploads and the work they queued)."""
     ctx = context(request)
     with ctx.library() as lib:
         items = lib.jobs(20)
         names = [c.name for c in lib.collections()]
-    running = board(request)
+        pending = lib.pending()
     return ctx.render(request, "uploads.html", {
-        "jobs": [running.get(j.id) or j for j in items], "formats": FORMAT_NAMES,
+        "jobs": items, "pending": pending, "formats": FORMAT_NAMES,
         "collections": names, "limit": ctx.settings.max_upload_bytes})
 
 
 @router.post("/uploads")
-async def upload(request: Request, background: BackgroundTasks) -> Response:
+async def upload(request: Request) -> Response:
     """Save the file, queue its ingest and show the job's page."""
     user = await run_in_threadpool(signed_in, request)
     if user is None:  # refused before the file is read
@@ -133,7 +133,6 @@ async def upload(request: Request, background: BackgroundTasks) -> Response:
         shutil.rmtree(received.path.parent, ignore_errors=True)
         raise
     job = await run_in_threadpool(queue_ingest, request, received, user)
-    background.add_task(run_ingest, context(request), board(request), job, received.path)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

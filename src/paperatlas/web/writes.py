@@ -1,37 +1,33 @@
 """What the write routes (forms and ``/api``) share: typed tree-edit arguments, the upload
-receiver, and the board where running jobs report progress.
+receiver, and queueing jobs.
 
 An upload is saved into its own folder under the upload directory (``LIBRARY.db.uploads``
 unless ``WebSettings.upload_dir`` says otherwise) and kept there, since the papers' sources
-point to it; its ingest runs after the answer is sent (a background task, on a worker
-thread) with the library's lock held, and indexes the new papers (their vectors too when
-the form asks). Progress goes to a :class:`JobBoard` in memory, so a
-job can be watched without waiting for that lock.
+point to it; its ingest is queued as a job, which the job worker (``paperatlas worker``,
+started by ``serve``) runs, then the index, tree update and map placement it queues in turn.
+The server itself never ingests, indexes or embeds; a job's progress is read from the
+library.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import secrets
 import shutil
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from ..bounds import MAX_ID, check_range, parse_int
-from ..errors import InvalidOptionError, PaperatlasError
+from ..errors import InvalidOptionError
 from ..ingest import FORMAT_NAMES
-from ..library import Library
 from ..models import Job
 from ..organize.edits import EDIT_OPS
 from ..organize.model import ROOT, UNSORTED, Tree
@@ -42,21 +38,16 @@ log = logging.getLogger(__name__)
 
 #: Edit arguments that name a node by its id.
 NODE_ARGS = frozenset({"node", "parent", "into"})
-#: Seconds a web write waits for another process's search-index writer before it hands
-#: its papers over to that writer's run (or the next ``index``).
-HANDOVER_WAIT = 2.0
 #: What a multipart form may add to the size of the file it carries.
 FORM_OVERHEAD = 64 * 1024
 
 
 def install(app: FastAPI) -> None:
-    """Where uploads go, the job board, and failing the jobs a stopped server left behind."""
+    """Where uploads go (their jobs wait in the library for the worker)."""
     ctx: AppContext = app.state.paperatlas
     with ctx.library() as lib:
-        lib.jobs_abandon()
         root = ctx.settings.upload_dir or str(lib.path.with_name(lib.path.name + ".uploads"))
     app.state.upload_root = Path(root)
-    app.state.jobs = JobBoard()
 
 
 # -- tree edits -------------------------------------------------------------------------------
@@ -108,38 +99,8 @@ def edit_targets(tree: Tree, node_id: int) -> list[dict[str, Any]]:
 
 
 # -- jobs ---------------------------------------------------------------------------------------
-class JobBoard:
-    """Jobs of this server as they run, readable without the library's lock."""
-
-    def __init__(self, keep: int = 200) -> None:
-        self._jobs: OrderedDict[int, Job] = OrderedDict()
-        self._lock = threading.Lock()
-        self._keep = keep
-
-    def put(self, job: Job) -> None:
-        copy = dataclasses.replace(job, params=dict(job.params), result=dict(job.result),
-                                   errors=list(job.errors))
-        with self._lock:
-            self._jobs[job.id] = copy
-            self._jobs.move_to_end(job.id)
-            while len(self._jobs) > self._keep:
-                self._jobs.popitem(last=False)
-
-    def get(self, job_id: int) -> Job | None:
-        with self._lock:
-            return self._jobs.get(job_id)
-
-
-def board(request: Request) -> JobBoard:
-    jobs: JobBoard = request.app.state.jobs
-    return jobs
-
-
 def job_of(request: Request, job_id: int) -> Job:
-    """A job as it stands now: from the board while this server has it, else the library."""
-    seen = board(request).get(job_id)
-    if seen is not None:
-        return seen
+    """A job as it stands now (its progress is written by the process running it)."""
     with context(request).library() as lib:
         return lib.job(job_id)
 
@@ -209,55 +170,17 @@ def _save(source: BinaryIO, folder: Path, filename: str, limit: int) -> tuple[Pa
 
 
 def queue_ingest(request: Request, upload: Upload, user: str) -> Job:
-    """A queued ingest job for a saved upload (run it with :func:`run_ingest`)."""
+    """Queue the ingest of a saved upload for the job worker."""
     options = upload.options()
     params = {"file": upload.path.name, "bytes": upload.size, **options}
     params["collection"] = options["collection"] or upload.path.stem
     with context(request).library() as lib:
-        job = lib.job_create("ingest", params, created_by=user)
-    board(request).put(job)
-    return job
+        return lib.job_service.enqueue("ingest", params, created_by=user,
+                                       payload={"path": str(upload.path)})
 
 
-def run_ingest(ctx: AppContext, jobs: JobBoard, job: Job, path: Path) -> None:
-    """Ingest a queued job's file (on a worker thread, after the answer was sent), then
-    index its papers' words, so that searches find them (searches never index); with the
-    job's ``index`` option, its vectors too (as ``ingest --index``). Another process
-    writing the index never fails the job: its papers are handed over (:func:`index_words`)."""
-    p = job.params
-    try:
-        with ctx.library() as lib:
-            done = lib.ingest_job(job.id, [path], collection=p["collection"],
-                                  format=p["format"], progress=jobs.put)
-            if done.status == "done":
-                index_words(lib, f"job {job.id}", embed=bool(p["index"]))
-    except Exception as exc:  # the job could not even be recorded: say so on the board
-        log.exception("job %s", job.id)
-        done = dataclasses.replace(job, status="failed", message=f"{type(exc).__name__}: {exc}")
-    jobs.put(done)
-
-
-def index_words(lib: Library, what: str, *, embed: bool = False) -> None:
-    """Take a web write's papers into the search index (their words; their vectors too
-    with ``embed``).
-
-    Waits at most :data:`HANDOVER_WAIT` for another process's index writer (an ``index``
-    or ``ingest --index`` beside the server): past it, that writer's run (it reads the
-    change log to its end) or the next ``index`` takes them in, and searches say how
-    many papers wait meanwhile. Never raises: the write itself is already committed.
-    """
-    try:
-        lib.index(embed=embed, wait=HANDOVER_WAIT)
-    except PaperatlasError as exc:
-        log.warning("%s: its papers are not indexed yet: %s", what, exc)
-
-
-def index_after(request: Request, background: BackgroundTasks) -> None:
-    """Index after the answer is sent (a collection's papers reach its search filter)."""
-    ctx = context(request)
-
-    def run() -> None:
-        with ctx.library() as lib:
-            index_words(lib, f"{request.method} {request.url.path}")
-
-    background.add_task(run)
+def queue_index(request: Request, collection: str) -> None:
+    """Queue an index job for a collection's changed papers (so that they reach its search
+    filter and its trees); one already queued takes the collection in."""
+    with context(request).library() as lib:
+        lib.job_service.enqueue("index", {"collections": [collection]})
