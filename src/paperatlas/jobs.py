@@ -14,6 +14,7 @@ entry of ``errors`` (line, entry, reason); a file that cannot be read at all fai
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -170,8 +171,8 @@ class JobService:
                         jobs.set_params(queued.id, merge_params(queued.params, params))
                     return self._take(queued.id)
             if deadline is not None and time.monotonic() >= deadline:
-                raise StoreError(f"the library is busy: another process is running a {kind} "
-                                 "job; try again when it is done")
+                raise StoreError(f"the library is busy: another process is running a job of "
+                                 f"kind {kind!r}; try again when it is done")
             time.sleep(FOREGROUND_POLL)
 
     def _take(self, job_id: int) -> Claim:
@@ -222,7 +223,9 @@ class JobService:
         """Record a claimed job's end (``job``'s status, progress, result, errors, message)
         and queue its ``follow``-up jobs, in one transaction; None (and nothing written)
         when the job is no longer this claim's (taken again after its process was
-        thought dead)."""
+        thought dead). A job not marked ``failed`` ends ``done``."""
+        if job.status != "failed":
+            job = dataclasses.replace(job, status="done")
         with self.store.transaction():
             if not self.store.jobs.finish(job, utcnow(), claim.token):
                 log.warning("job %s was taken again by another process; this run's end is "

@@ -157,7 +157,9 @@ def run_claimed(lib: Library, claim: Claim,
                 progress: Progress | None = None, heartbeat: float = HEARTBEAT_EVERY) -> Outcome:
     """Run a claimed job (its kind's :data:`WORK`, or ``work``), writing its progress and
     a heartbeat as it runs, then record its end and queue what follows (only if the job is
-    still this claim's). A failure is recorded on the job and raised again."""
+    still this claim's). A failure is recorded on the job and raised again; an interrupt
+    (``KeyboardInterrupt``) leaves the job running, to be taken again when this process is
+    gone."""
     job = dataclasses.replace(claim.job, result={}, errors=[], message=None)
     if work is None:
         if job.kind not in WORK:
@@ -183,7 +185,7 @@ def run_claimed(lib: Library, claim: Claim,
     beats.start()
     try:
         outcome = work(job, on_progress)
-    except BaseException as exc:
+    except Exception as exc:
         job.status = "failed"
         job.message = (str(exc) if isinstance(exc, PaperatlasError)
                        else f"unexpected error: {type(exc).__name__}: {exc}")
@@ -193,8 +195,8 @@ def run_claimed(lib: Library, claim: Claim,
         beats.join(5)
         service.finish(claim, job)
         raise
-    stop.set()
-    beats.join(5)
+    finally:  # interrupted (Ctrl-C): the job stays running, taken again once we are gone
+        stop.set()
     if job.status == "running":
         job.status = "done"
     if job.total and job.status == "done":

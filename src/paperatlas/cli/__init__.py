@@ -21,6 +21,7 @@ from . import subscriptions as subscription_commands
 from . import tree as tree_commands
 from . import users as user_commands
 from . import web as web_commands
+from . import worker as worker_commands
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -229,3 +230,4 @@ user_commands.register(main, _State)
 follow_commands.register(main, _State)
 subscription_commands.register(main, _State)
 digest_commands.register(main, _State)
+worker_commands.register(main, _State)

@@ -7,7 +7,11 @@ import dataclasses
 import json
 import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +40,16 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
                   help="Also answer requests for this Host name (a reverse proxy's; "
                        "'*.example.org' for subdomains). Repeatable.")
+    @click.option("--no-worker", is_flag=True,
+                  help="Start no job worker (run `paperatlas worker` yourself): uploads "
+                       "and edits then wait in the queue.")
     @pass_state
     def serve(state: Any, host: str, port: int, private: bool, max_upload_mb: int,
-              workers: int, base_url: str | None, allowed_hosts: tuple[str, ...]) -> None:
-        """Serve the web app and its JSON API (docs at /docs) until Ctrl-C.
+              workers: int, base_url: str | None, allowed_hosts: tuple[str, ...],
+              no_worker: bool) -> None:
+        """Serve the web app and its JSON API (docs at /docs) until Ctrl-C, with one job
+        worker process beside it (`paperatlas worker`: it ingests uploads, indexes, updates
+        the topic trees and the map; the server itself never does).
 
         Sign-in cookies are signed with $PAPERATLAS_SECRET_KEY, else with a random key kept
         in LIBRARY.db.secret. Add users with `paperatlas users add NAME`. Requests for
@@ -69,15 +79,57 @@ def register(main: click.Group, state_type: Any) -> None:
         if workers == 1:
             library = state.library()
             library.warm()
-            uvicorn.run(create_app(library, settings, digest=digest, mail=mail), host=host,
-                        port=port, log_level="info")
+            app = create_app(library, settings, digest=digest, mail=mail)
+            with job_worker(state, enabled=not no_worker):
+                uvicorn.run(app, host=host, port=port, log_level="info")
             return
         os.environ[_WORKER_CONFIG] = json.dumps({
             "db": state.db, "model": state.model, "backend": state.backend,
             "threads": max(1, (os.cpu_count() or 1) // workers),
             "settings": dataclasses.asdict(settings), "settings_path": state.settings_path})
-        serve_workers(uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=workers,
-                                     host=host, port=port, log_level="info"))
+        state.library()  # made (and migrated) once, before any process opens it
+        with job_worker(state, enabled=not no_worker):
+            serve_workers(uvicorn.Config(f"{__name__}:worker_app", factory=True,
+                                         workers=workers, host=host, port=port,
+                                         log_level="info"))
+
+
+#: Seconds ``serve`` gives its job worker to finish the running job when it stops.
+WORKER_STOP_WAIT = 10.0
+
+
+@contextlib.contextmanager
+def job_worker(state: Any, *, enabled: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
+    """A ``paperatlas worker`` process for ``state``'s library while the block runs; at its
+    end the worker gets SIGTERM (it finishes its job) and, after
+    :data:`WORKER_STOP_WAIT` seconds, SIGKILL (its job is taken again by the next one)."""
+    if not enabled or state.db == ":memory:":
+        yield None
+        return
+    command = [sys.executable, "-m", "paperatlas", "--db", state.db,
+               "--model", state.model or "none", "--embed-backend", state.backend]
+    if state.settings_path:
+        command += ["--settings", state.settings_path]
+    proc = subprocess.Popen([*command, "worker"])
+    click.echo(f"job worker started (process {proc.pid})", err=True)
+    # uvicorn raises the SIGTERM it caught again once it has shut down: end through this
+    # block (stopping the worker) instead of dying on the spot.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield proc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(WORKER_STOP_WAIT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def serve_workers(config: Any) -> None:
