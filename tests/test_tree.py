@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from paperatlas import Library
 from paperatlas.cli import main
 from paperatlas.errors import InvalidOptionError, NotFoundError, PaperatlasError
+from paperatlas.organize.edit_types import Delete, Lock, Merge, Move, Pin, Rename, Split, parse_edit
 from paperatlas.organize.model import ROOT, UNSORTED, Tree, TreeSettings
 from test_semantic import HashingEmbedder
 from test_tree_llm import StandIn, server  # noqa: F401  (the stand-in LLM server fixture)
@@ -166,9 +167,9 @@ def test_edits_survive_update_and_rebuild(tlib: Library, tmp_path: Path) -> None
                 and n.id not in {t.id for t in tops})
     paper_key = tlib.store.papers.key_of(next(iter(tops[0].papers or
                                                    tree.subtree_papers(tops[0].id))))
-    tlib.tree_edit("t", "rename", node=tops[0].id, label="My favourite topic")
-    tlib.tree_edit("t", "pin", paper=paper_key, node=leaf.id)
-    tlib.tree_edit("t", "lock", node=tops[1].id)
+    tlib.tree_edit("t", Rename(node=tops[0].id, label="My favourite topic"))
+    tlib.tree_edit("t", Pin(paper=paper_key, node=leaf.id))
+    tlib.tree_edit("t", Lock(node=tops[1].id))
     locked_label = tlib.tree("t").nodes[tops[1].id].label
 
     def check() -> None:
@@ -202,24 +203,24 @@ def test_structural_edits(tlib: Library) -> None:
     a, b, c = sorted((n for n in tree.children(tree.root)), key=lambda n: -len(
         tree.subtree_papers(n.id)))[:3]
     b_papers = tree.subtree_papers(b.id)
-    tlib.tree_edit("t", "move", node=c.id, parent=a.id)
+    tlib.tree_edit("t", Move(node=c.id, parent=a.id))
     assert tlib.tree("t").nodes[c.id].parent == a.id
     with pytest.raises(PaperatlasError, match="cannot move"):
-        tlib.tree_edit("t", "move", node=a.id, parent=c.id)  # under its own child
-    tlib.tree_edit("t", "merge", nodes=[b.id], into=a.id)
+        tlib.tree_edit("t", Move(node=a.id, parent=c.id))  # under its own child
+    tlib.tree_edit("t", Merge(nodes=(b.id,), into=a.id))
     tree = tlib.tree("t")
     assert b.id not in tree.nodes and b_papers <= tree.subtree_papers(a.id)
     leaf = next(n for n, _ in tree.walk() if tree.is_leaf(n.id) and n.parent not in
                 (None, tree.root))
     parent, papers = leaf.parent, set(leaf.papers)
-    tlib.tree_edit("t", "delete", node=leaf.id)
+    tlib.tree_edit("t", Delete(node=leaf.id))
     tree = tlib.tree("t")
     assert leaf.id not in tree.nodes and papers <= set(tree.nodes[parent or 0].papers)
     assert len(tlib.tree_service.edits("t")) == 3  # the failed move is not logged
     tlib.tree_build("flat", min_size=4, max_depth=1)  # leaves of 40: big enough to split
     flat = tlib.tree("flat")
     big = max((n for n in flat.nodes.values() if flat.is_leaf(n.id)), key=lambda n: len(n.papers))
-    message = tlib.tree_edit("flat", "split", node=big.id)
+    message = tlib.tree_edit("flat", Split(node=big.id))
     assert "split" in message and len(tlib.tree("flat").children(big.id)) >= 2
     tlib.tree_build("t", min_size=4)  # rebuild replays what still fits
     tree = tlib.tree("t")
@@ -232,15 +233,15 @@ def test_bad_edits_change_nothing(tlib: Library) -> None:
     tlib.tree_build("t", min_size=4)
     before = dump(tlib)
     with pytest.raises(NotFoundError, match="no node 999"):
-        tlib.tree_edit("t", "rename", node=999, label="x")
+        tlib.tree_edit("t", Rename(node=999, label="x"))
     with pytest.raises(InvalidOptionError, match="rename"):
-        tlib.tree_edit("t", "explode", node=1)
+        tlib.tree_edit("t", parse_edit("explode", {"node": 1}))
     with pytest.raises(PaperatlasError, match="root"):
-        tlib.tree_edit("t", "rename", node=tlib.tree("t").root, label="x")
+        tlib.tree_edit("t", Rename(node=tlib.tree("t").root, label="x"))
     with pytest.raises(NotFoundError):
-        tlib.tree_edit("t", "pin", paper="no-such-paper", node=2)
+        tlib.tree_edit("t", Pin(paper="no-such-paper", node=2))
     with pytest.raises(NotFoundError, match="no tree named 'nope'"):
-        tlib.tree_edit("nope", "rename", node=1, label="x")
+        tlib.tree_edit("nope", Rename(node=1, label="x"))
     assert dump(tlib) == before
 
 
@@ -298,7 +299,7 @@ def test_cli_tree_commands(tlib: Library, tmp_path: Path) -> None:
     r = run(main, [*base, "tree", "edit", "rename", str(node), "Renamed", "topic"])
     assert r.exit_code == 0 and tlib.tree().nodes[node].label == "Renamed topic"
     r = run(main, [*base, "tree", "edit", "move", "x", "1"])
-    assert r.exit_code == 2 and "not a node id" in r.output
+    assert r.exit_code == 2 and "node id" in r.output and "NODE PARENT" in r.output
     out = tmp_path / "t.html"
     r = run(main, [*base, "tree", "export", "--format", "html", "-o", str(out)])
     assert r.exit_code == 0 and "<svg" in out.read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, Unpack
 
 from . import work
 from .accounts import AccountService
@@ -26,14 +26,15 @@ from .library_people import PeopleMixin
 from .mapview import MapInfo, MapReport, MapService, MapView
 from .models import CollectionInfo, IngestReport, Job, Paper, Stats
 from .organize.base import Labeler
+from .organize.edit_types import MovePaper, TreeEdit, Unpin
 from .organize.export import PaperRef, treemap_svg
 from .organize.label import KeywordLabeler
 from .organize.llm import LLMLabeler
 from .organize.model import BuildReport, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
 from .organize.service import TreeService
 from .organize.service import check_name as check_tree_name
-from .search import IndexReport, SearchPage, SearchService
-from .search.fusion import FUSIONS
+from .search import IndexReport, Mode, SearchOptions, SearchPage, SearchQuery, SearchService
+from .search.fusion import Fusion
 from .search.query import terms
 from .search.service import ANN_MIN
 from .store import Store
@@ -143,34 +144,33 @@ class Library(PeopleMixin, FollowMixin):
         self.search("warm up", limit=1, snippets=False)
 
     def similar(self, keys: list[str], *, limit: int = 10, collection: str | None = None,
-                mode: str | None = None) -> SearchPage:
+                mode: str | Mode | None = None) -> SearchPage:
         """Papers most like the given ones, excluding them (``mode`` as in :meth:`search`)."""
         ids = [self._resolve(k) for k in keys]
         return self.search_service.similar(keys, ids, limit=limit, collection=collection,
                                            mode=mode)
 
-    def search(self, query: str, *, mode: str | None = None, limit: int = 10, offset: int = 0,
-               collection: str | None = None, year_from: int | None = None,
-               year_to: int | None = None, author: str | None = None,
-               category: str | None = None, snippets: bool = True,
-               fusion: str = FUSIONS[0]) -> SearchPage:
-        """Papers matching ``query``; any string is accepted (an empty one finds nothing).
-
-        ``mode`` is one of ``MODES`` (default: hybrid when the library has vectors);
-        ``fusion`` (one of ``FUSIONS``) says how hybrid combines its two lists.
+    def search(self, query: str | SearchQuery, **options: Unpack[SearchOptions]) -> SearchPage:
+        """Papers matching ``query``: a :class:`SearchQuery`, or its text with the query's
+        options (``lib.search("lora", mode="lexical", limit=20)``; given with a
+        ``SearchQuery``, they replace its own). Any text is accepted (an empty one finds
+        nothing); ``mode`` is one of ``MODES`` (default: hybrid when the library has
+        vectors), ``fusion`` (one of ``FUSIONS``) says how hybrid combines its two lists.
         """
-        return self.search_service.search(
-            query, mode=mode, limit=limit, offset=offset, collection=collection,
-            year_from=year_from, year_to=year_to, author=author, category=category,
-            snippets=snippets, fusion=fusion)
+        if isinstance(query, SearchQuery):
+            q = query.replace(**options) if options else query
+        else:
+            q = SearchQuery(query, **options)
+        return self.search_service.search(q)
 
     def run_queries(self, queries: Iterable[tuple[str, str]], out: TextIO, *,
-                    mode: str | None = None, limit: int = 100, tag: str = "paperatlas",
-                    fusion: str = FUSIONS[0]) -> int:
+                    mode: str | Mode | None = None, limit: int = 100, tag: str = "paperatlas",
+                    fusion: str | Fusion = Fusion.CONVEX) -> int:
         """Write a TREC run file (``qid Q0 key rank score tag``) for ``(qid, text)`` pairs."""
+        base = SearchQuery("", mode=mode, limit=limit, snippets=False, fusion=fusion)
         n = 0
         for qid, text in queries:
-            page = self.search(text, mode=mode, limit=limit, snippets=False, fusion=fusion)
+            page = self.search_service.search(dataclasses.replace(base, text=text))
             for hit in page.hits:
                 out.write(f"{qid} Q0 {hit.key} {hit.rank} {hit.score:.6f} {tag}\n")
             n += 1
@@ -213,11 +213,12 @@ class Library(PeopleMixin, FollowMixin):
             self, "tree_update", {"trees": [name]}, run, take_queued=False)
         return value
 
-    def tree_edit(self, name: str, op: str, **args: Any) -> str:
-        """One correction (see ``organize.edits.EDIT_OPS``); papers may be named by key."""
-        if "paper" in args:
-            args["paper"] = self._resolve(str(args["paper"]))
-        return self.tree_service.edit(name, op, args)
+    def tree_edit(self, name: str, edit: TreeEdit) -> str:
+        """One correction (an ``organize.edit_types`` dataclass, e.g. from ``parse_edit``);
+        a paper named by key or identifier is resolved to its id here."""
+        if isinstance(edit, (MovePaper, Unpin)):
+            edit = dataclasses.replace(edit, paper=self._resolve(str(edit.paper)))
+        return self.tree_service.edit(name, edit)
 
     def tree(self, name: str = "default") -> Tree:
         return self.tree_service.get(name)

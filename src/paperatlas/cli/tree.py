@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..errors import InvalidOptionError, PreconditionError
-from ..organize.edits import EDIT_OPS
+from ..organize.edit_types import EDIT_OPS, EditError, parse_edit
 from ..organize.export import TREE_FORMATS
 
 _NAME = click.option("--name", "-t", default="default", show_default=True, help="Tree name.")
@@ -97,7 +97,11 @@ def register(main: click.Group, state_type: Any) -> None:
         move NODE PARENT       merge NODE... INTO    split NODE
         delete NODE            move-paper KEY NODE   pin KEY NODE    unpin KEY
         """
-        click.echo(state.library().tree_edit(name, op, **_edit_args(op, list(args))))
+        try:
+            edit = parse_edit(op, _edit_args(op, list(args)), strict=True)
+        except (InvalidOptionError, EditError) as exc:
+            raise click.UsageError(f"{exc}; usage: tree edit {op} {_USAGE[op]}") from None
+        click.echo(state.library().tree_edit(name, edit))
 
     @tree.command()
     @_ONE
@@ -186,37 +190,19 @@ def _only_tree(lib: Any) -> str:
     raise InvalidOptionError("--name (the library has several trees)", "", names)
 
 
+#: Each edit's positional arguments.
+_USAGE = {"rename": "NODE LABEL", "lock": "NODE [LABEL]", "unlock": "NODE", "split": "NODE",
+          "delete": "NODE", "move": "NODE PARENT", "merge": "NODE... INTO",
+          "unpin": "KEY", "move-paper": "KEY NODE", "pin": "KEY NODE"}
+
+
 def _edit_args(op: str, args: list[str]) -> dict[str, Any]:
-    """Positional CLI arguments of an edit as the named arguments the library takes."""
-    def need(n: int, usage: str) -> None:
-        if len(args) < n:
-            raise click.UsageError(f"usage: tree edit {op} {usage}")
-
-    if op in ("rename", "lock"):
-        need(1 if op == "lock" else 2, "NODE LABEL" if op == "rename" else "NODE [LABEL]")
-        out: dict[str, Any] = {"node": _int(args[0])}
-        if len(args) > 1:
-            out["label"] = " ".join(args[1:])
-        return out
-    if op in ("unlock", "split", "delete"):
-        need(1, "NODE")
-        return {"node": _int(args[0])}
-    if op == "move":
-        need(2, "NODE PARENT")
-        return {"node": _int(args[0]), "parent": _int(args[1])}
+    """Positional CLI arguments of an edit as the named arguments ``parse_edit`` types."""
     if op == "merge":
-        need(2, "NODE... INTO")
-        return {"nodes": [_int(a) for a in args[:-1]], "into": _int(args[-1])}
-    if op == "unpin":
-        need(1, "KEY")
-        return {"paper": args[0]}
-    need(2, "KEY NODE")
-    return {"paper": args[0], "node": _int(args[1])}
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a node id (a number; see `tree show`)")\
-            from None
+        return {"nodes": args[:-1], "into": args[-1]} if len(args) > 1 else {}
+    names = EDIT_OPS[op]
+    if len(args) > len(names) and names[-1] == "label":  # the label's words
+        args = [*args[:len(names) - 1], " ".join(args[len(names) - 1:])]
+    if len(args) > len(names):
+        raise click.UsageError(f"usage: tree edit {op} {_USAGE[op]}")
+    return dict(zip(names, args, strict=False))

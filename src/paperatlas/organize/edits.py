@@ -1,116 +1,112 @@
 """Corrections to a tree, as edits that can be replayed after an update or a rebuild.
 
-Each edit is an operation name and arguments naming nodes and papers by id. Applying one
-changes the tree in place; one that no longer fits (its node is gone) raises
-:class:`EditError`, which a rebuild reports and skips.
+Each edit is one of the dataclasses of :mod:`.edit_types` (parsed there from a CLI line, a
+form or a JSON body, or read back from the log). Applying one changes the tree in place;
+one that no longer fits (its node is gone) raises :class:`EditError`, which a rebuild
+reports and skips.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import InvalidOptionError, NotFoundError, PaperatlasError
+from ..errors import NotFoundError
 from .builder import unsorted_node
-from .model import ROOT, TOPIC, UNSORTED, Edit, Node, Tree
+from .edit_types import (
+    EDIT_OPS,
+    EDITS,
+    Delete,
+    EditError,
+    Lock,
+    Merge,
+    Move,
+    MovePaper,
+    Pin,
+    Rename,
+    Split,
+    TreeEdit,
+    Unlock,
+    Unpin,
+    parse_edit,
+)
+from .model import ROOT, TOPIC, UNSORTED, Node, Tree
 
-#: Edit operations and the arguments each needs.
-EDIT_OPS: dict[str, tuple[str, ...]] = {
-    "rename": ("node", "label"),
-    "lock": ("node", "label"),
-    "unlock": ("node",),
-    "move": ("node", "parent"),
-    "merge": ("nodes", "into"),
-    "split": ("node",),
-    "delete": ("node",),
-    "move-paper": ("paper", "node"),
-    "pin": ("paper", "node"),
-    "unpin": ("paper",),
-}
+__all__ = ["EDITS", "EDIT_OPS", "EditError", "Splitter", "TreeEdit", "apply", "parse_edit"]
 
 Splitter = Callable[[Tree, int], list[int]]
 
 
-class EditError(PaperatlasError):
-    """An edit that cannot be applied to this tree."""
-
-
-def check(edit: Edit) -> None:
-    """Raise unless ``edit`` names a known operation with all its arguments."""
-    if edit.op not in EDIT_OPS:
-        raise InvalidOptionError("tree edit", edit.op, list(EDIT_OPS))
-    missing = [a for a in EDIT_OPS[edit.op] if a not in edit.args]
-    if missing:
-        raise EditError(f"edit {edit.op!r} needs {', '.join(missing)}")
-
-
-def apply(tree: Tree, edit: Edit, split: Splitter) -> str:
+def apply(tree: Tree, edit: TreeEdit, split: Splitter) -> str:
     """Apply one edit in place; returns a one-line description of what changed."""
-    check(edit)
-    a = edit.args
-    if edit.op in ("rename", "lock"):
-        node = _topic(tree, a["node"])
-        label = " ".join(str(a["label"]).split())
+    if isinstance(edit, (Rename, Lock)):
+        node = _topic(tree, edit.node)
+        label = " ".join((node.label if edit.label is None else edit.label).split())
         if not label:
             raise EditError("a label cannot be empty")
         node.label, node.label_locked = label, True
         return f"node {node.id} is now {label!r} (locked)"
-    if edit.op == "unlock":
-        node = _topic(tree, a["node"])
+    if isinstance(edit, Unlock):
+        node = _topic(tree, edit.node)
         node.label_locked = False
         return f"node {node.id} label unlocked"
-    if edit.op == "move":
-        node, parent = _topic(tree, a["node"]), _node(tree, a["parent"])
+    if isinstance(edit, Move):
+        node, parent = _topic(tree, edit.node), _node(tree, edit.parent)
         if parent.kind == UNSORTED or node.id in {n.id for n in [parent, *tree.path(parent.id)]}:
             raise EditError(f"cannot move node {node.id} under node {parent.id}")
         node.parent = parent.id
         return f"node {node.id} moved under {parent.id}"
-    if edit.op == "merge":
-        into = _topic(tree, a["into"])
-        for other in [_topic(tree, n) for n in a["nodes"] if n != into.id]:
+    if isinstance(edit, Merge):
+        into = _topic(tree, edit.into)
+        for other in [_topic(tree, n) for n in edit.nodes if n != into.id]:
             if other.id in {n.id for n in tree.path(into.id)}:
                 raise EditError(f"cannot merge node {other.id} into its own descendant")
             _fold(tree, other.id, into.id)
-        return f"merged {a['nodes']} into {into.id}"
-    if edit.op == "split":
-        node = _topic(tree, a["node"])
+        return f"merged {list(edit.nodes)} into {into.id}"
+    if isinstance(edit, Split):
+        node = _topic(tree, edit.node)
         made = split(tree, node.id)
         if not made:
             raise EditError(f"node {node.id} is too small or too uniform to split")
         return f"node {node.id} split into {made}"
-    if edit.op == "delete":
-        gone = _topic(tree, a["node"])
+    if isinstance(edit, Delete):
+        gone = _topic(tree, edit.node)
         up = tree.nodes[gone.parent] if gone.parent is not None else None
         target = up if up is not None and up.kind != ROOT else unsorted_node(tree)
         _fold(tree, gone.id, target.id, children_to=gone.parent)
         return f"node {gone.id} deleted; its papers went to {target.id}"
-    paper = int(a["paper"])
-    if edit.op == "unpin":
+    return _paper_edit(tree, edit)
+
+
+def _paper_edit(tree: Tree, edit: MovePaper | Pin | Unpin) -> str:
+    if not isinstance(edit.paper, int):
+        raise EditError(f"paper {edit.paper!r} is not resolved to a paper id")
+    paper = edit.paper
+    if isinstance(edit, Unpin):
         for n in tree.nodes.values():
             n.pinned.discard(paper)
         return f"paper {paper} unpinned"
-    node = _node(tree, a["node"])
+    node = _node(tree, edit.node)
     if node.kind == ROOT:
         raise EditError("papers cannot be linked to the root")
     score = max((n.papers.get(paper, 0.0) for n in tree.nodes.values()), default=0.0)
-    source = a.get("from")
     for n in tree.nodes.values():
-        if source is None or n.id == source:
+        if edit.source is None or n.id == edit.source:
             n.papers.pop(paper, None)
             n.pinned.discard(paper)
     node.papers[paper] = score
-    if edit.op == "pin":
+    if isinstance(edit, Pin):
         node.pinned.add(paper)
-    return f"paper {paper} {'pinned' if edit.op == 'pin' else 'moved'} to node {node.id}"
+    return f"paper {paper} {'pinned' if isinstance(edit, Pin) else 'moved'} to node {node.id}"
 
 
-def _node(tree: Tree, node_id: object) -> Node:
+def _node(tree: Tree, node_id: int) -> Node:
     try:
-        return tree.nodes[int(node_id)]  # type: ignore[call-overload]
-    except (KeyError, TypeError, ValueError):
+        return tree.nodes[node_id]
+    except KeyError:
         raise NotFoundError(f"tree {tree.name!r} has no node {node_id!r}") from None
 
 
-def _topic(tree: Tree, node_id: object) -> Node:
+def _topic(tree: Tree, node_id: int) -> Node:
     node = _node(tree, node_id)
     if node.kind != TOPIC:
         raise EditError(f"node {node.id} is the {node.kind} node and cannot be edited")

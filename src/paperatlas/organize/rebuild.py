@@ -3,9 +3,8 @@ edit log replayed on top."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import PaperatlasError
+from .edit_types import from_record, renumbered, to_record
 from .edits import Splitter, apply
 from .model import UNSORTED, Edit, Node, Tree
 
@@ -58,27 +57,12 @@ def replay(tree: Tree, edits: list[Edit], split: Splitter,
     """Apply the edit log in order, node ids of vanished topics read through ``aliases``;
     returns the edits as applied (ids rewritten) and, for those that no longer fit, why."""
     applied, skipped = [], []
-    for edit in edits:
-        edit = Edit(op=edit.op, args=_renamed(edit.args, aliases, tree), id=edit.id,
-                    at=edit.at)
+    for record in edits:
         try:
+            edit = renumbered(from_record(record), lambda n: n if n in tree.nodes
+                              else aliases.get(n, n))
             apply(tree, edit, split)
-            applied.append(edit)
+            applied.append(to_record(edit, id=record.id, at=record.at))
         except PaperatlasError as exc:
-            skipped.append(f"edit {edit.id} ({edit.op}): {exc}")
+            skipped.append(f"edit {record.id} ({record.op}): {exc}")
     return applied, skipped
-
-
-def _renamed(args: dict[str, Any], aliases: dict[int, int], tree: Tree) -> dict[str, Any]:
-    def one(node_id: Any) -> Any:
-        if isinstance(node_id, int) and node_id not in tree.nodes:
-            return aliases.get(node_id, node_id)
-        return node_id
-
-    out = dict(args)
-    for field in ("node", "parent", "into"):
-        if field in out:
-            out[field] = one(out[field])
-    if "nodes" in out:
-        out["nodes"] = [one(n) for n in out["nodes"]]
-    return out

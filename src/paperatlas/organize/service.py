@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable
@@ -14,7 +15,8 @@ from ..errors import InvalidOptionError, NotFoundError, PaperatlasError, Precond
 from ..store import Store
 from .base import Clusterer, Corpus, Featurizer, Labeler
 from .builder import TreeBuilder
-from .edits import apply, check
+from .edit_types import Lock, TreeEdit, to_record
+from .edits import apply
 from .evaluate import evaluate, read_gold
 from .export import PaperRef, outline, write_tree
 from .label import KeywordLabeler
@@ -149,21 +151,19 @@ class TreeService:
                     "removed": report.removed})
         return report
 
-    def edit(self, name: str, op: str, args: dict[str, Any]) -> str:
-        """Apply one correction and record it in the edit log (one transaction)."""
+    def edit(self, name: str, edit: TreeEdit) -> str:
+        """Apply one correction (papers named by id) and record it in the edit log (one
+        transaction)."""
         tree = self.get(name)
-        if op == "lock" and "label" not in args and "node" in args:  # lock the current label
-            node = tree.nodes.get(int(args["node"]))
-            if node is not None:
-                args = {**args, "label": node.label}
-        edit = Edit(op=op, args=args)
-        check(edit)
+        if isinstance(edit, Lock) and edit.label is None and edit.node in tree.nodes:
+            edit = dataclasses.replace(edit, label=tree.nodes[edit.node].label)  # logged as is
         splitter = _lazy_splitter(self, tree)
         message = apply(tree, edit, splitter)
         with self.store.transaction():
             self.store.trees.save(tree)
-            self.store.trees.add_edit(name, edit)
-            self.store.trees.log(name, "edit", {"op": op, "args": args, "result": message})
+            self.store.trees.add_edit(name, to_record(edit))
+            self.store.trees.log(name, "edit", {"op": edit.op, "args": edit.args(),
+                                                "result": message})
         return message
 
     def delete(self, name: str) -> None:

@@ -15,10 +15,11 @@ from starlette.responses import JSONResponse
 
 from ..errors import InvalidOptionError
 from ..ingest import FORMAT_NAMES
+from ..organize.edit_types import parse_edit
 from .auth import api_writer
 from .context import context
 from .present import tree_name
-from .writes import edit_args, job_of, queue_index, queue_ingest, receive_upload
+from .writes import job_of, queue_index, queue_ingest, receive_upload
 
 router = APIRouter(prefix="/api")
 
@@ -54,11 +55,11 @@ def tree_edit(request: Request, name: str,
     op = args.pop("op", None)
     if not isinstance(op, str):
         raise InvalidOptionError("edit", op, ["a body with 'op' and its arguments"])
-    typed = edit_args(op, args, strict=True)
+    edit = parse_edit(op, args, strict=True)
     name = tree_name(name)
     with context(request).library() as lib:
-        message = lib.tree_edit(name, op, **typed)
-    return {"tree": name, "op": op, "args": typed, "message": message}
+        message = lib.tree_edit(name, edit)
+    return {"tree": name, "op": edit.op, "args": edit.args(), "message": message}
 
 
 @router.get("/trees/{name}/history", tags=["trees"], responses=WRITE_ERRORS)

@@ -16,10 +16,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..bounds import MAX_LIST, max_page, page_offset
 from ..ingest import FORMAT_NAMES
+from ..organize.edit_types import focus, parse_edit
 from . import present
 from .auth import SignInRequired, check_csrf, flash, local_url, page_writer, signed_in
 from .context import context
-from .writes import edit_args, job_of, queue_index, queue_ingest, receive_upload
+from .writes import job_of, queue_index, queue_ingest, receive_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,12 +41,11 @@ def tree_edit(request: Request, name: str, op: Field = "", csrf: Field = "", nod
     raw = {"node": node, "label": label, "parent": parent, "into": into, "paper": paper}
     if op == "merge":
         raw["nodes"] = raw.pop("node")
-    args = edit_args(op, raw)
+    edit = parse_edit(op, raw)
     with context(request).library() as lib:
-        message = lib.tree_edit(name, op, **args)
+        message = lib.tree_edit(name, edit)
     flash(request, message[:1].upper() + message[1:] + ".")
-    target = args.get("into") if op == "merge" else args.get("node")
-    return _back(present.tree_url(name, target))
+    return _back(present.tree_url(name, focus(edit)))
 
 
 @router.get("/collections", response_class=HTMLResponse)

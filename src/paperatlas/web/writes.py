@@ -1,5 +1,5 @@
-"""What the write routes (forms and ``/api``) share: typed tree-edit arguments, the upload
-receiver, and queueing jobs.
+"""What the write routes (forms and ``/api``) share: the nodes an edit form offers, the
+upload receiver, and queueing jobs.
 
 An upload is saved into its own folder under the upload directory (``LIBRARY.db.uploads``
 unless ``WebSettings.upload_dir`` says otherwise) and kept there, since the papers' sources
@@ -15,7 +15,6 @@ import logging
 import re
 import secrets
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,19 +24,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from ..bounds import MAX_ID, check_range, parse_int
 from ..errors import InvalidOptionError
 from ..ingest import FORMAT_NAMES
 from ..models import Job
-from ..organize.edits import EDIT_OPS
 from ..organize.model import ROOT, UNSORTED, Tree
 from ..treeview import display_label
 from .context import AppContext, context
 
 log = logging.getLogger(__name__)
 
-#: Edit arguments that name a node by its id.
-NODE_ARGS = frozenset({"node", "parent", "into"})
 #: What a multipart form may add to the size of the file it carries.
 FORM_OVERHEAD = 64 * 1024
 
@@ -51,40 +46,6 @@ def install(app: FastAPI) -> None:
 
 
 # -- tree edits -------------------------------------------------------------------------------
-def edit_args(op: str, raw: Mapping[str, Any], *, strict: bool = False) -> dict[str, Any]:
-    """An edit's arguments from a form or a JSON body, typed as the CLI types them; with
-    ``strict``, an argument the operation does not take is an error."""
-    if op not in EDIT_OPS:
-        raise InvalidOptionError("tree edit", op, list(EDIT_OPS))
-    wanted = EDIT_OPS[op]
-    unknown = sorted(set(raw) - set(wanted))
-    if strict and unknown:
-        raise InvalidOptionError(f"argument of the {op!r} edit", unknown[0], list(wanted))
-    out: dict[str, Any] = {}
-    for name in wanted:
-        value = raw.get(name)
-        if value is None or value == "":
-            continue
-        if name in NODE_ARGS:
-            out[name] = _node_id(value, name)
-        elif name == "nodes":
-            items = value.replace(",", " ").split() if isinstance(value, str) else value
-            if not isinstance(items, list):
-                raise InvalidOptionError("nodes", value, ["a list of node ids"])
-            out[name] = [_node_id(v, name) for v in items]
-        else:
-            out[name] = str(value)
-    return out
-
-
-def _node_id(value: Any, name: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return check_range(name, value, 0, MAX_ID)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return parse_int(name, value, 0, MAX_ID)  # not "²", which passes isdigit()
-    raise InvalidOptionError(name, value, ["a node id (a number, see the tree's JSON)"])
-
-
 def edit_targets(tree: Tree, node_id: int) -> list[dict[str, Any]]:
     """The nodes an edit form offers to move a topic under or merge it into: every node but
     this one, its descendants and the Unsorted node, with its path as the label."""
