@@ -1,6 +1,9 @@
 """Search: a lexical (BM25) index kept in step with the store, and the query service."""
 
-from .service import MODES, IndexReport, SearchHit, SearchPage, SearchService
+from .fusion import FUSIONS, Fusion
+from .query import MODES, Mode, SearchOptions, SearchQuery
+from .service import IndexReport, SearchHit, SearchPage, SearchService
 from .snippets import Snippet
 
-__all__ = ["MODES", "IndexReport", "SearchHit", "SearchPage", "SearchService", "Snippet"]
+__all__ = ["FUSIONS", "MODES", "Fusion", "IndexReport", "Mode", "SearchHit", "SearchOptions",
+           "SearchPage", "SearchQuery", "SearchService", "Snippet"]

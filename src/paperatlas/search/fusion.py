@@ -12,9 +12,18 @@ Two fusions, measured on SciFact train in ``bench/RESULTS.md``:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 
-#: Fusion methods; the first is the default.
-FUSIONS: tuple[str, ...] = ("convex", "rrf")
+
+class Fusion(StrEnum):
+    """How hybrid search combines its lexical and semantic lists; the first is the default."""
+
+    CONVEX = "convex"
+    RRF = "rrf"
+
+
+#: The fusion methods' names (the valid values), the default first.
+FUSIONS: tuple[str, ...] = tuple(f.value for f in Fusion)
 #: The usual reciprocal-rank-fusion constant (Cormack et al. 2009).
 RRF_K = 60
 #: Weight of the semantic score in the convex combination.

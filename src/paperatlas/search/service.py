@@ -16,26 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import check_limit, check_offset, check_year
+from ..bounds import check_limit
 from ..embed import Embedder
-from ..errors import InvalidOptionError, PreconditionError
+from ..errors import PreconditionError
+from ..options import choose
 from ..store import Store, utcnow
-from . import ann
-from .ann import AnnReport
-from .fusion import FUSIONS, convex, rrf
+from ..vectors import STATE, AnnReport, SqliteVectorStore, VectorFilter, VectorStore
+from .fusion import Fusion, convex, rrf
 from .lexical import LOCK_WAIT, Filters, LexicalIndex
-from .query import terms
-from .semantic import STATE, EmbedReport, VectorIndex, check_model, embed_changes
+from .query import MODES as MODES  # the valid modes, where they were defined before
+from .query import Mode, SearchQuery, terms
+from .semantic import EmbedReport, embed_changes
 from .snippets import Snippet, StemCache, make_snippet
 
-#: Search modes; hybrid fuses the other two.
-MODES: tuple[str, ...] = ("hybrid", "lexical", "semantic")
-_LEXICAL = "lexical"
+_LEXICAL = "lexical"  # the lexical index's folder and state name
 _SYNC_BATCH = 5000
 #: How many candidates each mode contributes to a hybrid fusion (at least).
 FUSION_DEPTH = 200
-#: Libraries with at least this many vectors get an ANN index (below, exact search is fast).
-ANN_MIN = 20_000
 
 
 @dataclass(frozen=True)
@@ -94,10 +91,9 @@ class SearchService:
 
     def __init__(self, store: Store, folder: Path,
                  embedder: Callable[[], Embedder] | None = None, *,
-                 ann_min: int = ANN_MIN, lock_wait: float | None = None) -> None:
+                 vectors: VectorStore | None = None, lock_wait: float | None = None) -> None:
         self.store = store
         self.folder = folder
-        self.ann_min = ann_min
         self.lock_wait = LOCK_WAIT if lock_wait is None else lock_wait
         self._lexical: LexicalIndex | None = None
         self._read_seq = -1  # the lexical state the reader last reloaded at
@@ -106,7 +102,8 @@ class SearchService:
         self._make_embedder = embedder
         self._embedder: Embedder | None = None
         self._loading = threading.Lock()  # one thread loads the model and opens the index
-        self.vectors = VectorIndex(store, folder)
+        #: Every vector goes through it (the default: in the store, an ANN in ``folder``).
+        self.vectors = vectors or SqliteVectorStore(store, folder)
         # The next page of a search, or a shared link, embeds the same query again.
         self._query_vector = functools.lru_cache(maxsize=1024)(self._encode_query)
 
@@ -134,30 +131,12 @@ class SearchService:
 
     def embed(self, *, switch_model: bool = False,
               progress: Callable[[int, int], None] | None = None) -> EmbedReport:
-        return embed_changes(self.store, self.embedder, switch_model=switch_model,
+        return embed_changes(self.store, self.vectors, self.embedder, switch_model=switch_model,
                              progress=progress)
 
     def update_ann(self, *, rebuild: bool = False) -> AnnReport:
-        """Bring the ANN index up to the vectors (built again with ``rebuild``); remove it
-        when the library has fewer than ``ann_min`` vectors."""
-        models = self.store.vectors.models()
-        if self.store.vectors.count() < self.ann_min or len(models) != 1:
-            ann.remove(self.folder)
-            return AnnReport(0, 0, 0, False)
-        vectors = self.vectors
-        current = vectors.loaded_ann()
-        before = None if current is None else current.meta
-        seq = self.store.search.state(STATE)[0]
-        changed = [] if current is None else self.store.search.changed_between(
-            current.meta.seq, seq, len(vectors.ids) + 1)
-        index, report = ann.updated(
-            current, model=models[0], seq=seq, ids=vectors.ids, matrix=vectors.matrix,
-            titles=vectors.titles, changed=changed,
-            rebuild=rebuild or current is None or current.meta.seq > seq)
-        if index.dirty or index.meta != before:
-            index.save(self.folder)
-            vectors.adopt_ann(index)
-        return report
+        """Bring the vector store's ANN index up to the vectors (``rebuild``: built again)."""
+        return self.vectors.optimize(rebuild=rebuild)
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -219,76 +198,69 @@ class SearchService:
         self._read_seq = seq
         return IndexReport(updated, removed, rebuilt, len(index))
 
-    def default_mode(self) -> str:
+    def default_mode(self) -> Mode:
         """Hybrid when the library has vectors of the configured model, else lexical."""
-        if self.semantic_enabled and self.store.vectors.count():
-            return "hybrid"
-        return _LEXICAL
+        if self.semantic_enabled and self.vectors.count():
+            return Mode.HYBRID
+        return Mode.LEXICAL
 
-    def search(self, query: str, *, mode: str | None = None, limit: int = 10, offset: int = 0,
-               collection: str | None = None, year_from: int | None = None,
-               year_to: int | None = None, author: str | None = None,
-               category: str | None = None, snippets: bool = True,
-               fusion: str = FUSIONS[0]) -> SearchPage:
-        mode = mode or self.default_mode()
-        if mode not in MODES:
-            raise InvalidOptionError("search mode", mode, MODES)
-        if fusion not in FUSIONS:
-            raise InvalidOptionError("fusion", fusion, FUSIONS)
-        check_limit(limit, low=0)  # before any engine: tantivy allocates offset + limit
-        check_offset(offset)
-        check_year("year from", year_from)
-        check_year("year to", year_to)
-        filters = Filters(self.store.collections.require(collection), year_from, year_to,
-                          author, category)
-        hits, total = self._ranked(query, mode, filters, limit, offset, fusion)
-        page = SearchPage(query=query, mode=mode, total=total, offset=offset, limit=limit,
+    def search(self, q: SearchQuery) -> SearchPage:
+        """A page of papers matching ``q`` (checked when it was made)."""
+        mode = q.mode or self.default_mode()
+        filters = Filters(self.store.collections.require(q.collection), q.year_from, q.year_to,
+                          q.author, q.category)
+        hits, total = self._ranked(q.text, mode, filters, q.limit, q.offset, q.fusion)
+        page = SearchPage(query=q.text, mode=mode, total=total, offset=q.offset, limit=q.limit,
                           pending=self.pending(mode))
-        stems = set(self.lexical.analyze(" ".join(terms(query)))) if snippets else set()
-        self._fill(page, hits, stems if snippets else None)
+        stems = set(self.lexical.analyze(" ".join(terms(q.text)))) if q.snippets else None
+        self._fill(page, hits, stems)
         return page
 
     def similar(self, keys: list[str], paper_ids: list[int], *, limit: int = 10,
-                collection: str | None = None, mode: str | None = None) -> SearchPage:
+                collection: str | None = None, mode: str | Mode | None = None) -> SearchPage:
         """Papers most like the given ones ("more like these"), excluding them.
 
         Semantic: nearest to the mean of their vectors. Lexical: BM25 with their titles
         and abstracts as the query. Hybrid (the default with vectors) fuses both. Papers
         not indexed yet take no part (nothing is indexed or embedded here).
         """
-        mode = mode or self.default_mode()
-        if mode not in MODES:
-            raise InvalidOptionError("similar mode", mode, MODES)
+        mode = choose(Mode, "similar mode", mode) if mode else self.default_mode()
         check_limit(limit, low=0)
         filters = Filters(self.store.collections.require(collection))
         exclude = set(paper_ids)
         depth = max(FUSION_DEPTH, limit)
         lexical: list[tuple[int, float]] = []
-        if mode != "semantic":
+        if mode != Mode.SEMANTIC:
             text = " ".join(f"{p.title} {p.abstract}" for p in
                             self.store.papers.get_many(paper_ids))
             found = self._reader().more_like(text, filters, limit=depth + len(exclude))
             lexical = [(pid, score) for pid, score in found.hits if pid not in exclude]
         hits = lexical
-        if mode != _LEXICAL:
-            check_model(self.store, self.embedder.name)
-            vectors = self.vectors.vectors_of(paper_ids)
-            if len(vectors):
-                centre = vectors.mean(axis=0)
+        if mode != Mode.LEXICAL:
+            self.vectors.check_model(self.embedder.name)
+            given = self.vectors.get(paper_ids)
+            if given:
+                centre = np.vstack([given[p] for p in paper_ids if p in given]).mean(axis=0)
                 centre = centre / (np.linalg.norm(centre) or 1.0)
-                allowed = None if filters == Filters() else self._reader().matching_ids(filters)
-                semantic = self.vectors.search(centre, depth, titles=False, allowed=allowed,
-                                               exclude=exclude)
-                hits = semantic if mode == "semantic" else self._fuse(
-                    lexical, semantic, centre, False, FUSIONS[0])
+                semantic = [(h.paper_id, h.score) for h in self.vectors.search(
+                    centre, depth, self._vector_filter(filters), exclude, titles=False)]
+                hits = semantic if mode == Mode.SEMANTIC else self._fuse(
+                    lexical, semantic, centre, False, Fusion.CONVEX)
         page = SearchPage(query=" ".join(keys), mode=mode, total=len(hits), offset=0,
                           limit=limit, pending=self.pending(mode))
         self._fill(page, hits[:limit], None)
         return page
 
+    def _vector_filter(self, filters: Filters) -> VectorFilter:
+        """The papers the lexical index matches for ``filters`` (authors and categories
+        are matched as words there), as the vector store takes them."""
+        if filters == Filters():
+            return VectorFilter()
+        return VectorFilter(papers=self._reader().matching_ids(filters))
+
     def _fuse(self, lexical: list[tuple[int, float]], semantic: list[tuple[int, float]],
-              vector: np.ndarray, titles: bool, fusion: str) -> list[tuple[int, float]]:
-        if fusion == "rrf":
+              vector: np.ndarray, titles: bool, fusion: Fusion) -> list[tuple[int, float]]:
+        if fusion == Fusion.RRF:
             return rrf([lexical, semantic])
         cosine = dict(semantic)
         missing = [pid for pid, _ in lexical if pid not in cosine]
@@ -297,25 +269,26 @@ class SearchService:
             cosine[pid] = exact.get(pid) or 0.0
         return convex(lexical, cosine)
 
-    def _ranked(self, query: str, mode: str, filters: Filters, limit: int,
-                offset: int, fusion: str) -> tuple[list[tuple[int, float]], int]:
-        if mode == _LEXICAL:
+    def _ranked(self, query: str, mode: Mode, filters: Filters, limit: int,
+                offset: int, fusion: Fusion) -> tuple[list[tuple[int, float]], int]:
+        if mode == Mode.LEXICAL:
             found = self._reader().search(query, filters, limit=limit, offset=offset)
             return found.hits, found.total
         if not terms(query):
             return [], 0
         depth = max(FUSION_DEPTH, limit + offset)
-        check_model(self.store, self.embedder.name)
-        if mode == "semantic" and not self.store.vectors.count():
+        self.vectors.check_model(self.embedder.name)
+        if mode == Mode.SEMANTIC and not self.vectors.count():
             raise PreconditionError("no paper vectors yet: the semantic mode needs them; run "
                                     "`paperatlas index` with an embedding model first")
         # Hybrid also matches the query against title vectors (measured: +0.004 nDCG@10
         # hybrid, -0.018 semantic alone on SciFact train; bench/RESULTS.md).
-        vector, titles = self._query_vector(query), mode == "hybrid"
-        allowed = None if filters == Filters() else self._reader().matching_ids(filters)
-        semantic = self.vectors.search(vector, depth, titles=titles, allowed=allowed)
-        if mode == "semantic":
-            total = len(allowed) if allowed is not None else len(self.vectors.ids)
+        vector, titles = self._query_vector(query), mode == Mode.HYBRID
+        among = self._vector_filter(filters)
+        semantic = [(h.paper_id, h.score) for h in self.vectors.search(
+            vector, depth, among, titles=titles)]
+        if mode == Mode.SEMANTIC:
+            total = len(among.papers) if among.papers is not None else self.vectors.count()
             return semantic[offset:offset + limit], total
         lexical = self._reader().search(query, filters, limit=depth)
         fused = self._fuse(lexical.hits, semantic, vector, titles, fusion)

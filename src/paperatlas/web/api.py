@@ -8,20 +8,19 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from ..bounds import MAX_ID, MAX_LIST, MAX_OFFSET, MAX_YEAR, MIN_YEAR
-from ..search import MODES
+from ..bounds import MAX_ID, MAX_LIST, MAX_OFFSET
 from . import present
 from .context import context
+from .search_form import SearchForm
 
 router = APIRouter(prefix="/api")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Results per page.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Results to skip.")]
 ListOffset = Annotated[int, Query(ge=0, le=MAX_LIST, description="Papers to skip.")]
-Year = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)]
 NodeId = Annotated[int, Path(ge=0, le=MAX_ID, description="A topic's id.")]
 Collection = Annotated[str | None, Query(description="Only papers of this collection.")]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -38,19 +37,13 @@ def _blank(value: str | None) -> str | None:
 
 
 @router.get("/search", tags=["search"], responses=ERRORS)
-def search(request: Request, q: Annotated[str, Query(description="Any text.")] = "",
-           mode: Annotated[str | None, Query(description=f"One of {', '.join(MODES)} "
-                                             "(default: hybrid when the library has vectors, "
-                                             "else lexical).")] = None,
-           limit: Limit = 10, offset: Offset = 0, collection: Collection = None,
-           year_from: Year = None, year_to: Year = None,
-           author: str | None = None) -> dict[str, Any]:
+def search(request: Request, form: Annotated[SearchForm, Depends()], limit: Limit = 10,
+           offset: Offset = 0) -> dict[str, Any]:
     """Papers matching ``q``: ``results`` (key, title, score, snippet with highlight spans),
     with ``total`` and the ``mode`` used."""
+    query = form.query(limit=limit, offset=offset)
     with context(request).library() as lib:
-        page = lib.search(q, mode=_blank(mode), limit=limit, offset=offset,
-                          collection=_blank(collection), year_from=year_from,
-                          year_to=year_to, author=_blank(author))
+        page = lib.search(query)
     return page.to_dict()
 
 

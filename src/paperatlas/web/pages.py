@@ -6,11 +6,11 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from ..bounds import MAX_ID, MAX_LIST, MAX_YEAR, MIN_YEAR, max_page, page_offset, parse_int
+from ..bounds import MAX_ID, MAX_LIST, max_page, page_offset
 from ..errors import InvalidOptionError, NotFoundError
 from ..organize.model import ROOT, UNSORTED
 from ..treeview import display_label
@@ -18,6 +18,7 @@ from . import present
 from .api import tree_json
 from .auth import session_user
 from .context import context
+from .search_form import SearchForm
 from .writes import edit_targets
 
 router = APIRouter(include_in_schema=False)
@@ -28,13 +29,6 @@ Page = Annotated[int, Query(ge=1, description="1-based; bounds.page_offset check
 def _blank(value: str | None) -> str | None:
     """An empty form field means "not given"."""
     return (value or "").strip() or None
-
-
-def _year(value: str | None, name: str) -> int | None:
-    """A year from a form field: blank means none, anything but a year is an error (ASCII
-    digits only: "²" passes ``str.isdigit`` and then ``int`` fails)."""
-    text = (value or "").strip()
-    return parse_int(name, text, MIN_YEAR, MAX_YEAR) if text else None
 
 
 #: The tabs of the home page.
@@ -60,35 +54,31 @@ def home(request: Request, page: Page = 1, collection: str | None = None,
         votes = lib.votes([p.key for p in papers], session_user(request))
         collections = lib.collections()
         trees = lib.trees()
+        pending, working = lib.pending(), len(lib.job_service.unfinished())
     pager = present.Pager(page, size, total, (("collection", chosen or ""),),
                           max_page(size, MAX_LIST))
     return ctx.render(request, "home.html", {
         "days": present.by_day(papers), "total": total, "pager": pager, "trending": hot,
         "tab": tab, "window": window, "votes": votes,
-        "collection": chosen, "collections": collections, "trees": trees})
+        "collection": chosen, "collections": collections, "trees": trees,
+        "pending": pending, "working": working})
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search(request: Request, q: str = "", mode: str = "", collection: str = "",
-           year_from: str = "", year_to: str = "", author: str = "",
+def search(request: Request, form: Annotated[SearchForm, Depends()],
            page: Page = 1) -> HTMLResponse:
     """Search with mode and filters; the URL holds the whole query, so it can be shared."""
     ctx = context(request)
     size = ctx.settings.page_size
-    form = {"q": q, "mode": mode, "collection": collection, "year_from": year_from,
-            "year_to": year_to, "author": author}
+    query = form.query(limit=size, offset=page_offset(page, size))
     with ctx.library() as lib:
         collections = lib.collections()
-        result = lib.search(q, mode=_blank(mode), limit=size, offset=page_offset(page, size),
-                            collection=_blank(collection),
-                            year_from=_year(year_from, "year from"),
-                            year_to=_year(year_to, "year to"), author=_blank(author))
+        result = lib.search(query)
         votes = lib.votes([hit.key for hit in result.hits], session_user(request))
-    pager = present.Pager(page, size, result.total, tuple(form.items()), max_page(size))
+    pager = present.Pager(page, size, result.total, form.items(), max_page(size))
     return ctx.render(request, "search.html", {
-        "form": form, "q": q, "result": result, "pager": pager, "collections": collections,
-        "votes": votes,
-        "filtered": any(form[k] for k in ("collection", "year_from", "year_to", "author"))})
+        "form": form, "q": form.q, "result": result, "pager": pager,
+        "collections": collections, "votes": votes, "filtered": form.filtered})
 
 
 @router.get("/papers/{key:path}", response_class=HTMLResponse)
