@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from ..errors import InvalidOptionError
 from ..models import Paper
+from ..urls import SITE, Urls
 from .trending import TrendingPaper
 
 if TYPE_CHECKING:
@@ -71,10 +72,6 @@ class Feed:
         return max((e.updated for e in self.entries), default=EPOCH)
 
 
-def paper_path(key: str) -> str:
-    return "/papers/" + quote(key, safe="")
-
-
 def _when(text: str | None) -> datetime | None:
     """An ISO date or time as UTC: ``YYYY[-MM[-DD]]`` at midnight, times as given."""
     if not text:
@@ -97,7 +94,7 @@ def paper_entry(paper: Paper, *, note: str = "", touched: str | None = None) -> 
     later = _when(touched)
     summary = " · ".join(s for s in (note, paper.abstract) if s)
     return FeedEntry(key=paper.key, title=paper.title, summary=summary,
-                     path=paper_path(paper.key), updated=max(added, later or added),
+                     path=SITE.paper(paper.key), updated=max(added, later or added),
                      published=_when(paper.date), authors=list(paper.authors),
                      categories=list(paper.categories))
 
@@ -141,21 +138,21 @@ class FeedBuilder:
                 raise InvalidOptionError("topic node", node, ["a tree name and a node id"])
             topic = lib.tree_node(tree, node)
             papers = lib.trends.newest(lib.trends.scope(None, tree, node), limit)
-            where = f"/trees/{quote(tree, safe='')}/nodes/{node}"
+            where = SITE.tree(tree, node)
             return Feed(kind, f"Topic: {topic.label}",
                         f"The newest papers under the topic {topic.label!r} of tree {tree!r}",
-                        "/feeds" + where, where, [paper_entry(p) for p in papers])
+                        SITE.feed(where), where, [paper_entry(p) for p in papers])
         if kind == "collection":
             if not collection:
                 raise InvalidOptionError("collection", collection, ["a collection name"])
             papers = list(lib.papers(collection=collection, limit=limit, order="recent"))
-            where = f"/collections/{quote(collection, safe='')}"
+            where = SITE.collection(collection)
             return Feed(kind, f"Collection: {collection}",
                         f"The newest papers of the collection {collection!r}",
-                        "/feeds" + where, where, [paper_entry(p) for p in papers])
+                        SITE.feed(where), where, [paper_entry(p) for p in papers])
         papers = list(lib.papers(limit=limit, order="recent"))
         return Feed(kind, "Newest papers", "The newest papers of the library",
-                    "/feeds/newest", "/", [paper_entry(p) for p in papers])
+                    SITE.url("/feeds/newest"), SITE.home(), [paper_entry(p) for p in papers])
 
     def _search(self, query: str, mode: str | None, limit: int) -> Feed:
         text = " ".join(query.split())
@@ -165,9 +162,8 @@ class FeedBuilder:
         page = lib.search(text, mode=mode, limit=limit, snippets=False)
         ids = [lib.store.papers.id_for(hit.key) for hit in page.hits]
         papers = lib.store.papers.get_many([i for i in ids if i is not None])
-        params = urlencode({"q": text, **({"mode": mode} if mode else {})})
         return Feed("search", f"Search: {text}", f"The papers that best match {text!r}",
-                    f"/feeds/search?{params}", f"/search?{params}",
+                    SITE.search_feed(text, mode), SITE.search(text, mode),
                     [paper_entry(p) for p in papers])
 
 
@@ -190,24 +186,25 @@ def _rfc3339(when: datetime) -> str:
 def render_feed(feed: Feed, fmt: str, *, base_url: str, self_url: str,
                 site_title: str = "paperatlas") -> bytes:
     """The feed as RSS 2.0 or Atom 1.0 (``fmt``, one of ``FEED_FORMATS``), UTF-8 XML;
-    ``base_url`` (no trailing slash) makes links absolute, ``self_url`` is the feed's own."""
+    ``base_url`` makes links absolute (see :class:`~paperatlas.urls.Urls`), ``self_url`` is
+    the feed's own."""
     if fmt not in FEED_FORMATS:
         raise InvalidOptionError("feed format", fmt, FEED_FORMATS)
     from .. import __version__  # (the package imports this module first)
 
-    base = base_url.rstrip("/")
+    urls = Urls(base_url)
     title = f"{feed.title} · {site_title}"
-    root = (_rss(feed, base, self_url, title, __version__) if fmt == "rss"
-            else _atom(feed, base, self_url, title, site_title, __version__))
+    root = (_rss(feed, urls, self_url, title, __version__) if fmt == "rss"
+            else _atom(feed, urls, self_url, title, site_title, __version__))
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
-def _rss(feed: Feed, base: str, self_url: str, title: str, version: str) -> ET.Element:
+def _rss(feed: Feed, urls: Urls, self_url: str, title: str, version: str) -> ET.Element:
     # Prefixed names are written as they are (no global ``register_namespace``).
     rss = ET.Element("rss", {"version": "2.0", "xmlns:atom": ATOM, "xmlns:dc": DC})
     channel = _sub(rss, "channel")
     _sub(channel, "title", title)
-    _sub(channel, "link", base + feed.html_path)
+    _sub(channel, "link", urls.url(feed.html_path))
     _sub(channel, "description", feed.description)
     _sub(channel, "atom:link", href=self_url, rel="self", type="application/rss+xml")
     _sub(channel, "lastBuildDate", format_datetime(feed.updated, usegmt=True))
@@ -215,8 +212,8 @@ def _rss(feed: Feed, base: str, self_url: str, title: str, version: str) -> ET.E
     for e in feed.entries:
         item = _sub(channel, "item")
         _sub(item, "title", e.title)
-        _sub(item, "link", base + e.path)
-        _sub(item, "guid", base + e.path, isPermaLink="true")
+        _sub(item, "link", urls.url(e.path))
+        _sub(item, "guid", urls.url(e.path), isPermaLink="true")
         _sub(item, "pubDate", format_datetime(e.published or e.updated, usegmt=True))
         if e.summary:  # readers take an RSS description as HTML: escape the text for it
             _sub(item, "description", html.escape(e.summary, quote=False))
@@ -227,22 +224,22 @@ def _rss(feed: Feed, base: str, self_url: str, title: str, version: str) -> ET.E
     return rss
 
 
-def _atom(feed: Feed, base: str, self_url: str, title: str, site_title: str,
+def _atom(feed: Feed, urls: Urls, self_url: str, title: str, site_title: str,
           version: str) -> ET.Element:
     root = ET.Element("feed", {"xmlns": ATOM})
-    _sub(root, "id", base + feed.id_path)
+    _sub(root, "id", urls.url(feed.id_path))
     _sub(root, "title", title)
     _sub(root, "subtitle", feed.description)
     _sub(root, "updated", _rfc3339(feed.updated))
-    _sub(root, "link", rel="alternate", type="text/html", href=base + feed.html_path)
+    _sub(root, "link", rel="alternate", type="text/html", href=urls.url(feed.html_path))
     _sub(root, "link", rel="self", type="application/atom+xml", href=self_url)
     _sub(_sub(root, "author"), "name", site_title)
     _sub(root, "generator", "paperatlas", version=version)
     for e in feed.entries:
         entry = _sub(root, "entry")
-        _sub(entry, "id", base + e.path)
+        _sub(entry, "id", urls.url(e.path))
         _sub(entry, "title", e.title, type="text")
-        _sub(entry, "link", rel="alternate", type="text/html", href=base + e.path)
+        _sub(entry, "link", rel="alternate", type="text/html", href=urls.url(e.path))
         _sub(entry, "updated", _rfc3339(e.updated))
         if e.published is not None:
             _sub(entry, "published", _rfc3339(e.published))

@@ -14,9 +14,9 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
-from urllib.parse import quote
 
 from ..errors import PaperatlasError, UpstreamError
+from ..urls import Urls
 from .model import Digest, Subscription
 from .settings import DigestSettings, MailSettings
 
@@ -29,7 +29,7 @@ class MessageError(UpstreamError):
     """The SMTP server refused one message (sender, recipient or content)."""
 
 
-def _env() -> Any:
+def _env(urls: Urls) -> Any:
     try:
         import jinja2
     except ImportError as exc:
@@ -38,7 +38,7 @@ def _env() -> Any:
         loader=jinja2.PackageLoader("paperatlas.follow", "templates"),
         autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["paper_url"] = lambda key: "/papers/" + quote(key, safe="/:")
+    env.filters["paper_url"] = urls.paper  # absolute: the same URL as the paper's page
     return env
 
 
@@ -48,7 +48,8 @@ class Renderer:
     def __init__(self, settings: DigestSettings, sender: str) -> None:
         self.settings = settings
         self.sender = sender
-        self.env = _env()
+        self.urls = Urls(settings.base_url)
+        self.env = _env(self.urls)
         domain = parseaddr(sender)[1].rpartition("@")[2] or "paperatlas.local"
         self.domain = "".join(c for c in domain if c.isalnum() or c in ".-") or "paperatlas.local"
 
@@ -64,15 +65,15 @@ class Renderer:
         """``(Message-ID, subject, message)`` asking to confirm a subscription."""
         subject = f"Confirm your subscription · {self.settings.site_title}"
         context = {"subscription": subscription, "subject": subject,
-                   "confirm_url": self.settings.url(f"/subscriptions/confirm/{confirm_token}")}
+                   "confirm_url": self.urls.confirm(confirm_token)}
         return self._message("confirm", subscription, subject, context, unsubscribe_token)
 
     def _message(self, kind: str, sub: Subscription, subject: str, context: dict[str, Any],
                  unsubscribe_token: str) -> tuple[str, str, bytes]:
-        unsubscribe = self.settings.url(f"/unsubscribe/{unsubscribe_token}")
+        unsubscribe = self.urls.unsubscribe(unsubscribe_token)
         context = {**context, "unsubscribe_url": unsubscribe, "site_title":
-                   self.settings.site_title, "base_url": self.settings.base_url.rstrip("/"),
-                   "manage_url": self.settings.url("/subscriptions")}
+                   self.settings.site_title, "base_url": self.urls.base,
+                   "manage_url": self.urls.subscriptions()}
         text = self.env.get_template(f"{kind}.txt").render(context)
         html = self.env.get_template(f"{kind}.html").render(context)
         message_id = make_msgid(idstring=f"{kind}.{sub.id}", domain=self.domain)

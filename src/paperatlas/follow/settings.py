@@ -84,6 +84,3 @@ class DigestSettings:
             raise InvalidOptionError("max_attempts", self.max_attempts, ["1 or more"])
         if self.backoff_seconds < 0:
             raise InvalidOptionError("backoff_seconds", self.backoff_seconds, ["0 or more"])
-
-    def url(self, path: str) -> str:
-        return self.base_url.rstrip("/") + path

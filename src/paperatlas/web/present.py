@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,6 +10,8 @@ from urllib.parse import quote, urlencode
 
 from ..models import Paper
 from ..search import SearchPage, Snippet
+from ..urls import SITE
+from ..urls import tree_name as tree_name  # the segment's reader, for the routes
 
 #: Where each identifier scheme resolves on the web.
 ID_URLS: dict[str, str] = {
@@ -26,29 +27,14 @@ ID_NAMES: dict[str, str] = {"arxiv": "arXiv", "doi": "DOI", "pmid": "PubMed",
 
 
 def paper_url(key: str) -> str:
-    """The page of a paper (keys may hold ``/``, ``:``, ``?``: everything is quoted)."""
-    return "/papers/" + quote(key, safe="")
-
-
-#: Characters a tree's path segment writes as ``~XX`` (see :func:`tree_url`).
-_TREE_ESCAPED = "%/~"
+    """The page of a paper, relative to the site (see :class:`paperatlas.urls.Urls`)."""
+    return SITE.paper(key)
 
 
 def tree_url(name: str, node: int | None = None) -> str:
-    """The explorer page of a tree, or of one of its topics (prefix ``/api`` or ``/feeds``
-    for the JSON or a feed). The name is quoted whole. A ``/``, ``%`` or ``~`` (only names
-    made before they were refused have one) is first written ``~2F``, ``~25``, ``~7E``:
-    servers decode ``%2F`` before routing (so it would split the path) and some decode
-    twice; :func:`tree_name` turns the segment back into the name."""
-    escaped = "".join(f"~{ord(c):02X}" if c in _TREE_ESCAPED else c for c in name)
-    base = "/trees/" + quote(escaped, safe="~")
-    return base if node is None else f"{base}/nodes/{node}"
-
-
-def tree_name(segment: str) -> str:
-    """The tree name in a path segment made by :func:`tree_url` (as the router decoded it)."""
-    return re.sub(r"~(25|2F|7E)", lambda m: chr(int(m.group(1), 16)), segment,
-                  flags=re.IGNORECASE)
+    """The explorer page of a tree, or of one of its topics, relative to the site (prefix
+    ``/api`` or ``/feeds`` for the JSON or a feed); :func:`tree_name` reads it back."""
+    return SITE.tree(name, node)
 
 
 def id_links(ids: dict[str, str]) -> list[dict[str, str]]:

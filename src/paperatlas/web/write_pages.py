@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..bounds import MAX_LIST, max_page, page_offset
 from ..ingest import FORMAT_NAMES
 from ..organize.edit_types import focus, parse_edit
+from ..urls import SITE
 from . import present
 from .auth import SignInRequired, check_csrf, flash, local_url, page_writer, signed_in
 from .context import context
@@ -144,4 +144,4 @@ def job(request: Request, job_id: int) -> HTMLResponse:
 
 
 def collection_url(name: str) -> str:
-    return "/collections/" + quote(name, safe="")
+    return SITE.collection(name)
