@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from ..embed.sbert import BACKENDS, DEFAULT_MODEL
-from ..errors import NotFoundError, PaperatlasError
+from ..errors import PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
 from . import digest as digest_commands
 from . import follow as follow_commands
@@ -22,9 +22,7 @@ from . import tree as tree_commands
 from . import users as user_commands
 from . import web as web_commands
 from . import worker as worker_commands
-
-if TYPE_CHECKING:
-    from ..library import Library
+from .state import State
 
 
 class _Group(click.Group):
@@ -39,33 +37,6 @@ class _Group(click.Group):
 
 #: Commands that may create the library file; every other command reads one that exists.
 CREATES = frozenset({"ingest", "index", "serve", "users", "bench"})
-
-
-class _State:
-    def __init__(self, db: str, model: str | None, backend: str = "auto",
-                 settings_path: str | None = None, *, create: bool = True) -> None:
-        self.db = db
-        self.create = create  # False: a missing library file is an error, not a new library
-        self.settings_path = settings_path  # the TOML settings file (SMTP, digests)
-        self.model = model
-        self.backend = backend
-        self._library: Library | None = None
-
-    def library(self) -> Library:
-        if self._library is None:
-            if not self.create and self.db != ":memory:" and not Path(self.db).exists():
-                raise NotFoundError(f"no library at {self.db}; create one with `paperatlas "
-                                    "ingest FILE` (or name another with --db or "
-                                    "PAPERATLAS_DB)")
-            from ..library import Library  # here, not at the top: --help loads no engine
-
-            self._library = Library(self.db, embedding_model=self.model,
-                                    embed_backend=self.backend)
-        return self._library
-
-    def close(self) -> None:
-        if self._library is not None:
-            self._library.close()
 
 
 def _emit_json(data: Any) -> None:
@@ -90,8 +61,8 @@ def _emit_json(data: Any) -> None:
 def main(ctx: click.Context, db: str, model: str, embed_backend: str,
          settings_path: str | None) -> None:
     """paperatlas: discover and organize research papers."""
-    state = _State(db, None if model.lower() == "none" else model, embed_backend,
-                   settings_path, create=ctx.invoked_subcommand in CREATES)
+    state = State(db, None if model.lower() == "none" else model, embed_backend,
+                  settings_path, create=ctx.invoked_subcommand in CREATES)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -109,7 +80,7 @@ def main(ctx: click.Context, db: str, model: str, embed_backend: str,
 @click.option("--strict", is_flag=True,
               help="Reject a whole file when any of its records is rejected.")
 @click.pass_obj
-def ingest(state: _State, paths: tuple[Path, ...], collection: str | None, fmt: str | None,
+def ingest(state: State, paths: tuple[Path, ...], collection: str | None, fmt: str | None,
            mapping: tuple[str, ...], dry_run: bool, as_json: bool, with_index: bool,
            strict: bool) -> None:
     """Ingest paper listings (files or folders): Daily Papers text, BEIR/JSONL, JSON, CSV/TSV,
@@ -134,7 +105,7 @@ def ingest(state: _State, paths: tuple[Path, ...], collection: str | None, fmt: 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def stats(state: _State, as_json: bool) -> None:
+def stats(state: State, as_json: bool) -> None:
     """Counts of papers, sources, collections and identifiers."""
     result = state.library().stats()
     _emit_json(result.to_dict()) if as_json else render.stats(result)
@@ -144,7 +115,7 @@ def stats(state: _State, as_json: bool) -> None:
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def show(state: _State, key: str, as_json: bool) -> None:
+def show(state: State, key: str, as_json: bool) -> None:
     """Show one paper by key or identifier (DOI, arXiv id, ...)."""
     paper = state.library().paper(key)
     _emit_json(paper.to_dict()) if as_json else render.paper(paper)
@@ -153,7 +124,7 @@ def show(state: _State, key: str, as_json: bool) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def collections(state: _State, as_json: bool) -> None:
+def collections(state: State, as_json: bool) -> None:
     """List collections and their sizes."""
     items = state.library().collections()
     if as_json:
@@ -171,7 +142,7 @@ def collections(state: _State, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one paper per line.")
 @click.option("--keys", "keys_only", is_flag=True, help="Only the keys, one per line.")
 @click.pass_obj
-def papers(state: _State, collection: str | None, limit: int, recent: bool,
+def papers(state: State, collection: str | None, limit: int, recent: bool,
            as_json: bool, keys_only: bool) -> None:
     """List papers: key, date and title."""
     items = state.library().papers(collection=collection, limit=limit,
@@ -191,7 +162,7 @@ def papers(state: _State, collection: str | None, limit: int, recent: bool,
               help="Write here (default: standard output).")
 @click.option("--collection", "-c", help="Only this collection.")
 @click.pass_obj
-def export(state: _State, fmt: str, output: Path | None, collection: str | None) -> None:
+def export(state: State, fmt: str, output: Path | None, collection: str | None) -> None:
     """Export papers with key, title, abstract, authors, ids, collections and sources."""
     lib = state.library()
     if output is None:
@@ -208,7 +179,7 @@ def export(state: _State, fmt: str, output: Path | None, collection: str | None)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def runs(state: _State, limit: int, as_json: bool) -> None:
+def runs(state: State, limit: int, as_json: bool) -> None:
     """The ingest log: recent runs and what they did."""
     items = state.library().ingest_runs(limit)
     if as_json:
@@ -222,12 +193,12 @@ def runs(state: _State, limit: int, as_json: bool) -> None:
                    f"failed files {s.get('failed_files', 0)}")
 
 
-search_commands.register(main, _State)
-tree_commands.register(main, _State)
-web_commands.register(main, _State)
-map_commands.register(main, _State)
-user_commands.register(main, _State)
-follow_commands.register(main, _State)
-subscription_commands.register(main, _State)
-digest_commands.register(main, _State)
-worker_commands.register(main, _State)
+search_commands.register(main, State)
+tree_commands.register(main, State)
+web_commands.register(main, State)
+map_commands.register(main, State)
+user_commands.register(main, State)
+follow_commands.register(main, State)
+subscription_commands.register(main, State)
+digest_commands.register(main, State)
+worker_commands.register(main, State)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 
 from ..follow.model import FREQUENCIES, OUTBOX_STATES, Digest, DigestReport
 from .settings import load
+from .state import State
 
 
 def _report(report: DigestReport, as_json: bool) -> None:
@@ -36,7 +36,7 @@ def _digest(d: Digest) -> None:
         click.echo(f"  {p.score:.2f}  {p.key}  {p.title}\n        why: {p.reason}")
 
 
-def register(main: click.Group, state_type: Any) -> None:
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``digest`` command group to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -54,7 +54,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--no-send", is_flag=True, help="Queue the digests only.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def run(state: Any, frequency: str | None, dry_run: bool, since: str | None,
+    def run(state: State, frequency: str | None, dry_run: bool, since: str | None,
             no_send: bool, as_json: bool) -> None:
         """Queue the due digests and send the outbox; safe to run from cron (a run that
         finds another one running does nothing). Exits 1 when a message failed for good."""
@@ -68,7 +68,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @digest.command()
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def send(state: Any, as_json: bool) -> None:
+    def send(state: State, as_json: bool) -> None:
         """Send the outbox's due messages only (confirmations, retries)."""
         settings, mail = load(state.settings_path)
         report = state.library().digest_send(settings, mail)
@@ -80,7 +80,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.argument("email")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def preview(state: Any, email: str, as_json: bool) -> None:
+    def preview(state: State, email: str, as_json: bool) -> None:
         """What the next digests of EMAIL's subscriptions would hold (nothing is written)."""
         settings, _ = load(state.settings_path)
         digests = state.library().digest_preview(settings, email=email)
@@ -98,7 +98,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def outbox(state: Any, which: str | None, limit: int, as_json: bool) -> None:
+    def outbox(state: State, which: str | None, limit: int, as_json: bool) -> None:
         """Messages in the outbox, newest first: state, attempts, last error."""
         items = state.library().outbox(which, limit)
         if as_json:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
 from ..errors import InvalidOptionError
 from ..follow.trending import WINDOWS
 from ..follow.trending import parse_node as parse_topic
+from .state import State
 
 
 def parse_node(value: str | None, option: str = "--node") -> tuple[str | None, int | None]:
@@ -21,7 +21,7 @@ def parse_node(value: str | None, option: str = "--node") -> tuple[str | None, i
                                  param_hint=option) from exc
 
 
-def register(main: click.Group, state_type: Any) -> None:
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add ``vote`` and ``trending`` to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -31,7 +31,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--undo", is_flag=True, help="Take the user's vote back.")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @pass_state
-    def vote(state: Any, key: str, user: str, undo: bool, as_json: bool) -> None:
+    def vote(state: State, key: str, user: str, undo: bool, as_json: bool) -> None:
         """Upvote a paper (by key or identifier) as a user, once; --undo takes it back."""
         lib = state.library()
         result = lib.unvote(key, user) if undo else lib.vote(key, user)
@@ -51,7 +51,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
     @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
     @pass_state
-    def trending(state: Any, window: str, collection: str | None, node: str | None,
+    def trending(state: State, window: str, collection: str | None, node: str | None,
                  limit: int, as_json: bool) -> None:
         """The most upvoted papers of the window, newer first: votes / (age_hours + 2)^1.8."""
         tree, node_id = parse_node(node)

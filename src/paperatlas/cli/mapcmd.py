@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
 from ..mapview import METHODS
+from .state import State
 
 
-def register(main: click.Group, state_type: Any) -> None:
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``map`` command group to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -24,7 +24,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--rebuild", is_flag=True, help="Refit the projection on every paper.")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @pass_state
-    def build(state: Any, method: str | None, rebuild: bool, as_json: bool) -> None:
+    def build(state: State, method: str | None, rebuild: bool, as_json: bool) -> None:
         """Fit the map once; later runs place new papers on it without refitting."""
         report = state.library().map_build(method=method, rebuild=rebuild)
         if as_json:
@@ -37,7 +37,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @map_.command()
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @pass_state
-    def info(state: Any, as_json: bool) -> None:
+    def info(state: State, as_json: bool) -> None:
         """How the map was made and how many papers wait to be placed."""
         found = state.library().map_info()
         if as_json:

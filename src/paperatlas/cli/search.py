@@ -5,15 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ..beir import evaluate, load_queries
 from ..bounds import MAX_LIMIT, MAX_YEAR, MIN_YEAR, page_offset
-from ..search import MODES
-from ..search.fusion import FUSIONS
+from ..search import FUSIONS, MODES, SearchQuery
 from . import render
+from .state import State
 
 
 def _note_pending(pending: int) -> None:
@@ -23,7 +22,7 @@ def _note_pending(pending: int) -> None:
                    "run `paperatlas index` to search them", err=True)
 
 
-def register(main: click.Group, state_type: Any) -> None:
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add the search commands to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -34,7 +33,7 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="Drop vectors made by another model and re-embed everything.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def index(state: Any, embed: bool, switch_model: bool, as_json: bool) -> None:
+    def index(state: State, embed: bool, switch_model: bool, as_json: bool) -> None:
         """Bring the search index and vectors up to date (only what changed since last time)."""
         bars = render.CountBar("embedding")
         try:
@@ -66,7 +65,7 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="hybrid (default when the library has vectors), lexical or semantic.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def similar(state: Any, keys: tuple[str, ...], limit: int, collection: str | None,
+    def similar(state: State, keys: tuple[str, ...], limit: int, collection: str | None,
                 mode: str | None, as_json: bool) -> None:
         """Papers most like the given ones (more like these), excluding them."""
         result = state.library().similar(list(keys), limit=limit, collection=collection,
@@ -97,27 +96,26 @@ def register(main: click.Group, state_type: Any) -> None:
                   show_default=True, help="How hybrid combines lexical and semantic results.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def search(state: Any, text: str | None, mode: str | None, limit: int, page: int,
+    def search(state: State, text: str | None, mode: str | None, limit: int, page: int,
                collection: str | None, year_from: int | None, year_to: int | None,
                author: str | None, category: str | None, queries: Path | None,
                run_file: Path | None, fusion: str, as_json: bool) -> None:
         """Search titles and abstracts (any text works; quotes and operators are plain words)."""
-        lib = state.library()
+        query = SearchQuery(text or "", mode=mode, limit=limit, offset=page_offset(page, limit),
+                            collection=collection, year_from=year_from, year_to=year_to,
+                            author=author, category=category, fusion=fusion)
         if queries is not None or run_file is not None:
             if queries is None or run_file is None or text is not None:
                 raise click.UsageError("batch mode needs --queries and --run-file and no TEXT")
             tmp = run_file.with_name(run_file.name + ".part")
             with tmp.open("w", encoding="utf-8") as out:
-                n = lib.run_queries(load_queries(queries), out, mode=mode, limit=limit,
-                                    fusion=fusion)
+                n = state.library().run_queries(load_queries(queries), out, **query.options())
             tmp.replace(run_file)
             click.echo(f"ran {n} queries; wrote {run_file}", err=True)
             return
         if text is None:
             raise click.UsageError("give TEXT to search for, or --queries with --run-file")
-        result = lib.search(text, mode=mode, limit=limit, offset=page_offset(page, limit),
-                            collection=collection, year_from=year_from, year_to=year_to,
-                            author=author, category=category, fusion=fusion)
+        result = state.library().search(query)
         if as_json:
             click.echo(json.dumps(render.search_dict(result), indent=2, ensure_ascii=False))
         else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
@@ -11,6 +10,7 @@ from ..follow.model import FREQUENCIES, Subscription
 from ..follow.subscriptions import items_from
 from ..search import MODES
 from .settings import load
+from .state import State
 
 
 def describe(sub: Subscription) -> str:
@@ -22,7 +22,7 @@ def describe(sub: Subscription) -> str:
     return f"#{sub.id}\t{who}{owner}\t{state}\t{sub.frequency}\t{follows}"
 
 
-def register(main: click.Group, state_type: Any) -> None:
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``subscriptions`` command group to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -50,7 +50,7 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="Skip the confirmation email (an administrator vouches for the address).")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def add(state: Any, email: str, searches: tuple[str, ...], mode: str | None,
+    def add(state: State, email: str, searches: tuple[str, ...], mode: str | None,
             seeds: tuple[str, ...], nodes: tuple[str, ...], collections: tuple[str, ...],
             authors: tuple[str, ...], frequency: str, user: str | None, confirmed: bool,
             as_json: bool) -> None:
@@ -73,7 +73,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--user", help="Only this user's subscriptions.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def list_(state: Any, email: str | None, user: str | None, as_json: bool) -> None:
+    def list_(state: State, email: str | None, user: str | None, as_json: bool) -> None:
         """The subscriptions: id, address, state, frequency and what each follows."""
         items = state.library().subscriptions(email=email, user=user)
         if as_json:
@@ -85,7 +85,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @subscriptions.command()
     @click.argument("sub_id", metavar="ID", type=int)
     @pass_state
-    def remove(state: Any, sub_id: int) -> None:
+    def remove(state: State, sub_id: int) -> None:
         """Remove a subscription, its record of sent papers and its unsent messages."""
         state.library().subscription_remove(sub_id)
         click.echo(f"removed subscription {sub_id}")

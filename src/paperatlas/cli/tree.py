@@ -13,6 +13,7 @@ import click
 from ..errors import InvalidOptionError, PreconditionError
 from ..organize.edit_types import EDIT_OPS, EditError, parse_edit
 from ..organize.export import TREE_FORMATS
+from .state import State
 
 _NAME = click.option("--name", "-t", default="default", show_default=True, help="Tree name.")
 _ONE = click.option("--name", "-t", help="Tree name (default: the library's one tree).")
@@ -25,7 +26,7 @@ def _llm_options(fn: Any) -> Any:
                         "http://localhost:8000/v1 (key: $PAPERATLAS_LLM_KEY).")(fn)
 
 
-def register(main: click.Group, state_type: Any) -> None:
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``tree`` command group to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -47,7 +48,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @_llm_options
     @_JSON
     @pass_state
-    def build(state: Any, name: str, collection: str | None, max_depth: int, min_size: int,
+    def build(state: State, name: str, collection: str | None, max_depth: int, min_size: int,
               max_children: int, margin: float, max_links: int, seed: int,
               llm_url: str | None, llm_model: str | None, as_json: bool) -> None:
         """Build (or rebuild) a tree; a rebuild keeps ids and replays your edits."""
@@ -71,7 +72,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @_llm_options
     @_JSON
     @pass_state
-    def update(state: Any, name: str, llm_url: str | None, llm_model: str | None,
+    def update(state: State, name: str, llm_url: str | None, llm_model: str | None,
                as_json: bool) -> None:
         """Place papers added since the last build or update (ids of other nodes stay)."""
         report = state.library().tree_update(name, llm_url=llm_url, llm_model=llm_model,
@@ -89,7 +90,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.argument("args", nargs=-1)
     @_NAME
     @pass_state
-    def edit(state: Any, op: str, args: tuple[str, ...], name: str) -> None:
+    def edit(state: State, op: str, args: tuple[str, ...], name: str) -> None:
         """Correct the tree; the edit is kept and replayed after updates and rebuilds.
 
         \b
@@ -109,7 +110,7 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="Show this many papers under each topic.")
     @click.option("--depth", type=click.IntRange(min=1), help="Show only this many levels.")
     @pass_state
-    def show(state: Any, name: str | None, papers: int, depth: int | None) -> None:
+    def show(state: State, name: str | None, papers: int, depth: int | None) -> None:
         """Print the tree with topic sizes (`*` marks a locked label)."""
         name = name or _only_tree(state.library())
         for line in state.library().tree_outline(name, show_papers=papers, max_depth=depth):
@@ -122,7 +123,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
                   help="File to write (default: standard output).")
     @pass_state
-    def export(state: Any, name: str | None, fmt: str, output: str | None) -> None:
+    def export(state: State, name: str | None, fmt: str, output: str | None) -> None:
         """Write the tree as JSON, Markdown, OPML, a standalone HTML page or CSV."""
         name = name or _only_tree(state.library())
         if output is None:
@@ -139,7 +140,7 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="TSV lines: key<TAB>label/sub-label/...")
     @_JSON
     @pass_state
-    def eval_(state: Any, name: str, gold: str, as_json: bool) -> None:
+    def eval_(state: State, name: str, gold: str, as_json: bool) -> None:
         """Compare the tree with a gold labelling (NMI, ARI, F1, fidelity, navigability)."""
         r = state.library().tree_eval(name, gold)
         if as_json:
@@ -150,13 +151,13 @@ def register(main: click.Group, state_type: Any) -> None:
             click.echo(f"level {level}: NMI {value:.3f}, ARI {r.ari.get(level, 0.0):.3f}")
         click.echo(f"mean best-node F1 over {len(r.category_f1)} gold categories: "
                    f"{r.mean_f1:.3f}")
-        for label, value in (("label fidelity", r.label_fidelity),
+        for label, score in (("label fidelity", r.label_fidelity),
                              ("navigability", r.navigability)):
-            click.echo(f"{label}: {'n/a' if value is None else f'{value:.3f}'}")
+            click.echo(f"{label}: {'n/a' if score is None else f'{score:.3f}'}")
 
     @tree.command(name="list")
     @pass_state
-    def list_(state: Any) -> None:
+    def list_(state: State) -> None:
         """The library's trees."""
         for t in state.library().trees():
             click.echo(f"{t.name}\t{t.papers} papers\t{t.nodes} nodes\t"
@@ -166,7 +167,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @_NAME
     @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
     @pass_state
-    def history(state: Any, name: str, limit: int) -> None:
+    def history(state: State, name: str, limit: int) -> None:
         """The tree's change log: builds, updates (where each paper went) and edits."""
         for entry in state.library().tree_history(name, limit):
             click.echo(json.dumps(entry, ensure_ascii=False))
@@ -174,7 +175,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @tree.command()
     @_NAME
     @pass_state
-    def delete(state: Any, name: str) -> None:
+    def delete(state: State, name: str) -> None:
         """Delete a tree with its edit log."""
         state.library().tree_delete(name)
         click.echo(f"deleted tree {name!r}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 
+from .state import State
 
-def register(main: click.Group, state_type: Any) -> None:
+
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``users`` command group to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -22,7 +23,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--password-stdin", is_flag=True,
                   help="Read the password from the first line of standard input.")
     @pass_state
-    def add(state: Any, name: str, password_stdin: bool) -> None:
+    def add(state: State, name: str, password_stdin: bool) -> None:
         """Add a user (the password is asked twice unless --password-stdin)."""
         user = state.library().user_add(name, _password("Password", password_stdin))
         click.echo(f"added user {user.name!r}")
@@ -30,7 +31,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @users.command(name="list")
     @click.option("--json", "as_json", is_flag=True, help="Print the users as JSON.")
     @pass_state
-    def list_(state: Any, as_json: bool) -> None:
+    def list_(state: State, as_json: bool) -> None:
         """The users, when each was added and how many API tokens each has."""
         items = state.library().users()
         if as_json:
@@ -45,7 +46,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--password-stdin", is_flag=True,
                   help="Read the new password from the first line of standard input.")
     @pass_state
-    def passwd(state: Any, name: str, password_stdin: bool) -> None:
+    def passwd(state: State, name: str, password_stdin: bool) -> None:
         """Set a user's password; this signs them out everywhere and deletes their API
         tokens (make new ones with `paperatlas users token NAME`)."""
         lib = state.library()
@@ -57,7 +58,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @users.command()
     @click.argument("name")
     @pass_state
-    def remove(state: Any, name: str) -> None:
+    def remove(state: State, name: str) -> None:
         """Remove a user, their API tokens and web sessions (their edits and uploads stay)."""
         state.library().user_remove(name)
         click.echo(f"removed user {name!r} (their web sessions and API tokens ended)")
@@ -66,7 +67,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.argument("name")
     @click.option("--label", default="", help="What the token is for (shown in listings).")
     @pass_state
-    def token(state: Any, name: str, label: str) -> None:
+    def token(state: State, name: str, label: str) -> None:
         """Make an API token for a user and print it (once: it cannot be shown again).
 
         Send it as `Authorization: Bearer TOKEN` to write through /api."""

@@ -18,9 +18,10 @@ from typing import Any
 import click
 
 from .settings import for_web
+from .state import State
 
 
-def register(main: click.Group, state_type: Any) -> None:
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``serve`` command to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -44,7 +45,7 @@ def register(main: click.Group, state_type: Any) -> None:
                   help="Start no job worker (run `paperatlas worker` yourself): uploads "
                        "and edits then wait in the queue.")
     @pass_state
-    def serve(state: Any, host: str, port: int, private: bool, max_upload_mb: int,
+    def serve(state: State, host: str, port: int, private: bool, max_upload_mb: int,
               workers: int, base_url: str | None, allowed_hosts: tuple[str, ...],
               no_worker: bool) -> None:
         """Serve the web app and its JSON API (docs at /docs) until Ctrl-C, with one job
@@ -99,7 +100,7 @@ WORKER_STOP_WAIT = 10.0
 
 
 @contextlib.contextmanager
-def job_worker(state: Any, *, enabled: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
+def job_worker(state: State, *, enabled: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
     """A ``paperatlas worker`` process for ``state``'s library while the block runs; at its
     end the worker gets SIGTERM (it finishes its job) and, after
     :data:`WORKER_STOP_WAIT` seconds, SIGKILL (its job is taken again by the next one)."""

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .state import State
+
 if TYPE_CHECKING:
     from ..models import Job
 
 
-def register(main: click.Group, state_type: Any) -> None:
+def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``worker`` command to the main group."""
     pass_state = click.make_pass_decorator(state_type)
 
@@ -22,7 +24,7 @@ def register(main: click.Group, state_type: Any) -> None:
     @click.option("--poll", type=click.FloatRange(0.1, 3600), default=2.0, show_default=True,
                   help="Seconds between looks at the queue while idle.")
     @pass_state
-    def worker(state: Any, once: bool, poll: float) -> None:
+    def worker(state: State, once: bool, poll: float) -> None:
         """Run the library's jobs: ingest uploads, then index and embed, update the topic
         trees and place new papers on the map. Runs until Ctrl-C or SIGTERM (the running
         job finishes first; a second Ctrl-C stops at once, and the job is taken again by
