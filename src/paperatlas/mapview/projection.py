@@ -18,28 +18,37 @@ import importlib.util
 import io
 import warnings
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidOptionError, PaperatlasError, PreconditionError
+from ..errors import PaperatlasError, PreconditionError
+from ..options import choose, values
 
-#: Projection methods, the default first.
-METHODS: tuple[str, ...] = ("pca", "umap")
+
+class MapMethod(StrEnum):
+    """How vectors are projected onto the plane; the first is the default."""
+
+    PCA = "pca"
+    UMAP = "umap"
+
+
+#: Projection methods' names (the valid values), the default first.
+METHODS: tuple[str, ...] = values(MapMethod)
 #: Bumped when what a stored projection means changes (old maps are then refitted).
 VERSION = 1
 #: Neighbours that place a new paper on a UMAP map (UMAP's default ``n_neighbors``).
 NEIGHBOURS = 15
 
 
-def check_method(method: str) -> str:
+def check_method(method: str) -> MapMethod:
     """``method`` if it is one of :data:`METHODS` and can run here, else an error."""
-    if method not in METHODS:
-        raise InvalidOptionError("map method", method, METHODS)
-    if method == "umap" and importlib.util.find_spec("umap") is None:
+    chosen = choose(MapMethod, "map method", method)
+    if chosen == MapMethod.UMAP and importlib.util.find_spec("umap") is None:
         raise PaperatlasError("the umap method needs umap-learn: pip install umap-learn "
                               "(or use --method pca)")
-    return method
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -75,11 +84,11 @@ class Projection:
 
 def fit(method: str, vectors: np.ndarray, *, seed: int = 0) -> tuple[Projection, np.ndarray]:
     """Fit ``method`` on ``vectors`` (n x dim); the projection and the framed n x 2 points."""
-    check_method(method)
+    chosen = check_method(method)
     if len(vectors) == 0:
         raise PreconditionError("no paper vectors to map: run `paperatlas index` with an "
                                 "embedding model first")
-    if method == "pca":
+    if chosen == MapMethod.PCA:
         mean, components = fit_pca(vectors, seed)
         raw = project(vectors, mean, components)
         offset, scale = frame(raw)
