@@ -259,7 +259,14 @@ def test_an_upload_reaches_the_tree_and_the_map_with_no_command(mapped: Library)
     made = client.post("/api/uploads", headers=auth, data={"collection": "new"},
                        files={"file": ("new.csv", csv.encode())}).json()
     assert made["job"]["status"] == "queued" and client.get("/api/map").json()["count"] == 40
-    assert Worker(mapped).run_once() == 4
+    assert "1 job waiting or running" in client.get("/").text
+    assert Worker(mapped, kinds=("ingest",)).run_once() == 1
+    home = client.get("/").text  # reads say how fresh they are
+    assert "3 not indexed yet" in home and "1 job waiting or running" in home
+    assert client.get("/api/search", params={"q": "protein"}).json()["pending"] == 3
+    assert Worker(mapped).run_once() == 3
+    home = client.get("/").text
+    assert "not indexed yet" not in home and "waiting or running" not in home
     chain = [(j["kind"], j["status"], j["parent"]) for j in client.get("/api/jobs").json()]
     ingest, index, tree = (made["job"]["id"], made["job"]["id"] + 1, made["job"]["id"] + 2)
     assert chain[:4] == [("map_place", "done", index), ("tree_update", "done", index),
