@@ -49,9 +49,9 @@ from typing import Any  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from paperatlas import Library  # noqa: E402
-from paperatlas.follow.model import Item  # noqa: E402
 from paperatlas.follow.ranking import RankSettings  # noqa: E402
 from paperatlas.follow.settings import DigestSettings, MailSettings  # noqa: E402
+from paperatlas.records.follow import Item  # noqa: E402
 
 SINK = """
 import asyncio, sys

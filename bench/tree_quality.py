@@ -70,7 +70,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  #
 
 from paperatlas import Library  # noqa: E402
 from paperatlas.embed.base import paper_text  # noqa: E402
-from paperatlas.organize.model import TOPIC  # noqa: E402
+from paperatlas.records.trees import TOPIC  # noqa: E402
 
 warnings.filterwarnings("ignore")
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from paperatlas import Library
 from paperatlas.cli import main
 from paperatlas.errors import PaperatlasError
+from paperatlas.records.serialize import to_json
 from paperatlas.search.lexical import IndexBusyError
 from test_semantic import HashingEmbedder
 from test_tree import papers_of, write_csv
@@ -119,7 +120,7 @@ def test_search_with_pending_papers_writes_nothing(tmp_path: Path) -> None:
         docs = len(lib.search_service.lexical)
         for mode in ("lexical", "semantic", "hybrid"):
             page = lib.search("graph network", mode=mode)
-            assert page.pending == 12 and page.to_dict()["pending"] == 12
+            assert page.pending == 12 and to_json(page)["pending"] == 12
             assert all("graph study" not in hit.title for hit in page.hits)
         key = next(lib.papers()).key
         similar = lib.similar([key], mode="hybrid")

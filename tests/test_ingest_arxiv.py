@@ -10,7 +10,7 @@ import pytest
 from paperatlas import Library, ParseError
 from paperatlas.errors import UnknownFormatError
 from paperatlas.ingest import InputFile, detect, make_parser, numbered_lines
-from paperatlas.models import Record
+from paperatlas.records.papers import Record
 
 from conftest import dump
 

@@ -12,7 +12,7 @@ from paperatlas.errors import ParseError
 from paperatlas.ingest import FieldMap, InputFile, detect, numbered_lines
 from paperatlas.ingest.bibtex import BibtexParser
 from paperatlas.ingest.ris import RisParser
-from paperatlas.models import Record
+from paperatlas.records.papers import Record
 
 from conftest import dump
 

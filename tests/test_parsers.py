@@ -9,7 +9,7 @@ import pytest
 
 from paperatlas import InvalidOptionError, Library, ParseError
 from paperatlas.ingest import FieldMap, InputFile, detect, make_parser, numbered_lines
-from paperatlas.models import Record
+from paperatlas.records.papers import Record
 
 from conftest import ABSTRACT_A, ABSTRACT_B, daily_page
 

@@ -11,6 +11,7 @@ import pytest
 from paperatlas import InvalidOptionError, Library
 from paperatlas.errors import OutOfRangeError
 from paperatlas.options import choose, values
+from paperatlas.records.serialize import to_json
 from paperatlas.search import (
     FUSIONS,
     MODES,
@@ -93,8 +94,8 @@ def test_library_search_takes_a_query_or_its_text(lib: Library, tmp_path: Path) 
     q = SearchQuery("protein", mode="lexical", limit=2, snippets=False)
     page = lib.search(q)
     assert page.mode == "lexical" == Mode.LEXICAL and len(page.hits) == 2 and page.total == 5
-    assert page.to_dict() == lib.search("protein", mode="lexical", limit=2,
-                                        snippets=False).to_dict()
+    assert to_json(page) == to_json(lib.search("protein", mode="lexical", limit=2,
+                                               snippets=False))
     more = lib.search(q, offset=2)  # options given with a query replace its own
     assert [h.rank for h in more.hits] == [3, 4]
     with pytest.raises(InvalidOptionError, match="hybrid, lexical, semantic"):

@@ -16,7 +16,7 @@ from paperatlas import Library
 from paperatlas.cli import main
 from paperatlas.errors import InvalidOptionError, NotFoundError, PaperatlasError
 from paperatlas.organize.edit_types import Delete, Lock, Merge, Move, Pin, Rename, Split, parse_edit
-from paperatlas.organize.model import ROOT, UNSORTED, Tree, TreeSettings
+from paperatlas.records.trees import ROOT, UNSORTED, Tree, TreeSettings
 from test_semantic import HashingEmbedder
 from test_tree_llm import StandIn, server  # noqa: F401  (the stand-in LLM server fixture)
 

@@ -30,8 +30,8 @@ from paperatlas.organize.edit_types import (
     to_record,
 )
 from paperatlas.organize.edits import apply
-from paperatlas.organize.model import ROOT, Edit, Node, Tree
 from paperatlas.organize.rebuild import replay
+from paperatlas.records.trees import ROOT, Edit, Node, Tree
 from test_tree import tlib  # noqa: F401  (three topics of 40 papers)
 
 

@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from paperatlas.errors import InvalidOptionError, ParseError
 from paperatlas.organize.evaluate import evaluate, read_gold
-from paperatlas.organize.model import ROOT, UNSORTED, Node, Tree
+from paperatlas.records.trees import ROOT, UNSORTED, Node, Tree
 
 NodeSpec = tuple[int, int, str, dict[int, float]]
 

@@ -20,7 +20,8 @@ from paperatlas.organize.export import (
     outline,
     write_tree,
 )
-from paperatlas.organize.model import ROOT, UNSORTED, Node, Tree
+from paperatlas.records.serialize import to_json
+from paperatlas.records.trees import ROOT, UNSORTED, Node, Tree
 
 NAME = 'Mes thèmes <&> "x"'
 
@@ -96,7 +97,7 @@ def test_json_round_trips_with_every_link() -> None:
     assert "Détection" in text and "Ünïcödé" not in text  # raw UTF-8; titles are not in JSON
     doc = json.loads(text)
     assert doc["tree"] == NAME
-    assert doc["settings"] == tree.settings.to_dict()
+    assert doc["settings"] == to_json(tree.settings)
     nodes = {n["id"]: n for n in doc["nodes"]}
     assert set(nodes) == set(tree.nodes)
     assert nodes[0]["parent"] is None and nodes[0]["kind"] == "root"

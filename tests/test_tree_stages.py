@@ -12,9 +12,9 @@ from paperatlas.organize.builder import TreeBuilder
 from paperatlas.organize.cluster import LeidenClusterer, knn_graph
 from paperatlas.organize.features import CombinedFeatures, normalize_rows
 from paperatlas.organize.label import KeywordLabeler
-from paperatlas.organize.model import Tree, TreeSettings
 from paperatlas.organize.parallel import using_threads
 from paperatlas.organize.phrases import count_phrases
+from paperatlas.records.trees import Tree, TreeSettings
 
 
 def counts_of(titles: list[str], texts: list[str], **kw: object) -> dict[str, list[float]]:

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from paperatlas import Library
 from paperatlas.follow.feeds import paper_entry, render_feed
 from paperatlas.follow.mail import Renderer
-from paperatlas.follow.model import Digest, Pick, Subscription
 from paperatlas.follow.settings import DigestSettings
+from paperatlas.records.follow import Digest, Pick, Subscription
 from paperatlas.urls import SITE, Urls, tree_name
 from paperatlas.web import WebSettings, create_app
 

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from paperatlas import Library
 from paperatlas.cli import main
-from paperatlas.models import Paper
+from paperatlas.records.papers import Paper
+from paperatlas.records.serialize import to_json
 from paperatlas.search import Snippet
 from paperatlas.web import WebSettings, create_app
 from paperatlas.web.present import Pager, by_day, segments
@@ -69,7 +70,7 @@ def test_search_json(client: TestClient, wlib: Library) -> None:
     assert data["mode"] == "lexical" and data["total"] > 5 and len(data["results"]) == 5
     first = data["results"][0]
     assert {"key", "title", "score", "snippet", "highlights"} <= set(first)
-    same = wlib.search("protein folding", mode="lexical", limit=5).to_dict()
+    same = to_json(wlib.search("protein folding", mode="lexical", limit=5))
     assert data == json.loads(json.dumps(same))  # what `search --json` prints
     page2 = client.get("/api/search", params={"q": "protein folding", "mode": "lexical",
                                               "limit": 5, "offset": 5}).json()
@@ -166,7 +167,7 @@ def test_tree_explorer_and_node_page(client: TestClient, wlib: Library) -> None:
     assert f'id="n{top.id}"' in explorer.text and f'data-node="{top.id}"' in explorer.text
     assert "<details" in explorer.text and top.label in explorer.text
     data = client.get(f"/api/trees/t/nodes/{top.id}").json()
-    assert data == json.loads(json.dumps(wlib.tree_node("t", top.id).to_dict()))
+    assert data == json.loads(json.dumps(to_json(wlib.tree_node("t", top.id))))
     assert data["size"] == len(tree.subtree_papers(top.id))
     page = client.get(f"/trees/t/nodes/{top.id}")
     assert page.status_code == 200 and top.label in page.text

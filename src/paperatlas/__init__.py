@@ -17,7 +17,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .library import Library
-    from .models import CollectionInfo, FileReport, IngestReport, Paper, Record, Stats
+    from .records.papers import CollectionInfo, FileReport, IngestReport, Paper, Record, Stats
 
 __version__ = "0.1.0"
 

@@ -31,7 +31,7 @@ from .errors import (
     PaperatlasError,
     TooManyRequestsError,
 )
-from .models import ApiToken, NewToken, User
+from .records.people import ApiToken, NewToken, User
 from .store import Store, utcnow
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Protocol
 from rapidfuzz import fuzz
 
 from . import ids as idmod
-from .models import Candidate
+from .records.papers import Candidate
 from .text import block_keys, normalize_text
 
 #: Two normalized titles at least this similar (0-100) may be the same paper.

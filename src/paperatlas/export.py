@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from .errors import InvalidOptionError
-from .models import Paper
+from .records.papers import Paper
+from .records.serialize import to_json
 
 CSV_COLUMNS = ("key", "title", "abstract", "authors", "date", "year", "venue", "categories",
                "links", "ids", "collections", "sources")
@@ -17,7 +18,7 @@ CSV_COLUMNS = ("key", "title", "abstract", "authors", "date", "year", "venue", "
 def write_jsonl(papers: Iterable[Paper], out: TextIO) -> int:
     n = 0
     for paper in papers:
-        out.write(json.dumps(paper.to_dict(), ensure_ascii=False) + "\n")
+        out.write(json.dumps(to_json(paper), ensure_ascii=False) + "\n")
         n += 1
     return n
 

@@ -21,7 +21,8 @@ from .errors import PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
 from .ingest.limits import MAX_TITLE_CHARS, check_record
 from .liveness import is_alive, this_process
-from .models import ID_SCHEMES, Change, FileReport, IngestReport, Record, Rejection
+from .records.papers import ID_SCHEMES, Change, FileReport, IngestReport, Record, Rejection
+from .records.serialize import to_json
 from .store import Store, utcnow
 from .text import block_keys, normalize_title, slug, storable
 
@@ -129,7 +130,7 @@ class Importer:
             status = "ok" if not report.failed else "errors"
         finally:
             if run_id is not None:
-                summary = report.to_dict()
+                summary = to_json(report)
                 summary.pop("files")
                 with self.store.transaction():
                     prov.finish_run(run_id, status, summary, utcnow())

@@ -25,7 +25,9 @@ from typing import Any
 
 from .errors import InvalidOptionError, NotFoundError, PaperatlasError, StoreError
 from .liveness import is_alive, this_process
-from .models import IngestReport, Job
+from .records.jobs import Job
+from .records.papers import IngestReport
+from .records.serialize import to_json
 from .store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -238,7 +240,7 @@ class JobService:
 
 def record_ingest(job: Job, report: IngestReport) -> None:
     """A finished ingest's counts, rejections and file errors, onto its job."""
-    job.result = {k: v for k, v in report.to_dict().items() if k != "files"}
+    job.result = {k: v for k, v in to_json(report).items() if k != "files"}
     job.result["files"] = [{"name": Path(f.path).name, "format": f.format,
                             "collection": f.collection, "records": f.records, "added": f.added,
                             "merged": f.merged, "skipped": f.skipped, "rejected": f.rejected,

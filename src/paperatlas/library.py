@@ -24,21 +24,22 @@ from .jobs import JobService, record_ingest
 from .library_follow import FollowMixin
 from .library_people import PeopleMixin
 from .mapview import MapInfo, MapReport, MapService, MapView
-from .models import CollectionInfo, IngestReport, Job, Paper, Stats
 from .organize.base import Labeler
 from .organize.edit_types import MovePaper, TreeEdit, Unpin
 from .organize.export import PaperRef, treemap_svg
 from .organize.label import KeywordLabeler
 from .organize.llm import LLMLabeler
-from .organize.model import BuildReport, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
 from .organize.service import TreeService
 from .organize.service import check_name as check_tree_name
+from .records.jobs import Job
+from .records.papers import CollectionInfo, IngestReport, Paper, Stats
+from .records.serialize import to_json
+from .records.trees import BuildReport, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
 from .search import IndexReport, Mode, SearchOptions, SearchPage, SearchQuery, SearchService
-from .search.fusion import Fusion
 from .search.query import terms
-from .search.service import ANN_MIN
 from .store import Store
 from .treeview import PaperTopic, TopicPage, page_paper_ids, paper_topics, subtree, topic_page
+from .vectors import ANN_MIN, SqliteVectorStore
 
 #: How :meth:`Library.papers` can order papers.
 PAPER_ORDERS: tuple[str, ...] = ("id", "recent")
@@ -74,14 +75,19 @@ class Library(PeopleMixin, FollowMixin):
             factory = lambda: SentenceTransformerEmbedder(  # noqa: E731
                 name, backend=embed_backend, cache_dir=index_folder / "models",
                 threads=embed_threads)
-        self.search_service = SearchService(self.store, index_folder, factory, ann_min=ann_min)
+        #: Every paper vector, read and written through the one interface.
+        self.vectors = SqliteVectorStore(self.store, index_folder, ann_min=ann_min)
+        self.search_service = SearchService(self.store, index_folder, factory,
+                                            vectors=self.vectors)
         self.tree_service = TreeService(
-            self.store, embed=self._encode_short if factory else None, search=self._search_ids)
+            self.store, self.vectors, embed=self._encode_short if factory else None,
+            search=self._search_ids)
         self.accounts = AccountService(self.store)
         self.job_service = JobService(self.store)
         self.trends = TrendingService(self.store, self._complete)
         self.follow = FollowService(
-            self.store, resolve=self._resolve, analyze=self._analyze, index=self.index,
+            self.store, vectors=self.vectors, resolve=self._resolve, analyze=self._analyze,
+            index=self.index,
             encode=lambda: self._encode_short if factory else None)
 
     def close(self) -> None:
@@ -125,7 +131,7 @@ class Library(PeopleMixin, FollowMixin):
         def run(job: Job, report_progress: work.Progress) -> work.Outcome:
             report = work.index_now(self, embed=embed, switch_model=switch_model,
                                     progress=report_progress, wait=wait)
-            job.result = dataclasses.asdict(report)
+            job.result = to_json(report)
             return work.Outcome(report, work.after_index(self, job, report))
 
         value: IndexReport = work.run_foreground(
@@ -164,10 +170,14 @@ class Library(PeopleMixin, FollowMixin):
         return self.search_service.search(q)
 
     def run_queries(self, queries: Iterable[tuple[str, str]], out: TextIO, *,
-                    mode: str | Mode | None = None, limit: int = 100, tag: str = "paperatlas",
-                    fusion: str | Fusion = Fusion.CONVEX) -> int:
-        """Write a TREC run file (``qid Q0 key rank score tag``) for ``(qid, text)`` pairs."""
-        base = SearchQuery("", mode=mode, limit=limit, snippets=False, fusion=fusion)
+                    tag: str = "paperatlas", **options: Unpack[SearchOptions]) -> int:
+        """Write a TREC run file (``qid Q0 key rank score tag``) for ``(qid, text)`` pairs,
+        each searched with ``options`` as :meth:`search` takes them (default: 100 results;
+        no snippets)."""
+        merged = SearchOptions(limit=100)
+        merged.update(options)
+        merged["snippets"] = False
+        base = SearchQuery("", **merged)
         n = 0
         for qid, text in queries:
             page = self.search_service.search(dataclasses.replace(base, text=text))
@@ -290,16 +300,16 @@ class Library(PeopleMixin, FollowMixin):
         default pca) the first time, on ``rebuild`` or for another method; else place the
         papers added since on the fitted projection. Brings the embeddings up to date first."""
         self.index()
-        return MapService(self.store).build(method=method, rebuild=rebuild)
+        return MapService(self.store, self.vectors).build(method=method, rebuild=rebuild)
 
     def map_info(self) -> MapInfo | None:
         """How the map was fitted and how many papers it shows (None before a build)."""
-        return MapService(self.store).info()
+        return MapService(self.store, self.vectors).info()
 
     def map_points(self, collection: str | None = None, tree: str | None = None) -> MapView:
         """The map's points (of a collection) with key and title, each coloured by its
         first-level topic in ``tree``, and that tree's legend."""
-        return MapService(self.store).view(collection=collection, tree=tree)
+        return MapService(self.store, self.vectors).view(collection=collection, tree=tree)
 
     # -- reading ---------------------------------------------------------------------
     def paper(self, key: str) -> Paper:

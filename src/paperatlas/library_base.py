@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import ids as idmod
 from .errors import NotFoundError
-from .models import Paper
+from .records.papers import Paper
 from .store import Store
 
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from .bounds import MAX_LIST, check_id, check_limit
-from .follow.model import Digest, DigestReport, Item, OutboxMessage, Subscription
 from .follow.service import FollowService
 from .follow.settings import DigestSettings, MailSettings
 from .follow.trending import Trending, TrendingService, VoteCount, VoteResult
 from .library_base import LibraryBase
+from .records.follow import Digest, DigestReport, Item, OutboxMessage, Subscription
 
 
 class FollowMixin(LibraryBase):

@@ -11,7 +11,9 @@ from .bounds import MAX_LIST, check_id, check_limit
 from .errors import ConflictError, InvalidOptionError
 from .jobs import JobService
 from .library_base import LibraryBase
-from .models import ApiToken, CollectionInfo, Job, NewToken, User
+from .records.jobs import Job
+from .records.papers import CollectionInfo
+from .records.people import ApiToken, NewToken, User
 from .store import utcnow
 
 

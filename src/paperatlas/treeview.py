@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from .errors import NotFoundError
 from .organize.export import PaperRef, node_sizes, ordered_children
-from .organize.model import ROOT, TOPIC, UNSORTED, Node, Tree
+from .records.trees import ROOT, TOPIC, UNSORTED, Node, Tree
 
 
 @dataclass(frozen=True)
@@ -62,9 +61,6 @@ class TopicPage:
     papers: list[PaperBrief]  # linked directly to this topic, best first
     representative: list[PaperBrief]
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class PaperTopic:
@@ -76,9 +72,6 @@ class PaperTopic:
     score: float
     pinned: bool
     path: list[TopicRef]  # from the first level down to the parent
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def display_label(label: str, kind: str, node_id: int) -> str:

@@ -22,7 +22,9 @@ from .errors import InvalidOptionError, PaperatlasError
 from .importer import Importer, IngestOptions
 from .jobs import Claim, record_ingest
 from .mapview import MapService
-from .models import IngestReport, Job
+from .records.jobs import Job
+from .records.papers import IngestReport
+from .records.serialize import to_json
 from .search import IndexReport
 
 if TYPE_CHECKING:
@@ -108,10 +110,10 @@ def _trees_of(lib: Library, collections: list[str] | None) -> list[str]:
 
 def place_on_map(lib: Library) -> dict[str, Any]:
     """Place the papers new since the map was fitted (nothing before the first build)."""
-    maps = MapService(lib.store)
+    maps = MapService(lib.store, lib.vectors)
     if maps.info() is None:
         return {"placed": 0, "note": "no map yet (paperatlas map build)"}
-    return dataclasses.asdict(maps.build())
+    return to_json(maps.build())
 
 
 def _ingest(lib: Library, job: Job, progress: Progress) -> Outcome:
@@ -131,7 +133,7 @@ def _ingest(lib: Library, job: Job, progress: Progress) -> Outcome:
 
 def _index(lib: Library, job: Job, progress: Progress) -> Outcome:
     report = index_now(lib, embed=bool(job.params.get("embed", True)), progress=progress)
-    job.result = dataclasses.asdict(report)
+    job.result = to_json(report)
     return Outcome(report, after_index(lib, job, report))
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .jobs import KINDS
-from .models import Job
+from .records.jobs import Job
 from .work import HEARTBEAT_EVERY, run_claimed
 
 if TYPE_CHECKING:

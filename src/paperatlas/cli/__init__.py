@@ -12,6 +12,7 @@ import click
 from ..embed.sbert import BACKENDS, DEFAULT_MODEL
 from ..errors import PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
+from ..records.serialize import to_json
 from . import digest as digest_commands
 from . import follow as follow_commands
 from . import mapcmd as map_commands
@@ -93,7 +94,7 @@ def ingest(state: State, paths: tuple[Path, ...], collection: str | None, fmt: s
     finally:
         bars.close()
     if as_json:
-        _emit_json(report.to_dict())
+        _emit_json(to_json(report))
         for f in report.failed:
             click.echo(f"error: {f.error}", err=True)
     else:
@@ -108,7 +109,7 @@ def ingest(state: State, paths: tuple[Path, ...], collection: str | None, fmt: s
 def stats(state: State, as_json: bool) -> None:
     """Counts of papers, sources, collections and identifiers."""
     result = state.library().stats()
-    _emit_json(result.to_dict()) if as_json else render.stats(result)
+    _emit_json(to_json(result)) if as_json else render.stats(result)
 
 
 @main.command()
@@ -118,7 +119,7 @@ def stats(state: State, as_json: bool) -> None:
 def show(state: State, key: str, as_json: bool) -> None:
     """Show one paper by key or identifier (DOI, arXiv id, ...)."""
     paper = state.library().paper(key)
-    _emit_json(paper.to_dict()) if as_json else render.paper(paper)
+    _emit_json(to_json(paper)) if as_json else render.paper(paper)
 
 
 @main.command()
@@ -151,7 +152,7 @@ def papers(state: State, collection: str | None, limit: int, recent: bool,
         if keys_only:
             click.echo(p.key)
         else:
-            click.echo(json.dumps(p.to_dict(), ensure_ascii=False) if as_json
+            click.echo(json.dumps(to_json(p), ensure_ascii=False) if as_json
                        else render.paper_line(p))
 
 

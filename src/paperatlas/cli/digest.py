@@ -7,14 +7,15 @@ import sys
 
 import click
 
-from ..follow.model import FREQUENCIES, OUTBOX_STATES, Digest, DigestReport
+from ..records.follow import FREQUENCIES, OUTBOX_STATES, Digest, DigestReport
+from ..records.serialize import to_json
 from .settings import load
 from .state import State
 
 
 def _report(report: DigestReport, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        click.echo(json.dumps(to_json(report), ensure_ascii=False))
         return
     if report.skipped:
         click.echo(f"nothing done: {report.skipped}", err=True)
@@ -85,7 +86,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         settings, _ = load(state.settings_path)
         digests = state.library().digest_preview(settings, email=email)
         if as_json:
-            click.echo(json.dumps([d.to_dict() for d in digests], ensure_ascii=False))
+            click.echo(json.dumps([to_json(d) for d in digests], ensure_ascii=False))
             return
         if not digests:
             click.echo(f"no subscriptions for {email}", err=True)
@@ -102,7 +103,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """Messages in the outbox, newest first: state, attempts, last error."""
         items = state.library().outbox(which, limit)
         if as_json:
-            click.echo(json.dumps([m.to_dict() for m in items], ensure_ascii=False))
+            click.echo(json.dumps([to_json(m) for m in items], ensure_ascii=False))
             return
         for m in items:
             when = m.sent_at or f"next {m.next_attempt_at}"

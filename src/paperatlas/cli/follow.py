@@ -9,6 +9,7 @@ import click
 from ..errors import InvalidOptionError
 from ..follow.trending import WINDOWS
 from ..follow.trending import parse_node as parse_topic
+from ..records.serialize import to_json
 from .state import State
 
 
@@ -36,7 +37,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         lib = state.library()
         result = lib.unvote(key, user) if undo else lib.vote(key, user)
         if as_json:
-            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+            click.echo(json.dumps(to_json(result), ensure_ascii=False))
             return
         done = ("voted for" if result.voted else "took back the vote on") if result.changed \
             else ("had already voted for" if result.voted else "had not voted for")
@@ -58,7 +59,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         result = state.library().trending(window, collection=collection, tree=tree,
                                           node=node_id, limit=limit)
         if as_json:
-            click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+            click.echo(json.dumps(to_json(result), indent=2, ensure_ascii=False))
             return
         if not result.papers:
             click.echo(f"no votes in the last {window}", err=True)

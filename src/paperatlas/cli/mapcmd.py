@@ -7,6 +7,7 @@ import json
 import click
 
 from ..mapview import METHODS
+from ..records.serialize import to_json
 from .state import State
 
 
@@ -28,7 +29,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """Fit the map once; later runs place new papers on it without refitting."""
         report = state.library().map_build(method=method, rebuild=rebuild)
         if as_json:
-            click.echo(json.dumps(report.to_dict()))
+            click.echo(json.dumps(to_json(report)))
             return
         what = "fitted on" if report.refitted else "placed"
         click.echo(f"map ({report.method} of {report.model} vectors): {what} {report.placed} "
@@ -41,7 +42,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """How the map was made and how many papers wait to be placed."""
         found = state.library().map_info()
         if as_json:
-            click.echo(json.dumps(found.to_dict() if found else None))
+            click.echo(json.dumps(to_json(found) if found else None))
             return
         if found is None:
             raise click.ClickException("no map yet: run `paperatlas map build`")

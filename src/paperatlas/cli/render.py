@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from ..models import IngestReport, Paper, Stats
+from ..records.papers import IngestReport, Paper, Stats
+from ..records.serialize import to_json
 from ..search import SearchPage
 
 #: Files smaller than this get no progress bar.
@@ -172,4 +173,4 @@ def _split_marks(text: str) -> list[str]:
 
 
 def search_dict(page: SearchPage) -> dict[str, object]:
-    return page.to_dict()
+    return to_json(page)

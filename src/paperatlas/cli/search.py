@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 
 from ..beir import evaluate, load_queries
 from ..bounds import MAX_LIMIT, MAX_YEAR, MIN_YEAR, page_offset
+from ..records.serialize import to_json
 from ..search import FUSIONS, MODES, SearchQuery
 from . import render
 from .state import State
@@ -42,7 +42,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         finally:
             bars.close()
         if as_json:
-            click.echo(json.dumps(dataclasses.asdict(report)))
+            click.echo(json.dumps(to_json(report)))
             return
         click.echo(f"indexed {report.updated} papers, removed {report.removed}"
                    f"{' (rebuilt)' if report.rebuilt else ''}; "

@@ -6,8 +6,9 @@ import json
 
 import click
 
-from ..follow.model import FREQUENCIES, Subscription
 from ..follow.subscriptions import items_from
+from ..records.follow import FREQUENCIES, Subscription
+from ..records.serialize import to_json
 from ..search import MODES
 from .settings import load
 from .state import State
@@ -62,7 +63,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         sub = state.library().subscribe(email, items, settings, mail, user=user,
                                         frequency=frequency, confirmed=confirmed)
         if as_json:
-            click.echo(json.dumps(sub.to_dict(), ensure_ascii=False))
+            click.echo(json.dumps(to_json(sub), ensure_ascii=False))
         else:
             click.echo(describe(sub))
             if not sub.confirmed:
@@ -77,7 +78,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """The subscriptions: id, address, state, frequency and what each follows."""
         items = state.library().subscriptions(email=email, user=user)
         if as_json:
-            click.echo(json.dumps([s.to_dict() for s in items], ensure_ascii=False))
+            click.echo(json.dumps([to_json(s) for s in items], ensure_ascii=False))
             return
         for sub in items:
             click.echo(describe(sub))

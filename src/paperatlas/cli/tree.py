@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -13,6 +12,7 @@ import click
 from ..errors import InvalidOptionError, PreconditionError
 from ..organize.edit_types import EDIT_OPS, EditError, parse_edit
 from ..organize.export import TREE_FORMATS
+from ..records.serialize import to_json
 from .state import State
 
 _NAME = click.option("--name", "-t", default="default", show_default=True, help="Tree name.")
@@ -57,7 +57,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
             max_children=max_children, margin=margin, max_links=max_links, seed=seed,
             llm_url=llm_url, llm_model=llm_model, llm_key=os.environ.get("PAPERATLAS_LLM_KEY"))
         if as_json:
-            click.echo(json.dumps(dataclasses.asdict(report)))
+            click.echo(json.dumps(to_json(report)))
             return
         click.echo(f"tree {report.name!r}: {report.papers} papers in {report.nodes} topics "
                    f"({report.leaves} leaves, depth {report.depth}, {report.multi_linked} papers "
@@ -78,7 +78,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         report = state.library().tree_update(name, llm_url=llm_url, llm_model=llm_model,
                                              llm_key=os.environ.get("PAPERATLAS_LLM_KEY"))
         if as_json:
-            click.echo(json.dumps(dataclasses.asdict(report)))
+            click.echo(json.dumps(to_json(report)))
             return
         click.echo(f"tree {report.name!r}: {len(report.added)} new papers placed, "
                    f"{report.removed} removed; new nodes {report.new_nodes or 'none'}, "
@@ -144,7 +144,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """Compare the tree with a gold labelling (NMI, ARI, F1, fidelity, navigability)."""
         r = state.library().tree_eval(name, gold)
         if as_json:
-            click.echo(json.dumps(dataclasses.asdict(r)))
+            click.echo(json.dumps(to_json(r)))
             return
         click.echo(f"papers {r.gold_papers}, assigned {r.assigned_share:.1%}")
         for level, value in sorted(r.nmi.items()):

@@ -11,7 +11,7 @@ import click
 from .state import State
 
 if TYPE_CHECKING:
-    from ..models import Job
+    from ..records.jobs import Job
 
 
 def register(main: click.Group, state_type: type[State]) -> None:

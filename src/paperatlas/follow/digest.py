@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from ..errors import InvalidOptionError
+from ..records.follow import FREQUENCIES, Digest, DigestReport, NewPaper, Pick, Subscription
 from ..store import Store
+from ..vectors import VectorStore
 from .mail import Renderer
-from .model import FREQUENCIES, Digest, DigestReport, NewPaper, Pick, Subscription
 from .outbox import Transport, iso, send_due, send_lock
 from .ranking import Candidates, Ranker, window_mask
 from .settings import DigestSettings
@@ -41,9 +42,11 @@ Encode = Callable[[list[str]], np.ndarray]
 class DigestService:
     """Plans, previews, queues and sends the digests of one library."""
 
-    def __init__(self, store: Store, analyze: Analyze, encode: Callable[[], Encode | None],
+    def __init__(self, store: Store, vectors: VectorStore, analyze: Analyze,
+                 encode: Callable[[], Encode | None],
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
+        self.vectors = vectors
         self.analyze = analyze
         self.encode = encode  # the query encoder, when the library has a model
         self.clock = clock
@@ -94,7 +97,7 @@ class DigestService:
         return digests, top
 
     def _vectors(self, ids: list[int]) -> np.ndarray | None:
-        found = self.store.vectors.get(ids)
+        found = self.vectors.get(ids)
         if not found:
             return None
         dim = len(next(iter(found.values())))
@@ -126,7 +129,7 @@ class DigestService:
                         seeds[key] = pid
                 if item.kind == "seed" and key in seeds:
                     exclude[s.id].add(seeds[key])
-        vectors = self.store.vectors.get(list(seeds.values()))
+        vectors = self.vectors.get(list(seeds.values()))
         titles = self.store.papers.texts([p for p in seeds.values() if p not in vectors])
         for key, pid in seeds.items():
             if pid not in vectors and pid in titles:  # no vector: its title, lexically
@@ -142,14 +145,14 @@ class DigestService:
         voted = repo.upvoted(users)
         negatives: np.ndarray | None = None
         for user, pids in voted.items():
-            vecs = self.store.vectors.get(pids)
+            vecs = self.vectors.get(pids)
             if not vecs:
                 continue
             mat = np.vstack(list(vecs.values()))
             ranker.add_nearest(f"votes\x00{user}", mat, "like papers you upvoted")
             if len(pids) >= settings.rank.min_votes:
                 if negatives is None:
-                    negatives = repo.sample_vectors(settings.rank.negatives)
+                    negatives = self.vectors.sample(settings.rank.negatives)
                 ranker.add_classifier(f"clf\x00{user}", mat, negatives, "learned from your votes")
         for s in subs:
             if s.user in voted:
@@ -170,7 +173,7 @@ class DigestService:
                 tree, _, node = value.rpartition(":")
                 label = repo.node_label(tree, int(node)) or f"#{node}"
                 members = repo.node_members(tree, int(node))
-                vectors = self.store.vectors.get(sorted(members))
+                vectors = self.vectors.get(sorted(members))
                 centre = np.vstack(list(vectors.values())).mean(axis=0) if vectors else None
                 ranker.add_member(key, members, f"topic \u201c{label}\u201d ({tree})", centre)
             elif kind == "collection":

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from ..errors import InvalidOptionError
-from ..models import Paper
+from ..records.papers import Paper
 from ..urls import SITE, Urls
 from .trending import TrendingPaper
 

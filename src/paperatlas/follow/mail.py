@@ -16,8 +16,8 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from ..errors import PaperatlasError, UpstreamError
+from ..records.follow import Digest, Subscription
 from ..urls import Urls
-from .model import Digest, Subscription
 from .settings import DigestSettings, MailSettings
 
 

@@ -31,9 +31,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from ..records.follow import DigestReport
 from ..store import Store
 from .mail import MessageError, TransportError
-from .model import DigestReport
 from .settings import DigestSettings
 
 try:

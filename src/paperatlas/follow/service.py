@@ -6,10 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..errors import InvalidOptionError
+from ..records.follow import OUTBOX_STATES, Digest, DigestReport, Item, OutboxMessage, Subscription
 from ..store import Store
+from ..vectors import VectorStore
 from .digest import Analyze, DigestService, Encode
 from .mail import SmtpTransport
-from .model import OUTBOX_STATES, Digest, DigestReport, Item, OutboxMessage, Subscription
 from .outbox import Transport, iso
 from .settings import DigestSettings, MailLimits, MailSettings
 from .subscriptions import SubscriptionService, utc_now
@@ -31,11 +32,12 @@ def parse_since(text: str) -> str:
 class FollowService:
     """Subscriptions, their digests and the outbox of one library."""
 
-    def __init__(self, store: Store, *, resolve: Callable[[str], int], analyze: Analyze,
-                 encode: Callable[[], Encode | None], index: Callable[[], object]) -> None:
+    def __init__(self, store: Store, *, vectors: VectorStore, resolve: Callable[[str], int],
+                 analyze: Analyze, encode: Callable[[], Encode | None],
+                 index: Callable[[], object]) -> None:
         self.store = store
         self.subscriptions = SubscriptionService(store, resolve)
-        self.digests = DigestService(store, analyze, encode)
+        self.digests = DigestService(store, vectors, analyze, encode)
         self._index = index
         #: Makes the transport of a run (tests may send elsewhere).
         self.transport: Callable[[MailSettings], Transport] = SmtpTransport

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from ..errors import InvalidOptionError, NotFoundError, TooManyRequestsError
+from ..records.follow import FREQUENCIES, ITEM_KINDS, Item, Subscription
 from ..search.service import MODES
 from ..store import Store
 from .mail import Renderer
-from .model import FREQUENCIES, ITEM_KINDS, Item, Subscription
 from .outbox import iso
 from .settings import DigestSettings, MailLimits
 from .tokens import link_secret, make_token, read_token

@@ -27,13 +27,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 
 from ..bounds import MAX_ID, parse_int
 from ..errors import InvalidOptionError, NotFoundError, OutOfRangeError
-from ..models import Paper
+from ..records.papers import Paper
+from ..records.serialize import json_field
 from ..store import PaperScope, Store
 
 #: Trending windows and their length in days.
@@ -42,6 +42,8 @@ GRAVITY = 1.8
 OFFSET_HOURS = 2.0
 _UNIX_JD = 2440587.5  # the Julian day of 1970-01-01T00:00:00Z
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: The score, as a trending list states it.
+FORMULA = f"votes / (age_hours + {OFFSET_HOURS:g}) ** {GRAVITY:g}"
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,6 @@ class VoteResult:
     changed: bool  # False when the call asked for what was already so
     votes: int  # the paper's votes now
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "user": self.user, "voted": self.voted,
-                "changed": self.changed, "votes": self.votes}
-
 
 @dataclass(frozen=True)
 class VoteCount:
@@ -69,21 +67,16 @@ class VoteCount:
 
 @dataclass(frozen=True)
 class TrendingPaper:
-    """One paper of a trending list with what ranked it there."""
+    """One paper of a trending list with what ranked it there (its JSON shows the paper's
+    key, title, authors and date)."""
 
-    paper: Paper
-    score: float
+    paper: Paper = field(metadata=json_field(flatten={
+        "key": "key", "title": "title", "authors": "authors", "date": "date"}))
+    score: float = field(metadata=json_field(digits=8))
     votes: int  # cast in the window
     total_votes: int
-    age_hours: float
+    age_hours: float = field(metadata=json_field(digits=2))
     last_vote: str  # the latest vote in the window (ISO 8601 UTC)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.paper.key, "title": self.paper.title,
-                "authors": self.paper.authors, "date": self.paper.date,
-                "score": round(self.score, 8), "votes": self.votes,
-                "total_votes": self.total_votes, "age_hours": round(self.age_hours, 2),
-                "last_vote": self.last_vote}
 
 
 @dataclass(frozen=True)
@@ -96,13 +89,8 @@ class Trending:
     collection: str | None = None
     tree: str | None = None
     node: int | None = None
+    formula: str = field(init=False, default=FORMULA)
     papers: list[TrendingPaper] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"window": self.window, "since": self.since, "now": self.now,
-                "collection": self.collection, "tree": self.tree, "node": self.node,
-                "formula": f"votes / (age_hours + {OFFSET_HOURS:g}) ** {GRAVITY:g}",
-                "papers": [p.to_dict() for p in self.papers]}
 
 
 def trending_scores(votes: np.ndarray, age_hours: np.ndarray) -> np.ndarray:

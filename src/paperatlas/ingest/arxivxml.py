@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .. import ids as idmod
 from ..errors import ParseError
-from ..models import Record
+from ..records.papers import Record
 from ..text import clean_space, parse_date, split_authors
 from .base import Parser
 from .limits import MAX_RECORD_CHARS

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar
 
-from ..models import Record
+from ..records.papers import Record
 from .mapping import FieldMap
 from .source import InputFile, Lines
 

@@ -22,7 +22,7 @@ from typing import Any
 from pylatexenc.latex2text import LatexNodes2Text
 
 from ..errors import ParseError
-from ..models import Record
+from ..records.papers import Record
 from ..text import clean_space
 from .base import Parser
 from .limits import (

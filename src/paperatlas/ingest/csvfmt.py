@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from ..errors import ParseError
-from ..models import Record
+from ..records.papers import Record
 from .base import Parser
 from .limits import MAX_LINE_CHARS, MAX_RECORD_CHARS, error_record, guarded
 from .source import InputFile, Lines

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 
 from ..errors import ParseError
-from ..models import Record
+from ..records.papers import Record
 from ..text import clean_space, parse_date
 from .base import Parser
 from .limits import MAX_LINE_CHARS, error_record

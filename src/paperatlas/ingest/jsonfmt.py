@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import ParseError
-from ..models import Record
+from ..records.papers import Record
 from .base import Parser
 from .limits import (
     MAX_JSON_DOCUMENT_CHARS,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from itertools import accumulate
 from typing import Any
 
-from ..models import Record
+from ..records.papers import Record
 
 #: Longest line read from any file; a longer line is skipped (a record error) or, in the
 #: formats that cannot skip one (XML, JSON documents), fails the file.

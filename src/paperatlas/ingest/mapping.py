@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import ids as idmod
 from ..errors import InvalidOptionError
-from ..models import ID_SCHEMES, Record
+from ..records.papers import ID_SCHEMES, Record
 from ..text import clean_space, parse_date, split_authors, split_list
 
 #: Record fields and the source names tried for each, in order (compared lowercased).

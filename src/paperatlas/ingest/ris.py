@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ParseError
-from ..models import Record
+from ..records.papers import Record
 from ..text import clean_space, parse_date
 from .base import Parser
 from .limits import MAX_LINE_CHARS, MAX_RECORD_CHARS, error_record, guarded

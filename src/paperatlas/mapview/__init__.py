@@ -1,6 +1,6 @@
 """The 2-D map of a library: a stored projection of the paper vectors (PCA or UMAP)."""
 
-from .model import MapInfo, MapPoint, MapReport, MapTopic, MapView
+from ..records.maps import MapInfo, MapPoint, MapReport, MapTopic, MapView
 from .projection import METHODS, Projection
 from .service import MapService
 

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from ..errors import NotFoundError, PreconditionError
-from ..organize.model import UNSORTED
+from ..records.maps import MapInfo, MapReport, MapTopic, MapView
+from ..records.trees import UNSORTED
 from ..store import Store, utcnow
 from ..treeview import display_label
-from .model import MapInfo, MapReport, MapTopic, MapView
+from ..vectors import VectorFilter, VectorStore
 from .projection import METHODS, VERSION, Projection, check_method, fit, place
 
 #: ``node id -> (parent, label, kind)``, as ``TreeRepo.heads`` reads a tree.
@@ -22,8 +23,9 @@ class MapService:
     """The map of one library: one point per paper with a vector, from one fitted
     projection of those vectors (see :mod:`.projection`)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, vectors: VectorStore) -> None:
         self.store = store
+        self.vectors = vectors
 
     def info(self) -> MapInfo | None:
         """The map's state, or None before the first ``map build``."""
@@ -48,7 +50,7 @@ class MapService:
                  or state["model"] != model or state["version"] != VERSION)
         maps = self.store.maps
         if refit:
-            ids, hashes, vectors, _ = maps.vectors("all")
+            ids, hashes, vectors, _ = self._vectors("all")
             projection, xy = fit(wanted, vectors, seed=seed)
             with self.store.transaction():
                 maps.clear()
@@ -58,12 +60,12 @@ class MapService:
                                now=utcnow())
         else:
             assert state is not None
-            ids, hashes, vectors, _ = maps.vectors("unplaced")
+            ids, hashes, vectors, _ = self._vectors("unplaced")
             if ids:
                 projection = Projection.from_blob(wanted, state["params"])
                 mapped = None
                 if not projection.linear:
-                    _, _, known, points = maps.vectors("placed")
+                    _, _, known, points = self._vectors("placed")
                     mapped = (known, points)
                 xy = place(projection, vectors, mapped=mapped)
                 with self.store.transaction():
@@ -105,8 +107,33 @@ class MapService:
             titles=[r[2] for r in rows], x=np.array([r[3] for r in rows], dtype=np.float64),
             y=np.array([r[4] for r in rows], dtype=np.float64), topic=topic, legend=legend)
 
+    def _vectors(self, which: str) -> tuple[list[int], list[str], np.ndarray, np.ndarray]:
+        """``(paper ids, text hashes, vectors, points)`` of ``all`` papers with vectors,
+        those ``unplaced`` (no point, or one made from an older text) or those ``placed``;
+        points are NaN where there are none."""
+        points = self.store.maps.placed()
+        scope = VectorFilter()
+        if which != "all":
+            placed = {p for p, (_, h) in self.vectors.hashes().items()
+                      if p in points and points[p][0] == h}
+            scope = VectorFilter(papers=placed if which == "placed" else
+                                 set(self.vectors.ids()) - placed)
+            if not scope.papers:
+                return [], [], np.zeros((0, 0), dtype=np.float32), np.zeros((0, 2))
+        ids: list[int] = []
+        hashes: list[str] = []
+        parts: list[np.ndarray] = []
+        for batch in self.vectors.iterate(scope, titles=False, batch=20_000):
+            ids += batch.ids
+            hashes += batch.hashes
+            parts.append(batch.vectors)
+        nan = ("", float("nan"), float("nan"))
+        xy = np.array([points.get(p, nan)[1:] for p in ids], dtype=np.float64).reshape(-1, 2)
+        matrix = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+        return ids, hashes, matrix, xy
+
     def _model(self) -> str:
-        models = self.store.vectors.models()
+        models = self.vectors.models()
         if not models:
             raise PreconditionError("the map needs paper vectors: run `paperatlas index` "
                                     "with an embedding model first")

@@ -7,11 +7,11 @@ from itertools import repeat
 
 import numpy as np
 
+from ..records.trees import ROOT, TOPIC, UNSORTED, Node, Tree, TreeSettings
 from .base import Clusterer, Corpus, Featurizer, Group, Labeler
 from .cluster import LeidenClusterer
 from .features import CombinedFeatures, normalize_rows
 from .label import KeywordLabeler
-from .model import ROOT, TOPIC, UNSORTED, Node, Tree, TreeSettings
 from .parallel import default_workers, fork_map, one_blas_thread, threads, using_threads
 
 REPRESENTATIVES = 5

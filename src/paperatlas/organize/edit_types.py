@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from ..bounds import MAX_ID, check_range, parse_int
 from ..errors import InvalidOptionError, PaperatlasError
-from .model import Edit
+from ..records.trees import Edit
 
 #: Arguments that name one node by its id (``nodes`` names several).
 NODE_ARGS = ("node", "parent", "into")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import NotFoundError
+from ..records.trees import ROOT, TOPIC, UNSORTED, Node, Tree
 from .builder import unsorted_node
 from .edit_types import (
     EDIT_OPS,
@@ -29,7 +30,6 @@ from .edit_types import (
     Unpin,
     parse_edit,
 )
-from .model import ROOT, TOPIC, UNSORTED, Node, Tree
 
 __all__ = ["EDITS", "EDIT_OPS", "EditError", "Splitter", "TreeEdit", "apply", "parse_edit"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from paperatlas.errors import InvalidOptionError, ParseError
-from paperatlas.organize.model import UNSORTED, EvalReport, Tree
+from paperatlas.records.trees import UNSORTED, EvalReport, Tree
 
 #: Predicted cluster of a paper with no link to a topic node.
 UNASSIGNED = "unassigned"

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from paperatlas.errors import InvalidOptionError
-from paperatlas.organize.model import ROOT, UNSORTED, Node, Tree
+from paperatlas.records.trees import ROOT, UNSORTED, Node, Tree
+
+from ..records.serialize import to_json
 
 TREE_FORMATS = ("json", "markdown", "opml", "html", "csv")
 
@@ -114,7 +116,7 @@ def _write_json(tree: Tree, out: TextIO, papers: Mapping[int, PaperRef]) -> None
         }
         for node, _ in _walk(tree, ordered_children(tree, sizes))
     ]
-    doc = {"tree": tree.name, "settings": tree.settings.to_dict(), "nodes": nodes}
+    doc = {"tree": tree.name, "settings": to_json(tree.settings), "nodes": nodes}
     json.dump(doc, out, indent=2, ensure_ascii=False)
     out.write("\n")
 

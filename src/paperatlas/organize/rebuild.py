@@ -4,9 +4,9 @@ edit log replayed on top."""
 from __future__ import annotations
 
 from ..errors import PaperatlasError
+from ..records.trees import UNSORTED, Edit, Node, Tree
 from .edit_types import from_record, renumbered, to_record
 from .edits import Splitter, apply
-from .model import UNSORTED, Edit, Node, Tree
 
 #: Two nodes are the same topic when their papers overlap at least this much (Jaccard).
 SAME_TOPIC = 0.5

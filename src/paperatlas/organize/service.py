@@ -12,7 +12,17 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..errors import InvalidOptionError, NotFoundError, PaperatlasError, PreconditionError
+from ..records.trees import (
+    BuildReport,
+    Edit,
+    EvalReport,
+    Tree,
+    TreeInfo,
+    TreeSettings,
+    UpdateReport,
+)
 from ..store import Store
+from ..vectors import VectorFilter, VectorStore
 from .base import Clusterer, Corpus, Featurizer, Labeler
 from .builder import TreeBuilder
 from .edit_types import Lock, TreeEdit, to_record
@@ -20,7 +30,6 @@ from .edits import apply
 from .evaluate import evaluate, read_gold
 from .export import PaperRef, outline, write_tree
 from .label import KeywordLabeler
-from .model import BuildReport, Edit, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
 from .rebuild import carry_ids, replay
 from .tokencache import TokenSync, cached_tokens, corpus_texts, sync
 from .update import split_node, update
@@ -45,12 +54,14 @@ def check_name(name: str) -> None:
 
 
 class TreeService:
-    """The trees of one library. ``embed`` encodes short texts (labels, phrases) as queries;
-    ``search`` returns paper ids for a query within a collection (for label fidelity)."""
+    """The trees of one library, built over the papers' ``vectors``. ``embed`` encodes short
+    texts (labels, phrases) as queries; ``search`` returns paper ids for a query within a
+    collection (for label fidelity)."""
 
-    def __init__(self, store: Store, *, embed: Embed | None = None,
+    def __init__(self, store: Store, vectors: VectorStore, *, embed: Embed | None = None,
                  search: Search | None = None) -> None:
         self.store = store
+        self.vectors = vectors
         self.embed = embed
         self.search = search
 
@@ -77,16 +88,12 @@ class TreeService:
 
     def corpus(self, collection: str | None) -> Corpus:
         """The papers in scope that have vectors, with their texts."""
-        scope: set[int] | None = None
-        if collection is not None:
-            cid = self.store.collections.require(collection)
-            scope = {p for batch in self.store.papers.iter_ids(collection_id=cid) for p in batch}
+        scope = VectorFilter(collection_id=self.store.collections.require(collection))
         ids: list[int] = []
         parts: list[np.ndarray] = []
-        for batch_ids, matrix, _ in self.store.vectors.load(titles=False):
-            keep = [i for i, p in enumerate(batch_ids) if scope is None or p in scope]
-            ids += [batch_ids[i] for i in keep]
-            parts.append(matrix[keep])
+        for batch in self.vectors.iterate(scope, titles=False):
+            ids += batch.ids
+            parts.append(batch.vectors)
         if not ids:
             raise PreconditionError("no papers with embeddings in scope: ingest papers and "
                                     "run `paperatlas index` (with an embedding model) first")
@@ -217,11 +224,7 @@ class TreeService:
         return report
 
     def _title_vectors(self, paper_ids: list[int]) -> dict[int, np.ndarray]:
-        wanted = set(paper_ids)
-        out: dict[int, np.ndarray] = {}
-        for ids, _, titles in self.store.vectors.load():
-            out.update({p: titles[i] for i, p in enumerate(ids) if p in wanted})
-        return out
+        return self.vectors.get(paper_ids, titles=True)
 
 
 def _lazy_splitter(service: TreeService, tree: Tree) -> Callable[[Tree, int], list[int]]:

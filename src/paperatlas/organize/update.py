@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
+from ..records.trees import TOPIC, UNSORTED, Node, Tree, UpdateReport
 from .base import Corpus
 from .builder import TreeBuilder, unsorted_node
 from .features import normalize_rows
-from .model import TOPIC, UNSORTED, Node, Tree, UpdateReport
 
 
 def update(tree: Tree, builder: TreeBuilder, corpus: Corpus) -> UpdateReport:

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from ..bounds import check_limit
 from ..embed import Embedder
 from ..errors import PreconditionError
 from ..options import choose
+from ..records.serialize import json_field
 from ..store import Store, utcnow
 from ..vectors import STATE, AnnReport, SqliteVectorStore, VectorFilter, VectorStore
 from .fusion import Fusion, convex, rrf
@@ -45,31 +45,25 @@ class SearchHit:
     score: float
     year: int | None
     authors: list[str]
-    snippet: Snippet
+    snippet: Snippet = field(metadata=json_field(
+        flatten={"snippet": "text", "highlights": "highlights"}))
 
 
 @dataclass
 class SearchPage:
-    """A page of results and how many papers match in all."""
+    """A page of results and how many papers match in all (``search --json`` and
+    ``/api/search`` show it by :func:`~paperatlas.records.serialize.to_json`, hits as
+    ``results``)."""
 
     query: str
     mode: str
     total: int
     offset: int
     limit: int
-    hits: list[SearchHit] = field(default_factory=list)
+    hits: list[SearchHit] = field(default_factory=list,
+                                  metadata=json_field(key="results", last=True))
     #: Papers added, changed or removed since the indexes this page used were updated.
     pending: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """The page as ``search --json`` and ``/api/search`` show it."""
-        return {
-            "query": self.query, "mode": self.mode, "total": self.total, "offset": self.offset,
-            "limit": self.limit, "pending": self.pending,
-            "results": [{"rank": h.rank, "key": h.key, "title": h.title, "score": h.score,
-                         "year": h.year, "authors": h.authors, "snippet": h.snippet.text,
-                         "highlights": h.snippet.highlights} for h in self.hits],
-        }
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import sqlite3
 from collections import defaultdict
 
 from ..errors import NotFoundError
-from ..models import CollectionInfo
+from ..records.papers import CollectionInfo
 from .memo import Memo
 
 

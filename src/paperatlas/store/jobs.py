@@ -8,7 +8,7 @@ import json
 import sqlite3
 from typing import Any, NamedTuple
 
-from ..models import Job
+from ..records.jobs import Job
 
 _COLUMNS = ("SELECT id, kind, status, params, created_at, created_by, done, total, result,"
             " errors, message, started_at, finished_at, attempts, parent_id FROM jobs")

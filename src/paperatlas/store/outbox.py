@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..follow.model import OutboxMessage
+from ..records.follow import OutboxMessage
 
 _COLUMNS = ("SELECT id, subscription_id, kind, message_id, recipient, subject, papers, state,"
             " attempts, next_attempt_at, last_error, created_at, sent_at FROM outbox")

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..models import Candidate, Paper
+from ..records.papers import Candidate, Paper
 from .db import chunks
 
 

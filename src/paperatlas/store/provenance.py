@@ -7,7 +7,7 @@ import sqlite3
 from collections import defaultdict
 from typing import Any
 
-from ..models import FileReport, SourceInfo
+from ..records.papers import FileReport, SourceInfo
 
 
 class ProvenanceRepo:

@@ -6,9 +6,7 @@ import json
 import sqlite3
 from collections import defaultdict
 
-import numpy as np
-
-from ..follow.model import Item, NewPaper, Subscription
+from ..records.follow import Item, NewPaper, Subscription
 from .db import chunks
 from .votes import PaperScope
 
@@ -168,15 +166,3 @@ class SubscriptionRepo:
                     f" WHERE u.name IN ({_marks(len(chunk))}) ORDER BY v.paper_id", chunk):
                 out[name].append(pid)
         return dict(out)
-
-    def sample_vectors(self, n: int, seed: int = 0) -> np.ndarray:
-        """Up to ``n`` paper vectors spread over the library (negatives for a classifier)."""
-        total = int(self.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0])
-        step = max(total // max(n, 1), 1)
-        rows = self.conn.execute(
-            "SELECT vector FROM (SELECT vector, row_number() OVER (ORDER BY paper_id) AS r"
-            " FROM embeddings) WHERE (r + ?) % ? = 0 LIMIT ?", (seed, step, n)).fetchall()
-        if not rows:
-            return np.zeros((0, 0), dtype=np.float32)
-        mat = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float16)
-        return mat.reshape(len(rows), -1).astype(np.float32)

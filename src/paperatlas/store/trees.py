@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..organize.model import Edit, Node, Tree, TreeInfo, TreeSettings
+from ..records.serialize import to_json
+from ..records.trees import Edit, Node, Tree, TreeInfo, TreeSettings
 from .db import utcnow
 
 
@@ -37,7 +38,7 @@ class TreeRepo:
         """Replace the stored tree of this name with ``tree`` (edits and log are kept)."""
         now = utcnow()
         tree_id = self.id_for(tree.name)
-        settings = json.dumps(tree.settings.to_dict())
+        settings = json.dumps(to_json(tree.settings))
         if tree_id is None:
             cur = self.conn.execute(
                 "INSERT INTO trees (name, settings, next_id, root, created_at, updated_at)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..models import ApiToken, User
+from ..records.people import ApiToken, User
 
 _TOKEN_COLUMNS = ("SELECT t.id, u.name, t.label, t.created_at, t.last_used_at"
                   " FROM api_tokens t JOIN users u ON u.id = t.user_id")

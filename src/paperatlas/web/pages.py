@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse
 
 from ..bounds import MAX_ID, MAX_LIST, max_page, page_offset
 from ..errors import InvalidOptionError, NotFoundError
-from ..organize.model import ROOT, UNSORTED
+from ..records.trees import ROOT, UNSORTED
 from ..treeview import display_label
 from . import present
 from .api import tree_json

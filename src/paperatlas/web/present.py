@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..models import Paper
+from ..records.papers import Paper
 from ..search import SearchPage, Snippet
 from ..urls import SITE
 from ..urls import tree_name as tree_name  # the segment's reader, for the routes

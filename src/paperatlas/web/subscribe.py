@@ -15,9 +15,10 @@ from fastapi import APIRouter, BackgroundTasks, Body, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..errors import InvalidOptionError, TooManyRequestsError
-from ..follow.model import FREQUENCIES, Item
 from ..follow.settings import DigestSettings, MailSettings
 from ..follow.subscriptions import items_from
+from ..records.follow import FREQUENCIES, Item
+from ..records.serialize import to_json
 from ..search import MODES
 from .auth import SignInRequired, api_writer, check_csrf, client_address, flash, signed_in
 from .context import AppContext, context
@@ -177,7 +178,7 @@ def api_mine(request: Request) -> list[dict[str, Any]]:
     """The subscriptions of the API token's user."""
     user = api_writer(request)
     with context(request).library() as lib:
-        return [s.to_dict() for s in lib.subscriptions(user=user)]
+        return [to_json(s) for s in lib.subscriptions(user=user)]
 
 
 @api_router.post("/subscriptions", status_code=201)
@@ -203,7 +204,7 @@ def api_subscribe(request: Request, background: BackgroundTasks,
                             frequency=str(body.get("frequency", "daily")),
                             client=client_of(request), limits=digest.limits)
     _send_soon(request, background)
-    return sub.to_dict()
+    return to_json(sub)
 
 
 @api_router.delete("/subscriptions/{sub_id}")
@@ -220,13 +221,13 @@ def api_preview(request: Request, sub_id: int) -> dict[str, Any]:
     user = api_writer(request)
     digest, _, _ = _settings(request)
     with context(request).library() as lib:
-        return lib.digest_preview(digest, subscription=sub_id, user=user)[0].to_dict()
+        return to_json(lib.digest_preview(digest, subscription=sub_id, user=user)[0])
 
 
 @api_router.post("/subscriptions/confirm")
 def api_confirm(request: Request, token: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
     with context(request).library() as lib:
-        return lib.subscription_confirm(token).to_dict()
+        return to_json(lib.subscription_confirm(token))
 
 
 @api_router.post("/unsubscribe")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from ..follow.trending import WINDOWS, parse_node
+from ..records.serialize import to_json
 from .auth import SignInRequired, check_csrf, flash, local_url, page_writer, signed_in
 from .context import context
 from .present import paper_url
@@ -48,7 +49,7 @@ def vote(request: Request, key: str) -> dict[str, Any]:
     after the vote, ``changed`` whether this call cast it."""
     user = api_voter(request)
     with context(request).library() as lib:
-        return lib.vote(key, user).to_dict()
+        return to_json(lib.vote(key, user))
 
 
 @router.delete("/api/papers/{key:path}/vote", tags=["papers"], responses=VOTE_ERRORS)
@@ -56,7 +57,7 @@ def unvote(request: Request, key: str) -> dict[str, Any]:
     """Take your vote on a paper back (``changed`` is false when there was none)."""
     user = api_voter(request)
     with context(request).library() as lib:
-        return lib.unvote(key, user).to_dict()
+        return to_json(lib.unvote(key, user))
 
 
 @router.get("/api/trending", tags=["papers"], responses={
@@ -72,8 +73,8 @@ def trending(request: Request,
     (age from the paper's date, else from when it was added)."""
     tree, node_id = parse_node(node)
     with context(request).library() as lib:
-        return lib.trending(window, collection=collection or None, tree=tree, node=node_id,
-                            limit=limit).to_dict()
+        return to_json(lib.trending(window, collection=collection or None, tree=tree,
+                                    node=node_id, limit=limit))
 
 
 @router.post("/papers/{key:path}/vote", include_in_schema=False)

@@ -6,7 +6,6 @@ makes the same library call as the CLI and the forms.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse
 from ..errors import InvalidOptionError
 from ..ingest import FORMAT_NAMES
 from ..organize.edit_types import parse_edit
+from ..records.serialize import to_json
 from .auth import api_writer
 from .context import context
 from .present import tree_name
@@ -77,7 +77,7 @@ def collection_create(request: Request,
     """Create an empty collection."""
     api_writer(request)
     with context(request).library() as lib:
-        return dataclasses.asdict(lib.collection_create(name))
+        return to_json(lib.collection_create(name))
 
 
 @router.post("/collections/{name:path}/papers", tags=["papers"], responses=WRITE_ERRORS)
@@ -114,7 +114,7 @@ async def upload(request: Request) -> JSONResponse:
     user = api_writer(request)
     received = await receive_upload(request)
     job = await run_in_threadpool(queue_ingest, request, received, user)
-    return JSONResponse({"job": job.to_dict(), "url": f"/api/jobs/{job.id}",
+    return JSONResponse({"job": to_json(job), "url": f"/api/jobs/{job.id}",
                          "page": f"/jobs/{job.id}"}, status_code=202)
 
 
@@ -125,7 +125,7 @@ def job(request: Request, job_id: int) -> dict[str, Any]:
     trees of a tree update), the work's counts in ``result``, each rejected record in
     ``errors`` (file, line, reason), ``parent`` (the job whose end queued it) and, for a
     failed job, its ``message``."""
-    return job_of(request, job_id).to_dict()
+    return to_json(job_of(request, job_id))
 
 
 @router.get("/jobs", tags=["papers"])
@@ -134,4 +134,4 @@ def jobs(request: Request,
     """Recent jobs, newest first, as the worker left them (queued and running ones with
     their progress)."""
     with context(request).library() as lib:
-        return [j.to_dict() for j in lib.jobs(limit)]
+        return [to_json(j) for j in lib.jobs(limit)]

@@ -26,8 +26,8 @@ from starlette.exceptions import HTTPException
 
 from ..errors import InvalidOptionError
 from ..ingest import FORMAT_NAMES
-from ..models import Job
-from ..organize.model import ROOT, UNSORTED, Tree
+from ..records.jobs import Job
+from ..records.trees import ROOT, UNSORTED, Tree
 from ..treeview import display_label
 from .context import AppContext, context
 

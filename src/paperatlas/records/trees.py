@@ -47,9 +47,6 @@ class TreeSettings:
     split_size: int = 0  # a leaf larger than this is split on update (0: 3 x the largest at build)
     unsorted_threshold: float = 0.0  # below this similarity a new paper goes to "unsorted"
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TreeSettings:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}

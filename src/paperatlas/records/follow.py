@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import ClassVar, NamedTuple
+
+from .serialize import json_field
 
 #: What a subscription can follow.
 ITEM_KINDS: tuple[str, ...] = ("search", "seed", "node", "collection", "author")
@@ -37,6 +39,8 @@ class Item:
 class Subscription:
     """Who gets digests (an email address and/or a user) and what they follow."""
 
+    json_computed: ClassVar[tuple[str, ...]] = ("confirmed",)
+
     id: int
     email: str | None
     user: str | None
@@ -50,11 +54,6 @@ class Subscription:
     @property
     def confirmed(self) -> bool:
         return self.confirmed_at is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["confirmed"] = self.confirmed
-        return data
 
 
 class NewPaper(NamedTuple):
@@ -83,17 +82,14 @@ class Pick:
 
 @dataclass
 class Digest:
-    """The next digest of one subscription (what a run sends, or a preview shows)."""
+    """The next digest of one subscription (what a run sends, or a preview shows); its JSON
+    names the subscription by id and email."""
 
-    subscription: Subscription
+    subscription: Subscription = field(
+        metadata=json_field(flatten={"subscription": "id", "email": "email"}))
     since: str  # when the window starts (UTC, to the minute), to show
     considered: int  # new papers in the window
-    picks: list[Pick] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"subscription": self.subscription.id, "email": self.subscription.email,
-                "since": self.since, "considered": self.considered,
-                "papers": [asdict(p) for p in self.picks]}
+    picks: list[Pick] = field(default_factory=list, metadata=json_field(key="papers"))
 
 
 @dataclass(frozen=True)
@@ -114,9 +110,6 @@ class OutboxMessage:
     created_at: str
     sent_at: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
 class DigestReport:
@@ -135,8 +128,3 @@ class DigestReport:
     send_seconds: float = 0.0
     skipped: str | None = None  # why nothing was done (another run holds the lock)
     digests: list[Digest] = field(default_factory=list)  # on a dry run
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "digests"}
-        data["digests"] = [d.to_dict() for d in self.digests]
-        return data

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
+from .serialize import json_field
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: The decimals of a map's coordinates in JSON.
+MAP_DIGITS = 4
 
 
 @dataclass(frozen=True)
@@ -21,9 +27,6 @@ class MapInfo:
     built_at: str
     updated_at: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class MapReport:
@@ -35,9 +38,6 @@ class MapReport:
     placed: int  # points written by this build (every paper when refitted)
     points: int
     seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -69,22 +69,30 @@ class MapView:
     100,000 of them; :meth:`points` gives them one by one as :class:`MapPoint`.
     ``topic[i]`` indexes ``legend`` (-1: none). The legend lists every first-level topic
     of the tree in the order of its treemap (by size, Unsorted last), so a topic keeps its
-    colour whatever collection is shown.
+    colour whatever collection is shown. Its JSON is columnar: arrays of keys, titles, x and
+    y (rounded to :data:`MAP_DIGITS`) and topic index, with the legend as ``topics``.
     """
+
+    json_computed: ClassVar[tuple[str, ...]] = ("count",)
 
     method: str
     model: str
     collection: str | None
     tree: str | None
     papers: int  # papers in scope, on the map or not
-    keys: list[str]
-    titles: list[str]
-    x: np.ndarray
-    y: np.ndarray
-    topic: np.ndarray  # int, per point
-    legend: list[MapTopic] = field(default_factory=list)
+    keys: list[str] = field(metadata=json_field(last=True))
+    titles: list[str] = field(metadata=json_field(last=True))
+    x: np.ndarray = field(metadata=json_field(digits=MAP_DIGITS, last=True))
+    y: np.ndarray = field(metadata=json_field(digits=MAP_DIGITS, last=True))
+    topic: np.ndarray = field(metadata=json_field(last=True))  # int, per point
+    legend: list[MapTopic] = field(default_factory=list, metadata=json_field(key="topics"))
 
     def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def count(self) -> int:
+        """Points on this view."""
         return len(self.keys)
 
     def points(self) -> Iterator[MapPoint]:
@@ -92,14 +100,3 @@ class MapView:
             t = int(self.topic[i])
             yield MapPoint(key, self.titles[i], float(self.x[i]), float(self.y[i]),
                            self.legend[t] if t >= 0 else None)
-
-    def to_dict(self, digits: int = 4) -> dict[str, Any]:
-        """Columnar JSON: arrays of keys, titles, x, y (rounded) and topic index."""
-        return {
-            "method": self.method, "model": self.model, "collection": self.collection,
-            "tree": self.tree, "papers": self.papers, "count": len(self.keys),
-            "topics": [asdict(t) for t in self.legend],
-            "keys": self.keys, "titles": self.titles,
-            "x": np.round(self.x, digits).tolist(), "y": np.round(self.y, digits).tolist(),
-            "topic": self.topic.tolist(),
-        }
