@@ -146,7 +146,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         results = evaluate(folder, split, modes or ("lexical", "semantic", "hybrid"), model,
                            fusions=fusions or FUSIONS[:1], by_example=by_example)
         if as_json:
-            click.echo(json.dumps([r.__dict__ for r in results], indent=2))
+            click.echo(json.dumps([to_json(r) for r in results], indent=2))
             return
         for r in results:
             mode = f"{r.mode}, {r.fusion}" if r.fusion else r.mode
