@@ -8,9 +8,6 @@ from typing import Any
 
 import numpy as np
 
-#: ``(paper ids, text hashes, float32 vectors, (n, 2) points)`` of some papers.
-Vectors = tuple[list[int], list[str], np.ndarray, np.ndarray]
-
 
 class MapRepo:
     """Reads and writes ``map_points`` and ``map_state`` (one map per library)."""
@@ -85,29 +82,13 @@ class MapRepo:
                         " WHERE c.collection_id = ? ORDER BY c.paper_id", (collection_id,))
         return cur.fetchall()
 
-    # -- vectors to place -----------------------------------------------------------------
-    def vectors(self, which: str = "all", batch: int = 20_000) -> Vectors:
-        """Paper vectors with their current points (NaN where none): ``all``, those
-        ``unplaced`` (no point, or one made from an older text) or those ``placed``."""
-        where = {"all": "", "unplaced": " WHERE m.paper_id IS NULL OR m.text_hash != e.text_hash",
-                 "placed": " WHERE m.text_hash = e.text_hash"}[which]
+    def placed(self) -> dict[int, tuple[str, float, float]]:
+        """``paper id -> (text hash, x, y)`` of every point (the hash of the text whose
+        vector placed it)."""
         cur = self.conn.cursor()
-        cur.row_factory = None
-        cur.execute("SELECT e.paper_id, e.text_hash, e.vector, m.x, m.y FROM embeddings e"
-                    f" LEFT JOIN map_points m ON m.paper_id = e.paper_id{where}"
-                    " ORDER BY e.paper_id")
-        ids: list[int] = []
-        hashes: list[str] = []
-        parts: list[np.ndarray] = []
-        xy: list[tuple[float, float]] = []
-        while rows := cur.fetchmany(batch):
-            ids += [r[0] for r in rows]
-            hashes += [r[1] for r in rows]
-            xy += [(_nan(r[3]), _nan(r[4])) for r in rows]
-            flat = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float16)
-            parts.append(flat.reshape(len(rows), -1).astype(np.float32))
-        matrix = np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
-        return ids, hashes, matrix, np.array(xy, dtype=np.float64).reshape(-1, 2)
+        cur.row_factory = None  # plain tuples: this reads every point of the map
+        cur.execute("SELECT paper_id, text_hash, x, y FROM map_points")
+        return {r[0]: (r[1], r[2], r[3]) for r in cur.fetchall()}
 
     # -- what colours the map ---------------------------------------------------------------
     def tree_links(self, tree_id: int) -> list[tuple[int, int, float]]:
@@ -118,6 +99,3 @@ class MapRepo:
                     (tree_id,))
         return cur.fetchall()
 
-
-def _nan(value: float | None) -> float:
-    return float("nan") if value is None else value

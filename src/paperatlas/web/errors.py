@@ -32,7 +32,7 @@ from ..follow.tokens import LinkError
 from ..organize.edits import EditError
 from ..organize.llm import LLMError
 from ..search.lexical import IndexBusyError
-from ..search.semantic import ModelMismatchError
+from ..vectors import ModelMismatchError
 from .context import context
 
 #: HTTP status of each core exception, every class named (tests/test_errors.py walks

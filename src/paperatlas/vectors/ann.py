@@ -3,7 +3,7 @@
 One index holds two kinds of entries: ``paper_id * 2`` is a paper's vector (title +
 abstract) and ``paper_id * 2 + 1`` its title vector (only papers with an abstract have
 one), so one search gives the candidates for the better of both. It only proposes
-candidates: :class:`~paperatlas.search.semantic.VectorIndex` scores them exactly. Entries
+candidates: :class:`~paperatlas.vectors.sqlite.SqliteVectorStore` scores them exactly. Entries
 are never removed (HNSW cannot): a deleted paper's are dropped from the answers, a
 re-embedded paper gets new entries beside its old ones, and once such stale entries are
 a fifth of the index it is built again.
@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .base import AnnReport
 
 #: The sidecar; moving a new one into place is what switches to a new index file.
 META = "ann.json"
@@ -58,16 +60,6 @@ class AnnMeta:
     entries: int
     stale: int
     file: str
-
-
-@dataclass(frozen=True)
-class AnnReport:
-    """What an update of the ANN index did (``entries`` 0: the library has none)."""
-
-    entries: int
-    added: int
-    stale: int
-    rebuilt: bool
 
 
 class AnnIndex:

@@ -1,0 +1,16 @@
+"""Paper vectors behind one interface (:class:`VectorStore`); SQLite + faiss is the first
+implementation (:class:`SqliteVectorStore`)."""
+
+from .base import (
+    AnnReport,
+    ModelMismatchError,
+    VectorBatch,
+    VectorFilter,
+    VectorHit,
+    VectorRecord,
+    VectorStore,
+)
+from .sqlite import ANN_MIN, STATE, SqliteVectorStore
+
+__all__ = ["ANN_MIN", "STATE", "AnnReport", "ModelMismatchError", "SqliteVectorStore",
+           "VectorBatch", "VectorFilter", "VectorHit", "VectorRecord", "VectorStore"]
