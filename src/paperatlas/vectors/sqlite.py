@@ -45,7 +45,7 @@ _MAX_EXTRA = 20_000
 class _Loaded:
     """One consistent view of the vectors in memory (replaced whole, never changed)."""
 
-    version: tuple[int, int] | None = None
+    version: tuple[int, int, int] | None = None
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     titles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
@@ -73,6 +73,13 @@ class SqliteVectorStore(VectorStore):
         self.folder = folder
         self.ann_min = ann_min
         self._loaded = _Loaded()
+        #: Writes through this object: they reload the vectors in memory even when they
+        #: moved neither the change-log position nor the count (another process's embedding
+        #: job always moves the position).
+        self._writes = 0
+        #: Papers upserted through this object since the last :meth:`optimize`: treated as
+        #: changed since the ANN was written even when the change log did not move.
+        self._touched: set[int] = set()
         self._loading = threading.Lock()  # one thread (re)loads; searches use a snapshot
 
     # -- what is stored ------------------------------------------------------------------
@@ -114,11 +121,15 @@ class SqliteVectorStore(VectorStore):
                 f"`paperatlas index --model {model} --switch-model`")
         self.store.vectors.put(model, [(r.paper_id, r.text_hash, r.vector, r.title_vector)
                                        for r in records])
+        self._writes += 1
+        self._touched.update(r.paper_id for r in records)
 
     def delete(self, paper_ids: Iterable[int]) -> int:
+        self._writes += 1
         return self.store.vectors.delete(sorted(set(paper_ids)))
 
     def clear(self) -> None:
+        self._writes += 1
         self.store.vectors.delete_all()
 
     # -- reading -------------------------------------------------------------------------
@@ -188,11 +199,12 @@ class SqliteVectorStore(VectorStore):
         before = None if current is None else current.meta
         seq = self.store.search.state(STATE)[0]
         changed = [] if current is None else self.store.search.changed_between(
-            current.meta.seq, seq, len(now.ids) + 1)
+            current.meta.seq, seq, len(now.ids) + 1) + sorted(self._touched)
         index, report = ann.updated(
             current, model=models[0], seq=seq, ids=now.ids, matrix=now.matrix,
             titles=now.titles, changed=changed,
             rebuild=rebuild or current is None or current.meta.seq > seq)
+        self._touched.clear()
         if index.dirty or index.meta != before:
             index.save(self.folder)
             with self._loading:  # use it without reading it back
@@ -204,7 +216,7 @@ class SqliteVectorStore(VectorStore):
     # -- the vectors in memory -----------------------------------------------------------
     def _current(self) -> _Loaded:
         """The vectors in memory, reloaded first if they or the ANN file changed."""
-        version = (self.store.search.state(STATE)[0], self.count())
+        version = (self.store.search.state(STATE)[0], self.count(), self._writes)
         ann_version = None if self.folder is None else ann.meta_version(self.folder)
         loaded = self._loaded
         if version == loaded.version and ann_version == loaded.ann_version:
@@ -219,7 +231,7 @@ class SqliteVectorStore(VectorStore):
             self._loaded = _with_ann(self, base, index, ann_version)
             return self._loaded
 
-    def _load(self, version: tuple[int, int]) -> _Loaded:
+    def _load(self, version: tuple[int, int, int]) -> _Loaded:
         ids: list[int] = []
         parts, titles = [], []
         for batch_ids, mat, title_mat, _ in self.store.vectors.load():
@@ -244,7 +256,8 @@ def _with_ann(vectors: SqliteVectorStore, loaded: _Loaded, index: AnnIndex | Non
         seq = loaded.version[0]
         limit = min(len(loaded.ids) // 5, _MAX_EXTRA)
         changed = vectors.store.search.changed_between(
-            min(index.meta.seq, seq), max(index.meta.seq, seq), limit + 1)
+            min(index.meta.seq, seq), max(index.meta.seq, seq), limit + 1) + sorted(
+            vectors._touched)
         rows = np.flatnonzero(~np.isin(loaded.ids, index.papers)
                               | np.isin(loaded.ids, np.asarray(changed, dtype=np.int64)))
         extra = None if len(changed) > limit or len(rows) > limit else rows
