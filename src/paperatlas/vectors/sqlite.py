@@ -198,8 +198,8 @@ class SqliteVectorStore(VectorStore):
         current = now.ann
         before = None if current is None else current.meta
         seq = self.store.search.state(STATE)[0]
-        changed = [] if current is None else self.store.search.changed_between(
-            current.meta.seq, seq, len(now.ids) + 1) + sorted(self._touched)
+        changed = [] if current is None else sorted(set(self.store.search.changed_between(
+            current.meta.seq, seq, len(now.ids) + 1)) | self._touched)
         index, report = ann.updated(
             current, model=models[0], seq=seq, ids=now.ids, matrix=now.matrix,
             titles=now.titles, changed=changed,
@@ -255,9 +255,8 @@ def _with_ann(vectors: SqliteVectorStore, loaded: _Loaded, index: AnnIndex | Non
             and vectors.models() == [index.meta.model]):
         seq = loaded.version[0]
         limit = min(len(loaded.ids) // 5, _MAX_EXTRA)
-        changed = vectors.store.search.changed_between(
-            min(index.meta.seq, seq), max(index.meta.seq, seq), limit + 1) + sorted(
-            vectors._touched)
+        changed = sorted(set(vectors.store.search.changed_between(
+            min(index.meta.seq, seq), max(index.meta.seq, seq), limit + 1)) | vectors._touched)
         rows = np.flatnonzero(~np.isin(loaded.ids, index.papers)
                               | np.isin(loaded.ids, np.asarray(changed, dtype=np.int64)))
         extra = None if len(changed) > limit or len(rows) > limit else rows
