@@ -149,7 +149,7 @@ def main() -> None:
         log(f"{setup}")
         start = time.perf_counter()
         lib.index()
-        lib.search_service.embedder.encode(["warm up"], kind="query")
+        lib.search.service.embedder.encode(["warm up"], kind="query")
         model_seconds = time.perf_counter() - start
         port = free_port()
         sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE,
@@ -159,7 +159,7 @@ def main() -> None:
                                   rank=RankSettings(max_papers=20, min_score=0.3))
         mail = MailSettings(host="127.0.0.1", port=port, sender="P <p@example.org>")
         start = time.perf_counter()
-        report = lib.digest_run(settings, mail)
+        report = lib.follow.digest_run(settings, mail)
         total = time.perf_counter() - start
         received, _ = sink.communicate("", timeout=60)
         lib.close()

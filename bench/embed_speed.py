@@ -98,7 +98,7 @@ def index_rate(docs: list[dict[str, str]]) -> float:
             lib.index(embed=False)
         with Library(Path(tmp) / "lib.db") as lib:
             # Load the model (and its OpenVINO conversion) outside the timing.
-            lib.search_service.embedder.encode(["warm up"] * 64)
+            lib.search.service.embedder.encode(["warm up"] * 64)
             t0 = time.perf_counter()
             report = lib.index()
             seconds = time.perf_counter() - t0

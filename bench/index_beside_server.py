@@ -102,21 +102,22 @@ def _originals(lib: Library, docs: list[dict[str, str]], saved: Path) -> None:
     if saved.exists():
         from paperatlas.embed.base import paper_text
         from paperatlas.search.semantic import text_hash
+        from paperatlas.vectors import VectorRecord
 
         with np.load(saved) as data:  # each data[...] reads the whole array again
             model, vectors, titles = str(data["model"]), data["paper"], data["title"]
         rows = []
         for i, (pid, d) in enumerate(zip(ids, docs, strict=True)):
             paper = by_key[f"{d['_id']}-0"]
-            rows.append((pid, model, text_hash(paper_text(paper.title, paper.abstract)),
-                         vectors[i], titles[i]))
+            rows.append(VectorRecord(pid, vectors[i], titles[i],
+                                     text_hash(paper_text(paper.title, paper.abstract))))
         with store.transaction():
-            store.vectors.put(rows)
+            lib.vectors.upsert(model, rows)
         return
     lib.index()
-    vectors = store.vectors.get(ids)
+    vectors = lib.vectors.get(ids)
     blobs = dict(store.conn.execute("SELECT paper_id, title_vector FROM embeddings").fetchall())
-    np.savez(saved, model=store.vectors.models()[0],
+    np.savez(saved, model=lib.vectors.models()[0],
              paper=np.stack([vectors[pid] for pid in ids]).astype(np.float32),
              title=np.stack([np.frombuffer(blobs[pid], dtype=np.float16) for pid in ids]))
 
@@ -149,6 +150,17 @@ def prepare(cache: Path, scale: int, saved: Path) -> int:
     log(f"built {papers} papers in {time.perf_counter() - t0:.0f} s at {cache} (embedded "
         f"{embedded} in the last index)")
     return papers
+
+
+def copy_library(cache: Path, db: Path) -> Path:
+    """A fresh copy of the cached library (file, index folder) at ``db``, to change."""
+    for path in db.parent.glob(db.name + "*"):
+        subprocess.run(["rm", "-rf", str(path)], check=True)
+    for path in cache.parent.glob(cache.name + "*"):
+        if not path.name.endswith((".corpus", ".built")):
+            subprocess.run(["cp", "-a", str(path), str(db) + path.name[len(cache.name):]],
+                           check=True)
+    return db
 
 
 def write_new(path: Path, count: int) -> list[dict[str, str]]:
@@ -203,11 +215,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_server(db: Path, port: int, log_path: Path,
+                 workers: int = 1) -> subprocess.Popen[bytes]:
+    """``serve --workers N`` (which starts its job worker) once it answers."""
     import httpx
 
     with log_path.open("wb") as err:
-        proc = subprocess.Popen(cli(db, "serve", "--port", str(port), "--workers", "1"),
+        proc = subprocess.Popen(cli(db, "serve", "--port", str(port), "--workers", str(workers)),
                                 stdout=subprocess.DEVNULL, stderr=err, env=cli_env())
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -371,13 +385,7 @@ def main() -> None:
     if args.build_only:
         return
     # The measured copy: the ingest changes it, the cache stays as built.
-    args.db = args.cache / "paperatlas-bench-beside-run.db"
-    for path in args.cache.glob(args.db.name + "*"):
-        subprocess.run(["rm", "-rf", str(path)], check=True)
-    for path in args.cache.glob(base_lib.name + "*"):
-        if not path.name.endswith((".corpus", ".built")):
-            subprocess.run(["cp", "-a", str(path), str(args.db) + path.name[len(base_lib.name):]],
-                           check=True)
+    args.db = copy_library(base_lib, args.cache / "paperatlas-bench-beside-run.db")
     new_file = args.cache / "paperatlas-bench-beside-new.jsonl"
     new_records = write_new(new_file, args.new)
     new_keys = {r["_id"] for r in new_records}

@@ -88,7 +88,7 @@ def build_cache(cache: Path, scale: int) -> None:
         write_corpus(everything, docs, copies)
         lib.ingest([originals])
         lib.index()
-        lib.tree_build(TREE)
+        lib.trees.build(TREE)
         log(f"embedded and organized {len(docs)} papers ({time.perf_counter() - t0:.0f} s)")
         lib.ingest([everything])
         copy_vectors(lib, docs)
@@ -99,7 +99,7 @@ def build_cache(cache: Path, scale: int) -> None:
 
 def link_copies(lib: Library) -> None:
     """Link every copy to the topics of its original (``<id>-<copy>`` keys)."""
-    tree = lib.tree(TREE)
+    tree = lib.trees.get(TREE)
     ids = dict(lib.store.conn.execute("SELECT key, id FROM papers").fetchall())
     for node in tree.nodes.values():
         for pid, score in list(node.papers.items()):
@@ -140,14 +140,14 @@ def time_builds(cache: Path, folder: Path, repeat: int) -> list[tuple[str, float
     rows = []
     with Library(path) as lib:
         lib.index()  # loads nothing: everything is up to date
-        wall, report = median_of(repeat, lambda: lib.map_build(rebuild=True))
+        wall, report = median_of(repeat, lambda: lib.map.build(rebuild=True))
         rows.append(("`map build` (PCA fit of every vector, store every point)", wall,
                      f"{report.points:,} points; fit + store {report.seconds:.2f} s"))
 
         def place() -> Any:
             lib.store.conn.execute("DELETE FROM map_points WHERE paper_id IN (SELECT paper_id"
                                    " FROM map_points ORDER BY random() LIMIT 1000)")
-            return lib.map_build()
+            return lib.map.build()
 
         wall, report = median_of(repeat, place)
         assert not report.refitted and report.placed == 1000

@@ -34,6 +34,7 @@ warnings.filterwarnings("ignore")
 from paperatlas import Library  # noqa: E402
 from paperatlas.embed.base import paper_text  # noqa: E402
 from paperatlas.search.semantic import text_hash  # noqa: E402
+from paperatlas.vectors import VectorRecord  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 
@@ -67,8 +68,8 @@ def copy_vectors(lib: Library, docs: list[dict[str, str]]) -> None:
     (:data:`COPY_NOISE`); the originals are embedded already."""
     store = lib.store
     by_key = {p.key: p for p in lib.papers()}
-    originals = store.vectors.get([by_key[f"{d['_id']}-0"].id for d in docs])
-    model = store.vectors.models()[0]
+    originals = lib.vectors.get([by_key[f"{d['_id']}-0"].id for d in docs])
+    model = lib.vectors.models()[0]
     rows = store.conn.execute("SELECT paper_id, title_vector FROM embeddings").fetchall()
     title_blobs = {pid: blob for pid, blob in rows}
     return_rows = []
@@ -78,11 +79,12 @@ def copy_vectors(lib: Library, docs: list[dict[str, str]]) -> None:
             continue
         blob = title_blobs.get(base.id)
         title = None if blob is None else np.frombuffer(blob, dtype=np.float16)
-        return_rows.append((paper.id, model, text_hash(paper_text(paper.title, paper.abstract)),
-                            _nudged(originals[base.id], 2 * paper.id),
-                            None if title is None else _nudged(title, 2 * paper.id + 1)))
+        return_rows.append(VectorRecord(
+            paper.id, _nudged(originals[base.id], 2 * paper.id),
+            None if title is None else _nudged(title, 2 * paper.id + 1),
+            text_hash(paper_text(paper.title, paper.abstract))))
     with store.transaction():
-        store.vectors.put(return_rows)
+        lib.vectors.upsert(model, return_rows)
 
 
 def measure(lib: Library, queries: list[str], mode: str) -> tuple[float, float]:
@@ -90,7 +92,7 @@ def measure(lib: Library, queries: list[str], mode: str) -> tuple[float, float]:
         lib.search(q, mode=mode)
     # The library caches query vectors (pagination, shared links); every mode and scale
     # here runs the same queries, so each measurement starts with an empty cache.
-    lib.search_service._query_vector.cache_clear()
+    lib.search.service._query_vector.cache_clear()
     times = []
     for q in queries:
         t0 = time.perf_counter()
@@ -107,13 +109,12 @@ def peers(lib: Library, queries: list[str]) -> list[tuple[str, float, float]]:
 
     st = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
     st.max_seq_length = 256
-    matrix = lib.search_service.vectors
-    matrix.scores(np.zeros(lib.search_service.embedder.dim, dtype=np.float32))
+    matrix = np.vstack([b.vectors for b in lib.vectors.iterate(titles=False)])
     out = []
     qv = st.encode([queries[0]], normalize_embeddings=True)[0]
     for name, fn in (("plain `encode` of the query", lambda q: st.encode([q])),
                      ("numpy brute force over all paper vectors",
-                      lambda q: np.argpartition(-(matrix.matrix @ qv), 10)[:10])):
+                      lambda q: np.argpartition(-(matrix @ qv), 10)[:10])):
         fn(queries[0])
         times = []
         for q in queries:

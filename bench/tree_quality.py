@@ -170,9 +170,9 @@ def corpus_from_library(lib: Library) -> tuple[list[str], np.ndarray, list[str]]
     """Keys, embeddings and texts of every paper with a vector, in paper-id order."""
     ids: list[int] = []
     parts: list[np.ndarray] = []
-    for batch, matrix, _ in lib.store.vectors.load():
-        ids += batch
-        parts.append(matrix)
+    for batch in lib.vectors.iterate(titles=False):
+        ids += batch.ids
+        parts.append(batch.vectors)
     texts = lib.store.papers.texts(ids)
     keys = [texts[p][0] for p in ids]
     docs = [paper_text(texts[p][1], texts[p][2]) for p in ids]
@@ -182,7 +182,7 @@ def corpus_from_library(lib: Library) -> tuple[list[str], np.ndarray, list[str]]
 def level_counts(lib: Library, name: str) -> tuple[int, int]:
     """Topics at level 1, and predicted groups at level 2 (a first-level leaf counts as
     its own level-2 group, as in the evaluation)."""
-    tree = lib.tree(name)
+    tree = lib.trees.get(name)
     kids = tree.child_ids()
     first = [c for c in kids[tree.root] if tree.nodes[c].kind == TOPIC]
     second = sum(max(1, sum(1 for g in kids[c] if tree.nodes[g].kind == TOPIC))
@@ -193,9 +193,9 @@ def level_counts(lib: Library, name: str) -> tuple[int, int]:
 def run_paperatlas(lib: Library, gold_path: Path, seed: int, levels: int) -> dict[str, Any]:
     name = f"seed{seed}"
     t0 = time.perf_counter()
-    built = lib.tree_build(name, seed=seed)
+    built = lib.trees.build(name, seed=seed)
     wall = time.perf_counter() - t0
-    report = lib.tree_eval(name, gold_path)
+    report = lib.trees.evaluate(name, gold_path)
     first, second = level_counts(lib, name)
     row: dict[str, Any] = {
         "seed": seed, "build_seconds": built.seconds, "tree_build_wall_seconds": wall,

@@ -132,7 +132,7 @@ def prepare_library(data: Path, cache: Path, papers: int) -> dict[str, Any]:
     if cache.exists() and note.exists():
         meta = json.loads(note.read_text(encoding="utf-8"))
         with Library(cache) as lib:
-            count, vectors = lib.stats().papers, lib.store.vectors.count()
+            count, vectors = lib.stats().papers, lib.vectors.count()
         if meta.get("records") == papers and meta.get("papers") == count == vectors:
             log(f"reusing {cache} ({count} papers)")
             return {**meta, "reused": True}
@@ -172,16 +172,16 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
 def corpus(lib: Library) -> tuple[np.ndarray, list[str]]:
     ids: list[int] = []
     parts: list[np.ndarray] = []
-    for batch, matrix, _ in lib.store.vectors.load():
-        ids += batch
-        parts.append(matrix)
+    for batch in lib.vectors.iterate(titles=False):
+        ids += batch.ids
+        parts.append(batch.vectors)
     texts = lib.store.papers.texts(ids)
     return np.vstack(parts), [paper_text(texts[p][1], texts[p][2]) for p in ids]
 
 
 def fresh_tree(lib: Library, name: str) -> None:
-    if any(t.name == name for t in lib.trees()):
-        lib.tree_delete(name)
+    if any(t.name == name for t in lib.trees.all()):
+        lib.trees.delete(name)
 
 
 def time_builds(lib: Library, repeat: int,
@@ -198,7 +198,7 @@ def time_builds(lib: Library, repeat: int,
             name = f"bench-speed-{r}"
             fresh_tree(lib, name)
             report, wall = timed(lib.tree_build, name)
-            first_level = len(lib.tree(name).children(lib.tree(name).root))
+            first_level = len(lib.trees.get(name).children(lib.trees.get(name).root))
             runs.append({"wall_seconds": wall, "build_seconds": report.seconds,
                          "papers": report.papers, "nodes": report.nodes,
                          "leaves": report.leaves, "depth": report.depth,
@@ -346,7 +346,7 @@ def time_token_cache(cache: Path) -> dict[str, Any]:
         with lib.store.transaction():
             lib.store.tokens.clear()
             lib.store.conn.execute("DELETE FROM index_state WHERE name = 'tokens'")
-        report, seconds = timed(lib.tree_service.sync_tokens)
+        report, seconds = timed(lib.trees.service.sync_tokens)
         return {"papers": report.updated, "seconds": seconds}
 
 
@@ -355,11 +355,11 @@ def time_update(cache: Path, last: Path) -> dict[str, Any]:
             Library(copy_library(cache, Path(tmp))) as lib:
         lib.index()
         built, build_wall = timed(lib.tree_build, "update-bench", collection="first")
-        before = len(lib.tree("update-bench").nodes)
+        before = len(lib.trees.get("update-bench").nodes)
         ingest = lib.ingest([last], collection="first").files[0]
         _, index = timed(lib.index)
         report, wall = timed(lib.tree_update, "update-bench")
-        tree = lib.tree("update-bench")
+        tree = lib.trees.get("update-bench")
         return {"tree_papers_before": built.papers, "nodes_before": before,
                 "build_seconds": built.seconds, "build_wall_seconds": build_wall,
                 "linked": ingest.skipped + ingest.added,

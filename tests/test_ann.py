@@ -13,8 +13,7 @@ import pytest
 
 from paperatlas import Library
 from paperatlas.embed import Embedder
-from paperatlas.search import ann
-from paperatlas.search.semantic import VectorIndex
+from paperatlas.vectors import SqliteVectorStore, ann
 
 WORDS = ["graph", "protein", "galaxy", "language", "model", "neural", "quantum", "network",
          "learning", "vision", "robot", "speech", "memory", "search", "ranking", "retrieval",
@@ -55,12 +54,18 @@ def add_papers(lib: Library, tmp_path: Path, start: int, count: int) -> None:
 
 
 def folder(lib: Library) -> Path:
-    return lib.search_service.folder
+    return lib.search.service.folder
 
 
-def exact_top(index: VectorIndex, vector: np.ndarray, k: int,
+def exact_top(lib: Library, vector: np.ndarray, k: int,
               titles: bool = True) -> list[tuple[int, float]]:
-    return index.top_of(index.scores(vector, titles=titles), k)
+    """The top ``k`` of a store with no ANN index: every paper scored."""
+    return top(SqliteVectorStore(lib.store), vector, k, titles)
+
+
+def top(vectors: SqliteVectorStore, vector: np.ndarray, k: int,
+        titles: bool = True) -> list[tuple[int, float]]:
+    return [(h.paper_id, h.score) for h in vectors.search(vector, k, titles=titles)]
 
 
 def unit(rng: np.random.Generator, dim: int = 32) -> np.ndarray:
@@ -74,13 +79,13 @@ def test_built_above_the_minimum_and_not_below(tmp_path: Path) -> None:
     report = lib.index().ann
     assert report is not None and report.entries == 0
     assert not (folder(lib) / ann.META).exists()
-    assert not lib.search_service.vectors.ann_in_use
+    assert not lib.search.service.vectors.ann_in_use
     add_papers(lib, tmp_path, 40, 30)
     report = lib.index().ann
     assert report is not None and report.rebuilt and report.entries == 140  # paper + title
     meta = json.loads((folder(lib) / ann.META).read_text())
     assert (meta["model"], meta["dim"], meta["entries"]) == ("random-a", 32, 140)
-    assert lib.search_service.vectors.ann_in_use
+    assert lib.search.service.vectors.ann_in_use
     again = lib.index().ann  # nothing changed: the file stays as it is
     assert again is not None and (again.added, again.rebuilt) == (0, False)
     assert json.loads((folder(lib) / ann.META).read_text())["file"] == meta["file"]
@@ -94,23 +99,23 @@ def test_new_papers_are_added_and_found(tmp_path: Path) -> None:
     first = json.loads((folder(lib) / ann.META).read_text())
     add_papers(lib, tmp_path, 60, 10)
     # Embedded, not yet in the ANN: found anyway (scored beside its candidates).
-    lib.search_service.embed()
+    lib.search.service.embed()
     lib.search("graph", mode="semantic")
-    vectors = lib.search_service.vectors
-    assert vectors.ann_in_use and len(vectors.ids) == 70
-    new = [int(p) for p in vectors.ids[-10:]]
+    vectors = lib.search.service.vectors
+    assert vectors.ann_in_use and vectors.count() == 70
+    new = vectors.ids()[-10:]
     for pid in new[:5]:
-        assert vectors.search(vectors.vectors_of([pid])[0], 1)[0][0] == pid
+        assert top(vectors, vectors.get([pid])[pid], 1)[0][0] == pid
     report = lib.index().ann
     assert report is not None and (report.added, report.rebuilt) == (20, False)
     meta = json.loads((folder(lib) / ann.META).read_text())
     assert meta["file"] != first["file"] and meta["entries"] == 140
     assert not (folder(lib) / first["file"]).exists()
     other = open_lib(tmp_path)  # another process reads the new file
-    index = other.search_service.vectors
+    index = other.search.service.vectors
     assert index.ann_in_use and index.ann is not None and len(index.ann.papers) == 70
     for pid in new:
-        assert index.search(index.vectors_of([pid])[0], 1)[0][0] == pid
+        assert top(index, index.get([pid])[pid], 1)[0][0] == pid
     other.close()
     lib.close()
 
@@ -119,19 +124,19 @@ def test_deleted_papers_are_never_returned(tmp_path: Path) -> None:
     lib = open_lib(tmp_path)
     add_papers(lib, tmp_path, 0, 80)
     lib.index()
-    vectors = lib.search_service.vectors
-    gone = [int(p) for p in vectors.ids[:10]]
-    queries = vectors.vectors_of(gone)
+    vectors = lib.search.service.vectors
+    gone = vectors.ids()[:10]
+    queries = list(vectors.get(gone).values())
     with lib.store.transaction():
         lib.store.conn.executemany("DELETE FROM papers WHERE id = ?", [(p,) for p in gone])
     for q in queries:  # the file still holds them
-        hits = vectors.search(q, 20)
+        hits = top(vectors, q, 20)
         assert len(hits) == 20 and not {p for p, _ in hits} & set(gone)
     report = lib.index().ann
     assert report is not None and report.stale == 20 and not report.rebuilt
     assert vectors.ann_in_use
     for q in queries:
-        assert not {p for p, _ in vectors.search(q, 70, titles=False)} & set(gone)
+        assert not {p for p, _ in top(vectors, q, 70, titles=False)} & set(gone)
     with lib.store.transaction():  # over a fifth stale: built again
         lib.store.conn.execute("DELETE FROM papers WHERE id IN (SELECT id FROM papers LIMIT 15)")
     report = lib.index().ann
@@ -143,19 +148,19 @@ def test_re_embedded_paper_is_scored_by_its_new_vector(tmp_path: Path) -> None:
     lib = open_lib(tmp_path)
     add_papers(lib, tmp_path, 0, 60)
     lib.index()
-    vectors = lib.search_service.vectors
-    pid = int(vectors.ids[7])
-    old = vectors.vectors_of([pid])[0]
+    vectors = lib.search.service.vectors
+    pid = vectors.ids()[7]
+    old = vectors.get([pid])[pid]
     with lib.store.transaction():
         lib.store.conn.execute("UPDATE papers SET abstract = 'Something else entirely'"
                                " WHERE id = ?", (pid,))
     report = lib.index().ann
     assert report is not None and (report.added, report.stale) == (2, 2)
-    new = vectors.vectors_of([pid])[0]
+    new = vectors.get([pid])[pid]
     assert not np.array_equal(old, new)
-    top = vectors.search(new, 5, titles=False)
-    assert top[0][0] == pid and top[0][1] == pytest.approx(1.0, abs=1e-3)
-    assert dict(vectors.search(old, 60, titles=False))[pid] == vectors.cosines(
+    best = top(vectors, new, 5, titles=False)
+    assert best[0][0] == pid and best[0][1] == pytest.approx(1.0, abs=1e-3)
+    assert dict(top(vectors, old, 60, titles=False))[pid] == vectors.cosines(
         old, [pid], titles=False)[pid]
     lib.close()
 
@@ -170,7 +175,7 @@ def test_switching_model_rebuilds(tmp_path: Path) -> None:
     assert report is not None and report.rebuilt and report.entries == 120
     meta = json.loads((folder(other) / ann.META).read_text())
     assert (meta["model"], meta["dim"]) == ("random-b", 24)
-    assert other.search_service.vectors.ann_in_use
+    assert other.search.service.vectors.ann_in_use
     assert other.search("graph protein", mode="semantic").hits
     other.close()
 
@@ -185,13 +190,13 @@ def test_corrupt_file_is_ignored_then_rebuilt(tmp_path: Path) -> None:
     (folder(lib) / meta["file"]).write_bytes(b"not an index" * 10)
     again = open_lib(tmp_path)
     assert [h.key for h in again.search("graph network", mode="hybrid").hits] == expected
-    assert not again.search_service.vectors.ann_in_use
+    assert not again.search.service.vectors.ann_in_use
     report = again.index().ann
     assert report is not None and report.rebuilt
-    assert again.search_service.vectors.ann_in_use
+    assert again.search.service.vectors.ann_in_use
     (folder(lib) / ann.META).write_text("{broken", encoding="utf-8")
     assert [h.key for h in again.search("graph network", mode="hybrid").hits] == expected
-    assert not again.search_service.vectors.ann_in_use
+    assert not again.search.service.vectors.ann_in_use
     assert again.index().ann.rebuilt  # type: ignore[union-attr]
     again.close()
 
@@ -204,7 +209,7 @@ def test_leftover_temporary_files_are_ignored(tmp_path: Path) -> None:
     (folder(lib) / "ann-0123abcd.hnsw.tmp").write_bytes(b"half written")
     (folder(lib) / f"{ann.META}.0123abcd.tmp").write_text("{\"model\":", encoding="utf-8")
     again = open_lib(tmp_path)
-    assert again.search_service.vectors.ann_in_use
+    assert again.search.service.vectors.ann_in_use
     assert len(again.search("graph", mode="semantic").hits) == 10
     again.close()
 
@@ -213,10 +218,10 @@ def test_ann_removed_below_the_minimum(tmp_path: Path) -> None:
     lib = open_lib(tmp_path)
     add_papers(lib, tmp_path, 0, 60)
     lib.index()
-    lib.search_service.ann_min = 100
+    lib.vectors.ann_min = 100
     assert lib.index().ann.entries == 0  # type: ignore[union-attr]
     assert not list(folder(lib).glob("ann*"))
-    assert not lib.search_service.vectors.ann_in_use
+    assert not lib.search.service.vectors.ann_in_use
     lib.close()
 
 
@@ -224,19 +229,19 @@ def test_recall_and_exact_scores_against_brute_force(tmp_path: Path) -> None:
     lib = open_lib(tmp_path)
     add_papers(lib, tmp_path, 0, 400)
     lib.index()
-    index = lib.search_service.vectors
+    index = lib.search.service.vectors
     assert index.ann_in_use
     rng = np.random.default_rng(7)
     for titles in (True, False):
         found = total = 0
         for _ in range(200):
             q = unit(rng)
-            exact = exact_top(index, q, 10, titles)
-            got = index.search(q, 10, titles=titles)
+            exact = exact_top(lib, q, 10, titles)
+            got = top(index, q, 10, titles=titles)
             assert len(got) == 10
-            scores = index.scores(q, titles=titles)
+            scores = SqliteVectorStore(lib.store).cosines(q, [p for p, _ in got], titles=titles)
             for pid, score in got:  # scores exactly as the brute force has them
-                assert score == index.score_of(scores, pid)
+                assert score == scores[pid]
             found += len({p for p, _ in got} & {p for p, _ in exact})
             total += 10
         assert found / total >= 0.95, (titles, found / total)
@@ -251,18 +256,18 @@ def test_search_results_match_exact_search(tmp_path: Path) -> None:
     with_ann = {(q, m): [(h.key, h.score) for h in lib.search(q, mode=m, limit=10).hits]
                 for q in queries for m in ("semantic", "hybrid")}
     filtered = lib.search("graph", mode="semantic", year_from=2010, limit=50)
-    assert filtered.hits and all(lib.paper(h.key).year >= 2010 for h in filtered.hits)  # type: ignore[operator]
-    similar = lib.similar([lib.search("graph", mode="lexical").hits[0].key], limit=10)
-    assert lib.search_service.vectors.ann_in_use
+    assert filtered.hits and all(lib.papers.get(h.key).year >= 2010 for h in filtered.hits)  # type: ignore[operator]
+    similar = lib.search.similar([lib.search("graph", mode="lexical").hits[0].key], limit=10)
+    assert lib.search.service.vectors.ann_in_use
     lib.close()
     ann.remove(folder(lib))
     exact = open_lib(tmp_path)
-    assert not exact.search_service.vectors.ann_in_use
+    assert not exact.search.service.vectors.ann_in_use
     same = sum(with_ann[(q, m)] == [(h.key, h.score) for h in exact.search(
         q, mode=m, limit=10).hits] for q, m in with_ann)
     assert same / len(with_ann) >= 0.95
     assert [h.key for h in exact.search("graph", mode="semantic", year_from=2010,
                                         limit=50).hits] == [h.key for h in filtered.hits]
-    assert [h.key for h in exact.similar([similar.query], limit=10).hits] == [
+    assert [h.key for h in exact.search.similar([similar.query], limit=10).hits] == [
         h.key for h in similar.hits]
     exact.close()

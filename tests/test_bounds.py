@@ -35,7 +35,7 @@ def blib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     lib = Library(tmp / "b.db", embedding_model=HashingEmbedder("hash-64", 64))
     rows = papers_of("protein", 12) + papers_of("graph", 12)
     lib.ingest([write_csv(tmp / "in" / "main.csv", rows)], collection="main")
-    lib.tree_build("t", collection="main", min_size=3)
+    lib.trees.build("t", collection="main", min_size=3)
     yield lib
     lib.close()
 
@@ -167,8 +167,8 @@ def test_parse_int_takes_ascii_digits_only() -> None:
 
 def test_library_ids_beyond_sqlite_are_refused(blib: Library, tmp_path: Path) -> None:
     from paperatlas.errors import NotFoundError
-    for call in (lambda: blib.job(10**20), lambda: blib.subscription(10**20),
-                 lambda: blib.tree_node("t", 10**20),
-                 lambda: blib.trending(tree="t", node=10**20)):
+    for call in (lambda: blib.jobs.get(10**20), lambda: blib.follow.subscription(10**20),
+                 lambda: blib.trees.node("t", 10**20),
+                 lambda: blib.follow.trending(tree="t", node=10**20)):
         with pytest.raises((InvalidOptionError, NotFoundError)):
             call()

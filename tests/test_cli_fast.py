@@ -77,11 +77,11 @@ def test_tree_show_and_export_use_the_one_tree(tlib: Library) -> None:  # noqa: 
     run = CliRunner().invoke
     r = run(main, [*base, "tree", "show"])
     assert r.exit_code == 1 and "no tree yet" in r.output
-    tlib.tree_build("only", min_size=4)
+    tlib.trees.build("only", min_size=4)
     r = run(main, [*base, "tree", "show", "--depth", "1"])
     assert r.exit_code == 0 and r.output.startswith("only (120 papers")
     r = run(main, [*base, "tree", "export", "--format", "markdown"])
     assert r.exit_code == 0 and r.output.startswith("# only")
-    tlib.tree_build("other", min_size=4)
+    tlib.trees.build("other", min_size=4)
     r = run(main, [*base, "tree", "show"])
     assert r.exit_code == 1 and "several trees" in r.output and "only, other" in r.output

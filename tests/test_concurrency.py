@@ -44,8 +44,8 @@ def clib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     lib = Library(tmp / "c.db", embedding_model=SlowEmbedder(1.0))
     lib.ingest([write_csv(tmp / "in.csv", papers_of("protein", 12) + papers_of("galaxy", 12))],
                collection="main")
-    lib.tree_build("t", min_size=3)
-    lib.map_build()
+    lib.trees.build("t", min_size=3)
+    lib.map.build()
     yield lib
     lib.close()
 

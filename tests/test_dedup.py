@@ -20,7 +20,7 @@ def test_same_doi_in_any_spelling_merges(lib: Library, write) -> None:
     report = lib.ingest([write("b.jsonl", jsonl([
         {"title": "A completely different title", "doi": "https://doi.org/10.1000/abc"}]))])
     assert (report.added, report.merged) == (0, 1)
-    paper = lib.paper("10.1000/abc")
+    paper = lib.papers.get("10.1000/abc")
     assert paper.title == "One title" and len(paper.sources) == 2
     assert paper.collections == ["a", "b"]
 
@@ -31,7 +31,7 @@ def test_arxiv_versions_merge_and_arxiv_doi_is_arxiv(lib: Library, write) -> Non
         {"title": "Paper X (v2)", "doi": "10.48550/arXiv.2104.12255"},
         {"title": "Other", "url": "https://arxiv.org/abs/2104.12255v3"}]))])
     assert (report.added, report.merged) == (0, 2)
-    paper = lib.paper("arXiv:2104.12255")
+    paper = lib.papers.get("arXiv:2104.12255")
     assert paper.key == "2104.12255v1"  # the key the first source gave
     assert paper.ids == {"arxiv": "2104.12255v1"}
 
@@ -55,7 +55,7 @@ def test_normalized_title_merges_and_fills_gaps(lib: Library, write) -> None:
                                f"bert pre-training of deep bidirectional transformers!,\"{ABSTRACT_A}\","
                                "Devlin; Chang,2019,10.18653/v1/N19-1423\n")])
     assert report.merged == 1
-    paper = lib.paper("10.18653/v1/n19-1423")
+    paper = lib.papers.get("10.18653/v1/n19-1423")
     assert paper.abstract == ABSTRACT_A and paper.authors == ["Devlin", "Chang"]
     assert paper.year == 2019 and paper.title.startswith("BERT:")
 
@@ -99,14 +99,14 @@ def test_distinct_keys_in_one_file_never_merge(lib: Library, write) -> None:
 def test_duplicate_within_a_file_without_keys_merges(lib: Library, write) -> None:
     report = lib.ingest([write("a.csv", f"title,abstract\nT one,\"{ABSTRACT_A}\"\nT one,\"{ABSTRACT_A}\"\n")])
     assert (report.added, report.merged) == (1, 1)
-    assert len(lib.paper(next(lib.papers()).key).sources) == 2
+    assert len(lib.papers.get(next(lib.papers()).key).sources) == 2
 
 
 def test_colliding_keys_are_made_unique(lib: Library, write) -> None:
     lib.ingest([write("x/corpus.jsonl", jsonl([{"_id": "7", "title": "Alpha", "text": ABSTRACT_A}]))])
     lib.ingest([write("y/corpus.jsonl", jsonl([{"_id": "7", "title": "Beta", "text": ABSTRACT_B}]))])
-    assert lib.paper("7").title == "Alpha"
-    assert lib.paper("y:7").title == "Beta"
+    assert lib.papers.get("7").title == "Alpha"
+    assert lib.papers.get("y:7").title == "Beta"
 
 
 def test_similarity_functions() -> None:

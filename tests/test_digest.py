@@ -60,21 +60,21 @@ def test_no_paper_twice_and_windows(tmp_path: Path, sink: tuple[Sink, MailSettin
     server, mail = sink
     lib = make_library(tmp_path)
     st = settings(max_papers=3, min_score=0.3)
-    sub = lib.subscribe("p@example.org", items_from(searches=["protein residue enzyme"]), st,
+    sub = lib.follow.subscribe("p@example.org", items_from(searches=["protein residue enzyme"]), st,
                         mail, confirmed=True)
-    report = lib.digest_run(st, mail)
+    report = lib.follow.digest_run(st, mail)
     assert (report.due, report.queued, report.empty) == (1, 0, 1)  # the old papers are older
     add_new(lib, tmp_path, "new", 100, 6)
-    assert lib.digest_run(st, mail).due == 0  # a daily digest is not due again yet
+    assert lib.follow.digest_run(st, mail).due == 0  # a daily digest is not due again yet
     later = datetime.now(UTC) + timedelta(hours=21)
     lib.follow.set_clock(lambda: later)
-    first = lib.digest_run(st, mail)
+    first = lib.follow.digest_run(st, mail)
     assert (first.queued, first.papers, first.sent) == (1, 3, 1)
     # the same window again (--since): the next best papers, never the ones already sent
-    again = lib.digest_run(st, mail, since=SINCE)
+    again = lib.follow.digest_run(st, mail, since=SINCE)
     assert again.due == 0
     lib.follow.set_clock(lambda: later + timedelta(hours=21))
-    second = lib.digest_run(st, mail, since=SINCE)
+    second = lib.follow.digest_run(st, mail, since=SINCE)
     assert second.queued == 1
     sent = [m for m in server.messages]
     keys = [set(_paper_links(m)) for m in sent]
@@ -82,10 +82,10 @@ def test_no_paper_twice_and_windows(tmp_path: Path, sink: tuple[Sink, MailSettin
     assert all("protein" in k for k in keys[0] | keys[1])
     # dry run: shows, writes nothing
     lib.follow.set_clock(lambda: later + timedelta(days=3))
-    before, last = lib.outbox(), lib.subscription(sub.id).last_digest_at
-    dry = lib.digest_run(st, mail, since=SINCE, dry_run=True)
-    assert dry.queued == 1 and dry.digests[0].picks and lib.outbox() == before
-    assert lib.subscription(sub.id).last_digest_at == last
+    before, last = lib.follow.outbox(), lib.follow.subscription(sub.id).last_digest_at
+    dry = lib.follow.digest_run(st, mail, since=SINCE, dry_run=True)
+    assert dry.queued == 1 and dry.digests[0].picks and lib.follow.outbox() == before
+    assert lib.follow.subscription(sub.id).last_digest_at == last
     lib.close()
 
 
@@ -99,35 +99,35 @@ def _paper_links(msg: object) -> list[str]:
 def test_votes_seeds_topics_and_classifier(tmp_path: Path) -> None:
     pytest.importorskip("argon2")
     lib = make_library(tmp_path)
-    lib.user_add("bob", "correct horse battery")
+    lib.people.add("bob", "correct horse battery")
     proteins = [p.key for p in lib.papers(collection="old") if "protein" in p.title.lower()]
     for key in proteins:
-        lib.vote(key, "bob")
+        lib.follow.vote(key, "bob")
     st = settings(min_votes=5, min_score=0.5)
-    mine = lib.subscribe(None, items_from(authors=["Nobody Here"]), st, MailSettings(),
+    mine = lib.follow.subscribe(None, items_from(authors=["Nobody Here"]), st, MailSettings(),
                          user="bob")
-    seeded = lib.subscribe("s@example.org", items_from(seeds=[proteins[0]]), st, MailSettings(),
+    seeded = lib.follow.subscribe("s@example.org", items_from(seeds=[proteins[0]]), st, MailSettings(),
                            confirmed=True)
     add_new(lib, tmp_path, "new", 200, 5)
-    [digest] = lib.digest_preview(st, subscription=mine.id)
+    [digest] = lib.follow.digest_preview(st, subscription=mine.id)
     reasons = {p.reason for p in digest.picks}
     assert digest.picks and reasons <= {"like papers you upvoted", "learned from your votes"}
     assert all("protein" in p.title.lower() for p in digest.picks)
-    [digest] = lib.digest_preview(st, email="s@example.org")
+    [digest] = lib.follow.digest_preview(st, email="s@example.org")
     assert digest.subscription.id == seeded.id and digest.picks
     assert {p.reason for p in digest.picks} == {f"like {proteins[0]}"}
     assert proteins[0] not in {p.key for p in digest.picks}
     # a topic node follows its papers and the topics under it
-    lib.tree_build("t", min_size=3)
-    tree = lib.tree("t")
+    lib.trees.build("t", min_size=3)
+    tree = lib.trees.get("t")
     node = next(n for n in tree.nodes.values() if n.kind == "topic" and n.parent == tree.root
                 and any("galaxy" in lib.store.papers.texts([p])[p][1].lower() for p in n.papers))
-    topic = lib.subscribe("t@example.org", items_from(nodes=[f"t:{node.id}"]), st,
+    topic = lib.follow.subscribe("t@example.org", items_from(nodes=[f"t:{node.id}"]), st,
                           MailSettings(), confirmed=True)
     add_new(lib, tmp_path, "newer", 300, 4)
-    lib.collection_add("old", [p.key for p in lib.papers(collection="newer")])
-    lib.tree_update("t")
-    [digest] = lib.digest_preview(st, subscription=topic.id)
+    lib.collections.add("old", [p.key for p in lib.papers(collection="newer")])
+    lib.trees.update("t")
+    [digest] = lib.follow.digest_preview(st, subscription=topic.id)
     assert digest.picks and all(p.reason.startswith("topic") for p in digest.picks)
     assert all("galaxy" in p.title.lower() for p in digest.picks)
     lib.close()
@@ -137,29 +137,29 @@ def test_retries_with_backoff_then_fails(tmp_path: Path, sink: tuple[Sink, MailS
     server, mail = sink
     server.reject = True
     lib = make_library(tmp_path, model=False)
-    lib.subscribe("r@example.org", items_from(collections=["old"]), settings(), mail,
+    lib.follow.subscribe("r@example.org", items_from(collections=["old"]), settings(), mail,
                   confirmed=True)
     now = datetime.now(UTC)
     clock = [now]
     lib.follow.set_clock(lambda: clock[0])
     st = settings()  # backoff 60 s, 3 attempts
-    first = lib.digest_run(st, mail, since=SINCE)
+    first = lib.follow.digest_run(st, mail, since=SINCE)
     assert (first.queued, first.sent, first.retrying) == (1, 0, 1)
-    [msg] = lib.outbox()
+    [msg] = lib.follow.outbox()
     assert msg.state == "pending" and msg.attempts == 1 and "550" in (msg.last_error or "")
     assert msg.next_attempt_at == (now + timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert lib.digest_send(st, mail).retrying == 0  # not due yet
+    assert lib.follow.digest_send(st, mail).retrying == 0  # not due yet
     clock[0] = now + timedelta(seconds=61)
-    assert lib.digest_send(st, mail).retrying == 1
-    assert lib.outbox()[0].next_attempt_at == (clock[0] + timedelta(seconds=120)).strftime(
+    assert lib.follow.digest_send(st, mail).retrying == 1
+    assert lib.follow.outbox()[0].next_attempt_at == (clock[0] + timedelta(seconds=120)).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
     clock[0] += timedelta(seconds=121)
-    assert lib.digest_send(st, mail).failed == 1
-    [failed] = lib.outbox("failed")
+    assert lib.follow.digest_send(st, mail).failed == 1
+    [failed] = lib.follow.outbox("failed")
     assert failed.attempts == 3 and failed.state == "failed"
     clock[0] += timedelta(days=1)
     server.reject = False
-    assert lib.digest_send(st, mail).sent == 0 and server.messages == []  # failed stays failed
+    assert lib.follow.digest_send(st, mail).sent == 0 and server.messages == []  # failed stays failed
     lib.close()
     r = CliRunner().invoke(main, ["--db", str(tmp_path / "s.db"), "--model", "none",
                                   "digest", "outbox", "--state", "failed"])
@@ -171,23 +171,23 @@ def test_unreachable_server_keeps_messages(tmp_path: Path) -> None:
 
     lib = make_library(tmp_path, model=False)
     for n in range(3):
-        lib.subscribe(f"u{n}@example.org", items_from(collections=["old"]), settings(),
+        lib.follow.subscribe(f"u{n}@example.org", items_from(collections=["old"]), settings(),
                       MailSettings(), confirmed=True)
     mail = MailSettings(host="127.0.0.1", port=free_port(), timeout=2)
-    report = lib.digest_run(settings(), mail, since=SINCE)
+    report = lib.follow.digest_run(settings(), mail, since=SINCE)
     assert report.queued == 3 and report.retrying == 1  # the run stops at the first failure
-    assert sorted(m.attempts for m in lib.outbox()) == [0, 0, 1]
+    assert sorted(m.attempts for m in lib.follow.outbox()) == [0, 0, 1]
     lib.close()
 
 
 def test_a_second_run_waits_for_the_first(tmp_path: Path) -> None:
     lib = make_library(tmp_path, model=False)
-    lib.subscribe("w@example.org", items_from(collections=["old"]), settings(), MailSettings(),
+    lib.follow.subscribe("w@example.org", items_from(collections=["old"]), settings(), MailSettings(),
                   confirmed=True)
     with send_lock(lib.path) as held:
         assert held
-        report = lib.digest_run(settings(), MailSettings(), since=SINCE)
-    assert report.skipped and report.queued == 0 and lib.outbox() == []
+        report = lib.follow.digest_run(settings(), MailSettings(), since=SINCE)
+    assert report.skipped and report.queued == 0 and lib.follow.outbox() == []
     lib.close()
 
 
@@ -197,7 +197,7 @@ def test_killed_run_resumes_exactly_once(tmp_path: Path, sink: tuple[Sink, MailS
     server, mail = sink
     lib = make_library(tmp_path, model=False)
     for n in range(6):
-        lib.subscribe(f"k{n}@example.org", items_from(collections=["old"]), settings(), mail,
+        lib.follow.subscribe(f"k{n}@example.org", items_from(collections=["old"]), settings(), mail,
                       confirmed=True)
     lib.close()
     conf = tmp_path / "settings.toml"
@@ -214,7 +214,7 @@ def test_killed_run_resumes_exactly_once(tmp_path: Path, sink: tuple[Sink, MailS
     server.on_rcpt = None
     assert len(server.messages) == 2
     with Library(tmp_path / "s.db", embedding_model=None) as lib:
-        states = sorted(m.state for m in lib.outbox())
+        states = sorted(m.state for m in lib.follow.outbox())
     assert states == ["pending"] * 3 + ["sending"] + ["sent"] * 2
     done = subprocess.run([*command, "--json"], env=env, capture_output=True, timeout=120,
                           check=True)
@@ -225,14 +225,14 @@ def test_killed_run_resumes_exactly_once(tmp_path: Path, sink: tuple[Sink, MailS
     assert sorted(str(m["To"]) for m in server.messages) == [f"k{n}@example.org"
                                                              for n in range(6)]
     with Library(tmp_path / "s.db", embedding_model=None) as lib:
-        outbox = lib.outbox()
+        outbox = lib.follow.outbox()
         assert {m.state for m in outbox} == {"sent"}
         assert {m.message_id for m in outbox} == set(ids)
 
 
 def test_cli_preview_and_dry_run(tmp_path: Path) -> None:
     lib = make_library(tmp_path, model=False)
-    lib.subscribe("v@example.org", items_from(searches=["galaxy telescope"]), settings(),
+    lib.follow.subscribe("v@example.org", items_from(searches=["galaxy telescope"]), settings(),
                   MailSettings(), confirmed=True)
     add_new(lib, tmp_path)
     lib.close()
@@ -267,12 +267,12 @@ def test_a_preview_only_reads(tmp_path: Path) -> None:
     """A preview (a GET on the web) never indexes or embeds the papers that wait."""
     lib = make_library(tmp_path)
     st = settings(min_score=0.0)
-    lib.subscribe("p@example.org", items_from(searches=["protein"]), st, MailSettings(),
+    lib.follow.subscribe("p@example.org", items_from(searches=["protein"]), st, MailSettings(),
                   confirmed=True)
     rows = test_subscriptions.papers_of("protein", 3, 300)
     lib.ingest([test_subscriptions.write_csv(tmp_path / "in" / "late.csv", rows)])
-    assert lib.search_service.pending("semantic") == 3
+    assert lib.search.service.pending("semantic") == 3
     before = dump(lib)
-    lib.digest_preview(st, email="p@example.org")
+    lib.follow.digest_preview(st, email="p@example.org")
     assert dump(lib) == before
-    assert lib.search_service.pending("semantic") == 3
+    assert lib.search.service.pending("semantic") == 3

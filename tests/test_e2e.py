@@ -60,9 +60,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Librar
     lib = Library(tmp_path_factory.mktemp("e2e") / "seeds.db")
     lib.ingest([seeds])
     lib.index()
-    lib.tree_build("seeds")
-    lib.map_build()
-    lib.user_add("alice", "correct horse battery")
+    lib.trees.build("seeds")
+    lib.map.build()
+    lib.people.add("alice", "correct horse battery")
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(lib, WebSettings(port=port)),
                                            host="127.0.0.1", port=port, log_level="warning"))
@@ -143,7 +143,7 @@ def test_expand_the_tree_and_open_a_node(site: tuple[str, Library], page: Page) 
     base, lib = site
     page.goto(base + "/trees/seeds")
     shot(page, "05-tree")
-    tree = lib.tree("seeds")
+    tree = lib.trees.get("seeds")
     parent = next(n for n in tree.children(tree.root) if tree.children(n.id))
     child = tree.children(parent.id)[0]
     branch = page.locator(f"details#n{parent.id}")
@@ -158,7 +158,7 @@ def test_expand_the_tree_and_open_a_node(site: tuple[str, Library], page: Page) 
 
 def test_rename_a_node_as_a_signed_in_user(site: tuple[str, Library], page: Page) -> None:
     base, lib = site
-    tree = lib.tree("seeds")
+    tree = lib.trees.get("seeds")
     node = next(n for n in tree.children(tree.root) if n.kind == "topic")
     page.goto(f"{base}/trees/seeds/nodes/{node.id}")
     expect(page.locator("details.edits")).to_have_count(0)  # reading only, until signed in
@@ -175,7 +175,7 @@ def test_rename_a_node_as_a_signed_in_user(site: tuple[str, Library], page: Page
     expect(page.locator("h1")).to_contain_text("Renamed in the browser")
     page.reload()
     expect(page.locator("h1")).to_contain_text("Renamed in the browser")
-    assert lib.tree("seeds").nodes[node.id].label == "Renamed in the browser"
+    assert lib.trees.get("seeds").nodes[node.id].label == "Renamed in the browser"
     assert any(e.op == "rename" for e in lib.store.trees.edits("seeds"))
     shot(page, "07-renamed-node")
 
@@ -184,7 +184,7 @@ def test_load_the_map_and_click_a_point(site: tuple[str, Library], page: Page) -
     base, lib = site
     page.goto(base + "/map")
     expect(page.locator("#map[data-state=ready]")).to_be_visible()
-    count = lib.paper_count()
+    count = lib.papers.count()
     expect(page.locator("[data-map-status]")).to_contain_text(f"{count} of {count} papers")
     assert page.evaluate("window.paperatlasMap.count()") == count
     shot(page, "08-map")

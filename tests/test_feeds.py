@@ -39,11 +39,11 @@ def flib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
             enumerate(papers_of("protein", 10) + papers_of("galaxy", 10))]
     rows.append((EVIL, "An abstract with <i>markup</i> & ampersands about protein.", "2025-07-09"))
     lib.ingest([write_dated(tmp / "in" / "main.csv", rows)], collection="main")
-    lib.tree_build("t", collection="main", min_size=4)
-    lib.collection_create("reading/list")
-    lib.collection_add("reading/list", [p.key for p in lib.papers(limit=3)])
-    lib.user_add("alice", PASSWORD)
-    lib.vote(evil_key(lib), "alice")
+    lib.trees.build("t", collection="main", min_size=4)
+    lib.collections.create("reading/list")
+    lib.collections.add("reading/list", [p.key for p in lib.papers(limit=3)])
+    lib.people.add("alice", PASSWORD)
+    lib.follow.vote(evil_key(lib), "alice")
     yield lib
     lib.close()
 
@@ -59,7 +59,7 @@ def client(flib: Library) -> TestClient:
 
 
 def feed_urls(lib: Library) -> list[str]:
-    tree = lib.tree("t")
+    tree = lib.trees.get("t")
     node = next(n.id for n in tree.nodes.values() if n.kind == "topic")
     stems = ["/feeds/newest.{}", "/feeds/trending.{}?window=month",
              "/feeds/collections/main.{}", "/feeds/collections/reading%2Flist.{}",
@@ -126,13 +126,13 @@ def test_trending_feed_follows_votes(client: TestClient, flib: Library) -> None:
     assert [e.id for e in parsed.entries] == [f"http://testserver/papers/{evil_key(flib)}"]
     assert "1 vote in the last week" in parsed.entries[0].summary
     other = next(p.key for p in flib.papers() if p.key != evil_key(flib))
-    flib.vote(other, "alice")
+    flib.follow.vote(other, "alice")
     try:
         second = client.get(url, headers={"If-None-Match": first.headers["etag"]})
         assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
         assert len(feedparser.parse(second.content).entries) == 2
     finally:
-        flib.unvote(other, "alice")
+        flib.follow.unvote(other, "alice")
     assert client.get("/feeds/trending.rss?window=year").status_code == 400
     assert client.get("/feeds/trending.atom?window=day&node=t-1").status_code == 400
 
@@ -180,7 +180,7 @@ def test_pages_link_their_feeds(client: TestClient, flib: Library) -> None:
     assert 'href="/feeds/trending.rss?window=day' in trending
     assert 'href="/feeds/collections/reading%2Flist.rss"' in client.get(
         "/collections/reading%2Flist").text
-    node = next(n.id for n in flib.tree("t").nodes.values() if n.kind == "topic")
+    node = next(n.id for n in flib.trees.get("t").nodes.values() if n.kind == "topic")
     assert f'href="/feeds/trees/t/nodes/{node}.atom"' in client.get(f"/trees/t/nodes/{node}").text
     search = client.get("/search?q=protein&mode=lexical").text
     assert 'href="/feeds/search.atom?q=protein&amp;mode=lexical"' in search
@@ -189,7 +189,7 @@ def test_pages_link_their_feeds(client: TestClient, flib: Library) -> None:
 
 
 def test_render_feed_is_pure_and_checks_the_format(flib: Library) -> None:
-    feed = flib.feed("newest", limit=5)
+    feed = flib.follow.feed("newest", limit=5)
     one = render_feed(feed, "atom", base_url="https://example.org/", self_url="https://x/f")
     assert one == render_feed(feed, "atom", base_url="https://example.org",
                               self_url="https://x/f")
@@ -198,7 +198,7 @@ def test_render_feed_is_pure_and_checks_the_format(flib: Library) -> None:
     with pytest.raises(InvalidOptionError, match="rss, atom"):
         render_feed(feed, "json", base_url="", self_url="")
     with pytest.raises(InvalidOptionError, match="newest, trending, collection, node, search"):
-        flib.feed("popular")
+        flib.follow.feed("popular")
 
 
 def test_empty_feeds_are_valid(tmp_path: Path) -> None:

@@ -53,12 +53,12 @@ def test_similar_lexical_works_without_embeddings(lib: Library, write) -> None:
             {"_id": "c", "title": "Galaxy rotation curves", "text": ABSTRACT_B}]
     lib.ingest([write("p.jsonl", "".join(json.dumps(d) + "\n" for d in docs))], index=True)
     first = "a"
-    page = lib.similar([first])  # no model: lexical "more like this"
+    page = lib.search.similar([first])  # no model: lexical "more like this"
     assert page.mode == "lexical"
     assert first not in [h.key for h in page.hits]
     assert page.hits[0].title.startswith("Folding proteins")
     with pytest.raises(InvalidOptionError, match="hybrid, lexical, semantic"):
-        lib.similar([first], mode="fuzzy")
+        lib.search.similar([first], mode="fuzzy")
 
 
 def test_beir_untitled_documents_get_derived_titles(lib: Library, write) -> None:
@@ -66,7 +66,7 @@ def test_beir_untitled_documents_get_derived_titles(lib: Library, write) -> None
             "nationwide cohort study from finland with long follow up"}
     report = lib.ingest([write("c.jsonl", json.dumps(line) + "\n")], format="beir")
     assert report.added == 1
-    paper = lib.paper("MED-1")
+    paper = lib.papers.get("MED-1")
     assert paper.title == " ".join(line["text"].split()[:12])
     assert paper.abstract == line["text"]
 

@@ -76,7 +76,7 @@ def test_index_waits_for_another_writer(tmp_path: Path, lib: Library,
 def test_index_gives_up_with_a_typed_error(tmp_path: Path, lib: Library,
                                            holder: subprocess.Popen[str]) -> None:
     _ingest(lib, tmp_path, "protein", 3)
-    lib.search_service.lock_wait = 0.4
+    lib.search.service.lock_wait = 0.4
     start = time.monotonic()
     with pytest.raises(IndexBusyError, match="another process is writing the search index"):
         lib.index()
@@ -117,17 +117,17 @@ def test_search_with_pending_papers_writes_nothing(tmp_path: Path) -> None:
         _ingest(lib, tmp_path, "protein", 6, index=True)
         _ingest(lib, tmp_path, "graph", 12)  # committed, not indexed
         before, calls = dump(lib), embedder.calls
-        docs = len(lib.search_service.lexical)
+        docs = len(lib.search.service.lexical)
         for mode in ("lexical", "semantic", "hybrid"):
             page = lib.search("graph network", mode=mode)
             assert page.pending == 12 and to_json(page)["pending"] == 12
             assert all("graph study" not in hit.title for hit in page.hits)
         key = next(lib.papers()).key
-        similar = lib.similar([key], mode="hybrid")
+        similar = lib.search.similar([key], mode="hybrid")
         assert similar.pending == 12
         assert dump(lib) == before  # no sync state, no vectors, no tokens written
         assert embedder.calls - calls <= 3  # the query texts only, never a paper
-        assert len(lib.search_service.lexical) == docs
+        assert len(lib.search.service.lexical) == docs
         lib.index()
         page = lib.search("graph network", mode="hybrid")
         assert page.pending == 0 and "graph study" in page.hits[0].title
@@ -166,8 +166,8 @@ def test_web_search_says_how_many_papers_wait(tmp_path: Path, lib: Library) -> N
 
 def _collection_client(lib: Library) -> tuple[TestClient, dict[str, str]]:
     from paperatlas.web import WebSettings, create_app
-    lib.user_add("ed", "correct horse battery")
-    token = lib.token_create("ed", "tests").token
+    lib.people.add("ed", "correct horse battery")
+    token = lib.people.token_create("ed", "tests").token
     client = TestClient(create_app(lib, WebSettings(secret_key="k")))
     return client, {"Authorization": f"Bearer {token}"}
 
@@ -183,7 +183,7 @@ def test_a_collection_edit_reaches_the_search_filter(tmp_path: Path, lib: Librar
     assert client.post("/api/collections/picked/papers", json={"keys": [key]},
                        headers=auth).is_success
     assert lib.search("protein", mode="lexical").pending == 1  # queued, not indexed
-    assert [(j.kind, j.status, j.params) for j in lib.jobs(1)] == [
+    assert [(j.kind, j.status, j.params) for j in lib.jobs.recent(1)] == [
         ("index", "queued", {"collections": ["picked"]})]
     assert Worker(lib).run_once() == 1
     page = client.get("/api/search", params={"q": "protein", "mode": "lexical",

@@ -26,8 +26,8 @@ def test_bad_file_leaves_db_as_it_was_and_others_go_in(lib: Library, write) -> N
     assert [f.ok for f in report.files] == [False, True, True]
     assert report.failed[0].error_line == 2
     assert report.added == 1 and lib.stats().papers == 2
-    assert {c.name for c in lib.collections()} == {"1", "3"}  # nothing of "2" remains
-    run = lib.ingest_runs()[0]
+    assert {c.name for c in lib.collections.all()} == {"1", "3"}  # nothing of "2" remains
+    run = lib.papers.runs()[0]
     assert run["status"] == "errors" and run["summary"]["failed_files"] == 1
     logged = lib.store.conn.execute(
         "SELECT status, error_line FROM ingest_files WHERE path = ?", (str(bad),)).fetchall()
@@ -87,13 +87,13 @@ def test_collection_option_and_new_collection_on_rerun(lib: Library, write) -> N
     lib.ingest([path], collection="reading-list")
     again = lib.ingest([path], collection="project")
     assert again.skipped == 1 and lib.stats().sources == 1
-    assert lib.paper(next(lib.papers()).key).collections == ["project", "reading-list"]
+    assert lib.papers.get(next(lib.papers()).key).collections == ["project", "reading-list"]
 
 
 def test_bad_format_name_fails_before_anything(lib: Library, write) -> None:
     with pytest.raises(InvalidOptionError, match="valid values are"):
         lib.ingest([write("x.csv", "title\nA\n")], format="bibtex-ish")
-    assert lib.ingest_runs() == []
+    assert lib.papers.runs() == []
 
 
 def test_interrupted_ingest_rolls_back_the_file_and_resumes(
@@ -118,7 +118,7 @@ def test_interrupted_ingest_rolls_back_the_file_and_resumes(
     lib.close()
     lib = Library(tmp_path / "crash.db")
     assert lib.stats().papers == 1  # the first file committed; the big one left nothing
-    assert lib.ingest_runs()[0]["status"] == "interrupted"
+    assert lib.papers.runs()[0]["status"] == "interrupted"
     report = lib.ingest([first, path])
     assert (report.skipped, report.added) == (1, 50)
     lib.close()

@@ -267,11 +267,11 @@ def test_same_paper_from_atom_and_oai_merges(lib: Library, write) -> None:
     assert (second.files[0].format, second.records, second.added, second.merged) == (
         "arxiv-oai", 1, 0, 1)
     assert second.files[0].changes == [] and lib.stats().papers == 2
-    paper = lib.paper("0808.05394")
+    paper = lib.papers.get("0808.05394")
     assert paper.key == "0808.05394"
     assert sorted(s.format for s in paper.sources) == ["arxiv-atom", "arxiv-oai"]
     assert paper.ids["doi"] == "10.1103/PhysRevB.1.2"
-    assert lib.paper("astro-ph/0601001").title == "Hot Jupiters"
+    assert lib.papers.get("astro-ph/0601001").title == "Hot Jupiters"
 
 
 # -- the real samples ------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def test_real_oai_harvests(shared: Path, lib: Library) -> None:
     f = report.files[0]
     assert (f.format, f.records, f.added, f.merged, f.rejected) == ("arxiv-oai", 2000, 1000, 1000, 0)
     assert lib.stats().papers == 1000  # each of the 1,000 ids is listed twice
-    paper = lib.paper("0704.0046")
+    paper = lib.papers.get("0704.0046")
     assert paper.authors == ["I. Csiszar", "F. Hiai", "D. Petz"]
     assert paper.venue == "J. Math. Phys. 48(2007), 092102." and paper.date == "2007-04-01"
     hep = {p.name: parse(p) for p in sorted((folder / "hepcrawl").glob("*.xml"))}

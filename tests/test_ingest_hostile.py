@@ -32,7 +32,7 @@ def rejections(report, index: int = 0) -> list[tuple[int, str]]:
 
 
 def assert_finished(lib: Library) -> None:
-    assert lib.ingest_runs()[0]["status"] in ("ok", "errors")
+    assert lib.papers.runs()[0]["status"] in ("ok", "errors")
 
 
 # -- item 8: crashes ---------------------------------------------------------------------
@@ -169,7 +169,7 @@ def test_huge_csv_field_is_rejected_with_bounded_memory(lib: Library, write) -> 
                 report.failed[0].error or "")
         else:  # one line past the limit: that row is rejected, the others go in
             assert report.added == 2 and [r[0] for r in rejections(report)] == [3]
-    assert lib.paper_count() == 2
+    assert lib.papers.count() == 2
 
 
 def test_field_limits_reject_records(lib: Library, write) -> None:
@@ -194,7 +194,7 @@ def test_files_of_nuls_are_unreadable_and_create_nothing(lib: Library, write, na
     report = lib.ingest([write(name, data), good_csv(write)])
     assert not report.files[0].ok and report.files[1].ok
     assert "NUL" in (report.files[0].error or "") or "UTF-16" in (report.files[0].error or "")
-    assert [c.name for c in lib.collections()] == ["good"]
+    assert [c.name for c in lib.collections.all()] == ["good"]
 
 
 def test_cli_exits_non_zero_on_a_nul_file(tmp_path: Path, write) -> None:
@@ -205,7 +205,7 @@ def test_cli_exits_non_zero_on_a_nul_file(tmp_path: Path, write) -> None:
 
 def test_a_file_without_papers_creates_no_collection(lib: Library, write) -> None:
     report = lib.ingest([write("only.csv", "title,abstract\n")])
-    assert report.files[0].ok and lib.collections() == []
+    assert report.files[0].ok and lib.collections.all() == []
 
 
 # -- item 15: killed runs ------------------------------------------------------------------
@@ -218,12 +218,12 @@ def test_runs_of_dead_processes_become_interrupted(lib: Library, write) -> None:
             live_run = prov.start_run({"process": this_process(alive.pid)}, "2024-01-01T00:00:00")
             legacy = prov.start_run({"paths": []}, "2024-01-01T00:00:00")
         lib.ingest([good_csv(write)])
-        status = {r["id"]: r["status"] for r in lib.ingest_runs()}
+        status = {r["id"]: r["status"] for r in lib.papers.runs()}
         assert status[legacy] == "interrupted" and status[live_run] == "running"
         alive.kill()
         alive.wait()
         lib.ingest([good_csv(write)])
-        assert {r["id"]: r["status"] for r in lib.ingest_runs()}[live_run] == "interrupted"
+        assert {r["id"]: r["status"] for r in lib.papers.runs()}[live_run] == "interrupted"
     finally:
         alive.kill()
         alive.wait()
@@ -239,7 +239,7 @@ def test_killed_ingest_process_is_marked_interrupted(tmp_path: Path, write) -> N
         with Library(db, embedding_model=None) as lib:
             for _ in range(200):  # wait until the run is logged
                 try:
-                    if lib.ingest_runs():
+                    if lib.papers.runs():
                         break
                 except Exception:  # the schema may not exist yet
                     pass
@@ -248,9 +248,9 @@ def test_killed_ingest_process_is_marked_interrupted(tmp_path: Path, write) -> N
         proc.kill()
         proc.wait()
     with Library(db, embedding_model=None) as lib:
-        assert lib.ingest_runs()[0]["status"] == "running"
+        assert lib.papers.runs()[0]["status"] == "running"
         lib.ingest([good_csv(write)])
-        assert [r["status"] for r in lib.ingest_runs()][1] == "interrupted"
+        assert [r["status"] for r in lib.papers.runs()][1] == "interrupted"
 
 
 # -- --strict -------------------------------------------------------------------------------
@@ -259,7 +259,7 @@ def test_strict_rejects_the_whole_file_on_a_record_error(lib: Library, write) ->
     path = write("s.jsonl", '{"title": "Fine"}\n{"title": "a \\ud800 b"}\n')
     report = lib.ingest([path, good_csv(write)], strict=True)
     assert not report.files[0].ok and report.files[0].error_line == 2
-    assert report.added == 1 and [c.name for c in lib.collections()] == ["good"]
+    assert report.added == 1 and [c.name for c in lib.collections.all()] == ["good"]
 
 
 def test_cli_strict_fails_the_file(tmp_path: Path, write) -> None:
@@ -295,5 +295,5 @@ def test_undecodable_file_name_is_stored_readably(lib: Library, tmp_path: Path) 
     Path(os.fsdecode(bytes(folder) + b"/b\xe9.csv")).write_bytes(b"\x00\x00")
     report = lib.ingest([folder])
     assert [f.ok for f in report.files] == [False, True]
-    assert [c.name for c in lib.collections()] == ["caf\ufffd"]
-    assert lib.ingest_runs()[0]["status"] == "errors"
+    assert [c.name for c in lib.collections.all()] == ["caf\ufffd"]
+    assert lib.papers.runs()[0]["status"] == "errors"

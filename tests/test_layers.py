@@ -5,7 +5,11 @@
 - ``store/`` imports only ``records``, ``errors`` and ``bounds`` besides itself (never a
   feature package such as ``organize`` or ``follow``);
 - the core (everything outside ``cli/``, ``web/`` and ``__main__``) never imports ``cli`` or
-  ``web``.
+  ``web``;
+- nothing below the facade (the services, ``work.py``'s indexer, the feature packages)
+  imports ``library`` or ``facade``: the nouns are built from typed collaborators, so no
+  service calls back up into the library (only the runners above it do: the worker, the
+  BEIR runner, the package's lazy ``Library``).
 """
 
 from __future__ import annotations
@@ -81,6 +85,15 @@ def test_the_core_never_imports_the_edges() -> None:
     wrong = {str(p.relative_to(PACKAGE)): sorted(paperatlas_imports(p) & EDGES)
              for p in sources() if first_level(p) not in EDGE_MODULES}
     assert {path: edges for path, edges in wrong.items() if edges} == {}
+
+
+ABOVE = {"library", "facade", "worker", "beir", "__init__"} | EDGE_MODULES
+
+
+def test_services_never_call_back_into_the_facade() -> None:
+    wrong = {str(p.relative_to(PACKAGE)): sorted(paperatlas_imports(p) & {"library", "facade"})
+             for p in sources() if first_level(p) not in ABOVE}
+    assert {path: up for path, up in wrong.items() if up} == {}
 
 
 def test_relative_imports_resolve(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ VICTIM = "victim@example.org"
 
 def confirmations(lib: Library, address: str | None = None) -> int:
     """Confirmation messages in the outbox (to one address, or to anyone)."""
-    return sum(1 for m in lib.outbox(limit=1000)
+    return sum(1 for m in lib.follow.outbox(limit=1000)
                if m.kind == "confirm" and (address is None or m.recipient == address))
 
 
@@ -47,7 +47,7 @@ def test_the_same_subscription_25_times_mails_once(lib: Library) -> None:
     codes = [post(client, VICTIM) for _ in range(25)]
     assert set(codes) == {200}  # the same answer every time: nothing to tell apart
     assert confirmations(lib, VICTIM) == 1
-    assert len(lib.subscriptions(email=VICTIM)) == 1
+    assert len(lib.follow.subscriptions(email=VICTIM)) == 1
 
 
 def test_one_address_gets_at_most_three_a_day(lib: Library,
@@ -97,20 +97,20 @@ def test_a_pending_confirmation_is_resent_after_its_cool_down(lib: Library) -> N
     limits = MailLimits(resend_after=3600)
     st, mail = DigestSettings(), MailSettings()
     items = items_from(searches=["galaxies"])
-    first = lib.subscribe(VICTIM, items, st, mail, client="c", limits=limits)
-    again = lib.subscribe(VICTIM, items, st, mail, client="c", limits=limits)
+    first = lib.follow.subscribe(VICTIM, items, st, mail, client="c", limits=limits)
+    again = lib.follow.subscribe(VICTIM, items, st, mail, client="c", limits=limits)
     assert again.id == first.id and confirmations(lib) == 1
     later = datetime.now(UTC) + timedelta(hours=2)
     lib.follow.set_clock(lambda: later)
-    assert lib.subscribe(VICTIM, items, st, mail, client="c", limits=limits).id == first.id
+    assert lib.follow.subscribe(VICTIM, items, st, mail, client="c", limits=limits).id == first.id
     assert confirmations(lib) == 2
     lib.follow.set_clock()
 
 
 def test_the_api_answers_429_with_retry_after(lib: Library) -> None:
     pytest.importorskip("argon2")
-    lib.user_add("alice", "correct horse battery")
-    auth = {"Authorization": f"Bearer {lib.token_create('alice').token}"}
+    lib.people.add("alice", "correct horse battery")
+    auth = {"Authorization": f"Bearer {lib.people.token_create('alice').token}"}
     client = client_of(lib)
     answers = [client.post("/api/subscriptions", headers=auth, json={
         "email": VICTIM, "items": [{"kind": "search", "value": f"q{i}"}]}) for i in range(5)]
@@ -132,10 +132,10 @@ def test_limits_are_checked_and_off_without_them(lib: Library) -> None:
     st, mail = DigestSettings(), MailSettings()
     # the CLI (an administrator) passes no limits: only the dedupe applies
     for i in range(5):
-        lib.subscribe(VICTIM, items_from(searches=[f"q{i}"]), st, mail)
+        lib.follow.subscribe(VICTIM, items_from(searches=[f"q{i}"]), st, mail)
     assert confirmations(lib, VICTIM) == 5
     with pytest.raises(TooManyRequestsError) as caught:
-        lib.subscribe(VICTIM, items_from(searches=["q9"]), st, mail, client="c",
+        lib.follow.subscribe(VICTIM, items_from(searches=["q9"]), st, mail, client="c",
                       limits=MailLimits())
     assert caught.value.retry_after >= 1
 

@@ -42,36 +42,36 @@ def points(lib: Library) -> dict[int, tuple[float, float, str, str]]:
 
 
 def test_build_stores_the_projection_and_reuses_it(mlib: Library) -> None:
-    assert mlib.map_info() is None
-    first = mlib.map_build()
+    assert mlib.map.info() is None
+    first = mlib.map.build()
     assert (first.method, first.model, first.refitted, first.placed, first.points) == (
         "pca", "hash-256", True, 60, 60)
     stored = points(mlib)
     assert len(stored) == 60 and {v[2:] for v in stored.values()} == {("pca", "hash-256")}
     xy = np.array([v[:2] for v in stored.values()])
     assert xy.min() == pytest.approx(0) and xy.max() == pytest.approx(1)  # framed to [0, 1]
-    info = mlib.map_info()
+    info = mlib.map.info()
     assert info is not None and (info.fitted, info.points, info.unplaced) == (60, 60, 0)
-    again = mlib.map_build()
+    again = mlib.map.build()
     assert not again.refitted and again.placed == 0 and points(mlib) == stored
     reopened = Library(mlib.path, embedding_model=HashingEmbedder("hash-256", 256))
     try:  # another process finds the stored projection and keeps it
-        assert not reopened.map_build().refitted and points(reopened) == stored
-        assert reopened.map_info() == info
+        assert not reopened.map.build().refitted and points(reopened) == stored
+        assert reopened.map.info() == info
     finally:
         reopened.close()
 
 
 def test_new_papers_are_placed_without_refitting(mlib: Library, tmp_path: Path) -> None:
-    mlib.map_build()
+    mlib.map.build()
     before = points(mlib)
     old_ids = sorted(before)
-    old_vectors = mlib.store.vectors.get(old_ids)
+    old_vectors = mlib.vectors.get(old_ids)
     mlib.ingest([write_csv(tmp_path / "in" / "more.csv", papers_of("graph", 8, start=100))],
                 collection="more")
-    info = mlib.map_info()
+    info = mlib.map.info()
     assert info is not None and info.unplaced == 0  # not embedded yet: map_build does that
-    report = mlib.map_build()
+    report = mlib.map.build()
     assert not report.refitted and report.placed == 8 and report.points == 68
     after = points(mlib)
     assert {k: after[k] for k in before} == before  # old points did not move
@@ -80,23 +80,23 @@ def test_new_papers_are_placed_without_refitting(mlib: Library, tmp_path: Path) 
     raw_old = pca.transform(np.array([old_vectors[i] for i in old_ids]))
     offset, scale = projection.frame(raw_old)
     new_ids = sorted(set(after) - set(before))
-    new_vectors = mlib.store.vectors.get(new_ids)
+    new_vectors = mlib.vectors.get(new_ids)
     expected = (pca.transform(np.array([new_vectors[i] for i in new_ids])) - offset) / scale
     got = np.array([after[i][:2] for i in new_ids])
     assert np.allclose(got, expected, atol=1e-5)
-    info = mlib.map_info()
+    info = mlib.map.info()
     assert info is not None and (info.fitted, info.points) == (60, 68)
-    rebuilt = mlib.map_build(rebuild=True)
+    rebuilt = mlib.map.build(rebuild=True)
     assert rebuilt.refitted and rebuilt.placed == 68
-    info = mlib.map_info()
+    info = mlib.map.info()
     assert info is not None and info.fitted == 68
 
 
 def test_new_graph_papers_land_among_graph_papers(mlib: Library, tmp_path: Path) -> None:
-    mlib.map_build()
+    mlib.map.build()
     mlib.ingest([write_csv(tmp_path / "in" / "more.csv", papers_of("graph", 5, start=100))])
-    mlib.map_build()
-    view = mlib.map_points()
+    mlib.map.build()
+    view = mlib.map.points()
     ids = {p.key: mlib.store.papers.id_for(p.key) for p in view.points()}
     by_topic: dict[str, list[np.ndarray]] = {}
     for p in view.points():
@@ -110,8 +110,8 @@ def test_new_graph_papers_land_among_graph_papers(mlib: Library, tmp_path: Path)
 
 def test_bad_method_lists_the_valid_ones(mlib: Library) -> None:
     with pytest.raises(InvalidOptionError, match="valid values are: pca, umap"):
-        mlib.map_build(method="tsne")
-    assert mlib.map_info() is None
+        mlib.map.build(method="tsne")
+    assert mlib.map.info() is None
     r = CliRunner().invoke(main, ["--db", str(mlib.path), "--model", "none", "map", "build",
                                   "--method", "tsne"])
     assert r.exit_code == 2 and "'pca', 'umap'" in r.output
@@ -141,9 +141,9 @@ def test_the_map_needs_vectors(tmp_path: Path) -> None:
     lib = Library(tmp_path / "plain.db", embedding_model=None)
     lib.ingest([write_csv(tmp_path / "in" / "a.csv", papers_of("ocean", 3))])
     with pytest.raises(PaperatlasError, match="paperatlas index"):
-        lib.map_build()
+        lib.map.build()
     with pytest.raises(PreconditionError, match="map build"):
-        lib.map_points()
+        lib.map.points()
     lib.close()
 
 
@@ -177,16 +177,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, Te
         {"id": "e2", "title": "Coral reef salinity", "abstract": "ocean coral reef"},
         {"id": "e3", "title": "Kelp and plankton", "abstract": "ocean kelp plankton"}]))
     lib.ingest([extra], collection="extra")
-    lib.tree_build("t", collection="main", min_size=4)
-    lib.map_build()
+    lib.trees.build("t", collection="main", min_size=4)
+    lib.map.build()
     yield lib, TestClient(create_app(lib, WebSettings()))
     lib.close()
 
 
 def test_map_points_are_coloured_by_first_level_topics(site: tuple[Library, TestClient]) -> None:
     lib, _ = site
-    tree = lib.tree("t")
-    view = lib.map_points(tree="t")
+    tree = lib.trees.get("t")
+    view = lib.map.points(tree="t")
     assert len(view) == 63 == view.papers and view.tree == "t" and view.method == "pca"
     tops = [n.id for n in tree.children(tree.root) if tree.subtree_papers(n.id)]
     assert sorted(t.id for t in view.legend) == sorted(tops)
@@ -198,16 +198,16 @@ def test_map_points_are_coloured_by_first_level_topics(site: tuple[Library, Test
             assert p.topic is None  # not in the tree's collection
         else:
             assert p.topic is not None and pid in tree.subtree_papers(p.topic.id)
-    plain = lib.map_points(collection="extra")
+    plain = lib.map.points(collection="extra")
     assert sorted(plain.keys) == ["e2", "e3", "evil"] and plain.legend == []
     assert set(plain.topic.tolist()) == {-1}
-    some = lib.map_points(collection="extra", tree="t")  # legend kept, colours stay put
+    some = lib.map.points(collection="extra", tree="t")  # legend kept, colours stay put
     assert [t.id for t in some.legend] == [t.id for t in view.legend]
     assert {t.size for t in some.legend} == {0}
     with pytest.raises(NotFoundError, match="no tree named 'nope'; trees: t"):
-        lib.map_points(tree="nope")
+        lib.map.points(tree="nope")
     with pytest.raises(NotFoundError):
-        lib.map_points(collection="nope")
+        lib.map.points(collection="nope")
 
 
 def test_api_map_is_columnar(site: tuple[Library, TestClient]) -> None:
@@ -222,7 +222,7 @@ def test_api_map_is_columnar(site: tuple[Library, TestClient]) -> None:
     assert all(v == round(v, 4) for v in data["x"] + data["y"])
     assert set(data["topics"][0]) == {"id", "label", "kind", "size"}
     assert all(-1 <= t < len(data["topics"]) for t in data["topic"])
-    view = lib.map_points(tree="t")
+    view = lib.map.points(tree="t")
     assert data["keys"] == view.keys and data["topic"] == view.topic.tolist()
     assert data["titles"][data["keys"].index("evil")] == "<script>alert(1)</script>"
     only = client.get("/api/map", params={"collection": "extra", "tree": ""}).json()

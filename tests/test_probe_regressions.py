@@ -54,7 +54,7 @@ def test_plus_addressed_variants_share_the_address_cap(lib: Library) -> None:
             "search": [f"query {i}"], "frequency": "daily"})
         sent += r.status_code == 200
     assert sent == 3
-    assert sum(1 for m in lib.outbox(limit=100) if m.kind == "confirm") == 3
+    assert sum(1 for m in lib.follow.outbox(limit=100) if m.kind == "confirm") == 3
 
 
 # -- item 10: valid UTF-8 lines mangled when a cp1252 line has more non-UTF-8 bytes -------

@@ -82,7 +82,7 @@ def test_index_follows_ingest_updates_and_deletes(lib: Library, write) -> None:
     assert lib.search("graph").total == 1
     # a new paper, and an abstract filled in later, are found without a rebuild
     lib.ingest([write("b.csv", f"title,abstract\nGraph networks,\"{ABSTRACT_A}\"\nOther,x\n")])
-    assert lib.search_service.pending() == 2
+    assert lib.search.service.pending() == 2
     page = lib.search("literature review hierarchies")  # searches never index
     assert (page.total, page.pending) == (0, 2)
     report = lib.index()

@@ -99,7 +99,7 @@ def test_library_search_takes_a_query_or_its_text(lib: Library, tmp_path: Path) 
     more = lib.search(q, offset=2)  # options given with a query replace its own
     assert [h.rank for h in more.hits] == [3, 4]
     with pytest.raises(InvalidOptionError, match="hybrid, lexical, semantic"):
-        lib.similar([page.hits[0].key], mode="fuzzy")
+        lib.search.similar([page.hits[0].key], mode="fuzzy")
 
 
 def test_the_page_and_its_api_twin_read_the_same_query(lib: Library, tmp_path: Path) -> None:

@@ -32,12 +32,12 @@ def test_seeds_again_change_nothing(lib: Library, seeds: Path, tmp_path: Path) -
     assert (moved.added, moved.merged, moved.skipped) == (0, 0, 386)
     after = [r for r in dump(lib) if not r.startswith("ingest_")]
     assert after == before
-    assert [r["status"] for r in lib.ingest_runs()] == ["ok", "ok", "ok"]
+    assert [r["status"] for r in lib.papers.runs()] == ["ok", "ok", "ok"]
 
 
 def test_seed_pages_each_form_a_collection(lib: Library, seeds: Path) -> None:
     lib.ingest([seeds])
-    names = {c.name: c.papers for c in lib.collections()}
+    names = {c.name: c.papers for c in lib.collections.all()}
     assert set(names) == {p.stem for p in seeds.glob("*.txt")}
     assert sum(names.values()) == 386  # no page lists the same paper twice
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from paperatlas import Library
 from paperatlas.cli import main
 from paperatlas.embed import Embedder
-from paperatlas.search.semantic import ModelMismatchError
+from paperatlas.vectors import ModelMismatchError
 
 
 class HashingEmbedder(Embedder):
@@ -64,10 +64,10 @@ def test_semantic_finds_without_shared_words(minilm: Library) -> None:
 
 
 def test_semantic_respects_filters_and_pagination(minilm: Library) -> None:
-    coll = minilm.collections()[0].name
+    coll = minilm.collections.all()[0].name
     page = minilm.search("language models", mode="semantic", collection=coll, limit=5)
     keys = {h.key for h in page.hits}
-    assert all(coll in minilm.paper(k).collections for k in keys)
+    assert all(coll in minilm.papers.get(k).collections for k in keys)
     second = minilm.search("language models", mode="hybrid", limit=5, offset=5)
     first = minilm.search("language models", mode="hybrid", limit=5)
     assert not {h.key for h in first.hits} & {h.key for h in second.hits}
@@ -83,10 +83,10 @@ def test_robust_queries_in_every_mode(minilm: Library, query: str) -> None:
 
 def test_similar_excludes_inputs(minilm: Library) -> None:
     chime = minilm.search("CHIME", mode="lexical", limit=1).hits[0].key
-    page = minilm.similar([chime], limit=5)
+    page = minilm.search.similar([chime], limit=5)
     assert chime not in {h.key for h in page.hits} and len(page.hits) == 5
     assert any("Hierarch" in h.title for h in page.hits)
-    two = minilm.similar([chime, page.hits[0].key], limit=5)
+    two = minilm.search.similar([chime, page.hits[0].key], limit=5)
     assert not {chime, page.hits[0].key} & {h.key for h in two.hits}
 
 

@@ -151,12 +151,12 @@ def test_double_opt_in_and_one_click_unsubscribe(tmp_path: Path, sink: tuple[Sin
     assert link and link.group(1) in html
     # unconfirmed: no digest even with new papers
     add_new(lib, tmp_path)
-    assert lib.digest_run(settings(), mail).queued == 0
+    assert lib.follow.digest_run(settings(), mail).queued == 0
     assert client.get("/subscriptions/confirm/1.zzzz.forged").status_code == 400
     page = client.get(local(link.group(1)))
     assert page.status_code == 200 and "Subscription confirmed" in page.text
-    assert lib.subscriptions(email="ada@example.org")[0].confirmed
-    report = lib.digest_run(settings(), mail)
+    assert lib.follow.subscriptions(email="ada@example.org")[0].confirmed
+    report = lib.follow.digest_run(settings(), mail)
     assert report.queued == 1 and report.sent == 1 and report.papers >= 1
     digest = server.messages[-1]
     text, html = parts(digest)
@@ -169,11 +169,11 @@ def test_double_opt_in_and_one_click_unsubscribe(tmp_path: Path, sink: tuple[Sin
     unsubscribe = header.strip().strip("<>")
     assert unsubscribe in text and unsubscribe in html
     assert "Unsubscribe" in client.get(local(unsubscribe)).text  # GET only asks
-    assert lib.subscriptions(email="ada@example.org")
+    assert lib.follow.subscriptions(email="ada@example.org")
     one_click = client.post(local(unsubscribe), content=b"List-Unsubscribe=One-Click",
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert one_click.status_code == 200 and "no more digests" in one_click.text
-    assert lib.subscriptions(email="ada@example.org") == []
+    assert lib.follow.subscriptions(email="ada@example.org") == []
     again = client.post(local(unsubscribe))
     assert again.status_code == 200 and "already ended" in again.text
     lib.close()
@@ -203,29 +203,29 @@ def test_subscribe_checks_what_it_follows(tmp_path: Path) -> None:
     lib = make_library(tmp_path, model=False)
     st, mail = settings(), MailSettings()
     with pytest.raises(InvalidOptionError, match="email address"):
-        lib.subscribe("not an address", items_from(searches=["x"]), st, mail)
+        lib.follow.subscribe("not an address", items_from(searches=["x"]), st, mail)
     with pytest.raises(InvalidOptionError, match="nothing to follow"):
-        lib.subscribe("a@example.org", [], st, mail)
+        lib.follow.subscribe("a@example.org", [], st, mail)
     with pytest.raises(InvalidOptionError, match="frequency"):
-        lib.subscribe("a@example.org", items_from(searches=["x"]), st, mail, frequency="hourly")
+        lib.follow.subscribe("a@example.org", items_from(searches=["x"]), st, mail, frequency="hourly")
     with pytest.raises(NotFoundError, match="no paper"):
-        lib.subscribe("a@example.org", items_from(seeds=["nope"]), st, mail)
+        lib.follow.subscribe("a@example.org", items_from(seeds=["nope"]), st, mail)
     with pytest.raises(NotFoundError, match="no collection"):
-        lib.subscribe("a@example.org", items_from(collections=["nope"]), st, mail)
+        lib.follow.subscribe("a@example.org", items_from(collections=["nope"]), st, mail)
     with pytest.raises(InvalidOptionError, match="TREE:NODE_ID"):
-        lib.subscribe("a@example.org", items_from(nodes=["tree-without-id"]), st, mail)
+        lib.follow.subscribe("a@example.org", items_from(nodes=["tree-without-id"]), st, mail)
     with pytest.raises(NotFoundError, match="no topic"):
-        lib.subscribe("a@example.org", items_from(nodes=["t:1"]), st, mail)
+        lib.follow.subscribe("a@example.org", items_from(nodes=["t:1"]), st, mail)
     with pytest.raises(InvalidOptionError, match="search mode"):
-        lib.subscribe("a@example.org", items_from(searches=["x"], mode="fuzzy"), st, mail)
+        lib.follow.subscribe("a@example.org", items_from(searches=["x"], mode="fuzzy"), st, mail)
     key = next(lib.papers()).key
-    sub = lib.subscribe(" a@example.org ", items_from(seeds=[key], searches=["x", "x"]), st, mail)
+    sub = lib.follow.subscribe(" a@example.org ", items_from(seeds=[key], searches=["x", "x"]), st, mail)
     assert sub.email == "a@example.org" and len(sub.items) == 2 and not sub.confirmed
-    assert [m.kind for m in lib.outbox()] == ["confirm"]
-    lib.subscription_remove(sub.id)
-    assert lib.outbox()[0].state == "cancelled"
+    assert [m.kind for m in lib.follow.outbox()] == ["confirm"]
+    lib.follow.subscription_remove(sub.id)
+    assert lib.follow.outbox()[0].state == "cancelled"
     with pytest.raises(NotFoundError):
-        lib.subscription_remove(sub.id)
+        lib.follow.subscription_remove(sub.id)
     lib.close()
 
 
@@ -289,8 +289,8 @@ def test_settings_file_and_environment(tmp_path: Path) -> None:
 def test_web_pages_and_api_for_users(tmp_path: Path) -> None:
     pytest.importorskip("argon2")
     lib = make_library(tmp_path)
-    lib.user_add("alice", "correct horse battery")
-    token = lib.token_create("alice").token
+    lib.people.add("alice", "correct horse battery")
+    token = lib.people.token_create("alice").token
     client = TestClient(create_app(lib, WebSettings(secret_key="k", private=True)))
     assert client.get("/subscriptions", follow_redirects=False).status_code == 303
     auth = {"Authorization": f"Bearer {token}"}
@@ -315,18 +315,18 @@ def test_web_pages_and_api_for_users(tmp_path: Path) -> None:
     shown = client.get(f"/subscriptions/{sub['id']}/preview")
     assert shown.status_code == 200 and "why: search" in shown.text
     # another user's subscription is not found
-    other = lib.subscribe("z@example.org", items_from(authors=["Z"]), settings(), MailSettings())
+    other = lib.follow.subscribe("z@example.org", items_from(authors=["Z"]), settings(), MailSettings())
     assert client.get(f"/subscriptions/{other.id}/preview").status_code == 404
     # confirmation and unsubscribe links work in private mode without a session
     anonymous = TestClient(create_app(lib, WebSettings(secret_key="k", private=True)))
-    confirm = lib.follow.subscriptions.token("confirm", other.id)
+    confirm = lib.follow.service.subscriptions.token("confirm", other.id)
     assert anonymous.get(f"/subscriptions/confirm/{confirm}").status_code == 200
-    unsub = lib.follow.subscriptions.token("unsubscribe", other.id)
+    unsub = lib.follow.service.subscriptions.token("unsubscribe", other.id)
     r = anonymous.post("/api/unsubscribe", json={"token": unsub})
     assert r.json() == {"unsubscribed": other.id, "already": False}
     r = client.post(f"/subscriptions/{sub['id']}/remove", data={"csrf": csrf_of(mine.text)},
                     follow_redirects=False)
-    assert r.status_code == 303 and lib.subscriptions(user="alice") == []
+    assert r.status_code == 303 and lib.follow.subscriptions(user="alice") == []
     assert client.post(f"/subscriptions/{sub['id']}/remove",
                        data={"csrf": "wrong"}).status_code == 403
     lib.close()
@@ -334,13 +334,13 @@ def test_web_pages_and_api_for_users(tmp_path: Path) -> None:
 
 def test_links_expire_with_the_clock(tmp_path: Path) -> None:
     lib = make_library(tmp_path, model=False)
-    sub = lib.subscribe("e@example.org", items_from(authors=["E"]), settings(), MailSettings())
-    token = lib.follow.subscriptions.token("confirm", sub.id)
+    sub = lib.follow.subscribe("e@example.org", items_from(authors=["E"]), settings(), MailSettings())
+    token = lib.follow.service.subscriptions.token("confirm", sub.id)
     later = datetime.now(UTC) + timedelta(days=8)
     lib.follow.set_clock(lambda: later)
     with pytest.raises(LinkError, match="expired"):
-        lib.subscription_confirm(token)
+        lib.follow.subscription_confirm(token)
     lib.follow.set_clock()
-    assert lib.subscription_confirm(token).confirmed
-    assert lib.subscription_confirm(token).confirmed  # twice: no change
+    assert lib.follow.subscription_confirm(token).confirmed
+    assert lib.follow.subscription_confirm(token).confirmed  # twice: no change
     lib.close()

@@ -35,29 +35,29 @@ def test_assemble_numbers_tokens_as_tokenize_does() -> None:
 
 def test_index_fills_the_cache_and_builds_read_it(tlib: Library) -> None:  # noqa: F811
     tlib.index()
-    corpus = tlib.tree_service.corpus("main")
+    corpus = tlib.trees.service.corpus("main")
     assert corpus.token_cache is not None and (cached := corpus.token_cache()) is not None
     assert same(cached, tokenize(corpus.titles, corpus.texts))
-    tlib.tree_build("cached", collection="main", min_size=4)
+    tlib.trees.build("cached", collection="main", min_size=4)
     corpus.token_cache = None  # the same tree from tokens read afresh
-    tree = tlib.tree_service.builder(tlib.tree("cached").settings).build("fresh", corpus)
-    cached = tlib.tree("cached")
+    tree = tlib.trees.service.builder(tlib.trees.get("cached").settings).build("fresh", corpus)
+    cached = tlib.trees.get("cached")
     assert sorted((n.label, sorted(n.papers)) for n in cached.nodes.values() if n.parent) == \
         sorted((n.label, sorted(n.papers)) for n in tree.nodes.values() if n.parent)
 
 
 def test_a_stale_cache_is_not_used_and_index_refreshes_it(tlib: Library, tmp_path: Path) -> None:  # noqa: F811
     tlib.index()
-    pid = tlib.tree_service.corpus("main").ids[0]
+    pid = tlib.trees.service.corpus("main").ids[0]
     with tlib.store.transaction():
         tlib.store.conn.execute("UPDATE papers SET abstract = 'quasar nebula telescope'"
                                 " WHERE id = ?", (pid,))
-    ids = tlib.tree_service.corpus("main").ids
+    ids = tlib.trees.service.corpus("main").ids
     assert tokencache.cached_tokens(tlib.store, ids) is None  # changed since the sync
     assert tokencache.cached_tokens(tlib.store, [p for p in ids if p != pid]) is not None
-    report = tlib.tree_service.sync_tokens()
+    report = tlib.trees.service.sync_tokens()
     assert (report.updated, report.removed) == (1, 0)
-    corpus = tlib.tree_service.corpus("main")
+    corpus = tlib.trees.service.corpus("main")
     cached = tokencache.cached_tokens(tlib.store, corpus.ids)
     assert cached is not None and same(cached, tokenize(corpus.titles, corpus.texts))
     assert same(corpus.tokens, cached) and {"quasar", "nebula"} <= set(cached.names)
@@ -65,10 +65,10 @@ def test_a_stale_cache_is_not_used_and_index_refreshes_it(tlib: Library, tmp_pat
 
 def test_removed_papers_leave_the_cache(tlib: Library) -> None:  # noqa: F811
     tlib.index()
-    pid = tlib.tree_service.corpus("main").ids[-1]
+    pid = tlib.trees.service.corpus("main").ids[-1]
     with tlib.store.transaction():
         tlib.store.conn.execute("DELETE FROM papers WHERE id = ?", (pid,))
-    assert tlib.tree_service.sync_tokens().removed == 1
+    assert tlib.trees.service.sync_tokens().removed == 1
     assert pid not in tlib.store.tokens.load([pid])
 
 
@@ -77,7 +77,7 @@ def test_a_new_tokenizer_version_restarts_the_cache(tlib: Library,  # noqa: F811
     tlib.index()
     monkeypatch.setattr(tokencache, "SETTINGS", {"tokenizer": -1})
     assert tokencache.cached_tokens(tlib.store, [1]) is None
-    report = tlib.tree_service.sync_tokens()
+    report = tlib.trees.service.sync_tokens()
     assert report.rebuilt and report.updated == 120
     assert tokencache.cached_tokens(tlib.store, [1, 2]) is not None
 
@@ -91,6 +91,6 @@ def test_a_library_indexed_before_the_cache_gets_it_on_the_next_index(tmp_path: 
         got = tokencache.cached_tokens(lib.store, [1, 2, 3])
         assert got is not None and got.papers == 3 and "ocean" in got.names
         lib.index()  # nothing to do
-        assert lib.tree_service.sync_tokens().updated == 0
+        assert lib.trees.service.sync_tokens().updated == 0
     finally:
         lib.close()

@@ -80,8 +80,8 @@ def first_level_purity(lib: Library, tree: Tree) -> float:
 
 
 def test_build_assigns_every_paper_and_separates_topics(tlib: Library) -> None:
-    report = tlib.tree_build("t", collection="main", min_size=4)
-    tree = tlib.tree("t")
+    report = tlib.trees.build("t", collection="main", min_size=4)
+    tree = tlib.trees.get("t")
     assert report.papers == 120 == len(tree.all_papers())
     assert all(tree.nodes[n].kind != UNSORTED for v in tree.paper_nodes().values() for n in v)
     assert 2 <= len(tree.children(tree.root)) <= 10
@@ -96,9 +96,9 @@ def test_build_assigns_every_paper_and_separates_topics(tlib: Library) -> None:
 
 
 def test_build_is_deterministic(tlib: Library) -> None:
-    tlib.tree_build("a", min_size=4)
-    tlib.tree_build("b", min_size=4)
-    a, b = tlib.tree("a"), tlib.tree("b")
+    tlib.trees.build("a", min_size=4)
+    tlib.trees.build("b", min_size=4)
+    a, b = tlib.trees.get("a"), tlib.trees.get("b")
     shape = [(n.id, n.parent, n.label, sorted(n.papers)) for n in
              sorted(a.nodes.values(), key=lambda n: n.id)]
     assert shape[1:] == [(n.id, n.parent, n.label, sorted(n.papers)) for n in
@@ -106,13 +106,13 @@ def test_build_is_deterministic(tlib: Library) -> None:
 
 
 def test_update_places_new_papers_and_keeps_ids(tlib: Library, tmp_path: Path) -> None:
-    tlib.tree_build("t", collection="main", min_size=4)
-    before = tlib.tree("t")
+    tlib.trees.build("t", collection="main", min_size=4)
+    before = tlib.trees.get("t")
     old = {n.id: (n.parent, n.label) for n in before.nodes.values()}
     tlib.ingest([write_csv(tmp_path / "in" / "more.csv", papers_of("graph", 6, start=100))],
                 collection="main")
-    report = tlib.tree_update("t")
-    after = tlib.tree("t")
+    report = tlib.trees.update("t")
+    after = tlib.trees.get("t")
     assert len(report.added) == 6 and report.removed == 0
     graph_branch = {n.id for n in after.children(after.root)
                     if topic_of(tlib, next(iter(after.subtree_papers(n.id)))) == "graph"}
@@ -120,24 +120,24 @@ def test_update_places_new_papers_and_keeps_ids(tlib: Library, tmp_path: Path) -
         assert {after.path(nodes[0])[0].id} <= graph_branch, pid
     for node_id, (parent, label) in old.items():  # untouched ids, parents, labels stay
         assert after.nodes[node_id].parent == parent and after.nodes[node_id].label == label
-    history = tlib.tree_history("t")
+    history = tlib.trees.history("t")
     assert history[0]["kind"] == "update" and len(history[0]["added"]) == 6
-    assert tlib.tree_update("t").added == {}  # idempotent
+    assert tlib.trees.update("t").added == {}  # idempotent
 
 
 def test_unfamiliar_papers_go_to_unsorted_then_become_topics(tlib: Library,
                                                              tmp_path: Path) -> None:
-    tlib.tree_build("t", collection="main", min_size=4)
-    ids = set(tlib.tree("t").nodes)
+    tlib.trees.build("t", collection="main", min_size=4)
+    ids = set(tlib.trees.get("t").nodes)
     tlib.ingest([write_csv(tmp_path / "in" / "o1.csv", papers_of("ocean", 5))], collection="main")
-    first = tlib.tree_update("t")
-    tree = tlib.tree("t")
+    first = tlib.trees.update("t")
+    tree = tlib.trees.get("t")
     box = next(n for n in tree.nodes.values() if n.kind == UNSORTED)
     assert first.unsorted == 5 and set(box.papers) == set(first.added)
     tlib.ingest([write_csv(tmp_path / "in" / "o2.csv", papers_of("ocean", 30, start=50))],
                 collection="main")
-    second = tlib.tree_update("t")
-    tree = tlib.tree("t")
+    second = tlib.trees.update("t")
+    tree = tlib.trees.get("t")
     assert second.new_nodes and ids <= set(tree.nodes)
     new_top = [tree.nodes[n] for n in second.new_nodes if tree.nodes[n].parent == tree.root]
     assert new_top and all(topic_of(tlib, p) == "ocean"
@@ -145,14 +145,14 @@ def test_unfamiliar_papers_go_to_unsorted_then_become_topics(tlib: Library,
 
 
 def test_a_leaf_that_grows_too_large_is_split(tlib: Library, tmp_path: Path) -> None:
-    svc = tlib.tree_service
+    svc = tlib.trees.service
     tlib.index()
     svc.build("t", TreeSettings(max_depth=1, min_size=4, split_size=45, collection="main"))
-    before = tlib.tree("t")
+    before = tlib.trees.get("t")
     tlib.ingest([write_csv(tmp_path / "in" / "g.csv", papers_of("graph", 12, start=200))],
                 collection="main")
-    report = tlib.tree_update("t")
-    tree = tlib.tree("t")
+    report = tlib.trees.update("t")
+    tree = tlib.trees.get("t")
     assert report.split_nodes and set(before.nodes) <= set(tree.nodes)
     for node_id in report.split_nodes:
         kids = tree.children(node_id)
@@ -160,27 +160,27 @@ def test_a_leaf_that_grows_too_large_is_split(tlib: Library, tmp_path: Path) -> 
 
 
 def test_edits_survive_update_and_rebuild(tlib: Library, tmp_path: Path) -> None:
-    tlib.tree_build("t", collection="main", min_size=4)
-    tree = tlib.tree("t")
+    tlib.trees.build("t", collection="main", min_size=4)
+    tree = tlib.trees.get("t")
     tops = sorted(tree.children(tree.root), key=lambda n: n.id)
     leaf = next(n for n, _ in tree.walk() if tree.is_leaf(n.id) and n.parent != tops[0].id
                 and n.id not in {t.id for t in tops})
     paper_key = tlib.store.papers.key_of(next(iter(tops[0].papers or
                                                    tree.subtree_papers(tops[0].id))))
-    tlib.tree_edit("t", Rename(node=tops[0].id, label="My favourite topic"))
-    tlib.tree_edit("t", Pin(paper=paper_key, node=leaf.id))
-    tlib.tree_edit("t", Lock(node=tops[1].id))
-    locked_label = tlib.tree("t").nodes[tops[1].id].label
+    tlib.trees.edit("t", Rename(node=tops[0].id, label="My favourite topic"))
+    tlib.trees.edit("t", Pin(paper=paper_key, node=leaf.id))
+    tlib.trees.edit("t", Lock(node=tops[1].id))
+    locked_label = tlib.trees.get("t").nodes[tops[1].id].label
 
     def check() -> None:
-        t = tlib.tree("t")
+        t = tlib.trees.get("t")
         assert t.nodes[tops[0].id].label == "My favourite topic"
         assert t.nodes[tops[0].id].label_locked
         assert t.nodes[tops[1].id].label == locked_label
         pid = tlib.store.papers.id_for(paper_key)
         # A leaf re-cut by a rebuild is named through the node that took most of its
         # papers; the edit log follows it.
-        pin = next(e for e in tlib.tree_service.edits("t") if e.op == "pin")
+        pin = next(e for e in tlib.trees.service.edits("t") if e.op == "pin")
         target = pin.args["node"]
         assert t.paper_nodes()[pid] == [target] and pid in t.nodes[target].pinned
         assert topic_of(tlib, next(iter(set(t.nodes[target].papers) - {pid}))) == \
@@ -189,67 +189,67 @@ def test_edits_survive_update_and_rebuild(tlib: Library, tmp_path: Path) -> None
     check()
     tlib.ingest([write_csv(tmp_path / "in" / "x.csv", papers_of("protein", 5, start=300))],
                 collection="main")
-    tlib.tree_update("t")
+    tlib.trees.update("t")
     check()
-    report = tlib.tree_build("t", collection="main", min_size=4)  # full rebuild
+    report = tlib.trees.build("t", collection="main", min_size=4)  # full rebuild
     assert report.edits_applied == 3 and not report.edits_skipped
     check()
-    assert [e.op for e in tlib.tree_service.edits("t")] == ["rename", "pin", "lock"]
+    assert [e.op for e in tlib.trees.service.edits("t")] == ["rename", "pin", "lock"]
 
 
 def test_structural_edits(tlib: Library) -> None:
-    tlib.tree_build("t", min_size=4)
-    tree = tlib.tree("t")
+    tlib.trees.build("t", min_size=4)
+    tree = tlib.trees.get("t")
     a, b, c = sorted((n for n in tree.children(tree.root)), key=lambda n: -len(
         tree.subtree_papers(n.id)))[:3]
     b_papers = tree.subtree_papers(b.id)
-    tlib.tree_edit("t", Move(node=c.id, parent=a.id))
-    assert tlib.tree("t").nodes[c.id].parent == a.id
+    tlib.trees.edit("t", Move(node=c.id, parent=a.id))
+    assert tlib.trees.get("t").nodes[c.id].parent == a.id
     with pytest.raises(PaperatlasError, match="cannot move"):
-        tlib.tree_edit("t", Move(node=a.id, parent=c.id))  # under its own child
-    tlib.tree_edit("t", Merge(nodes=(b.id,), into=a.id))
-    tree = tlib.tree("t")
+        tlib.trees.edit("t", Move(node=a.id, parent=c.id))  # under its own child
+    tlib.trees.edit("t", Merge(nodes=(b.id,), into=a.id))
+    tree = tlib.trees.get("t")
     assert b.id not in tree.nodes and b_papers <= tree.subtree_papers(a.id)
     leaf = next(n for n, _ in tree.walk() if tree.is_leaf(n.id) and n.parent not in
                 (None, tree.root))
     parent, papers = leaf.parent, set(leaf.papers)
-    tlib.tree_edit("t", Delete(node=leaf.id))
-    tree = tlib.tree("t")
+    tlib.trees.edit("t", Delete(node=leaf.id))
+    tree = tlib.trees.get("t")
     assert leaf.id not in tree.nodes and papers <= set(tree.nodes[parent or 0].papers)
-    assert len(tlib.tree_service.edits("t")) == 3  # the failed move is not logged
-    tlib.tree_build("flat", min_size=4, max_depth=1)  # leaves of 40: big enough to split
-    flat = tlib.tree("flat")
+    assert len(tlib.trees.service.edits("t")) == 3  # the failed move is not logged
+    tlib.trees.build("flat", min_size=4, max_depth=1)  # leaves of 40: big enough to split
+    flat = tlib.trees.get("flat")
     big = max((n for n in flat.nodes.values() if flat.is_leaf(n.id)), key=lambda n: len(n.papers))
-    message = tlib.tree_edit("flat", Split(node=big.id))
-    assert "split" in message and len(tlib.tree("flat").children(big.id)) >= 2
-    tlib.tree_build("t", min_size=4)  # rebuild replays what still fits
-    tree = tlib.tree("t")
+    message = tlib.trees.edit("flat", Split(node=big.id))
+    assert "split" in message and len(tlib.trees.get("flat").children(big.id)) >= 2
+    tlib.trees.build("t", min_size=4)  # rebuild replays what still fits
+    tree = tlib.trees.get("t")
     assert b.id not in tree.nodes
 
 
 def test_bad_edits_change_nothing(tlib: Library) -> None:
     from conftest import dump
 
-    tlib.tree_build("t", min_size=4)
+    tlib.trees.build("t", min_size=4)
     before = dump(tlib)
     with pytest.raises(NotFoundError, match="no node 999"):
-        tlib.tree_edit("t", Rename(node=999, label="x"))
+        tlib.trees.edit("t", Rename(node=999, label="x"))
     with pytest.raises(InvalidOptionError, match="rename"):
-        tlib.tree_edit("t", parse_edit("explode", {"node": 1}))
+        tlib.trees.edit("t", parse_edit("explode", {"node": 1}))
     with pytest.raises(PaperatlasError, match="root"):
-        tlib.tree_edit("t", Rename(node=tlib.tree("t").root, label="x"))
+        tlib.trees.edit("t", Rename(node=tlib.trees.get("t").root, label="x"))
     with pytest.raises(NotFoundError):
-        tlib.tree_edit("t", Pin(paper="no-such-paper", node=2))
+        tlib.trees.edit("t", Pin(paper="no-such-paper", node=2))
     with pytest.raises(NotFoundError, match="no tree named 'nope'"):
-        tlib.tree_edit("nope", Rename(node=1, label="x"))
+        tlib.trees.edit("nope", Rename(node=1, label="x"))
     assert dump(tlib) == before
 
 
 @pytest.mark.parametrize("fmt", ["json", "markdown", "opml", "html", "csv"])
 def test_exports_name_every_paper(tlib: Library, fmt: str) -> None:
-    tlib.tree_build("t", min_size=4)
+    tlib.trees.build("t", min_size=4)
     out = io.StringIO()
-    tlib.tree_export("t", fmt, out)
+    tlib.trees.export("t", fmt, out)
     keys = {p.key for p in tlib.papers()}
     text = out.getvalue()
     assert all(k in text for k in keys)
@@ -259,26 +259,26 @@ def test_exports_name_every_paper(tlib: Library, fmt: str) -> None:
 
 
 def test_eval_against_gold(tlib: Library, tmp_path: Path) -> None:
-    tlib.tree_build("t", min_size=4)
+    tlib.trees.build("t", min_size=4)
     gold = tmp_path / "gold.tsv"
     lines = [f"{p.key}\t{topic_of(tlib, p.id)}/x" for p in tlib.papers()]
     gold.write_text("# key\tlabel\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    report = tlib.tree_eval("t", gold)
+    report = tlib.trees.evaluate("t", gold)
     assert report.assigned_share == 1.0 and report.nmi[1] > 0.8
     assert report.label_fidelity is not None and report.navigability is not None
     gold.write_text("k1 without tab\n", encoding="utf-8")
     with pytest.raises(PaperatlasError, match=r"gold\.tsv:1"):
-        tlib.tree_eval("t", gold)
+        tlib.trees.evaluate("t", gold)
 
 
 def test_llm_labels_through_a_stand_in_server(tlib: Library, server: StandIn) -> None:  # noqa: F811
-    tlib.tree_build("t", min_size=4, llm_url=server.base, llm_model="stand-in")
-    tree = tlib.tree("t")
+    tlib.trees.build("t", min_size=4, llm_url=server.base, llm_model="stand-in")
+    tree = tlib.trees.get("t")
     assert server.requests and server.requests[0]["model"] == "stand-in"
     tops = tree.children(tree.root)
     assert all(n.label.startswith("Topic ") and n.description for n in tops)
     with pytest.raises(InvalidOptionError, match="llm"):
-        tlib.tree_build("t", llm_url=server.base)
+        tlib.trees.build("t", llm_url=server.base)
 
 
 def test_cli_tree_commands(tlib: Library, tmp_path: Path) -> None:
@@ -295,9 +295,9 @@ def test_cli_tree_commands(tlib: Library, tmp_path: Path) -> None:
     assert r.exit_code == 0 and "120 papers" in r.output
     r = run(main, [*base, "tree", "show", "--depth", "1"])
     assert r.exit_code == 0 and "(120 papers" in r.output and "├──" in r.output
-    node = tlib.tree().children(tlib.tree().root)[0].id
+    node = tlib.trees.get().children(tlib.trees.get().root)[0].id
     r = run(main, [*base, "tree", "edit", "rename", str(node), "Renamed", "topic"])
-    assert r.exit_code == 0 and tlib.tree().nodes[node].label == "Renamed topic"
+    assert r.exit_code == 0 and tlib.trees.get().nodes[node].label == "Renamed topic"
     r = run(main, [*base, "tree", "edit", "move", "x", "1"])
     assert r.exit_code == 2 and "node id" in r.output and "NODE PARENT" in r.output
     out = tmp_path / "t.html"
@@ -312,8 +312,8 @@ def test_cli_tree_commands(tlib: Library, tmp_path: Path) -> None:
 def test_seed_tree_with_the_default_model(seeds: Path, tmp_path: Path) -> None:
     lib = Library(tmp_path / "s.db")
     lib.ingest(sorted(seeds.glob("*.txt")))
-    report = lib.tree_build("seeds")
-    tree = lib.tree("seeds")
+    report = lib.trees.build("seeds")
+    tree = lib.trees.get("seeds")
     assert report.papers == lib.stats().papers == 334 and report.depth >= 2
     labels = [n.label for n in tree.children(tree.root)]
     assert len(set(labels)) == len(labels) >= 3

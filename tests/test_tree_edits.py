@@ -121,19 +121,19 @@ def test_apply_and_replay() -> None:
 
 
 def test_older_log_replays_on_rebuild(tlib: Library) -> None:  # noqa: F811
-    tlib.tree_build("t", min_size=4)
-    tree = tlib.tree("t")
+    tlib.trees.build("t", min_size=4)
+    tree = tlib.trees.get("t")
     a, b = sorted(n.id for n in tree.children(tree.root) if n.kind == "topic")[:2]
     pid = min(tree.subtree_papers(b))
     key = tlib.store.papers.key_of(pid)
-    assert tlib.tree_edit("t", Pin(paper=key, node=a)) == f"paper {pid} pinned to node {a}"
+    assert tlib.trees.edit("t", Pin(paper=key, node=a)) == f"paper {pid} pinned to node {a}"
     with tlib.store.transaction():  # as an older version wrote it: the node id as a string
         tlib.store.trees.add_edit("t", Edit("lock", {"node": str(b), "label": "Kept"}))
-    report = tlib.tree_build("t", min_size=4)
+    report = tlib.trees.build("t", min_size=4)
     assert report.edits_applied == 2 and not report.edits_skipped
-    tree = tlib.tree("t")
+    tree = tlib.trees.get("t")
     assert tree.nodes[b].label == "Kept" and pid in tree.nodes[a].pinned
-    assert [(e.op, e.args) for e in tlib.tree_service.edits("t")] == [
+    assert [(e.op, e.args) for e in tlib.trees.service.edits("t")] == [
         ("pin", {"paper": pid, "node": a}), ("lock", {"node": b, "label": "Kept"})]
-    edit_entry = next(h for h in tlib.tree_history("t", 5) if h["kind"] == "edit")
+    edit_entry = next(h for h in tlib.trees.history("t", 5) if h["kind"] == "edit")
     assert (edit_entry["op"], edit_entry["args"]) == ("pin", {"paper": pid, "node": a})

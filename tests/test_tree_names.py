@@ -30,9 +30,9 @@ def tlib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     tmp = tmp_path_factory.mktemp("names")
     lib = Library(tmp / "n.db", embedding_model=HashingEmbedder("hash-64", 64))
     lib.ingest([write_csv(tmp / "in.csv", papers_of("protein", 12) + papers_of("galaxy", 12))])
-    lib.tree_build(ODD, min_size=3)
+    lib.trees.build(ODD, min_size=3)
     for name in LEGACY:
-        tree = dataclasses.replace(lib.tree(ODD), name=name)
+        tree = dataclasses.replace(lib.trees.get(ODD), name=name)
         with lib.store.transaction():
             lib.store.trees.save(tree)
     yield lib
@@ -51,7 +51,7 @@ def test_a_build_refuses_names_a_url_cannot_carry(tmp_path: Path, name: str) -> 
     lib = Library(tmp_path / "l.db", embedding_model=None)
     try:
         with pytest.raises(InvalidOptionError, match="letters, digits, spaces"):
-            lib.tree_build(name)  # refused before anything is indexed or embedded
+            lib.trees.build(name)  # refused before anything is indexed or embedded
         assert lib.store.search.state("lexical")[0] == 0
     finally:
         lib.close()
@@ -66,7 +66,7 @@ def test_the_cli_says_which_names_are_allowed(tmp_path: Path) -> None:
 
 
 def test_an_odd_allowed_name_is_reachable(tlib: Library, client: TestClient) -> None:
-    tree = tlib.tree(ODD)
+    tree = tlib.trees.get(ODD)
     node = next(n.id for n in tree.nodes.values() if n.parent == tree.root)
     page = client.get(tree_url(ODD))
     assert page.status_code == 200 and "Café topics 2.0" in page.text
@@ -80,7 +80,7 @@ def test_an_odd_allowed_name_is_reachable(tlib: Library, client: TestClient) -> 
 
 @pytest.mark.parametrize("name", LEGACY)
 def test_a_legacy_name_is_reachable(tlib: Library, client: TestClient, name: str) -> None:
-    tree = tlib.tree(name)
+    tree = tlib.trees.get(name)
     node = next(n.id for n in tree.nodes.values() if n.parent == tree.root)
     page = client.get(tree_url(name))
     assert page.status_code == 200, page.text
@@ -95,5 +95,5 @@ def test_a_legacy_name_is_reachable(tlib: Library, client: TestClient, name: str
 
 
 def test_a_legacy_tree_can_still_be_rebuilt(tlib: Library) -> None:
-    report = tlib.tree_build("a/b", min_size=3)  # named before the rule: kept working
+    report = tlib.trees.build("a/b", min_size=3)  # named before the rule: kept working
     assert report.name == "a/b" and report.papers == 24

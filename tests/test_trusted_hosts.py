@@ -30,7 +30,7 @@ def csrf(client: TestClient) -> str:
 
 def mails(lib: Library) -> list[bytes]:
     out = []
-    for m in lib.outbox(limit=100):
+    for m in lib.follow.outbox(limit=100):
         body = lib.store.outbox.message(m.message_id)
         assert body is not None
         out.append(body)

@@ -67,7 +67,7 @@ def test_page_feed_and_mail_link_a_paper_alike(tmp_path: Path) -> None:
         assert hrefs == [SITE.paper(KEY)]
         assert client.get(hrefs[0]).status_code == 200  # the page link reaches the paper
 
-        feed = render_feed(lib.feed("collection", collection="c"), "rss", base_url=BASE,
+        feed = render_feed(lib.follow.feed("collection", collection="c"), "rss", base_url=BASE,
                            self_url=BASE + "/feeds/collections/c.rss")
         links = re.findall(r"<link>([^<]+)</link>", feed.decode())
         assert links == [BASE + "/collections/c", BASE + hrefs[0]]

@@ -37,9 +37,9 @@ def make_library(tmp: Path) -> Library:
     lib = Library(tmp / "v.db", embedding_model=HashingEmbedder("hash-64", 64))
     rows = [(t, a, "2025-06-20") for t, a in papers_of("protein", 10) + papers_of("galaxy", 10)]
     lib.ingest([write_dated(tmp / "in" / "main.csv", rows)], collection="main")
-    lib.tree_build("t", collection="main", min_size=4)
+    lib.trees.build("t", collection="main", min_size=4)
     for name in ("alice", "bob", "carol"):
-        lib.user_add(name, PASSWORD)
+        lib.people.add(name, PASSWORD)
     return lib
 
 
@@ -71,34 +71,34 @@ def set_date(lib: Library, key: str, date: str | None) -> None:
 
 
 def cast(lib: Library, key: str, user: str, at: datetime) -> None:
-    lib.trends.vote(lib.store.papers.id_for(key) or 0, user, now=at)
+    lib.follow.trends.vote(lib.store.papers.id_for(key) or 0, user, now=at)
 
 
 def test_a_vote_counts_once_and_can_be_undone(vlib: Library) -> None:
     key = keys(vlib)[0]
-    first = vlib.vote(key, "alice")
+    first = vlib.follow.vote(key, "alice")
     assert (first.voted, first.changed, first.votes) == (True, True, 1)
-    again = vlib.vote(key, "ALICE")  # names compare without case
+    again = vlib.follow.vote(key, "ALICE")  # names compare without case
     assert (again.voted, again.changed, again.votes, again.user) == (True, False, 1, "alice")
-    assert vlib.vote(key, "bob").votes == 2
-    assert vlib.votes([key], "alice")[key].mine and vlib.votes([key], "bob")[key].votes == 2
-    undone = vlib.unvote(key, "alice")
+    assert vlib.follow.vote(key, "bob").votes == 2
+    assert vlib.follow.votes([key], "alice")[key].mine and vlib.follow.votes([key], "bob")[key].votes == 2
+    undone = vlib.follow.unvote(key, "alice")
     assert (undone.voted, undone.changed, undone.votes) == (False, True, 1)
-    assert vlib.unvote(key, "alice").changed is False
-    assert vlib.votes([key], "alice")[key].mine is False
+    assert vlib.follow.unvote(key, "alice").changed is False
+    assert vlib.follow.votes([key], "alice")[key].mine is False
     rows = vlib.store.conn.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
     assert rows == 1
     with pytest.raises(NotFoundError, match="no user named 'nobody'"):
-        vlib.vote(key, "nobody")
+        vlib.follow.vote(key, "nobody")
     with pytest.raises(NotFoundError, match="no paper"):
-        vlib.vote("no-such-paper", "alice")
+        vlib.follow.vote("no-such-paper", "alice")
 
 
 def test_removing_a_user_removes_their_votes(vlib: Library) -> None:
     key = keys(vlib)[0]
-    vlib.vote(key, "carol")
-    vlib.user_remove("carol")
-    assert vlib.votes([key])[key].votes == 0
+    vlib.follow.vote(key, "carol")
+    vlib.people.remove("carol")
+    assert vlib.follow.votes([key])[key].votes == 0
 
 
 def test_trending_decays_with_the_papers_age(vlib: Library) -> None:
@@ -114,7 +114,7 @@ def test_trending_decays_with_the_papers_age(vlib: Library) -> None:
     for user in ("alice", "bob", "carol"):
         cast(vlib, mid, user, at)
         cast(vlib, old, user, at)
-    result = vlib.trending("day", now=NOW)
+    result = vlib.follow.trending("day", now=NOW)
     assert [t.paper.key for t in result.papers] == [new, mid, old]  # no vote, no trend
     top = result.papers[0]
     assert top.age_hours == pytest.approx(12.0)
@@ -129,7 +129,7 @@ def test_trending_decays_with_the_papers_age(vlib: Library) -> None:
             vlib.store.users.add(f"fan{i}", "not a hash", "2025-01-01T00:00:00Z")
     for i in range(17):
         cast(vlib, mid, f"fan{i}", at)
-    assert [t.paper.key for t in vlib.trending("day", now=NOW).papers][:2] == [mid, new]
+    assert [t.paper.key for t in vlib.follow.trending("day", now=NOW).papers][:2] == [mid, new]
 
 
 def test_scores_are_vectorised_gravity() -> None:
@@ -145,23 +145,23 @@ def test_windows_count_the_votes_cast_in_them(vlib: Library) -> None:
     cast(vlib, three_days, "alice", NOW - timedelta(days=3))
     cast(vlib, twenty_days, "alice", NOW - timedelta(days=20))
     cast(vlib, later, "alice", NOW + timedelta(hours=1))  # after "now": not yet cast
-    seen = {w: {t.paper.key for t in vlib.trending(w, now=NOW).papers} for w in WINDOWS}
+    seen = {w: {t.paper.key for t in vlib.follow.trending(w, now=NOW).papers} for w in WINDOWS}
     assert seen == {"day": {today}, "week": {today, three_days},
                     "month": {today, three_days, twenty_days}}
-    assert len(vlib.trending("month", now=NOW, limit=2).papers) == 2
-    assert vlib.trending("week", now=NOW).papers[0].votes == 1
+    assert len(vlib.follow.trending("month", now=NOW, limit=2).papers) == 2
+    assert vlib.follow.trending("week", now=NOW).papers[0].votes == 1
 
 
 def test_trending_per_collection_and_topic(vlib: Library) -> None:
     all_keys = keys(vlib)
     for key in all_keys:
         cast(vlib, key, "alice", NOW - timedelta(hours=3))
-    vlib.collection_create("picked")
-    vlib.collection_add("picked", all_keys[:3])
-    picked = vlib.trending("day", collection="picked", now=NOW, limit=50)
+    vlib.collections.create("picked")
+    vlib.collections.add("picked", all_keys[:3])
+    picked = vlib.follow.trending("day", collection="picked", now=NOW, limit=50)
     assert {t.paper.key for t in picked.papers} == set(all_keys[:3])
     assert picked.collection == "picked"
-    tree = vlib.tree("t")
+    tree = vlib.trees.get("t")
     kids = tree.child_ids()
     topic = next(n for n in tree.nodes.values() if n.kind == "topic" and n.parent == tree.root)
     under: set[int] = set()
@@ -171,28 +171,28 @@ def test_trending_per_collection_and_topic(vlib: Library) -> None:
         under |= set(tree.nodes[nid].papers)
         stack += kids[nid]
     expected = {vlib.store.papers.key_of(pid) for pid in under}
-    got = vlib.trending("day", tree="t", node=topic.id, now=NOW, limit=50)
+    got = vlib.follow.trending("day", tree="t", node=topic.id, now=NOW, limit=50)
     assert {t.paper.key for t in got.papers} == expected and got.node == topic.id
     assert 0 < len(expected) < len(all_keys)
-    whole = vlib.trending("day", tree="t", now=NOW, limit=50)  # the tree alone: its root
+    whole = vlib.follow.trending("day", tree="t", now=NOW, limit=50)  # the tree alone: its root
     assert whole.node == tree.root and len(whole.papers) == len(all_keys)
-    both = vlib.trending("day", tree="t", node=topic.id, collection="picked", now=NOW)
+    both = vlib.follow.trending("day", tree="t", node=topic.id, collection="picked", now=NOW)
     assert {t.paper.key for t in both.papers} == expected & set(all_keys[:3])
 
 
 def test_bad_trending_options_name_the_valid_ones(vlib: Library) -> None:
     with pytest.raises(InvalidOptionError, match="valid values are: day, week, month"):
-        vlib.trending("year")
+        vlib.follow.trending("year")
     with pytest.raises(InvalidOptionError, match="TREE:ID"):
-        vlib.trending("day", node=3)
+        vlib.follow.trending("day", node=3)
     with pytest.raises(NotFoundError, match="no tree named 'nope'"):
-        vlib.trending("day", tree="nope")
+        vlib.follow.trending("day", tree="nope")
     with pytest.raises(NotFoundError, match="no topic 9999"):
-        vlib.trending("day", tree="t", node=9999)
+        vlib.follow.trending("day", tree="t", node=9999)
     with pytest.raises(NotFoundError, match="no collection"):
-        vlib.trending("day", collection="nope")
+        vlib.follow.trending("day", collection="nope")
     with pytest.raises(InvalidOptionError, match="limit"):
-        vlib.trending("day", limit=0)
+        vlib.follow.trending("day", limit=0)
 
 
 def test_cli_vote_and_trending(vlib: Library) -> None:
@@ -208,7 +208,7 @@ def test_cli_vote_and_trending(vlib: Library) -> None:
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert [p["key"] for p in data["papers"]] == [key] and data["papers"][0]["votes"] == 1
-    r = run(main, [*base, "trending", "--node", f"t:{vlib.tree('t').root}", "-c", "main"])
+    r = run(main, [*base, "trending", "--node", f"t:{vlib.trees.get('t').root}", "-c", "main"])
     assert r.exit_code == 0 and key in r.output, r.output
     r = run(main, [*base, "vote", key, "--user", "bob", "--undo", "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["votes"] == 0
@@ -243,8 +243,8 @@ def test_api_votes_need_a_user(client: TestClient, vlib: Library) -> None:
     assert client.delete(f"/api/papers/{key}/vote").status_code == 401
     bad = client.post(f"/api/papers/{key}/vote", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
-    assert vlib.votes([key])[key].votes == 0
-    token = vlib.token_create("alice", "tests").token
+    assert vlib.follow.votes([key])[key].votes == 0
+    token = vlib.people.token_create("alice", "tests").token
     auth = {"Authorization": f"Bearer {token}"}
     r = client.post(f"/api/papers/{key}/vote", headers=auth)
     assert r.status_code == 200 and r.json() == {"key": key, "user": "alice", "voted": True,
@@ -286,14 +286,14 @@ def test_vote_form_works_without_script(client: TestClient, vlib: Library) -> No
                                                  "back": "https://evil.example/"},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/papers/{key}"  # not off-site
-    assert vlib.votes([key])[key].votes == 0
+    assert vlib.follow.votes([key])[key].votes == 0
     listing = client.get("/")
     assert listing.text.count('class="vote-form"') >= 10  # on every card of the list
 
 
 def test_trending_api_and_home_tabs(client: TestClient, vlib: Library) -> None:
     key = keys(vlib)[3]
-    vlib.vote(key, "alice")
+    vlib.follow.vote(key, "alice")
     r = client.get("/api/trending?window=day")
     assert r.status_code == 200 and [p["key"] for p in r.json()["papers"]] == [key]
     assert r.json()["formula"] == "votes / (age_hours + 2) ** 1.8"
@@ -301,7 +301,7 @@ def test_trending_api_and_home_tabs(client: TestClient, vlib: Library) -> None:
     assert r.status_code == 400 and "valid values are: day, week, month" in r.text
     assert client.get("/api/trending?node=t-1").status_code == 400
     assert client.get("/api/trending?node=nope:1").status_code == 404
-    root = vlib.tree("t").root
+    root = vlib.trees.get("t").root
     node_scoped = client.get(f"/api/trending?window=month&node=t:{root}&collection=main")
     assert node_scoped.status_code == 200 and node_scoped.json()["papers"][0]["key"] == key
     home = client.get("/?tab=trending&window=day")

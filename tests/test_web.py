@@ -48,7 +48,7 @@ def wlib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     extra = tmp / "in" / "extra.jsonl"
     extra.write_text("\n".join(json.dumps(r) for r in SPECIAL), encoding="utf-8")
     lib.ingest([extra], collection="extra")
-    lib.tree_build("t", collection="main", min_size=4)
+    lib.trees.build("t", collection="main", min_size=4)
     yield lib
     lib.close()
 
@@ -160,14 +160,14 @@ def test_tree_json_is_the_export(client: TestClient, wlib: Library) -> None:
 
 
 def test_tree_explorer_and_node_page(client: TestClient, wlib: Library) -> None:
-    tree = wlib.tree("t")
+    tree = wlib.trees.get("t")
     top = max(tree.children(tree.root), key=lambda n: len(tree.subtree_papers(n.id)))
     explorer = client.get("/trees/t")
     assert explorer.status_code == 200
     assert f'id="n{top.id}"' in explorer.text and f'data-node="{top.id}"' in explorer.text
     assert "<details" in explorer.text and top.label in explorer.text
     data = client.get(f"/api/trees/t/nodes/{top.id}").json()
-    assert data == json.loads(json.dumps(to_json(wlib.tree_node("t", top.id))))
+    assert data == json.loads(json.dumps(to_json(wlib.trees.node("t", top.id))))
     assert data["size"] == len(tree.subtree_papers(top.id))
     page = client.get(f"/trees/t/nodes/{top.id}")
     assert page.status_code == 200 and top.label in page.text
@@ -271,8 +271,8 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     with Library(db, embedding_model=None) as lib:
         lib.ingest([write_csv(tmp_path / "in.csv", papers_of("protein", 6))], index=True)
-        lib.user_add("alice", "correct horse battery")
-        token = lib.token_create("alice", "test")
+        lib.people.add("alice", "correct horse battery")
+        token = lib.people.token_create("alice", "test")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

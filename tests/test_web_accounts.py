@@ -40,15 +40,15 @@ def alib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     lib = Library(tmp / "a.db", embedding_model=HashingEmbedder("hash-128", 128))
     rows = papers_of("protein", 20) + papers_of("galaxy", 20)
     lib.ingest([write_csv(tmp / "in" / "main.csv", rows)], collection="main")
-    lib.tree_build("t", collection="main", min_size=4)
-    lib.user_add("alice", PASSWORD)
+    lib.trees.build("t", collection="main", min_size=4)
+    lib.people.add("alice", PASSWORD)
     yield lib
     lib.close()
 
 
 @pytest.fixture(scope="module")
 def token(alib: Library) -> str:
-    return alib.token_create("alice", "tests").token
+    return alib.people.token_create("alice", "tests").token
 
 
 def _app(lib: Library, **settings: Any) -> TestClient:
@@ -76,7 +76,7 @@ def sign_in(client: TestClient, name: str = "alice", password: str = PASSWORD) -
 
 
 def a_topic(lib: Library, tree: str = "t") -> int:
-    t = lib.tree(tree)
+    t = lib.trees.get(tree)
     return next(n.id for n in t.nodes.values() if n.kind == "topic" and n.parent == t.root)
 
 
@@ -129,8 +129,8 @@ def test_forms_without_csrf_token_are_refused(client: TestClient, alib: Library)
         r = client.post(url, data=data)
         assert r.status_code == 403 and "CSRF" in r.text, url
         assert client.post(url, data={**data, "csrf": csrf + "x"}).status_code == 403
-    assert "sneaky" not in {c.name for c in alib.collections()}
-    assert alib.tree("t").nodes[node].label != "Hacked"
+    assert "sneaky" not in {c.name for c in alib.collections.all()}
+    assert alib.trees.get("t").nodes[node].label != "Hacked"
     upload = client.post("/uploads", files={"file": ("x.csv", CSV.encode())})
     assert upload.status_code == 403
     assert client.post("/signout").status_code == 403
@@ -149,13 +149,13 @@ def test_rename_a_node_as_signed_in_user(client: TestClient, alib: Library) -> N
     after = client.get(f"/trees/t/nodes/{node}")
     assert "Renamed &lt;b&gt;topic&lt;/b&gt;" in after.text and "(locked)" in after.text  # flash
     assert "Renamed &lt;b&gt;topic&lt;/b&gt;" in client.get("/trees/t").text
-    saved = alib.tree("t").nodes[node]
+    saved = alib.trees.get("t").nodes[node]
     assert saved.label == "Renamed <b>topic</b>" and saved.label_locked
     history = client.get("/api/trees/t/history").json()
     assert history[0]["kind"] == "edit"
     assert history[0]["op"] == "rename"
     assert history[0]["args"] == {"node": node, "label": "Renamed <b>topic</b>"}
-    assert alib.tree_service.edits("t")[-1].args == {"node": node, "label": "Renamed <b>topic</b>"}
+    assert alib.trees.service.edits("t")[-1].args == {"node": node, "label": "Renamed <b>topic</b>"}
 
 
 def test_anonymous_writes_are_refused(client: TestClient, alib: Library) -> None:
@@ -179,8 +179,8 @@ def test_anonymous_writes_are_refused(client: TestClient, alib: Library) -> None
     # a session cookie is not enough for the API: it needs a token
     sign_in(client)
     assert client.post("/api/collections", json={"name": "x"}).status_code == 401
-    assert "x" not in {c.name for c in alib.collections()}
-    assert alib.tree("t").nodes[node].label != "X"
+    assert "x" not in {c.name for c in alib.collections.all()}
+    assert alib.trees.get("t").nodes[node].label != "X"
 
 
 def test_api_token(client: TestClient, alib: Library, token: str) -> None:
@@ -195,12 +195,12 @@ def test_api_token(client: TestClient, alib: Library, token: str) -> None:
     bad_read = client.get("/api/search?q=x", headers={"Authorization": "Bearer pa_wrong"})
     assert bad_read.status_code == 401 and bad_read.json()["error"]["type"] == "AuthError"
     assert client.get("/api/search?q=x", headers=auth).status_code == 200
-    tree = alib.tree("t")
+    tree = alib.trees.get("t")
     a, b = [n.id for n in tree.children(tree.root) if n.kind == "topic"][:2]
     r = client.post("/api/trees/t/edits", json={"op": "move", "node": b, "parent": a},
                     headers=auth)
     assert r.status_code == 200 and r.json()["message"] == f"node {b} moved under {a}"
-    assert alib.tree("t").nodes[b].parent == a
+    assert alib.trees.get("t").nodes[b].parent == a
     key = alib.store.papers.key_of(min(tree.subtree_papers(a)))
     r = client.post("/api/trees/t/edits", json={"op": "pin", "paper": key, "node": b},
                     headers=auth)
@@ -217,7 +217,7 @@ def test_api_token(client: TestClient, alib: Library, token: str) -> None:
                        headers=auth).status_code == 404
     assert client.post("/api/trees/nope/edits", json={"op": "unpin", "paper": key},
                        headers=auth).status_code == 404
-    assert alib.tokens("alice")[0].last_used_at is not None
+    assert alib.people.tokens("alice")[0].last_used_at is not None
 
 
 def test_private_mode(alib: Library, token: str) -> None:
@@ -243,14 +243,14 @@ def test_private_mode(alib: Library, token: str) -> None:
 
 
 def test_a_removed_user_is_signed_out(alib: Library) -> None:
-    alib.user_add("temp", PASSWORD)
+    alib.people.add("temp", PASSWORD)
     client = _app(alib)
     csrf = sign_in(client, "temp")
-    alib.user_remove("temp")
+    alib.people.remove("temp")
     r = client.post("/collections", data={"name": "by temp", "csrf": csrf},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/signin")
-    assert "by temp" not in {c.name for c in alib.collections()}
+    assert "by temp" not in {c.name for c in alib.collections.all()}
 
 
 def test_collections_pages_and_api(client: TestClient, alib: Library, token: str) -> None:
@@ -271,7 +271,7 @@ def test_collections_pages_and_api(client: TestClient, alib: Library, token: str
     assert '<option value="reading">' in paper
     client.post("/collections/add", data={"collection": "reading", "key": keys[1],
                                           "csrf": csrf, "back": f"/papers/{keys[1]}"})
-    assert alib.paper(keys[1]).collections == ["main", "reading"]
+    assert alib.papers.get(keys[1]).collections == ["main", "reading"]
     r = client.post("/collections/remove", data={"collection": "reading", "key": keys[0],
                                                  "csrf": csrf, "back": "/collections/reading"},
                     follow_redirects=False)
@@ -308,7 +308,7 @@ def test_upload_with_a_bad_record(client: TestClient, alib: Library, token: str)
     job_id = int(r.headers["location"].rsplit("/", 1)[1])
     queued = client.get(f"/jobs/{job_id}")  # the server only queued it
     assert "status-queued" in queued.text and "Waiting for the job worker" in queued.text
-    assert alib.paper_count() == 40 and client.get(f"/api/jobs/{job_id}").json()["attempts"] == 0
+    assert alib.papers.count() == 40 and client.get(f"/api/jobs/{job_id}").json()["attempts"] == 0
     assert Worker(alib).run_once() == 2  # the ingest, then the index it queued
     page = client.get(f"/jobs/{job_id}")
     assert page.status_code == 200
@@ -319,8 +319,8 @@ def test_upload_with_a_bad_record(client: TestClient, alib: Library, token: str)
     assert job["result"]["added"] == 2 and job["result"]["rejected"] == 1
     assert job["errors"] == [{"file": "My_list.csv", "line": 3, "entry": 2, "reason": "no title"}]
     assert job["done"] == job["total"] == len(CSV.encode())
-    assert alib.paper_count("My_list") == 2 and alib.has_paper("10.5555/u1")
-    assert alib.job(job_id).status == "done"  # recorded in the library too
+    assert alib.papers.count("My_list") == 2 and alib.papers.has("10.5555/u1")
+    assert alib.jobs.get(job_id).status == "done"  # recorded in the library too
     # the worker indexed its papers (searches never index)
     found = client.get("/api/search", params={"q": "uploaded paper one", "mode": "lexical",
                                               "collection": "My_list"}).json()
@@ -363,13 +363,13 @@ def test_failed_upload_fails_the_job(client: TestClient, alib: Library, token: s
 def test_oversize_upload_is_413(alib: Library, token: str, tmp_path: Path) -> None:
     client = _app(alib, max_upload_bytes=1000, upload_dir=str(tmp_path / "up"))
     auth = {"Authorization": f"Bearer {token}"}
-    jobs = len(alib.jobs(100))
+    jobs = len(alib.jobs.recent(100))
     for size in (1001, 200_000):  # caught while saving, and by Content-Length up front
         r = client.post("/api/uploads", headers=auth,
                         files={"file": ("big.csv", b"title\n" + b"x" * size)})
         assert r.status_code == 413, size
         assert "1,000 bytes" in r.json()["error"]["message"]
-    assert len(alib.jobs(100)) == jobs
+    assert len(alib.jobs.recent(100)) == jobs
     assert not any(p.is_file() for p in (tmp_path / "up").rglob("*"))
     csrf = sign_in(client)
     page = client.post("/uploads", data={"csrf": csrf},
@@ -382,7 +382,7 @@ def test_oversize_upload_is_413(alib: Library, token: str, tmp_path: Path) -> No
 
 def test_queued_jobs_wait_for_the_worker_when_the_app_starts(alib: Library) -> None:
     """The app no longer fails what it finds queued: the job worker runs it."""
-    job = alib.job_service.enqueue("map_place", {})
+    job = alib.jobs.enqueue("map_place", {})
     client = _app(alib)
     data = client.get(f"/api/jobs/{job.id}").json()
     assert data["status"] == "queued" and data["message"] is None

@@ -117,11 +117,11 @@ class Fuzz:
         self.lib = Library(tmp / "f.db", embedding_model=HashingEmbedder("hash-64", 64))
         rows = papers_of("protein", 8) + papers_of("graph", 8)
         self.lib.ingest([write_csv(tmp / "in" / "main.csv", rows)], collection="main")
-        self.lib.tree_build("t", collection="main", min_size=3)
-        self.lib.map_build()
-        self.lib.user_add("alice", PASSWORD)
-        self.token = self.lib.token_create("alice", "fuzz").token
-        job = self.lib.job_create("ingest", {"file": "x.csv"}, "alice")
+        self.lib.trees.build("t", collection="main", min_size=3)
+        self.lib.map.build()
+        self.lib.people.add("alice", PASSWORD)
+        self.token = self.lib.people.token_create("alice", "fuzz").token
+        job = self.lib.jobs.create("ingest", {"file": "x.csv"}, "alice")
         self.app = create_app(self.lib, WebSettings(secret_key="fuzz", page_size=5))
         self.routes = {(m, r.path): r for r in routes_of(self.app) for m in r.methods}
         self.anonymous = TestClient(self.app, raise_server_exceptions=False)
@@ -137,7 +137,7 @@ class Fuzz:
             "Authorization": f"Bearer {self.token}"}, json={
                 "items": [{"kind": "search", "value": "protein"}]})
         sub = r.json().get("id") if r.status_code < 300 else None
-        tree = self.lib.tree("t")
+        tree = self.lib.trees.get("t")
         nodes = [str(n) for n in sorted(tree.nodes)[:4]]
         keys = [p.key for p in self.lib.papers(limit=3)]
         secret = link_secret(self.lib.store)

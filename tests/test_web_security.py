@@ -43,8 +43,8 @@ def slib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     lib = Library(tmp / "s.db", embedding_model=HashingEmbedder("hash-128", 128))
     rows = papers_of("protein", 12) + papers_of("galaxy", 12)
     lib.ingest([write_csv(tmp / "in" / "main.csv", rows)], collection="main")
-    lib.tree_build("t", collection="main", min_size=4)
-    lib.map_build()
+    lib.trees.build("t", collection="main", min_size=4)
+    lib.map.build()
     yield lib
     lib.close()
 
@@ -53,11 +53,11 @@ def slib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
 def clock(slib: Library) -> Iterator[Clock]:
     """A fresh user "bob", no throttle history, and a hand-moved clock for the accounts."""
     fake = Clock()
-    slib.accounts.clock = fake
+    slib.people.clock = fake
     slib.store.conn.execute("DELETE FROM throttle_events")
-    slib.user_add("bob", PASSWORD)
+    slib.people.add("bob", PASSWORD)
     yield fake
-    slib.user_remove("bob")
+    slib.people.remove("bob")
 
 
 def _client(lib: Library, **settings: Any) -> TestClient:
@@ -91,7 +91,7 @@ def _signed_out(client: TestClient, csrf: str, lib: Library, collection: str) ->
     r = client.post("/collections", data={"name": collection, "csrf": csrf},
                     follow_redirects=False)
     assert r.status_code in (303, 401, 403) and collection not in {
-        c.name for c in lib.collections()}
+        c.name for c in lib.collections.all()}
     assert "Sign out" not in client.get("/").text
 
 
@@ -115,7 +115,7 @@ def test_two_sessions_end_one_at_a_time(slib: Library, clock: Clock) -> None:
     assert phone.get("/subscriptions").status_code == 200  # the other session lives on
     r = phone.post("/collections", data={"name": "from the phone", "csrf": phone_csrf},
                    follow_redirects=False)
-    assert r.status_code == 303 and "from the phone" in {c.name for c in slib.collections()}
+    assert r.status_code == 303 and "from the phone" in {c.name for c in slib.collections.all()}
 
 
 def test_a_session_expires(slib: Library, clock: Clock) -> None:
@@ -132,21 +132,21 @@ def test_a_session_expires(slib: Library, clock: Clock) -> None:
 def test_a_new_password_ends_sessions_and_tokens(slib: Library, clock: Clock) -> None:
     client = _client(slib)
     csrf = sign_in(client)
-    token = slib.token_create("bob", "script").token
+    token = slib.people.token_create("bob", "script").token
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/collections", headers=auth).status_code == 200
-    ended = slib.user_password("bob", "a brand new password")
+    ended = slib.people.set_password("bob", "a brand new password")
     assert (ended.sessions, ended.tokens) == (1, 1)
     _signed_out(client, csrf, slib, "made after a new password")
     assert client.get("/api/collections", headers=auth).status_code == 401
-    assert slib.tokens("bob") == []
+    assert slib.people.tokens("bob") == []
 
 
 def test_removing_a_user_ends_their_sessions(slib: Library, clock: Clock) -> None:
-    slib.user_add("carol", PASSWORD)
+    slib.people.add("carol", PASSWORD)
     client = _client(slib)
     csrf = sign_in(client, "carol")
-    slib.user_remove("carol")
+    slib.people.remove("carol")
     _signed_out(client, csrf, slib, "made by a removed user")
     assert slib.store.conn.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0] == 0
 
@@ -182,7 +182,7 @@ def test_wrong_api_tokens_are_throttled(slib: Library, clock: Clock) -> None:
     codes = [client.get("/api/collections", headers={
         "Authorization": f"Bearer pa_wrong{i}"}).status_code for i in range(40)]
     assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
-    token = slib.token_create("bob").token
+    token = slib.people.token_create("bob").token
     r = client.get("/api/collections", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 60
     error = r.json()["error"]
@@ -280,7 +280,7 @@ class _Inline(HTMLParser):
 
 def test_no_inline_script_or_style_in_any_page(slib: Library, clock: Clock) -> None:
     client = _client(slib)
-    tree = slib.tree("t")
+    tree = slib.trees.get("t")
     node = next(n.id for n in tree.nodes.values() if n.kind == "topic")
     key = next(iter(slib.papers(limit=1))).key
     sign_in(client)

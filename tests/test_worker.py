@@ -40,7 +40,7 @@ def _until(check: Callable[[], bool], seconds: float = 30, what: str = "") -> No
 
 def _queue_file(lib: Library, path: Path, collection: str) -> int:
     """An upload's ingest job, as the web queues it."""
-    return lib.job_service.enqueue(
+    return lib.jobs.enqueue(
         "ingest", {"file": path.name, "collection": collection, "format": None},
         created_by="alice", payload={"path": str(path)}).id
 
@@ -59,7 +59,7 @@ def _dead_pid() -> int:
 
 # -- the queue ------------------------------------------------------------------------------
 def test_coalesced_kinds_are_queued_once(lib: Library) -> None:
-    jobs = lib.job_service
+    jobs = lib.jobs
     first = jobs.enqueue("index", {"collections": ["a"]})
     again = jobs.enqueue("index", {"collections": ["b"]})
     assert again.id == first.id and again.params == {"collections": ["a", "b"]}
@@ -78,15 +78,15 @@ def test_one_running_job_per_kind_and_each_claimed_once(tmp_path: Path) -> None:
     one, and a kind never runs twice at once."""
     path = tmp_path / "q.db"
     with Library(path, embedding_model=None) as a, Library(path, embedding_model=None) as b:
-        held = a.job_service.claim()
+        held = a.jobs.claim()
         assert held is None
         for i in range(6):
-            a.job_service.create("ingest", {"n": i})
+            a.jobs.create("ingest", {"n": i})
         for kind in ("index", "tree_update", "map_place"):
-            a.job_service.enqueue(kind, {})
-        first = a.job_service.claim(("ingest",))
-        assert first is not None and b.job_service.claim(("ingest",)) is None  # kind busy
-        assert a.job_service.finish(first, first.job) is not None
+            a.jobs.enqueue(kind, {})
+        first = a.jobs.claim(("ingest",))
+        assert first is not None and b.jobs.claim(("ingest",)) is None  # kind busy
+        assert a.jobs.finish(first, first.job) is not None
         claimed: dict[str, list[int]] = {"a": [], "b": []}
         running: set[str] = set()
         overlap: list[str] = []
@@ -105,7 +105,7 @@ def test_one_running_job_per_kind_and_each_claimed_once(tmp_path: Path) -> None:
                 done = service.finish(claim, claim.job)
                 assert done is not None and done.status == "done"
 
-        threads = [threading.Thread(target=drain, args=(n, lib.job_service))
+        threads = [threading.Thread(target=drain, args=(n, lib.jobs))
                    for n, lib in (("a", a), ("b", b))]
         for t in threads:
             t.start()
@@ -113,18 +113,18 @@ def test_one_running_job_per_kind_and_each_claimed_once(tmp_path: Path) -> None:
             t.join(30)
         ids = sorted(claimed["a"] + claimed["b"])
         assert ids == sorted(set(ids)) and len(ids) == 8 and not overlap
-        assert all(j.status == "done" and j.attempts == 1 for j in a.jobs(20))
-        assert a.job_service.finish(first, first.job) is None  # finished once
+        assert all(j.status == "done" and j.attempts == 1 for j in a.jobs.recent(20))
+        assert a.jobs.finish(first, first.job) is None  # finished once
 
 
 def test_a_foreground_job_waits_for_its_kind(lib: Library) -> None:
-    held = lib.job_service.start_foreground("index", {})
+    held = lib.jobs.start_foreground("index", {})
     start = time.monotonic()
     with pytest.raises(StoreError, match="running a job of kind 'index'"):
-        lib.job_service.start_foreground("index", {}, wait=0.3)
+        lib.jobs.start_foreground("index", {}, wait=0.3)
     assert 0.3 <= time.monotonic() - start < 5
-    lib.job_service.finish(held, held.job)
-    assert lib.index().documents == 0 and lib.jobs(1)[0].status == "done"
+    lib.jobs.finish(held, held.job)
+    assert lib.index().documents == 0 and lib.jobs.recent(1)[0].status == "done"
 
 
 def test_a_job_of_another_host_is_taken_again_after_its_heartbeat(lib: Library) -> None:
@@ -159,18 +159,18 @@ def test_a_job_taken_again_after_its_work_committed_adds_nothing_twice(tmp_path:
     worker ingests the same file again, which adds nothing, and ends the job once."""
     path = write_csv(tmp_path / "up" / "five.csv", papers_of("protein", 5))
     job_id = _queue_file(lib, path, "up")
-    claim = lib.job_service.claim()
+    claim = lib.jobs.claim()
     assert claim is not None
     lib.ingest([path], collection="up")  # the work, committed
     lib.store.conn.execute("UPDATE jobs SET owner = ? WHERE id = ?", (
         f'{{"host": "{socket.gethostname()}", "pid": {_dead_pid()}}}', job_id))
     assert Worker(lib).run_once() == 2  # the ingest again, then one index
-    job = lib.job(job_id)
+    job = lib.jobs.get(job_id)
     assert (job.status, job.attempts, job.result["added"], job.result["skipped"]) == (
         "done", 2, 0, 5)
-    assert lib.paper_count() == 5 and _sources(tmp_path / "lib.db") == 5
-    assert lib.job_service.finish(claim, claim.job) is None
-    assert lib.job(job_id).result["skipped"] == 5 and Worker(lib).run_once() == 0
+    assert lib.papers.count() == 5 and _sources(tmp_path / "lib.db") == 5
+    assert lib.jobs.finish(claim, claim.job) is None
+    assert lib.jobs.get(job_id).result["skipped"] == 5 and Worker(lib).run_once() == 0
 
 
 def test_a_worker_killed_mid_job_is_finished_once(tmp_path: Path) -> None:
@@ -187,10 +187,10 @@ def test_a_worker_killed_mid_job_is_finished_once(tmp_path: Path) -> None:
                               env=ENV, stderr=subprocess.PIPE)
     try:
         with Library(db, embedding_model=None) as lib:
-            _until(lambda: lib.job(job_id).status == "running", what="the job to start")
+            _until(lambda: lib.jobs.get(job_id).status == "running", what="the job to start")
             worker.send_signal(signal.SIGKILL)
             worker.wait(10)
-            job = lib.job(job_id)
+            job = lib.jobs.get(job_id)
             assert (job.status, job.attempts, job.finished_at) == ("running", 1, None)
             fifo.unlink()
             write_csv(fifo, rows)  # the upload, readable now
@@ -199,10 +199,10 @@ def test_a_worker_killed_mid_job_is_finished_once(tmp_path: Path) -> None:
                                    timeout=60)
             assert again.returncode == 0, again.stderr
             assert f"job {job_id} ingest: done" in again.stderr and "ran 2 jobs" in again.stderr
-            job = lib.job(job_id)
+            job = lib.jobs.get(job_id)
             assert (job.status, job.attempts, job.result["added"]) == ("done", 2, 8)
-            assert lib.paper_count() == 8 and _sources(db) == 8
-            assert [(j.kind, j.status) for j in lib.jobs(5)] == [("index", "done"),
+            assert lib.papers.count() == 8 and _sources(db) == 8
+            assert [(j.kind, j.status) for j in lib.jobs.recent(5)] == [("index", "done"),
                                                                  ("ingest", "done")]
             assert lib.search("galaxy", mode="lexical").total == 8
             assert Worker(lib).run_once() == 0  # nothing left, nothing run twice
@@ -224,10 +224,10 @@ def test_two_worker_processes_run_each_job_once(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs), outs
     with Library(db, embedding_model=None) as lib:
         Worker(lib).run_once()  # whatever the two left when they found a kind busy
-        jobs = {j.id: j for j in lib.jobs(20)}
+        jobs = {j.id: j for j in lib.jobs.recent(20)}
         assert all(jobs[i].status == "done" and jobs[i].attempts == 1 for i in ids)
         assert sum(f"job {i} ingest: done" in out for out in outs for i in ids) <= 4
-        assert lib.paper_count() == 12 and _sources(db) == 12
+        assert lib.papers.count() == 12 and _sources(db) == 12
         assert [j.kind for j in jobs.values()].count("index") >= 1
         assert lib.search("protein", mode="lexical").pending == 0
 
@@ -239,10 +239,10 @@ def mapped(tmp_path: Path) -> Iterator[Library]:
     lib = Library(tmp_path / "m.db", embedding_model=HashingEmbedder("hash-64", 64))
     rows = papers_of("protein", 20) + papers_of("galaxy", 20)
     lib.ingest([write_csv(tmp_path / "in" / "main.csv", rows)], collection="main")
-    lib.tree_build("t", min_size=4)
-    lib.map_build()
+    lib.trees.build("t", min_size=4)
+    lib.map.build()
     Worker(lib).run_once()  # what building queued
-    lib.user_add("alice", "correct horse battery")
+    lib.people.add("alice", "correct horse battery")
     yield lib
     lib.close()
 
@@ -254,7 +254,7 @@ def test_an_upload_reaches_the_tree_and_the_map_with_no_command(mapped: Library)
     from paperatlas.web import WebSettings, create_app
 
     client = TestClient(create_app(mapped, WebSettings(secret_key="k")))
-    auth = {"Authorization": f"Bearer {mapped.token_create('alice', 't').token}"}
+    auth = {"Authorization": f"Bearer {mapped.people.token_create('alice', 't').token}"}
     csv = "title,abstract\n" + "".join(f"{t},{a}\n" for t, a in papers_of("protein", 3, 50))
     made = client.post("/api/uploads", headers=auth, data={"collection": "new"},
                        files={"file": ("new.csv", csv.encode())}).json()
@@ -289,19 +289,19 @@ def test_cli_runs_jobs_in_the_foreground_and_worker_once(tmp_path: Path) -> None
     made = write_csv(tmp_path / "in" / "a.csv", papers_of("protein", 4))
     assert run(main, [*base, "ingest", str(made)]).exit_code == 0
     with Library(db, embedding_model=None) as lib:
-        assert [(j.kind, j.status) for j in lib.jobs()] == [("index", "queued")]
-        queued = lib.jobs()[0].id
+        assert [(j.kind, j.status) for j in lib.jobs.recent()] == [("index", "queued")]
+        queued = lib.jobs.recent()[0].id
     r = run(main, [*base, "index"])  # takes the queued index over
     assert r.exit_code == 0 and "indexed 4 papers" in r.output, r.output
     with Library(db, embedding_model=None) as lib:
-        job = lib.job(queued)
-        assert (job.status, job.result["updated"], len(lib.jobs())) == ("done", 4, 1)
+        job = lib.jobs.get(queued)
+        assert (job.status, job.result["updated"], len(lib.jobs.recent())) == ("done", 4, 1)
     more = write_csv(tmp_path / "in" / "b.csv", papers_of("galaxy", 3))
     assert run(main, [*base, "ingest", "--index", str(more)]).exit_code == 0
     with Library(db, embedding_model=None) as lib:
-        assert [(j.kind, j.status, j.result["updated"]) for j in lib.jobs()] == [
+        assert [(j.kind, j.status, j.result["updated"]) for j in lib.jobs.recent()] == [
             ("index", "done", 3), ("index", "done", 4)]
-        lib.job_service.enqueue("map_place", {})
+        lib.jobs.enqueue("map_place", {})
     r = run(main, [*base, "worker", "--once"])
     assert r.exit_code == 0 and "map_place: done" in r.output and "ran 1 job" in r.output
     r = run(main, [*base, "worker", "--once"])
@@ -315,16 +315,16 @@ def test_tree_update_runs_as_a_foreground_job(mapped: Library, tmp_path: Path) -
     """What ``paperatlas tree update`` calls: an index job, then its own tree update job
     (the update the index queued stays for the worker, and then finds nothing new)."""
     mapped.ingest([write_csv(tmp_path / "in" / "b.csv", papers_of("galaxy", 3, 50))])
-    report = mapped.tree_update("t")
+    report = mapped.trees.update("t")
     assert len(report.added) == 3
-    jobs = [(j.kind, j.status) for j in mapped.jobs(4)]
+    jobs = [(j.kind, j.status) for j in mapped.jobs.recent(4)]
     assert jobs == [("tree_update", "done"), ("map_place", "queued"),
                     ("tree_update", "queued"), ("index", "done")]
-    assert mapped.jobs(1)[0].result == {"trees": {"t": {"added": 3, "removed": 0,
+    assert mapped.jobs.recent(1)[0].result == {"trees": {"t": {"added": 3, "removed": 0,
                                                          "unsorted": report.unsorted}}}
-    queued = mapped.jobs(4)[2].id
+    queued = mapped.jobs.recent(4)[2].id
     assert Worker(mapped).run_once() == 2
-    assert mapped.job(queued).result["trees"]["t"]["added"] == 0
+    assert mapped.jobs.get(queued).result["trees"]["t"]["added"] == 0
 
 
 def test_serve_starts_and_stops_its_worker(tmp_path: Path) -> None:
@@ -334,8 +334,8 @@ def test_serve_starts_and_stops_its_worker(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     with Library(db, embedding_model=None) as lib:
         lib.ingest([write_csv(tmp_path / "in.csv", papers_of("protein", 3))], index=True)
-        lib.user_add("alice", "correct horse battery")
-        token = lib.token_create("alice", "t").token
+        lib.people.add("alice", "correct horse battery")
+        token = lib.people.token_create("alice", "t").token
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -105,7 +105,7 @@ def evaluate(folder: Path, split: str = "test", modes: tuple[str, ...] = ("lexic
         lib.index(embed=needs_vectors)
         docs = lib.stats().papers
         if by_example:
-            missing = [qid for qid, _ in queries if not lib.has_paper(query_paper(qid))]
+            missing = [qid for qid, _ in queries if not lib.papers.has(query_paper(qid))]
             if missing:
                 raise NotFoundError(f"{len(missing)} query papers are not in the corpus "
                                     f"(e.g. {missing[0]!r})")
@@ -115,7 +115,7 @@ def evaluate(folder: Path, split: str = "test", modes: tuple[str, ...] = ("lexic
             for qid, text in queries:
                 t0 = time.perf_counter()
                 if by_example:
-                    page = lib.similar([query_paper(qid)], mode=mode, limit=100)
+                    page = lib.search.similar([query_paper(qid)], mode=mode, limit=100)
                 else:
                     page = lib.search(text, mode=mode, limit=100, snippets=False,
                                       fusion=fusion or "convex")

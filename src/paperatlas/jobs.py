@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .bounds import MAX_LIST, check_id, check_limit
 from .errors import InvalidOptionError, NotFoundError, PaperatlasError, StoreError
 from .liveness import is_alive, this_process
 from .records.jobs import Job
@@ -82,12 +83,14 @@ class JobService:
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, job_id: int) -> Job:
+        check_id("job", job_id)
         job = self.store.jobs.get(job_id)
         if job is None:
             raise NotFoundError(f"no job {job_id}")
         return job
 
     def recent(self, limit: int = 20) -> list[Job]:
+        check_limit(limit, MAX_LIST)
         return self.store.jobs.recent(limit)
 
     def unfinished(self) -> list[Job]:
@@ -208,6 +211,14 @@ class JobService:
                     n += self.store.jobs.requeue(run.id, run.claim, key)
                 log.warning("job %s: its process is gone; queued again", run.id)
         return n
+
+    def release(self, claim: Claim) -> bool:
+        """Put a job this process stopped (Ctrl-C) back in the queue, to be run again by the
+        next ``index`` or worker (its work is idempotent); False if it is no longer this
+        claim's."""
+        key = claim.job.kind if claim.job.kind in COALESCED else None
+        with self.store.transaction():
+            return self.store.jobs.requeue(claim.job.id, claim.token, key)
 
     # -- running ---------------------------------------------------------------------------
     def beat(self, claim: Claim, done: int | None = None, total: int | None = None) -> bool:

@@ -1,4 +1,5 @@
-"""What each kind of job does, over a library, and running one claimed job.
+"""The indexer: what each kind of job does, over the library's services, and running one
+claimed job.
 
 The worker (:mod:`paperatlas.worker`) and the CLI's foreground runs (``index``,
 ``ingest --index``, ``tree update``) call the same functions: a job's work, its result on
@@ -16,19 +17,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .errors import InvalidOptionError, PaperatlasError
 from .importer import Importer, IngestOptions
-from .jobs import Claim, record_ingest
+from .jobs import Claim, JobService, record_ingest
 from .mapview import MapService
+from .organize.service import TreeService
 from .records.jobs import Job
 from .records.papers import IngestReport
 from .records.serialize import to_json
-from .search import IndexReport
-
-if TYPE_CHECKING:
-    from .library import Library
+from .search import IndexReport, SearchService
+from .store import Store
+from .vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,6 @@ class Outcome:
 
 
 # -- the work of each kind --------------------------------------------------------------------
-def index_now(lib: Library, *, embed: bool = True, switch_model: bool = False,
-              progress: Progress | None = None, wait: float | None = None) -> IndexReport:
-    """Bring the search index, the token cache that tree builds read and (with an embedding
-    model) the vectors and the ANN index up to date (resumable, batch by batch)."""
-    service = lib.search_service
-    report = service.sync(progress, wait=wait)
-    lib.tree_service.sync_tokens()
-    if embed and service.semantic_enabled:
-        vectors = service.embed(switch_model=switch_model, progress=progress)
-        report = dataclasses.replace(report, embedding=vectors,
-                                     ann=service.update_ann(rebuild=switch_model))
-    return report
-
-
 def after_ingest(report: IngestReport) -> FollowUps:
     """An index of the collections that got papers, if any did."""
     touched = sorted({f.collection for f in report.files if f.collection and
@@ -72,103 +59,155 @@ def after_ingest(report: IngestReport) -> FollowUps:
     return [("index", {"collections": touched})] if report.added or report.merged else []
 
 
-def after_index(lib: Library, job: Job, report: IndexReport) -> FollowUps:
-    """A tree update (when trees exist) and a map placement (when a map exists), after an
-    index that changed something (or that was taken again: its first run may have)."""
-    embedded = report.embedding.embedded if report.embedding else 0
-    if not (report.updated or report.removed or embedded or job.attempts > 1):
-        return []
-    follow: FollowUps = []
-    collections = job.params.get("collections")
-    if _trees_of(lib, collections):
-        follow.append(("tree_update", {"collections": collections}))
-    if lib.store.maps.state() is not None:
-        follow.append(("map_place", {}))
-    return follow
+class Indexer:
+    """Index sync, embedding, the ANN index, the token cache, tree updates and map
+    placement, as jobs: run by the worker (:meth:`run_claimed`) or here, in the foreground
+    (:meth:`foreground`, :meth:`index`). Built from the services it drives, never from the
+    library."""
 
+    def __init__(self, store: Store, jobs: JobService, search: SearchService,
+                 trees: TreeService, vectors: VectorStore) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.search = search
+        self.trees = trees
+        self.vectors = vectors
 
-def update_trees(lib: Library, collections: list[str] | None,
-                 progress: Progress | None = None) -> dict[str, Any]:
-    """Place new papers in every tree of the given collections (every tree with None; a
-    tree of the whole library always)."""
-    names = _trees_of(lib, collections)
-    done: dict[str, Any] = {}
-    for i, name in enumerate(names):
-        report = lib.tree_service.update(name)
-        done[name] = {"added": len(report.added), "removed": report.removed,
-                      "unsorted": report.unsorted}
-        if progress is not None:
-            progress(i + 1, len(names))
-    return {"trees": done}
+    # -- the steps ----------------------------------------------------------------------
+    def index_now(self, *, embed: bool = True, switch_model: bool = False,
+                  progress: Progress | None = None, wait: float | None = None) -> IndexReport:
+        """Bring the search index, the token cache that tree builds read and (with an
+        embedding model) the vectors and the ANN index up to date (resumable)."""
+        service = self.search
+        report = service.sync(progress, wait=wait)
+        self.trees.sync_tokens()
+        if embed and service.semantic_enabled:
+            vectors = service.embed(switch_model=switch_model, progress=progress)
+            report = dataclasses.replace(report, embedding=vectors,
+                                         ann=service.update_ann(rebuild=switch_model))
+        return report
 
+    def after_index(self, job: Job, report: IndexReport) -> FollowUps:
+        """A tree update (when trees exist) and a map placement (when a map exists), after
+        an index that changed something (or that was taken again: its first run may have)."""
+        embedded = report.embedding.embedded if report.embedding else 0
+        if not (report.updated or report.removed or embedded or job.attempts > 1):
+            return []
+        follow: FollowUps = []
+        collections = job.params.get("collections")
+        if self._trees_of(collections):
+            follow.append(("tree_update", {"collections": collections}))
+        if self.store.maps.state() is not None:
+            follow.append(("map_place", {}))
+        return follow
 
-def _trees_of(lib: Library, collections: list[str] | None) -> list[str]:
-    """The trees that papers of ``collections`` (None: any) may join."""
-    return [t.name for t in lib.store.trees.all() if collections is None or
-            t.collection is None or t.collection in collections]
+    def update_trees(self, collections: list[str] | None,
+                     progress: Progress | None = None) -> dict[str, Any]:
+        """Place new papers in every tree of the given collections (every tree with None;
+        a tree of the whole library always)."""
+        names = self._trees_of(collections)
+        done: dict[str, Any] = {}
+        for i, name in enumerate(names):
+            report = self.trees.update(name)
+            done[name] = {"added": len(report.added), "removed": report.removed,
+                          "unsorted": report.unsorted}
+            if progress is not None:
+                progress(i + 1, len(names))
+        return {"trees": done}
 
+    def _trees_of(self, collections: list[str] | None) -> list[str]:
+        """The trees that papers of ``collections`` (None: any) may join."""
+        return [t.name for t in self.store.trees.all() if collections is None or
+                t.collection is None or t.collection in collections]
 
-def place_on_map(lib: Library) -> dict[str, Any]:
-    """Place the papers new since the map was fitted (nothing before the first build)."""
-    maps = MapService(lib.store, lib.vectors)
-    if maps.info() is None:
-        return {"placed": 0, "note": "no map yet (paperatlas map build)"}
-    return to_json(maps.build())
+    def place_on_map(self) -> dict[str, Any]:
+        """Place the papers new since the map was fitted (nothing before the first build)."""
+        maps = MapService(self.store, self.vectors)
+        if maps.info() is None:
+            return {"placed": 0, "note": "no map yet (paperatlas map build)"}
+        return to_json(maps.build())
 
+    # -- each kind's work ------------------------------------------------------------------
+    def work(self, job: Job, progress: Progress) -> Outcome:
+        """Do a job of any kind: fill its result and say what follows."""
+        kinds: dict[str, Callable[[Job, Progress], Outcome]] = {
+            "ingest": self._ingest, "index": self._index, "tree_update": self._tree_update,
+            "map_place": self._map_place}
+        if job.kind not in kinds:
+            raise InvalidOptionError("job kind", job.kind, list(kinds))
+        return kinds[job.kind](job, progress)
 
-def _ingest(lib: Library, job: Job, progress: Progress) -> Outcome:
-    path = lib.job_service.payload(job.id).get("path")
-    if not isinstance(path, str):
-        raise PaperatlasError(f"job {job.id} has no file to ingest")
-    p = job.params
+    def _ingest(self, job: Job, progress: Progress) -> Outcome:
+        path = self.jobs.payload(job.id).get("path")
+        if not isinstance(path, str):
+            raise PaperatlasError(f"job {job.id} has no file to ingest")
+        p = job.params
 
-    def on_bytes(_: str, done: int, total: int) -> None:
-        progress(done, total)
+        def on_bytes(_: str, done: int, total: int) -> None:
+            progress(done, total)
 
-    report = Importer(lib.store).ingest(
-        [path], IngestOptions(collection=p.get("collection"), format=p.get("format")), on_bytes)
-    record_ingest(job, report)
-    return Outcome(report, after_ingest(report))
+        report = Importer(self.store).ingest(
+            [path], IngestOptions(collection=p.get("collection"), format=p.get("format")),
+            on_bytes)
+        record_ingest(job, report)
+        return Outcome(report, after_ingest(report))
 
+    def _index(self, job: Job, progress: Progress) -> Outcome:
+        report = self.index_now(embed=bool(job.params.get("embed", True)), progress=progress)
+        job.result = to_json(report)
+        return Outcome(report, self.after_index(job, report))
 
-def _index(lib: Library, job: Job, progress: Progress) -> Outcome:
-    report = index_now(lib, embed=bool(job.params.get("embed", True)), progress=progress)
-    job.result = to_json(report)
-    return Outcome(report, after_index(lib, job, report))
+    def _tree_update(self, job: Job, progress: Progress) -> Outcome:
+        job.result = self.update_trees(job.params.get("collections"), progress)
+        return Outcome(job.result)
 
+    def _map_place(self, job: Job, progress: Progress) -> Outcome:
+        job.result = self.place_on_map()
+        progress(1, 1)
+        return Outcome(job.result)
 
-def _tree_update(lib: Library, job: Job, progress: Progress) -> Outcome:
-    job.result = update_trees(lib, job.params.get("collections"), progress)
-    return Outcome(job.result)
+    # -- running jobs ------------------------------------------------------------------------
+    def run_claimed(self, claim: Claim, work: Callable[[Job, Progress], Outcome] | None = None,
+                    *, progress: Progress | None = None,
+                    heartbeat: float = HEARTBEAT_EVERY) -> Outcome:
+        """Run a claimed job (its kind's work, or ``work``); see :func:`run_claimed`."""
+        return run_claimed(self.jobs, claim, work or self.work, progress=progress,
+                           heartbeat=heartbeat)
 
+    def foreground(self, kind: str, params: dict[str, Any],
+                   work: Callable[[Job, Progress], Outcome], *,
+                   progress: Progress | None = None, wait: float | None = None,
+                   take_queued: bool = True) -> Any:
+        """Run a job of ``kind`` in this process (recorded like a worker's, so ``/api/jobs``
+        shows it), taking over the queued one of a coalesced kind with ``take_queued``;
+        returns its work's value."""
+        claim = self.jobs.start_foreground(kind, params, wait=wait, take_queued=take_queued)
+        return run_claimed(self.jobs, claim, work, progress=progress).value
 
-def _map_place(lib: Library, job: Job, progress: Progress) -> Outcome:
-    job.result = place_on_map(lib)
-    progress(1, 1)
-    return Outcome(job.result)
+    def index(self, *, embed: bool = True, switch_model: bool = False,
+              progress: Progress | None = None, wait: float | None = None) -> IndexReport:
+        """An ``index`` job run here (the queued one, if any); see :meth:`index_now`."""
+        def run(job: Job, report_progress: Progress) -> Outcome:
+            report = self.index_now(embed=embed, switch_model=switch_model,
+                                    progress=report_progress, wait=wait)
+            job.result = to_json(report)
+            return Outcome(report, self.after_index(job, report))
 
-
-#: The work of each job kind: it fills the job's result and says what follows.
-WORK: dict[str, Callable[[Library, Job, Progress], Outcome]] = {
-    "ingest": _ingest, "index": _index, "tree_update": _tree_update, "map_place": _map_place}
+        value: IndexReport = self.foreground(
+            "index", {"embed": embed, "collections": None}, run, progress=progress, wait=wait)
+        return value
 
 
 # -- running one claimed job --------------------------------------------------------------
-def run_claimed(lib: Library, claim: Claim,
-                work: Callable[[Job, Progress], Outcome] | None = None, *,
-                progress: Progress | None = None, heartbeat: float = HEARTBEAT_EVERY) -> Outcome:
-    """Run a claimed job (its kind's :data:`WORK`, or ``work``), writing its progress and
-    a heartbeat as it runs, then record its end and queue what follows (only if the job is
-    still this claim's). A failure is recorded on the job and raised again; an interrupt
-    (``KeyboardInterrupt``) leaves the job running, to be taken again when this process is
-    gone."""
+def run_claimed(service: JobService, claim: Claim, work: Callable[[Job, Progress], Outcome],
+                *, progress: Progress | None = None,
+                heartbeat: float = HEARTBEAT_EVERY) -> Outcome:
+    """Run a claimed job's ``work``, writing its progress and a heartbeat as it runs, then
+    record its end and queue what follows (only if the job is still this claim's). A
+    failure is recorded on the job and raised again; an interrupt (``KeyboardInterrupt``)
+    puts the job back in the queue (if that cannot be written, it is taken again once this
+    process is gone)."""
     job = dataclasses.replace(claim.job, result={}, errors=[], message=None)
-    if work is None:
-        if job.kind not in WORK:
-            raise InvalidOptionError("job kind", job.kind, list(WORK))
-        kind_work = WORK[job.kind]
-        work = lambda j, p: kind_work(lib, j, p)  # noqa: E731
-    service = lib.job_service
     last = 0.0
 
     def on_progress(done: int, total: int) -> None:
@@ -197,7 +236,16 @@ def run_claimed(lib: Library, claim: Claim,
         beats.join(5)
         service.finish(claim, job)
         raise
-    finally:  # interrupted (Ctrl-C): the job stays running, taken again once we are gone
+    except BaseException:  # interrupted (Ctrl-C): queued again, for the next run to finish
+        stop.set()
+        beats.join(5)
+        try:
+            service.release(claim)
+        except Exception:  # the library is busy or gone: taken again once we are gone
+            log.warning("job %s: interrupted; it is taken again once this process is gone",
+                        job.id)
+        raise
+    finally:
         stop.set()
     if job.status == "running":
         job.status = "done"
@@ -210,14 +258,3 @@ def run_claimed(lib: Library, claim: Claim,
 def _beat(service: Any, claim: Claim, stop: threading.Event, every: float) -> None:
     while not stop.wait(every):
         service.beat(claim)
-
-
-def run_foreground(lib: Library, kind: str, params: dict[str, Any],
-                   work: Callable[[Job, Progress], Outcome], *,
-                   progress: Progress | None = None, wait: float | None = None,
-                   take_queued: bool = True) -> Any:
-    """Run a job of ``kind`` in this process (recorded like a worker's, so ``/api/jobs``
-    shows it), taking over the queued one of a coalesced kind with ``take_queued``;
-    returns its work's value."""
-    claim = lib.job_service.start_foreground(kind, params, wait=wait, take_queued=take_queued)
-    return run_claimed(lib, claim, work, progress=progress).value

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .jobs import KINDS
 from .records.jobs import Job
-from .work import HEARTBEAT_EVERY, run_claimed
+from .work import HEARTBEAT_EVERY
 
 if TYPE_CHECKING:
     from .library import Library
@@ -57,12 +57,12 @@ class Worker:
         """Claim and run the oldest runnable queued job; None when there is none. A job's
         failure is recorded on it, never raised."""
         lib = self.library
-        claim = lib.job_service.claim(self.kinds)
+        claim = lib.jobs.claim(self.kinds)
         if claim is None:
             return None
         with contextlib.suppress(Exception):  # recorded on the job (and logged there)
-            run_claimed(lib, claim, heartbeat=self.heartbeat)
-        job = lib.job_service.get(claim.job.id)
+            lib.indexer.run_claimed(claim, heartbeat=self.heartbeat)
+        job = lib.jobs.get(claim.job.id)
         if self.on_job is not None:
             self.on_job(job)
         return job

@@ -118,7 +118,7 @@ def stats(state: State, as_json: bool) -> None:
 @click.pass_obj
 def show(state: State, key: str, as_json: bool) -> None:
     """Show one paper by key or identifier (DOI, arXiv id, ...)."""
-    paper = state.library().paper(key)
+    paper = state.library().papers.get(key)
     _emit_json(to_json(paper)) if as_json else render.paper(paper)
 
 
@@ -127,7 +127,7 @@ def show(state: State, key: str, as_json: bool) -> None:
 @click.pass_obj
 def collections(state: State, as_json: bool) -> None:
     """List collections and their sizes."""
-    items = state.library().collections()
+    items = state.library().collections.all()
     if as_json:
         _emit_json([{"name": c.name, "papers": c.papers, "created_at": c.created_at}
                     for c in items])
@@ -167,11 +167,11 @@ def export(state: State, fmt: str, output: Path | None, collection: str | None) 
     """Export papers with key, title, abstract, authors, ids, collections and sources."""
     lib = state.library()
     if output is None:
-        lib.export(fmt, sys.stdout, collection=collection)
+        lib.papers.export(fmt, sys.stdout, collection=collection)
         return
     tmp = output.with_name(output.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
-        n = lib.export(fmt, fh, collection=collection)
+        n = lib.papers.export(fmt, fh, collection=collection)
     tmp.replace(output)  # never leave a half-written export behind
     click.echo(f"exported {n} papers to {output}", err=True)
 
@@ -182,7 +182,7 @@ def export(state: State, fmt: str, output: Path | None, collection: str | None) 
 @click.pass_obj
 def runs(state: State, limit: int, as_json: bool) -> None:
     """The ingest log: recent runs and what they did."""
-    items = state.library().ingest_runs(limit)
+    items = state.library().papers.runs(limit)
     if as_json:
         _emit_json(items)
         return

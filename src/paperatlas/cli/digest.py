@@ -60,8 +60,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """Queue the due digests and send the outbox; safe to run from cron (a run that
         finds another one running does nothing). Exits 1 when a message failed for good."""
         settings, mail = load(state.settings_path)
-        report = state.library().digest_run(settings, mail, frequency=frequency, since=since,
-                                            dry_run=dry_run, send=not no_send)
+        report = state.library().follow.digest_run(settings, mail, frequency=frequency, since=since,
+                                                   dry_run=dry_run, send=not no_send)
         _report(report, as_json)
         if report.failed:
             sys.exit(1)
@@ -72,7 +72,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     def send(state: State, as_json: bool) -> None:
         """Send the outbox's due messages only (confirmations, retries)."""
         settings, mail = load(state.settings_path)
-        report = state.library().digest_send(settings, mail)
+        report = state.library().follow.digest_send(settings, mail)
         _report(report, as_json)
         if report.failed:
             sys.exit(1)
@@ -84,7 +84,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     def preview(state: State, email: str, as_json: bool) -> None:
         """What the next digests of EMAIL's subscriptions would hold (nothing is written)."""
         settings, _ = load(state.settings_path)
-        digests = state.library().digest_preview(settings, email=email)
+        digests = state.library().follow.digest_preview(settings, email=email)
         if as_json:
             click.echo(json.dumps([to_json(d) for d in digests], ensure_ascii=False))
             return
@@ -101,7 +101,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def outbox(state: State, which: str | None, limit: int, as_json: bool) -> None:
         """Messages in the outbox, newest first: state, attempts, last error."""
-        items = state.library().outbox(which, limit)
+        items = state.library().follow.outbox(which, limit)
         if as_json:
             click.echo(json.dumps([to_json(m) for m in items], ensure_ascii=False))
             return

@@ -35,7 +35,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     def vote(state: State, key: str, user: str, undo: bool, as_json: bool) -> None:
         """Upvote a paper (by key or identifier) as a user, once; --undo takes it back."""
         lib = state.library()
-        result = lib.unvote(key, user) if undo else lib.vote(key, user)
+        result = lib.follow.unvote(key, user) if undo else lib.follow.vote(key, user)
         if as_json:
             click.echo(json.dumps(to_json(result), ensure_ascii=False))
             return
@@ -56,8 +56,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
                  limit: int, as_json: bool) -> None:
         """The most upvoted papers of the window, newer first: votes / (age_hours + 2)^1.8."""
         tree, node_id = parse_node(node)
-        result = state.library().trending(window, collection=collection, tree=tree,
-                                          node=node_id, limit=limit)
+        result = state.library().follow.trending(window, collection=collection, tree=tree,
+                                                 node=node_id, limit=limit)
         if as_json:
             click.echo(json.dumps(to_json(result), indent=2, ensure_ascii=False))
             return

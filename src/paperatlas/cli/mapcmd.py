@@ -27,7 +27,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def build(state: State, method: str | None, rebuild: bool, as_json: bool) -> None:
         """Fit the map once; later runs place new papers on it without refitting."""
-        report = state.library().map_build(method=method, rebuild=rebuild)
+        report = state.library().map.build(method=method, rebuild=rebuild)
         if as_json:
             click.echo(json.dumps(to_json(report)))
             return
@@ -40,7 +40,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def info(state: State, as_json: bool) -> None:
         """How the map was made and how many papers wait to be placed."""
-        found = state.library().map_info()
+        found = state.library().map.info()
         if as_json:
             click.echo(json.dumps(to_json(found) if found else None))
             return

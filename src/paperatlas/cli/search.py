@@ -68,8 +68,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
     def similar(state: State, keys: tuple[str, ...], limit: int, collection: str | None,
                 mode: str | None, as_json: bool) -> None:
         """Papers most like the given ones (more like these), excluding them."""
-        result = state.library().similar(list(keys), limit=limit, collection=collection,
-                                         mode=mode)
+        result = state.library().search.similar(list(keys), limit=limit, collection=collection,
+                                                mode=mode)
         if as_json:
             click.echo(json.dumps(render.search_dict(result), indent=2, ensure_ascii=False))
         else:
@@ -109,7 +109,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
                 raise click.UsageError("batch mode needs --queries and --run-file and no TEXT")
             tmp = run_file.with_name(run_file.name + ".part")
             with tmp.open("w", encoding="utf-8") as out:
-                n = state.library().run_queries(load_queries(queries), out, **query.options())
+                n = state.library().search.run_queries(load_queries(queries), out,
+                                                       **query.options())
             tmp.replace(run_file)
             click.echo(f"ran {n} queries; wrote {run_file}", err=True)
             return

@@ -60,8 +60,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
         items = items_from(searches=searches, seeds=seeds, nodes=nodes, collections=collections,
                            authors=authors, mode=mode or "")
         settings, mail = load(state.settings_path)
-        sub = state.library().subscribe(email, items, settings, mail, user=user,
-                                        frequency=frequency, confirmed=confirmed)
+        sub = state.library().follow.subscribe(email, items, settings, mail, user=user,
+                                               frequency=frequency, confirmed=confirmed)
         if as_json:
             click.echo(json.dumps(to_json(sub), ensure_ascii=False))
         else:
@@ -76,7 +76,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def list_(state: State, email: str | None, user: str | None, as_json: bool) -> None:
         """The subscriptions: id, address, state, frequency and what each follows."""
-        items = state.library().subscriptions(email=email, user=user)
+        items = state.library().follow.subscriptions(email=email, user=user)
         if as_json:
             click.echo(json.dumps([to_json(s) for s in items], ensure_ascii=False))
             return
@@ -88,5 +88,5 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def remove(state: State, sub_id: int) -> None:
         """Remove a subscription, its record of sent papers and its unsent messages."""
-        state.library().subscription_remove(sub_id)
+        state.library().follow.subscription_remove(sub_id)
         click.echo(f"removed subscription {sub_id}")

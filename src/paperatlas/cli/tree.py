@@ -52,7 +52,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
               max_children: int, margin: float, max_links: int, seed: int,
               llm_url: str | None, llm_model: str | None, as_json: bool) -> None:
         """Build (or rebuild) a tree; a rebuild keeps ids and replays your edits."""
-        report = state.library().tree_build(
+        report = state.library().trees.build(
             name, collection=collection, max_depth=max_depth, min_size=min_size,
             max_children=max_children, margin=margin, max_links=max_links, seed=seed,
             llm_url=llm_url, llm_model=llm_model, llm_key=os.environ.get("PAPERATLAS_LLM_KEY"))
@@ -75,8 +75,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
     def update(state: State, name: str, llm_url: str | None, llm_model: str | None,
                as_json: bool) -> None:
         """Place papers added since the last build or update (ids of other nodes stay)."""
-        report = state.library().tree_update(name, llm_url=llm_url, llm_model=llm_model,
-                                             llm_key=os.environ.get("PAPERATLAS_LLM_KEY"))
+        report = state.library().trees.update(name, llm_url=llm_url, llm_model=llm_model,
+                                              llm_key=os.environ.get("PAPERATLAS_LLM_KEY"))
         if as_json:
             click.echo(json.dumps(to_json(report)))
             return
@@ -102,7 +102,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
             edit = parse_edit(op, _edit_args(op, list(args)), strict=True)
         except (InvalidOptionError, EditError) as exc:
             raise click.UsageError(f"{exc}; usage: tree edit {op} {_USAGE[op]}") from None
-        click.echo(state.library().tree_edit(name, edit))
+        click.echo(state.library().trees.edit(name, edit))
 
     @tree.command()
     @_ONE
@@ -113,7 +113,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     def show(state: State, name: str | None, papers: int, depth: int | None) -> None:
         """Print the tree with topic sizes (`*` marks a locked label)."""
         name = name or _only_tree(state.library())
-        for line in state.library().tree_outline(name, show_papers=papers, max_depth=depth):
+        for line in state.library().trees.outline(name, show_papers=papers, max_depth=depth):
             click.echo(line)
 
     @tree.command()
@@ -127,11 +127,11 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """Write the tree as JSON, Markdown, OPML, a standalone HTML page or CSV."""
         name = name or _only_tree(state.library())
         if output is None:
-            state.library().tree_export(name, fmt, sys.stdout)
+            state.library().trees.export(name, fmt, sys.stdout)
             return
         tmp = f"{output}.part"
         with open(tmp, "w", encoding="utf-8", newline="") as out:
-            state.library().tree_export(name, fmt, out)
+            state.library().trees.export(name, fmt, out)
         os.replace(tmp, output)
 
     @tree.command(name="eval")
@@ -142,7 +142,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def eval_(state: State, name: str, gold: str, as_json: bool) -> None:
         """Compare the tree with a gold labelling (NMI, ARI, F1, fidelity, navigability)."""
-        r = state.library().tree_eval(name, gold)
+        r = state.library().trees.evaluate(name, gold)
         if as_json:
             click.echo(json.dumps(to_json(r)))
             return
@@ -159,7 +159,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def list_(state: State) -> None:
         """The library's trees."""
-        for t in state.library().trees():
+        for t in state.library().trees.all():
             click.echo(f"{t.name}\t{t.papers} papers\t{t.nodes} nodes\t"
                        f"{t.collection or '(all)'}\tupdated {t.updated_at}")
 
@@ -169,7 +169,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def history(state: State, name: str, limit: int) -> None:
         """The tree's change log: builds, updates (where each paper went) and edits."""
-        for entry in state.library().tree_history(name, limit):
+        for entry in state.library().trees.history(name, limit):
             click.echo(json.dumps(entry, ensure_ascii=False))
 
     @tree.command()
@@ -177,13 +177,13 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def delete(state: State, name: str) -> None:
         """Delete a tree with its edit log."""
-        state.library().tree_delete(name)
+        state.library().trees.delete(name)
         click.echo(f"deleted tree {name!r}")
 
 
 def _only_tree(lib: Any) -> str:
     """The name of the library's one tree; with none or several, an error naming them."""
-    names = [t.name for t in lib.trees()]
+    names = [t.name for t in lib.trees.all()]
     if len(names) == 1:
         return str(names[0])
     if not names:

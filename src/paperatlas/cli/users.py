@@ -25,7 +25,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def add(state: State, name: str, password_stdin: bool) -> None:
         """Add a user (the password is asked twice unless --password-stdin)."""
-        user = state.library().user_add(name, _password("Password", password_stdin))
+        user = state.library().people.add(name, _password("Password", password_stdin))
         click.echo(f"added user {user.name!r}")
 
     @users.command(name="list")
@@ -33,7 +33,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def list_(state: State, as_json: bool) -> None:
         """The users, when each was added and how many API tokens each has."""
-        items = state.library().users()
+        items = state.library().people.all()
         if as_json:
             click.echo(json.dumps([{"name": u.name, "created_at": u.created_at,
                                     "tokens": u.tokens} for u in items]))
@@ -50,8 +50,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """Set a user's password; this signs them out everywhere and deletes their API
         tokens (make new ones with `paperatlas users token NAME`)."""
         lib = state.library()
-        user = lib.user(name)  # an unknown name fails before the password is asked
-        ended = lib.user_password(user.name, _password("New password", password_stdin))
+        user = lib.people.get(name)  # an unknown name fails before the password is asked
+        ended = lib.people.set_password(user.name, _password("New password", password_stdin))
         click.echo(f"changed the password of {user.name!r}; ended {ended.sessions} web "
                    f"sessions and deleted {ended.tokens} API tokens")
 
@@ -60,7 +60,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @pass_state
     def remove(state: State, name: str) -> None:
         """Remove a user, their API tokens and web sessions (their edits and uploads stay)."""
-        state.library().user_remove(name)
+        state.library().people.remove(name)
         click.echo(f"removed user {name!r} (their web sessions and API tokens ended)")
 
     @users.command()
@@ -71,7 +71,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         """Make an API token for a user and print it (once: it cannot be shown again).
 
         Send it as `Authorization: Bearer TOKEN` to write through /api."""
-        made = state.library().token_create(name, label)
+        made = state.library().people.token_create(name, label)
         click.echo(made.token)
         click.echo(f"token {made.info.id} for {made.info.user!r}: keep it, it is not stored",
                    err=True)

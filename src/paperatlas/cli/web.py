@@ -79,7 +79,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
                        "the settings file or --base-url", err=True)
         if workers == 1:
             library = state.library()
-            library.warm()
+            library.search.warm()
             app = create_app(library, settings, digest=digest, mail=mail)
             with job_worker(state, enabled=not no_worker):
                 uvicorn.run(app, host=host, port=port, log_level="info")
@@ -169,7 +169,7 @@ def worker_app() -> Any:
     threadpool_limits(limits=config["threads"])
     library = Library(config["db"], embedding_model=config["model"],
                       embed_backend=config["backend"], embed_threads=config["threads"])
-    library.warm()
+    library.search.warm()
     settings = WebSettings(**{**config["settings"],  # (JSON made the tuple a list)
                               "allowed_hosts": tuple(config["settings"]["allowed_hosts"])})
     digest, mail, _ = for_web(config.get("settings_path"), base_url=settings.base_url)

@@ -1,15 +1,14 @@
 """RSS 2.0 and Atom feeds of papers: the newest, trending, a collection, a topic, a search.
 
-:class:`FeedBuilder` turns a library's lists into a :class:`Feed` (paths relative to the
-site); :func:`render_feed` writes it as RSS or Atom bytes with absolute links. Both are
-deterministic: the same papers and votes give the same bytes, so a hash of them is a
-stable ``ETag``. A paper's GUID (RSS) and id (Atom) is the absolute URL of its page, which
-holds its key and so never changes. An entry's ``updated`` time is when the paper was added
-to the library (for trending, its latest vote if later); ``published`` is the paper's date.
-Text is written with ``xml.etree``, which escapes it (an RSS description, which readers
-take as HTML, is escaped as HTML first; Atom says ``type="text"``); characters XML cannot
-hold are dropped.
-"""
+:class:`~paperatlas.facade.feeds.FeedBuilder` turns a library's lists into a :class:`Feed`
+(paths relative to the site); :func:`render_feed` writes it as RSS or Atom bytes with
+absolute links. Both are deterministic: the same papers and votes give the same bytes, so a
+hash of them is a stable ``ETag``. A paper's GUID (RSS) and id (Atom) is the absolute URL of
+its page, which holds its key and so never changes. An entry's ``updated`` time is when the
+paper was added to the library (for trending, its latest vote if later); ``published`` is
+the paper's date. Text is written with ``xml.etree``, which escapes it (an RSS description,
+which readers take as HTML, is escaped as HTML first; Atom says ``type="text"``); characters
+XML cannot hold are dropped."""
 
 from __future__ import annotations
 
@@ -19,16 +18,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
-from typing import TYPE_CHECKING
-from urllib.parse import urlencode
 
 from ..errors import InvalidOptionError
 from ..records.papers import Paper
 from ..urls import SITE, Urls
 from .trending import TrendingPaper
-
-if TYPE_CHECKING:
-    from ..library import Library
 
 FEED_FORMATS: tuple[str, ...] = ("rss", "atom")
 FEED_KINDS: tuple[str, ...] = ("newest", "trending", "collection", "node", "search")
@@ -102,69 +96,6 @@ def paper_entry(paper: Paper, *, note: str = "", touched: str | None = None) -> 
 def trending_entry(item: TrendingPaper, window: str) -> FeedEntry:
     votes = f"{item.votes} vote{'s' if item.votes != 1 else ''} in the last {window}"
     return paper_entry(item.paper, note=votes, touched=item.last_vote)
-
-
-class FeedBuilder:
-    """Feeds of one library, made from the same calls as its pages."""
-
-    def __init__(self, library: Library) -> None:
-        self.library = library
-
-    def build(self, kind: str, *, window: str = "week", collection: str | None = None,
-              tree: str | None = None, node: int | None = None, query: str = "",
-              mode: str | None = None, limit: int = 50,
-              now: datetime | None = None) -> Feed:
-        """The feed ``kind`` (one of ``FEED_KINDS``) with its newest (or best) papers."""
-        if kind not in FEED_KINDS:
-            raise InvalidOptionError("feed", kind, FEED_KINDS)
-        if not 1 <= limit <= 500:
-            raise InvalidOptionError("feed limit", limit, ["1 to 500"])
-        lib = self.library
-        if kind == "trending":
-            found = lib.trending(window, collection=collection, tree=tree, node=node,
-                                 limit=limit, now=now)
-            params = {"window": window, "collection": collection or "",
-                      "node": f"{tree}:{node}" if tree is not None and node is not None else ""}
-            query_string = urlencode({k: v for k, v in params.items() if v})
-            return Feed(kind, f"Trending in the last {window}",
-                        f"The papers upvoted in the last {window}, by votes / (age in hours"
-                        " + 2) ^ 1.8", f"/feeds/trending?{query_string}",
-                        f"/?tab=trending&{query_string}",
-                        [trending_entry(p, window) for p in found.papers])
-        if kind == "search":
-            return self._search(query, mode, limit)
-        if kind == "node":
-            if tree is None or node is None:
-                raise InvalidOptionError("topic node", node, ["a tree name and a node id"])
-            topic = lib.tree_node(tree, node)
-            papers = lib.trends.newest(lib.trends.scope(None, tree, node), limit)
-            where = SITE.tree(tree, node)
-            return Feed(kind, f"Topic: {topic.label}",
-                        f"The newest papers under the topic {topic.label!r} of tree {tree!r}",
-                        SITE.feed(where), where, [paper_entry(p) for p in papers])
-        if kind == "collection":
-            if not collection:
-                raise InvalidOptionError("collection", collection, ["a collection name"])
-            papers = list(lib.papers(collection=collection, limit=limit, order="recent"))
-            where = SITE.collection(collection)
-            return Feed(kind, f"Collection: {collection}",
-                        f"The newest papers of the collection {collection!r}",
-                        SITE.feed(where), where, [paper_entry(p) for p in papers])
-        papers = list(lib.papers(limit=limit, order="recent"))
-        return Feed(kind, "Newest papers", "The newest papers of the library",
-                    SITE.url("/feeds/newest"), SITE.home(), [paper_entry(p) for p in papers])
-
-    def _search(self, query: str, mode: str | None, limit: int) -> Feed:
-        text = " ".join(query.split())
-        if not text:
-            raise InvalidOptionError("search feed query", query, ["any non-empty text"])
-        lib = self.library
-        page = lib.search(text, mode=mode, limit=limit, snippets=False)
-        ids = [lib.store.papers.id_for(hit.key) for hit in page.hits]
-        papers = lib.store.papers.get_many([i for i in ids if i is not None])
-        return Feed("search", f"Search: {text}", f"The papers that best match {text!r}",
-                    SITE.search_feed(text, mode), SITE.search(text, mode),
-                    [paper_entry(p) for p in papers])
 
 
 def _text(value: str) -> str:

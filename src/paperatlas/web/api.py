@@ -56,7 +56,7 @@ def papers(request: Request, collection: Collection = None, limit: Limit = 20,
     with context(request).library() as lib:
         items = list(lib.papers(collection=_blank(collection), limit=limit, offset=offset,
                                 order=order))
-        total = lib.paper_count(_blank(collection))
+        total = lib.papers.count(_blank(collection))
     return {"total": total, "offset": offset, "limit": limit,
             "papers": [present.paper_summary(p) for p in items]}
 
@@ -70,10 +70,10 @@ def paper(request: Request, key: str,
     and the papers most ``similar`` to it."""
     ctx = context(request)
     with ctx.library() as lib:
-        found = lib.paper(key)
-        topics = lib.paper_topics(found.key)
+        found = lib.papers.get(key)
+        topics = lib.trees.topics_of(found.key)
         count = ctx.settings.similar if similar is None else similar
-        near = lib.similar([found.key], limit=count) if count else None
+        near = lib.search.similar([found.key], limit=count) if count else None
     return {**to_json(found), "topics": [to_json(t) for t in topics],
             "similar": present.similar_dicts(near) if near else []}
 
@@ -82,14 +82,14 @@ def paper(request: Request, key: str,
 def collections(request: Request) -> list[dict[str, Any]]:
     """Collections and their sizes."""
     with context(request).library() as lib:
-        return [to_json(c) for c in lib.collections()]
+        return [to_json(c) for c in lib.collections.all()]
 
 
 @router.get("/trees", tags=["trees"])
 def trees(request: Request) -> list[dict[str, Any]]:
     """The library's topic trees with their sizes."""
     with context(request).library() as lib:
-        return [to_json(t) for t in lib.trees()]
+        return [to_json(t) for t in lib.trees.all()]
 
 
 @router.get("/trees/{name}", tags=["trees"], responses=ERRORS)
@@ -102,7 +102,7 @@ def tree_json(request: Request, name: str) -> str:
     """The JSON export of a tree (the explorer page reads the same document)."""
     out = io.StringIO()
     with context(request).library() as lib:
-        lib.tree_export(name, "json", out)
+        lib.trees.export(name, "json", out)
     return out.getvalue()
 
 
@@ -110,7 +110,7 @@ def tree_json(request: Request, name: str) -> str:
 def node(request: Request, name: str, node: NodeId) -> dict[str, Any]:
     """One topic: its path, sub-topics with sizes, keywords and the papers linked to it."""
     with context(request).library() as lib:
-        return to_json(lib.tree_node(present.tree_name(name), node))
+        return to_json(lib.trees.node(present.tree_name(name), node))
 
 
 @router.get("/map", tags=["map"], responses=ERRORS)
@@ -123,7 +123,7 @@ def map_points(request: Request, collection: Collection = None,
     ``topics``, the tree's first-level topics with their point counts; -1 for none), with the
     ``method``, the ``count`` of points and the ``papers`` in scope. 409 before `map build`."""
     with context(request).library() as lib:
-        view = lib.map_points(collection=_blank(collection), tree=_blank(tree))
+        view = lib.map.points(collection=_blank(collection), tree=_blank(tree))
     body = json.dumps(to_json(view), ensure_ascii=False, separators=(",", ":")).encode()
     headers = {"Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):

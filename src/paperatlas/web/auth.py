@@ -111,7 +111,7 @@ def signed_in(request: Request) -> str | None:
     session_id = session.get("sid") if session is not None else None
     if _cookie_user(request) is not None and isinstance(session_id, str):
         with context(request).library() as lib:
-            user = lib.session_user(session_id)
+            user = lib.people.session_user(session_id)
     if user is None and session is not None and "user" in session:
         session.pop("user", None)  # ended, expired, or from before server-side sessions
         session.pop("sid", None)
@@ -144,7 +144,7 @@ def start_session(request: Request, user: str) -> None:
     """Sign ``user`` in with a fresh session (and a fresh CSRF token)."""
     ctx = context(request)
     with ctx.library() as lib:
-        session_id = lib.session_start(user, ctx.settings.session_days * 86400)
+        session_id = lib.people.session_start(user, ctx.settings.session_days * 86400)
     request.session.clear()
     request.session.update(user=user, sid=session_id, csrf=secrets.token_urlsafe(32))
     request.state.signed_in = user
@@ -155,7 +155,7 @@ def end_session(request: Request) -> None:
     session_id = request.session.get("sid")
     if isinstance(session_id, str):
         with context(request).library() as lib:
-            lib.session_end(session_id)
+            lib.people.session_end(session_id)
     request.session.clear()
     request.state.signed_in = None
 
@@ -215,7 +215,7 @@ def guard(request: Request) -> None:
     token = bearer(request) if is_api(request) else None
     if token is not None:
         with ctx.library() as lib:
-            request.state.token_user = lib.token_check(
+            request.state.token_user = lib.people.token_check(
                 token, client=client_address(request), limits=ctx.settings.auth_limits).name
         return
     user = signed_in(request) if _cookie_user(request) is not None else None

@@ -76,7 +76,7 @@ def newest(request: Request, fmt: str, limit: Limit = 50) -> Response:
     """The newest papers of the library (the home page)."""
     fmt = _format(fmt)
     with context(request).library() as lib:
-        feed = lib.feed("newest", limit=limit)
+        feed = lib.follow.feed("newest", limit=limit)
     return _answer(request, feed, fmt)
 
 
@@ -87,8 +87,8 @@ def trending(request: Request, fmt: str, window: str = "week", collection: str =
     fmt = _format(fmt)
     tree, node_id = parse_node(node)
     with context(request).library() as lib:
-        feed = lib.feed("trending", window=window, collection=collection or None, tree=tree,
-                        node=node_id, limit=limit)
+        feed = lib.follow.feed("trending", window=window, collection=collection or None, tree=tree,
+                               node=node_id, limit=limit)
     return _answer(request, feed, fmt)
 
 
@@ -98,7 +98,7 @@ def search(request: Request, fmt: str, q: str = "", mode: str = "",
     """A saved search: the papers that best match ``q`` (new matches appear as they come)."""
     fmt = _format(fmt)
     with context(request).library() as lib:
-        feed = lib.feed("search", query=q, mode=mode or None, limit=limit)
+        feed = lib.follow.feed("search", query=q, mode=mode or None, limit=limit)
     return _answer(request, feed, fmt)
 
 
@@ -107,7 +107,7 @@ def node(request: Request, name: str, node: int, fmt: str, limit: Limit = 50) ->
     """The newest papers under a topic (its whole subtree)."""
     fmt = _format(fmt)
     with context(request).library() as lib:
-        feed = lib.feed("node", tree=tree_name(name), node=node, limit=limit)
+        feed = lib.follow.feed("node", tree=tree_name(name), node=node, limit=limit)
     return _answer(request, feed, fmt)
 
 
@@ -119,5 +119,5 @@ def collection(request: Request, name: str, limit: Limit = 50) -> Response:
         raise InvalidOptionError("feed", name, [f"NAME.{f}" for f in FEED_FORMATS])
     fmt = _format(fmt)
     with context(request).library() as lib:
-        feed = lib.feed("collection", collection=stem, limit=limit)
+        feed = lib.follow.feed("collection", collection=stem, limit=limit)
     return _answer(request, feed, fmt)

@@ -46,15 +46,16 @@ def home(request: Request, page: Page = 1, collection: str | None = None,
     if tab not in HOME_TABS:
         raise InvalidOptionError("tab", tab, HOME_TABS)
     with ctx.library() as lib:
-        hot = lib.trending(window, collection=chosen, limit=size) if tab == "trending" else None
+        trending = tab == "trending"
+        hot = lib.follow.trending(window, collection=chosen, limit=size) if trending else None
         papers = [t.paper for t in hot.papers] if hot else list(lib.papers(
             collection=chosen, limit=size, offset=page_offset(page, size, MAX_LIST),
             order="recent"))
-        total = len(papers) if hot else lib.paper_count(chosen)
-        votes = lib.votes([p.key for p in papers], session_user(request))
-        collections = lib.collections()
-        trees = lib.trees()
-        pending, working = lib.pending(), len(lib.job_service.unfinished())
+        total = len(papers) if hot else lib.papers.count(chosen)
+        votes = lib.follow.votes([p.key for p in papers], session_user(request))
+        collections = lib.collections.all()
+        trees = lib.trees.all()
+        pending, working = lib.search.pending(), len(lib.jobs.unfinished())
     pager = present.Pager(page, size, total, (("collection", chosen or ""),),
                           max_page(size, MAX_LIST))
     return ctx.render(request, "home.html", {
@@ -72,9 +73,9 @@ def search(request: Request, form: Annotated[SearchForm, Depends()],
     size = ctx.settings.page_size
     query = form.query(limit=size, offset=page_offset(page, size))
     with ctx.library() as lib:
-        collections = lib.collections()
+        collections = lib.collections.all()
         result = lib.search(query)
-        votes = lib.votes([hit.key for hit in result.hits], session_user(request))
+        votes = lib.follow.votes([hit.key for hit in result.hits], session_user(request))
     pager = present.Pager(page, size, result.total, form.items(), max_page(size))
     return ctx.render(request, "search.html", {
         "form": form, "q": form.q, "result": result, "pager": pager,
@@ -86,11 +87,11 @@ def paper(request: Request, key: str) -> HTMLResponse:
     """A paper with its identifiers, sources, collections, topics and similar papers."""
     ctx = context(request)
     with ctx.library() as lib:
-        found = lib.paper(key)
-        topics = lib.paper_topics(found.key)
-        similar = lib.similar([found.key], limit=ctx.settings.similar)
-        names = [c.name for c in lib.collections()] if session_user(request) else []
-        votes = lib.votes([found.key], session_user(request))
+        found = lib.papers.get(key)
+        topics = lib.trees.topics_of(found.key)
+        similar = lib.search.similar([found.key], limit=ctx.settings.similar)
+        names = [c.name for c in lib.collections.all()] if session_user(request) else []
+        votes = lib.follow.votes([found.key], session_user(request))
     return ctx.render(request, "paper.html", {
         "paper": found, "topics": topics, "similar": similar.hits, "all_collections": names,
         "votes": votes})
@@ -101,7 +102,7 @@ def trees(request: Request) -> HTMLResponse:
     """The library's topic trees."""
     ctx = context(request)
     with ctx.library() as lib:
-        items = lib.trees()
+        items = lib.trees.all()
     return ctx.render(request, "trees.html", {"trees": items})
 
 
@@ -112,7 +113,7 @@ def tree(request: Request, name: str) -> HTMLResponse:
     name = present.tree_name(name)
     doc = json.loads(tree_json(request, name))
     with ctx.library() as lib:
-        picture = lib.tree_picture(name)
+        picture = lib.trees.picture(name)
     nodes: list[dict[str, Any]] = doc["nodes"]
     children: dict[int | None, list[dict[str, Any]]] = {}
     for n in nodes:  # the export lists parents first and children in display order
@@ -132,10 +133,10 @@ def node(request: Request, name: str,
     ctx = context(request)
     name = present.tree_name(name)
     with ctx.library() as lib:
-        topic = lib.tree_node(name, node)
-        picture = lib.tree_picture(name, node) if topic.children else ""
+        topic = lib.trees.node(name, node)
+        picture = lib.trees.picture(name, node) if topic.children else ""
         editor = session_user(request) is not None and topic.kind == "topic"
-        targets = edit_targets(lib.tree(name), node) if editor else []
+        targets = edit_targets(lib.trees.get(name), node) if editor else []
     return ctx.render(request, "node.html", {"topic": topic, "picture": _svg(picture),
                                              "editor": editor, "targets": targets})
 
@@ -152,9 +153,9 @@ def map_page(request: Request, collection: str = "", tree: str | None = None) ->
     ctx = context(request)
     chosen = _blank(collection)
     with ctx.library() as lib:
-        info = lib.map_info()
-        collections = lib.collections()
-        trees = lib.trees()
+        info = lib.map.info()
+        collections = lib.collections.all()
+        trees = lib.trees.all()
     if chosen and chosen not in {c.name for c in collections}:
         raise NotFoundError(f"no collection named {chosen!r}")
     colour = _blank(tree)

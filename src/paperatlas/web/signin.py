@@ -37,8 +37,8 @@ def signin(request: Request, name: Field = "", password: Field = "", csrf: Field
     ctx = context(request)
     try:
         with ctx.library() as lib:
-            user = lib.user_check(name.strip(), password, client=client_address(request),
-                                  limits=ctx.settings.auth_limits)
+            user = lib.people.check(name.strip(), password, client=client_address(request),
+                                    limits=ctx.settings.auth_limits)
     except AuthError as exc:
         return _form(request, local_url(next), str(exc), 401, name)
     except TooManyRequestsError as exc:

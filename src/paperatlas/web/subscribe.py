@@ -63,7 +63,7 @@ def _send_soon(request: Request, background: BackgroundTasks) -> None:
 
 def _send(ctx: AppContext, digest: DigestSettings, mail: MailSettings) -> None:
     with ctx.library() as lib:
-        lib.digest_send(digest, mail)
+        lib.follow.digest_send(digest, mail)
 
 
 def _require_user(request: Request) -> str:
@@ -96,9 +96,9 @@ def subscribe(request: Request, background: BackgroundTasks, csrf: Field = "",
     digest, mail, _ = _settings(request)
     try:
         with context(request).library() as lib:
-            sub = lib.subscribe(email.strip() or None, items, digest, mail, user=user,
-                                frequency=frequency, client=client_of(request),
-                                limits=digest.limits)
+            sub = lib.follow.subscribe(email.strip() or None, items, digest, mail, user=user,
+                                       frequency=frequency, client=client_of(request),
+                                       limits=digest.limits)
     except TooManyRequestsError as exc:  # the form again, with what was typed
         page = context(request).render(request, "subscribe.html", {
             "prefill": {"q": next(iter(search), ""), "mode": mode if mode in MODES else "",
@@ -120,7 +120,7 @@ def subscribe(request: Request, background: BackgroundTasks, csrf: Field = "",
 def confirm(request: Request, token: str) -> HTMLResponse:
     """The link in the confirmation message: the subscription starts."""
     with context(request).library() as lib:
-        sub = lib.subscription_confirm(token)
+        sub = lib.follow.subscription_confirm(token)
     return context(request).render(request, "subscription_state.html", {
         "title": "Subscription confirmed", "sub": sub,
         "message": f"{sub.email} will get a {sub.frequency} digest of new papers."})
@@ -136,7 +136,7 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 def unsubscribe(request: Request, token: str) -> HTMLResponse:
     """Unsubscribe: the page's button, and RFC 8058 one-click POSTs from mail clients."""
     with context(request).library() as lib:
-        sub = lib.unsubscribe(token)
+        sub = lib.follow.unsubscribe(token)
     message = (f"{sub.email or sub.user} will get no more digests from this subscription."
                if sub else "This subscription had already ended.")
     return context(request).render(request, "subscription_state.html", {
@@ -148,7 +148,7 @@ def mine(request: Request) -> HTMLResponse:
     """The signed-in user's subscriptions."""
     user = _require_user(request)
     with context(request).library() as lib:
-        subs = lib.subscriptions(user=user)
+        subs = lib.follow.subscriptions(user=user)
     return context(request).render(request, "subscriptions.html", {"subs": subs})
 
 
@@ -157,7 +157,7 @@ def remove(request: Request, sub_id: int, csrf: Field = "") -> Response:
     user = _require_user(request)
     check_csrf(request, csrf)
     with context(request).library() as lib:
-        lib.subscription_remove(sub_id, user=user)
+        lib.follow.subscription_remove(sub_id, user=user)
     flash(request, f"Subscription {sub_id} removed.")
     return RedirectResponse("/subscriptions", status_code=303)
 
@@ -168,7 +168,7 @@ def preview(request: Request, sub_id: int) -> HTMLResponse:
     user = _require_user(request)
     digest, _, _ = _settings(request)
     with context(request).library() as lib:
-        found = lib.digest_preview(digest, subscription=sub_id, user=user)
+        found = lib.follow.digest_preview(digest, subscription=sub_id, user=user)
     return context(request).render(request, "digest_preview.html", {"digest": found[0]})
 
 
@@ -178,7 +178,7 @@ def api_mine(request: Request) -> list[dict[str, Any]]:
     """The subscriptions of the API token's user."""
     user = api_writer(request)
     with context(request).library() as lib:
-        return [to_json(s) for s in lib.subscriptions(user=user)]
+        return [to_json(s) for s in lib.follow.subscriptions(user=user)]
 
 
 @api_router.post("/subscriptions", status_code=201)
@@ -200,9 +200,9 @@ def api_subscribe(request: Request, background: BackgroundTasks,
     digest, mail, _ = _settings(request)
     email = body.get("email")
     with context(request).library() as lib:
-        sub = lib.subscribe(str(email) if email else None, items, digest, mail, user=user,
-                            frequency=str(body.get("frequency", "daily")),
-                            client=client_of(request), limits=digest.limits)
+        sub = lib.follow.subscribe(str(email) if email else None, items, digest, mail, user=user,
+                                   frequency=str(body.get("frequency", "daily")),
+                                   client=client_of(request), limits=digest.limits)
     _send_soon(request, background)
     return to_json(sub)
 
@@ -211,7 +211,7 @@ def api_subscribe(request: Request, background: BackgroundTasks,
 def api_remove(request: Request, sub_id: int) -> dict[str, Any]:
     user = api_writer(request)
     with context(request).library() as lib:
-        lib.subscription_remove(sub_id, user=user)
+        lib.follow.subscription_remove(sub_id, user=user)
     return {"removed": sub_id}
 
 
@@ -221,18 +221,18 @@ def api_preview(request: Request, sub_id: int) -> dict[str, Any]:
     user = api_writer(request)
     digest, _, _ = _settings(request)
     with context(request).library() as lib:
-        return to_json(lib.digest_preview(digest, subscription=sub_id, user=user)[0])
+        return to_json(lib.follow.digest_preview(digest, subscription=sub_id, user=user)[0])
 
 
 @api_router.post("/subscriptions/confirm")
 def api_confirm(request: Request, token: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
     with context(request).library() as lib:
-        return to_json(lib.subscription_confirm(token))
+        return to_json(lib.follow.subscription_confirm(token))
 
 
 @api_router.post("/unsubscribe")
 def api_unsubscribe(request: Request, token: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
     with context(request).library() as lib:
-        sub = lib.unsubscribe(token)
+        sub = lib.follow.unsubscribe(token)
     return {"unsubscribed": sub.id if sub else None, "already": sub is None}
 

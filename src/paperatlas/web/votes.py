@@ -49,7 +49,7 @@ def vote(request: Request, key: str) -> dict[str, Any]:
     after the vote, ``changed`` whether this call cast it."""
     user = api_voter(request)
     with context(request).library() as lib:
-        return to_json(lib.vote(key, user))
+        return to_json(lib.follow.vote(key, user))
 
 
 @router.delete("/api/papers/{key:path}/vote", tags=["papers"], responses=VOTE_ERRORS)
@@ -57,7 +57,7 @@ def unvote(request: Request, key: str) -> dict[str, Any]:
     """Take your vote on a paper back (``changed`` is false when there was none)."""
     user = api_voter(request)
     with context(request).library() as lib:
-        return to_json(lib.unvote(key, user))
+        return to_json(lib.follow.unvote(key, user))
 
 
 @router.get("/api/trending", tags=["papers"], responses={
@@ -73,8 +73,8 @@ def trending(request: Request,
     (age from the paper's date, else from when it was added)."""
     tree, node_id = parse_node(node)
     with context(request).library() as lib:
-        return to_json(lib.trending(window, collection=collection or None, tree=tree,
-                                    node=node_id, limit=limit))
+        return to_json(lib.follow.trending(window, collection=collection or None, tree=tree,
+                                           node=node_id, limit=limit))
 
 
 @router.post("/papers/{key:path}/vote", include_in_schema=False)
@@ -83,7 +83,7 @@ def vote_form(request: Request, key: str, csrf: Field = "", undo: Field = "",
     """The upvote button of the pages: vote (or, with ``undo``, take the vote back)."""
     user = page_writer(request, csrf)
     with context(request).library() as lib:
-        result = lib.unvote(key, user) if undo else lib.vote(key, user)
+        result = lib.follow.unvote(key, user) if undo else lib.follow.vote(key, user)
     if result.changed:
         flash(request, "Vote taken back." if undo else "Upvoted.")
     return RedirectResponse(local_url(back, paper_url(result.key)), status_code=303)

@@ -58,7 +58,7 @@ def tree_edit(request: Request, name: str,
     edit = parse_edit(op, args, strict=True)
     name = tree_name(name)
     with context(request).library() as lib:
-        message = lib.tree_edit(name, edit)
+        message = lib.trees.edit(name, edit)
     return {"tree": name, "op": edit.op, "args": edit.args(), "message": message}
 
 
@@ -67,7 +67,7 @@ def tree_history(request: Request, name: str,
                  limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
     """The tree's change log, newest first: builds, updates and edits."""
     with context(request).library() as lib:
-        return lib.tree_history(tree_name(name), limit)
+        return lib.trees.history(tree_name(name), limit)
 
 
 @router.post("/collections", tags=["papers"], status_code=201, responses={
@@ -77,7 +77,7 @@ def collection_create(request: Request,
     """Create an empty collection."""
     api_writer(request)
     with context(request).library() as lib:
-        return to_json(lib.collection_create(name))
+        return to_json(lib.collections.create(name))
 
 
 @router.post("/collections/{name:path}/papers", tags=["papers"], responses=WRITE_ERRORS)
@@ -85,8 +85,8 @@ def collection_add(request: Request, name: str, keys: Keys) -> dict[str, Any]:
     """Put papers in a collection; ``added`` counts those not already in it."""
     api_writer(request)
     with context(request).library() as lib:
-        added = lib.collection_add(name, keys)
-        size = lib.paper_count(name)
+        added = lib.collections.add(name, keys)
+        size = lib.papers.count(name)
     if added:
         queue_index(request, name)
     return {"collection": name, "added": added, "papers": size}
@@ -97,8 +97,8 @@ def collection_remove(request: Request, name: str, keys: Keys) -> dict[str, Any]
     """Take papers out of a collection (they stay in the library)."""
     api_writer(request)
     with context(request).library() as lib:
-        removed = lib.collection_remove(name, keys)
-        size = lib.paper_count(name)
+        removed = lib.collections.remove(name, keys)
+        size = lib.papers.count(name)
     if removed:
         queue_index(request, name)
     return {"collection": name, "removed": removed, "papers": size}
@@ -134,4 +134,4 @@ def jobs(request: Request,
     """Recent jobs, newest first, as the worker left them (queued and running ones with
     their progress)."""
     with context(request).library() as lib:
-        return [to_json(j) for j in lib.jobs(limit)]
+        return [to_json(j) for j in lib.jobs.recent(limit)]

@@ -43,7 +43,7 @@ def tree_edit(request: Request, name: str, op: Field = "", csrf: Field = "", nod
         raw["nodes"] = raw.pop("node")
     edit = parse_edit(op, raw)
     with context(request).library() as lib:
-        message = lib.tree_edit(name, edit)
+        message = lib.trees.edit(name, edit)
     flash(request, message[:1].upper() + message[1:] + ".")
     return _back(present.tree_url(name, focus(edit)))
 
@@ -53,7 +53,7 @@ def collections(request: Request) -> HTMLResponse:
     """The collections, with a form to make one."""
     ctx = context(request)
     with ctx.library() as lib:
-        items = lib.collections()
+        items = lib.collections.all()
     return ctx.render(request, "collections.html", {"collections": items})
 
 
@@ -61,7 +61,7 @@ def collections(request: Request) -> HTMLResponse:
 def collection_create(request: Request, name: Field = "", csrf: Field = "") -> Response:
     page_writer(request, csrf)
     with context(request).library() as lib:
-        made = lib.collection_create(name)
+        made = lib.collections.create(name)
     flash(request, f"Collection {made.name!r} created.")
     return _back(collection_url(made.name))
 
@@ -72,7 +72,7 @@ def collection_add(request: Request, collection: Field = "", key: Field = "",
     """Put a paper (by key or identifier) in a collection."""
     page_writer(request, csrf)
     with context(request).library() as lib:
-        added = lib.collection_add(collection, [key.strip()])
+        added = lib.collections.add(collection, [key.strip()])
     if added:
         queue_index(request, collection)
     flash(request, f"Added to {collection!r}." if added else f"Already in {collection!r}.")
@@ -85,7 +85,7 @@ def collection_remove(request: Request, collection: Field = "", key: Field = "",
     """Take a paper out of a collection (it stays in the library)."""
     page_writer(request, csrf)
     with context(request).library() as lib:
-        removed = lib.collection_remove(collection, [key])
+        removed = lib.collections.remove(collection, [key])
     if removed:
         queue_index(request, collection)
     flash(request, f"Removed from {collection!r}.")
@@ -99,7 +99,7 @@ def collection(request: Request, name: str,
     ctx = context(request)
     size = ctx.settings.page_size
     with ctx.library() as lib:
-        total = lib.paper_count(name)
+        total = lib.papers.count(name)
         papers = list(lib.papers(collection=name, limit=size,
                                  offset=page_offset(page, size, MAX_LIST), order="recent"))
     return ctx.render(request, "collection.html", {
@@ -112,9 +112,9 @@ def uploads(request: Request) -> HTMLResponse:
     """The upload form and the recent jobs (uploads and the work they queued)."""
     ctx = context(request)
     with ctx.library() as lib:
-        items = lib.jobs(20)
-        names = [c.name for c in lib.collections()]
-        pending = lib.pending()
+        items = lib.jobs.recent(20)
+        names = [c.name for c in lib.collections.all()]
+        pending = lib.search.pending()
     return ctx.render(request, "uploads.html", {
         "jobs": items, "pending": pending, "formats": FORMAT_NAMES,
         "collections": names, "limit": ctx.settings.max_upload_bytes})

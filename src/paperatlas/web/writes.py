@@ -63,7 +63,7 @@ def edit_targets(tree: Tree, node_id: int) -> list[dict[str, Any]]:
 def job_of(request: Request, job_id: int) -> Job:
     """A job as it stands now (its progress is written by the process running it)."""
     with context(request).library() as lib:
-        return lib.job(job_id)
+        return lib.jobs.get(job_id)
 
 
 @dataclass(frozen=True)
@@ -136,12 +136,12 @@ def queue_ingest(request: Request, upload: Upload, user: str) -> Job:
     params = {"file": upload.path.name, "bytes": upload.size, **options}
     params["collection"] = options["collection"] or upload.path.stem
     with context(request).library() as lib:
-        return lib.job_service.enqueue("ingest", params, created_by=user,
-                                       payload={"path": str(upload.path)})
+        return lib.jobs.enqueue("ingest", params, created_by=user,
+                                payload={"path": str(upload.path)})
 
 
 def queue_index(request: Request, collection: str) -> None:
     """Queue an index job for a collection's changed papers (so that they reach its search
     filter and its trees); one already queued takes the collection in."""
     with context(request).library() as lib:
-        lib.job_service.enqueue("index", {"collections": [collection]})
+        lib.jobs.enqueue("index", {"collections": [collection]})
