@@ -12,7 +12,7 @@ mypy_api = pytest.importorskip("mypy.api")
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A command module as the ones in ``src/paperatlas/cli`` are written.
-COMMAND = '''"""A command that ingests a file."""
+COMMAND = '''"""A command that builds a topic tree."""
 
 from __future__ import annotations
 
@@ -27,14 +27,14 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @main.command()
     @pass_state
     def load(state: State) -> None:
-        state.library().{call}(["x.csv"])
+        state.library().{call}("default")
 '''
 
 
 def test_mypy_catches_a_misspelled_library_call(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "wrong_cmd.py").write_text(COMMAND.format(call="ingets"), encoding="utf-8")
-    (tmp_path / "right_cmd.py").write_text(COMMAND.format(call="ingest"), encoding="utf-8")
+    (tmp_path / "wrong_cmd.py").write_text(COMMAND.format(call="trees.buidl"), encoding="utf-8")
+    (tmp_path / "right_cmd.py").write_text(COMMAND.format(call="trees.build"), encoding="utf-8")
     monkeypatch.setenv("MYPYPATH", str(ROOT / "src"))  # the sources, as `mypy` checks them
     started = time.monotonic()
     # `make test` runs mypy first: the repository's cache makes this a check of two files.
@@ -45,6 +45,6 @@ def test_mypy_catches_a_misspelled_library_call(tmp_path: Path,
     assert status == 1, (out, err)
     assert len(errors) == 1, out  # in the misspelled module only
     assert "wrong_cmd.py:16:" in errors[0]
-    assert '"Library" has no attribute "ingets"' in errors[0]
+    assert '"Trees" has no attribute "buidl"' in errors[0]
     assert errors[0].endswith("[attr-defined]")
     assert time.monotonic() - started < 120  # seconds with a warm cache, ~1 min cold
