@@ -59,7 +59,7 @@ async def during_upload(args: argparse.Namespace, base: str, asked: list[str], n
                             headers={"Authorization": f"Bearer {token}"}, timeout=60)
     answer.raise_for_status()
     upload = {"status": answer.status_code, "answer_s": round(time.monotonic() - started, 2),
-              "job": answer.json().get("id")}
+              "job": answer.json()["job"]["id"]}
     state = {"left": 1, "checked": 0.0}
 
     def done() -> bool:
