@@ -16,6 +16,7 @@ from .. import __version__
 from ..accounts import AuthLimits
 from ..library import Library
 from ..search import MODES
+from ..urls import SITE
 from . import hosts, present
 
 
@@ -107,7 +108,7 @@ def _templates(settings: WebSettings) -> Jinja2Templates:
     )
     env.globals.update(
         site_title=settings.title, version=__version__, modes=MODES,
-        paper_url=present.paper_url, tree_url=present.tree_url,
+        paper_url=present.paper_url, tree_url=present.tree_url, urls=SITE,
     )
     env.filters.update(segments=present.segments, id_links=present.id_links,
                        web_links=present.web_links)
