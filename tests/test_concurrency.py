@@ -111,3 +111,25 @@ def test_two_slow_requests_do_not_stall_the_others(clib: Library) -> None:
     assert min(slow_times) >= 1.0
     assert fast_done < 0.8, (fast_done, fast_times)  # not behind the slow ones (1 s each)
     assert max(slow_times) < 1.9  # the two slow ones ran side by side, not one after another
+
+
+def test_searches_answer_from_the_vectors_they_have_while_one_thread_reloads(
+        tmp_path: Path) -> None:
+    """Another process's index changed the vectors: the thread that reloads them works
+    alone while the other threads' searches answer from the snapshot they have."""
+    db = tmp_path / "r.db"
+    lib = Library(db, embedding_model=HashingEmbedder("hash-64", 64))
+    lib.ingest([write_csv(tmp_path / "a.csv", papers_of("protein", 8))], index=True)
+    assert lib.search("protein", mode="semantic").total == 8  # loaded
+    with Library(db, embedding_model=HashingEmbedder("hash-64", 64)) as other:
+        other.ingest([write_csv(tmp_path / "b.csv", papers_of("galaxy", 8))], index=True)
+    reloading = lib.vectors._loading  # as a reloading thread holds it
+    done: list[int] = []
+    with reloading:
+        thread = threading.Thread(target=lambda: done.append(
+            len(lib.search("protein", mode="semantic", limit=50).hits)))
+        thread.start()
+        thread.join(5)
+        assert done == [8]  # answered at once, from the vectors it had
+    assert len(lib.search("protein", mode="semantic", limit=50).hits) == 16  # then reloaded
+    lib.close()

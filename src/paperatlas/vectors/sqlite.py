@@ -221,6 +221,12 @@ class SqliteVectorStore(VectorStore):
         loaded = self._loaded
         if version == loaded.version and ann_version == loaded.ann_version:
             return loaded
+        if loaded.version is not None and version[2] == loaded.version[2]:
+            # Another process's change: while one thread reloads, the others answer from
+            # the vectors they have (reads say how many papers wait) instead of queueing.
+            if not self._loading.acquire(blocking=False):
+                return loaded
+            self._loading.release()
         with self._loading:
             old = self._loaded
             if version == old.version and ann_version == old.ann_version:
