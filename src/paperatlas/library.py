@@ -18,7 +18,7 @@ from .errors import InvalidOptionError
 from .facade.feeds import FeedBuilder
 from .facade.follow import Follow
 from .facade.maps import Map
-from .facade.papers import PAPER_ORDERS, Collections, Papers
+from .facade.papers import Collections, Papers
 from .facade.search import Search
 from .facade.trees import Trees
 from .follow.service import FollowService
@@ -34,7 +34,7 @@ from .store import Store
 from .vectors import ANN_MIN, SqliteVectorStore
 from .work import Indexer, Progress, after_ingest
 
-__all__ = ["PAPER_ORDERS", "Library"]
+__all__ = ["Library"]
 
 
 class Library:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import InvalidOptionError, PaperatlasError
 from .importer import Importer, IngestOptions
@@ -33,7 +33,6 @@ from .vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 #: A job's progress: done of total (papers, bytes or trees, as the kind counts).
 Progress = Callable[[int, int], None]
 #: Follow-up jobs: kind and parameters.
