@@ -249,3 +249,58 @@ def test_reads_see_writes_of_another_connection(store: Store, vs: VectorStore,
     finally:
         other.close()
     assert vs.count() == 30 and len(vs.search(q, 30)) == 30
+
+
+def test_another_process_changes_are_patched_in(store: Store, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader reads again only the papers changed since its last read (new, re-embedded,
+    deleted), and ends with exactly what a full read gives."""
+    vs = SqliteVectorStore(store)
+    ids = add_papers(store, 30)
+    stored = embed(store, vs, ids, np.random.default_rng(21))
+    q = unit(np.random.default_rng(22), 1)[0]
+    assert [h.paper_id for h in vs.search(q, 40)] == brute(stored, q, 40)
+    other = Store(tmp_path / "v.db")  # another process: new papers, new texts, a deletion
+    try:
+        writer = SqliteVectorStore(other)
+        ids += add_papers(other, 10, start=30)
+        with other.transaction():
+            other.conn.execute("UPDATE papers SET title = 'Changed' WHERE id IN (?, ?)",
+                               (ids[3], ids[17]))
+            other.conn.execute("DELETE FROM papers WHERE id = ?", (ids[8],))
+        stored.pop(ids[8])
+        stored.update(embed(other, writer, [ids[3], ids[17], *ids[30:]],
+                            np.random.default_rng(23)))
+    finally:
+        other.close()
+
+    def no_full_read(*args: object) -> None:
+        raise AssertionError("read every vector again")
+
+    monkeypatch.setattr(SqliteVectorStore, "_load", no_full_read)
+    hits = vs.search(q, 40)
+    assert [h.paper_id for h in hits] == brute(stored, q, 40)
+    patched = vs._current()
+    monkeypatch.undo()
+    full = SqliteVectorStore(store)._current()
+    assert patched.ids.tolist() == full.ids.tolist() == sorted(stored)
+    assert np.array_equal(patched.matrix, full.matrix)
+    assert np.array_equal(patched.titles, full.titles)
+
+
+def test_a_model_switch_reads_every_vector_again(store: Store, tmp_path: Path) -> None:
+    vs = SqliteVectorStore(store)
+    ids = add_papers(store, 20)
+    embed(store, vs, ids, np.random.default_rng(31))
+    q = unit(np.random.default_rng(32), 1)[0]
+    assert len(vs.search(q, 5)) == 5
+    other = Store(tmp_path / "v.db")
+    try:
+        writer = SqliteVectorStore(other)
+        with other.transaction():
+            writer.clear()
+            other.search.set_state(STATE, 0, {"model": "model-b"}, utcnow())
+        stored = embed(other, writer, ids, np.random.default_rng(33), model="model-b")
+    finally:
+        other.close()
+    assert [h.paper_id for h in vs.search(q, 20)] == brute(stored, q, 20)

@@ -198,6 +198,20 @@ class Store:
             finally:
                 self._local.writing = False
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that all see one state of the library: a read transaction on this
+        thread's read connection (inside :meth:`transaction`, that transaction's state)."""
+        conn = self.connection()
+        if conn is self.conn or conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")  # nothing to keep: the connection is read-only
+
     @property
     def schema_version(self) -> int:
         return schema_version(self.conn)

@@ -1,11 +1,13 @@
 """The first :class:`~.base.VectorStore`: vectors in the library's SQLite file, searched in
 memory, with a faiss HNSW index (:mod:`.ann`) once there are many.
 
-Searches load every vector into memory once and again whenever the vectors change (any
-process's commit). A query scores each paper by the better of its paper vector (title +
-abstract) and its title vector; "more like these" compares paper vectors only. With an
-ANN index in ``folder`` (kept by :meth:`SqliteVectorStore.optimize` once there are
-``ann_min`` vectors), :meth:`~SqliteVectorStore.search` scores only its candidates, plus
+Searches load every vector into memory once; when the vectors change (any process's
+commit), only the vectors of the papers changed since are read again and patched into a
+new copy (all of them after a model switch or when many changed). A query scores each
+paper by the better of its paper vector (title + abstract) and its title vector; "more
+like these" compares paper vectors only. With an ANN index in ``folder`` (kept by
+:meth:`SqliteVectorStore.optimize` once there are ``ann_min`` vectors),
+:meth:`~SqliteVectorStore.search` scores only its candidates, plus
 the papers changed since it was written; every score is exact, computed row by row the
 same way on every path (``einsum``: a BLAS product's last bit depends on the rows around).
 """
@@ -16,10 +18,11 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from ..store import Store
+from ..store import Store, utcnow
 from . import ann
 from .ann import AnnIndex
 from .base import (
@@ -34,22 +37,40 @@ from .base import (
 
 #: The change-log position the vectors stand at (the embedding job's progress).
 STATE = "semantic"
+#: Counts the times every vector was removed (a model switch), by any process.
+CLEARED = "semantic-cleared"
 #: Libraries with at least this many vectors get an ANN index (below, exact search is fast).
 ANN_MIN = 20_000
 #: Papers missing from the ANN index that every query scores besides its candidates (at
 #: most a fifth of the papers); with more, search is exact until the next ``optimize``.
 _MAX_EXTRA = 20_000
+#: A reload reads just the papers changed since the last one when they are at most this
+#: many (and at most 1,000 or a fifth of the papers); otherwise it reads every vector.
+_MAX_PATCH = 50_000
+#: Rows copied at a time when a reload patches the vectors (bounds the temporary copies).
+_COPY_ROWS = 32_768
+
+
+class _Version(NamedTuple):
+    """What the vectors in memory were read at; any change means reading again."""
+
+    seq: int  # the embedding job's change-log position
+    vectors: int  # vectors stored
+    writes: int  # writes through this object
+    cleared: int  # times every vector was removed, by any process
 
 
 @dataclass(frozen=True)
 class _Loaded:
     """One consistent view of the vectors in memory (replaced whole, never changed)."""
 
-    version: tuple[int, int, int] | None = None
+    version: _Version | None = None
+    #: The last change-log position when it was read (a reload reads what changed after).
+    head: int = 0
+    #: Paper ids, ascending; row ``i`` of both matrices is paper ``ids[i]``.
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     titles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    row: dict[int, int] = field(default_factory=dict)
     #: The ANN index on disk (None: none, or unreadable), and the ``ann.json`` it came from.
     ann: AnnIndex | None = None
     ann_version: tuple[int, int, int] | None = None
@@ -59,8 +80,14 @@ class _Loaded:
 
     def rows_of(self, paper_ids: Iterable[int]) -> np.ndarray:
         """The sorted rows of those of ``paper_ids`` that have vectors (each once)."""
-        return np.asarray(sorted({r for p in paper_ids if (r := self.row.get(p)) is not None}),
-                          dtype=np.int64)
+        return self.rows_in(np.unique(np.fromiter(paper_ids, dtype=np.int64)))
+
+    def rows_in(self, paper_ids: np.ndarray) -> np.ndarray:
+        """The rows of those of ``paper_ids`` that have vectors, in their order."""
+        at = np.searchsorted(self.ids, paper_ids)
+        found = at < len(self.ids)
+        found[found] = self.ids[at[found]] == paper_ids[found]
+        return at[found].astype(np.int64)
 
 
 class SqliteVectorStore(VectorStore):
@@ -131,6 +158,8 @@ class SqliteVectorStore(VectorStore):
     def clear(self) -> None:
         self._writes += 1
         self.store.vectors.delete_all()
+        times = self.store.search.state(CLEARED)[0]
+        self.store.search.set_state(CLEARED, times + 1, {}, utcnow())
 
     # -- reading -------------------------------------------------------------------------
     def get(self, paper_ids: Sequence[int], *,
@@ -216,12 +245,12 @@ class SqliteVectorStore(VectorStore):
     # -- the vectors in memory -----------------------------------------------------------
     def _current(self) -> _Loaded:
         """The vectors in memory, reloaded first if they or the ANN file changed."""
-        version = (self.store.search.state(STATE)[0], self.count(), self._writes)
+        version = self._version()
         ann_version = None if self.folder is None else ann.meta_version(self.folder)
         loaded = self._loaded
         if version == loaded.version and ann_version == loaded.ann_version:
             return loaded
-        if loaded.version is not None and version[2] == loaded.version[2]:
+        if loaded.version is not None and version.writes == loaded.version.writes:
             # Another process's change: while one thread reloads, the others answer from
             # the vectors they have (reads say how many papers wait) instead of queueing.
             if not self._loading.acquire(blocking=False):
@@ -231,13 +260,74 @@ class SqliteVectorStore(VectorStore):
             old = self._loaded
             if version == old.version and ann_version == old.ann_version:
                 return old  # another thread reloaded meanwhile
-            base = old if version == old.version else self._load(version)
+            base = old if version == old.version else self._reload(old)
             index = old.ann if ann_version == old.ann_version else (
                 None if self.folder is None else AnnIndex.load(self.folder))
             self._loaded = _with_ann(self, base, index, ann_version)
             return self._loaded
 
-    def _load(self, version: tuple[int, int, int]) -> _Loaded:
+    def _reload(self, old: _Loaded) -> _Loaded:
+        """The vectors as they are now, all read in one state of the library: ``old``
+        patched with the papers changed since it was read, or every vector again."""
+        with self.store.snapshot():
+            version = self._version()
+            head = self.store.search.last_seq()
+            patched = self._patch(old, version, head)
+            return patched if patched is not None else self._load(version, head)
+
+    def _version(self) -> _Version:
+        search = self.store.search
+        return _Version(search.state(STATE)[0], self.count(), self._writes,
+                        search.state(CLEARED)[0])
+
+    def _patch(self, old: _Loaded, version: _Version, head: int) -> _Loaded | None:
+        """``old`` with the vectors read again of the papers that may have changed since:
+        those the embedding job reached since (change-log positions ``old.version.seq``
+        to ``version.seq``) and those changed or deleted since (``old.head`` to ``head``).
+        Another process changes vectors only so; None when that does not hold (writes
+        through this object, a clear, a position that went back, a count that does not
+        add up) or too many changed."""
+        was = old.version
+        if (was is None or (version.writes, version.cleared) != (was.writes, was.cleared)
+                or version.seq < was.seq or head < old.head):
+            return None
+        limit = min(max(len(old.ids) // 5, 1_000), _MAX_PATCH)
+        search = self.store.search
+        changed = np.unique(np.asarray(
+            search.changed_between(was.seq, version.seq, limit + 1)
+            + search.changed_between(old.head, head, limit + 1), dtype=np.int64))
+        if len(changed) > limit:
+            return None
+        fresh_ids: list[int] = []
+        fresh, fresh_titles = [], []
+        for batch_ids, mat, title_mat, _ in self.store.vectors.load(paper_ids=changed.tolist()):
+            fresh_ids += batch_ids
+            fresh.append(mat)
+            fresh_titles.append(title_mat)
+        keep = np.flatnonzero(~np.isin(old.ids, changed))
+        new_ids = np.asarray(fresh_ids, dtype=np.int64)
+        total = len(keep) + len(new_ids)
+        dim = old.matrix.shape[1]
+        if total != version.vectors or any(m.shape[1] != dim for m in fresh):
+            return None
+        order = np.argsort(np.concatenate([old.ids[keep], new_ids]), kind="stable")
+        where = np.empty(total, dtype=np.int64)
+        where[order] = np.arange(total)  # the row each kept, then each fresh, vector goes to
+        ids = np.empty(total, dtype=np.int64)
+        matrix = np.empty((total, dim), dtype=np.float32)
+        titles = np.empty((total, dim), dtype=np.float32)
+        for from_ids, source, title_source, rows, dest in (
+                (old.ids, old.matrix, old.titles, keep, where[:len(keep)]),
+                (new_ids, _stack(fresh, dim), _stack(fresh_titles, dim),
+                 np.arange(len(new_ids)), where[len(keep):])):
+            for start in range(0, len(rows), _COPY_ROWS):
+                part, to = rows[start:start + _COPY_ROWS], dest[start:start + _COPY_ROWS]
+                ids[to] = from_ids[part]
+                matrix[to] = source[part]
+                titles[to] = title_source[part]
+        return _Loaded(version=version, head=head, ids=ids, matrix=matrix, titles=titles)
+
+    def _load(self, version: _Version, head: int) -> _Loaded:
         ids: list[int] = []
         parts, titles = [], []
         for batch_ids, mat, title_mat, _ in self.store.vectors.load():
@@ -245,10 +335,13 @@ class SqliteVectorStore(VectorStore):
             parts.append(mat)
             titles.append(title_mat)
         empty = np.zeros((0, 0), dtype=np.float32)
-        return _Loaded(version=version, ids=np.asarray(ids, dtype=np.int64),
+        return _Loaded(version=version, head=head, ids=np.asarray(ids, dtype=np.int64),
                        matrix=np.vstack(parts) if parts else empty,
-                       titles=np.vstack(titles) if titles else empty,
-                       row={pid: i for i, pid in enumerate(ids)})
+                       titles=np.vstack(titles) if titles else empty)
+
+
+def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.vstack(parts) if parts else np.zeros((0, dim), dtype=np.float32)
 
 
 def _with_ann(vectors: SqliteVectorStore, loaded: _Loaded, index: AnnIndex | None,
@@ -259,14 +352,14 @@ def _with_ann(vectors: SqliteVectorStore, loaded: _Loaded, index: AnnIndex | Non
     if (index is not None and loaded.version is not None and len(loaded.ids)
             and index.meta.dim == loaded.matrix.shape[1]
             and vectors.models() == [index.meta.model]):
-        seq = loaded.version[0]
+        seq = loaded.version.seq
         limit = min(len(loaded.ids) // 5, _MAX_EXTRA)
         changed = sorted(set(vectors.store.search.changed_between(
             min(index.meta.seq, seq), max(index.meta.seq, seq), limit + 1)) | vectors._touched)
         rows = np.flatnonzero(~np.isin(loaded.ids, index.papers)
                               | np.isin(loaded.ids, np.asarray(changed, dtype=np.int64)))
         extra = None if len(changed) > limit or len(rows) > limit else rows
-    return _Loaded(loaded.version, loaded.ids, loaded.matrix, loaded.titles, loaded.row,
+    return _Loaded(loaded.version, loaded.head, loaded.ids, loaded.matrix, loaded.titles,
                    index, ann_version, extra)
 
 
@@ -285,11 +378,11 @@ def _candidates(now: _Loaded, vector: np.ndarray, want: int, titles: bool) -> np
     ask = want * 2 if titles else want  # a paper has up to two entries
     while True:
         found, exhausted = now.ann.search(vector, ask, titles=titles)
-        rows = [r for p in found.tolist() if (r := now.row.get(p)) is not None]
+        rows = now.rows_in(np.asarray(found, dtype=np.int64))
         if len(rows) >= want or exhausted:
             break
         ask *= 4  # stale entries took places: look further
-    return np.union1d(np.asarray(rows, dtype=np.int64), now.extra)
+    return np.union1d(rows, now.extra)
 
 
 def _top(now: _Loaded, scores: np.ndarray, k: int, allowed: Iterable[int] | None,
