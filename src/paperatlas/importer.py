@@ -98,6 +98,16 @@ def _base_key(rec: Record) -> str:
     return slug(rec.title)
 
 
+def _newer_version(store: Store, paper_id: int, rec: Record, source: str) -> bool:
+    """Whether ``rec`` is a newer version (``extra["signals"]["version"]``, a number) of
+    the paper than the one ``source`` gave before (a new version revises the paper)."""
+    version = rec.extra.get("signals", {}).get("version")
+    if not isinstance(version, int):
+        return False
+    have = store.signals.of([paper_id]).get(paper_id, {}).get(source, {}).get("version")
+    return isinstance(have, int) and version > have
+
+
 class Importer:
     """Runs ingest over a :class:`Store`."""
 
@@ -136,6 +146,15 @@ class Importer:
                     prov.finish_run(run_id, status, summary, utcnow())
         return report
 
+    def ingest_page(self, file: InputFile, options: IngestOptions, run_id: int | None,
+                    then: Callable[[FileReport], None] | None = None) -> FileReport:
+        """An answer fetched from a source (``file.origin``), ingested like a file of
+        ``options.format``; ``then`` runs inside the same transaction, so a source's
+        cursor moves exactly when the records it has seen are stored."""
+        self.detail = options.dry_run
+        self.strict = options.strict
+        return self._file(file.path, options, run_id, None, file=file, then=then)
+
     def _close_dead_runs(self) -> None:
         """Mark ``interrupted`` the runs still ``running`` whose process is gone."""
         prov = self.store.provenance
@@ -144,24 +163,27 @@ class Importer:
                 prov.finish_run(run_id, "interrupted", prov.run_totals(run_id), utcnow())
 
     def _file(self, path: Path, options: IngestOptions, run_id: int | None,
-              progress: ProgressFn | None) -> FileReport:
-        report = FileReport(path=storable(str(path)))
+              progress: ProgressFn | None, *, file: InputFile | None = None,
+              then: Callable[[FileReport], None] | None = None) -> FileReport:
+        report = FileReport(path=storable(file.origin if file and file.origin else str(path)))
         sha: str | None = None
         try:
-            file = InputFile.inspect(path)
+            file = file or InputFile.inspect(path)
             sha = file.sha256
-            if file.blank:
+            if file.blank:  # an empty file holds no records
                 report.collection = options.collection or default_collection(path, None)
                 report.format = options.format
-                self._log(run_id, report, sha)
-                return report  # an empty file holds no records
-            parser = make_parser(file, options.format, options.mapping)
-            report.format = parser.name
-            report.collection = options.collection or default_collection(path, parser.name)
+            else:
+                parser = make_parser(file, options.format, options.mapping)
+                report.format = parser.name
+                report.collection = options.collection or default_collection(path, parser.name)
             with self.store.transaction(dry_run=options.dry_run):
-                self._records(file, parser.parse, report, run_id, progress)
+                if not file.blank:
+                    self._records(file, parser.parse, report, run_id, progress)
                 if run_id is not None:
                     self.store.provenance.log_file(run_id, report, sha, utcnow())
+                if then is not None:
+                    then(report)
         except Exception as exc:  # one file's failure (even a bug) never ends the command
             failed = FileReport(path=report.path, format=report.format,
                                 collection=report.collection, error=_message(path, exc))
@@ -181,7 +203,8 @@ class Importer:
         now = utcnow()
         path = str(file.path)
         file_id = self.store.provenance.file_id(
-            sha256=file.sha256, path=storable(str(file.path.resolve())), size=file.size,
+            sha256=file.sha256, path=storable(file.origin or str(file.path.resolve())),
+            size=file.size,
             fmt=report.format or "", encoding=file.encoding, now=now)
         collection_id = 0  # the collection is created with its first paper
         done = 0
@@ -226,6 +249,10 @@ class Importer:
         triples = [(s, rids[s], rec.ids[s]) for s in rids]
         if match is not None:
             paper_id = match.paper_id
+            if _newer_version(store, paper_id, rec, report.format or ""):
+                store.papers.revise(paper_id, title=rec.title, norm_title=norm,
+                                    abstract=rec.abstract, authors=rec.authors, now=now,
+                                    block_keys=block_keys(norm))
             store.papers.fill_gaps(
                 paper_id, abstract=rec.abstract, authors=rec.authors, date=rec.date,
                 venue=rec.venue, categories=rec.categories, links=rec.links, now=now)
@@ -242,6 +269,8 @@ class Importer:
             report.added += 1
             rule = "new"
         store.papers.add_identifiers(paper_id, triples)
+        if signals := rec.extra.get("signals"):
+            store.signals.put(paper_id, report.format or "", signals, now)
         store.provenance.add_source(
             paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
             source_key=rec.source_key, title=rec.title, match_rule=rule, extra=rec.extra,

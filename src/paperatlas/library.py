@@ -20,6 +20,7 @@ from .facade.follow import Follow
 from .facade.maps import Map
 from .facade.papers import Collections, Papers
 from .facade.search import Search
+from .facade.sources import Sources
 from .facade.trees import Trees
 from .follow.service import FollowService
 from .follow.trending import TrendingService
@@ -84,6 +85,9 @@ class Library:
         self.indexer = Indexer(store, self.jobs, search.service, tree_service, self.vectors)
         self.trees = Trees(tree_service, self.papers, search, self.indexer)
         self.map = Map(MapService(store, self.vectors), self.indexer)
+        #: Remote sources followed; one sync at a time (a lock file beside the library).
+        self.sources = Sources(store, self.jobs, None if str(path) == ":memory:" else
+                               self.path.with_name(self.path.name + ".sync.lock"))
         trends = TrendingService(store, self.papers.complete)
         self.follow = Follow(
             store, self.papers, trends,

@@ -18,6 +18,7 @@ from . import follow as follow_commands
 from . import mapcmd as map_commands
 from . import render
 from . import search as search_commands
+from . import sources as source_commands
 from . import subscriptions as subscription_commands
 from . import tree as tree_commands
 from . import users as user_commands
@@ -37,7 +38,7 @@ class _Group(click.Group):
 
 
 #: Commands that may create the library file; every other command reads one that exists.
-CREATES = frozenset({"ingest", "index", "serve", "users", "bench"})
+CREATES = frozenset({"ingest", "index", "serve", "users", "bench", "sources", "sync", "update"})
 
 
 def _emit_json(data: Any) -> None:
@@ -203,3 +204,4 @@ follow_commands.register(main, State)
 subscription_commands.register(main, State)
 digest_commands.register(main, State)
 worker_commands.register(main, State)
+source_commands.register(main, State)

@@ -21,6 +21,16 @@ min_votes = 10
 max_attempts = 5
 backoff_seconds = 300
 
+[sources]         # remote sources (paperatlas sync / update)
+contact = "me@example.org"                # sent in the User-Agent, OpenAlex mailto and
+                                          # PubMed email (PAPERATLAS_CONTACT)
+openalex_api_key = "..."                  # PAPERATLAS_OPENALEX_API_KEY
+semantic_scholar_api_key = "..."          # PAPERATLAS_SEMANTIC_SCHOLAR_API_KEY
+pubmed_api_key = "..."                    # PAPERATLAS_PUBMED_API_KEY (10 requests/s, not 3)
+timeout = 60                              # seconds to wait for an answer
+retries = 4                               # on 429, 5xx, timeouts (with backoff)
+first_days = 1                            # how far back a source without --since starts
+
 [mail_limits]     # confirmation messages asked for on the web
 per_address = 3                           # to one address per address_window
 address_window = 86400                    # seconds
@@ -36,13 +46,20 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidOptionError, PaperatlasError
 from ..follow.ranking import RankSettings
 from ..follow.settings import DigestSettings, MailLimits, MailSettings
 
-_TOP = ("base_url", "site_title", "allowed_hosts", "smtp", "digest", "mail_limits")
+if TYPE_CHECKING:
+    from ..sources import SourceSettings
+
+_TOP = ("base_url", "site_title", "allowed_hosts", "smtp", "digest", "mail_limits", "sources")
+_SOURCES = {"contact": str, "openalex_api_key": str, "semantic_scholar_api_key": str,
+            "pubmed_api_key": str, "timeout": float, "retries": int, "first_days": int}
+_KEYS = {"openalex_api_key": "openalex", "semantic_scholar_api_key": "semantic-scholar",
+         "pubmed_api_key": "pubmed"}
 _SMTP = {"host": str, "port": int, "user": str, "password": str, "security": str, "from": str}
 _DIGEST = {"max_papers": int, "min_score": float, "min_votes": int, "max_attempts": int,
            "backoff_seconds": float}
@@ -105,6 +122,25 @@ def load(path: str | None, environ: Mapping[str, str] | None = None
     limits = MailLimits(**_typed(data.get("mail_limits", {}), _LIMITS, "mail_limits"))
     settings = DigestSettings(**top, **digest, limits=limits)
     return replace(settings, rank=RankSettings(**rank)), mail
+
+
+def sources(path: str | None, environ: Mapping[str, str] | None = None) -> SourceSettings:
+    """Settings for remote sources from the file and the environment (which wins)."""
+    from ..sources import SourceSettings  # here: the CLI's start loads no client
+    from ..sources.http import Politeness
+
+    env = os.environ if environ is None else environ
+    table = _typed(read_file(path).get("sources", {}), _SOURCES, "sources")
+    for key in ("contact", *_KEYS):
+        var = f"PAPERATLAS_{key.upper()}"
+        if env.get(var, "").strip():
+            table[key] = env[var].strip()
+    polite = Politeness(contact=table.get("contact"),
+                        read_timeout=table.get("timeout", Politeness.read_timeout),
+                        retries=table.get("retries", Politeness.retries))
+    keys = {kind: table[key] for key, kind in _KEYS.items() if table.get(key)}
+    return SourceSettings(politeness=polite, api_keys=keys,
+                          first_days=table.get("first_days", 1))
 
 
 def for_web(path: str | None, environ: Mapping[str, str] | None = None, *,

@@ -70,6 +70,18 @@ class InputFile:
     encoding: str
     head: str  # the first few KB, decoded, for format detection
     blank: bool  # nothing but whitespace (or nothing at all)
+    #: The bytes themselves, for an answer fetched from a source (None: read ``path``).
+    data: bytes | None = field(default=None, repr=False)
+    #: Where the bytes came from when they are no file (a URL), for provenance.
+    origin: str | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str, origin: str) -> InputFile:
+        """An answer fetched from ``origin`` (a URL), read like a file called ``name``."""
+        scan = _Scan()
+        for start in range(0, max(len(data), 1), _CHUNK):
+            scan.feed(data[start:start + _CHUNK], name)
+        return cls._settled(Path(name), scan, data=data, origin=origin)
 
     @classmethod
     def inspect(cls, path: str | Path) -> InputFile:
@@ -92,6 +104,11 @@ class InputFile:
                     scan.feed(chunk, str(p))
             except OSError as exc:
                 raise ParseError(f"cannot read file: {exc}", path=str(p)) from exc
+        return cls._settled(p, scan)
+
+    @classmethod
+    def _settled(cls, p: Path, scan: _Scan, *, data: bytes | None = None,
+                 origin: str | None = None) -> InputFile:
         encoding = scan.bom
         if encoding is None:
             if scan.decoder.decode(b"", final=True) and not scan.invalid:
@@ -101,13 +118,13 @@ class InputFile:
             encoding = "utf-8" if valid or not scan.invalid else "cp1252"
         head = _decode(scan.first, encoding)
         return cls(path=p, size=scan.size, sha256=scan.digest.hexdigest(), encoding=encoding,
-                   head=head, blank=scan.blank)
+                   head=head, blank=scan.blank, data=data, origin=origin)
 
     def open_text(self, on_bytes: Callable[[int], None] | None = None) -> io.TextIOWrapper:
         """Open for reading as text; ``on_bytes`` is told how many bytes were read."""
         _register_fallback()
         try:
-            raw: BinaryIO = self.path.open("rb")
+            raw: BinaryIO = io.BytesIO(self.data) if self.data is not None else self.path.open("rb")
         except OSError as exc:
             raise ParseError(f"cannot read file: {exc.strerror or exc}",
                              path=str(self.path)) from exc

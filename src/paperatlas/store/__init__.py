@@ -25,6 +25,7 @@ from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
 from .sessions import SessionRepo
+from .sources import SignalRepo, SourceRepo
 from .subscriptions import SubscriptionRepo
 from .throttle import ThrottleRepo
 from .tokens import TokenRepo
@@ -34,8 +35,9 @@ from .vectors import VectorRepo
 from .votes import PaperScope, VoteRepo
 
 __all__ = ["CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo", "PaperScope",
-           "ProvenanceRepo", "Repos", "SearchRepo", "SessionRepo", "Store", "SubscriptionRepo",
-           "ThrottleRepo", "TokenRepo", "TreeRepo", "UserRepo", "VectorRepo", "VoteRepo", "utcnow"]
+           "ProvenanceRepo", "Repos", "SearchRepo", "SessionRepo", "SignalRepo", "SourceRepo",
+           "Store", "SubscriptionRepo", "ThrottleRepo", "TokenRepo", "TreeRepo", "UserRepo",
+           "VectorRepo", "VoteRepo", "utcnow"]
 
 
 class Repos:
@@ -57,6 +59,8 @@ class Repos:
         self.outbox = OutboxRepo(conn)
         self.throttle = ThrottleRepo(conn)
         self.sessions = SessionRepo(conn)
+        self.sources = SourceRepo(conn)
+        self.signals = SignalRepo(conn)
 
 
 class RoutedConnection:
@@ -182,6 +186,14 @@ class Store:
     @property
     def sessions(self) -> SessionRepo:
         return self._repos.sessions
+
+    @property
+    def sources(self) -> SourceRepo:
+        return self._repos.sources
+
+    @property
+    def signals(self) -> SignalRepo:
+        return self._repos.signals
 
     # -- the write path ------------------------------------------------------------------
     @contextmanager

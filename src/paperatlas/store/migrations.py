@@ -494,7 +494,45 @@ def m013_job_worker(conn: sqlite3.Connection) -> None:
         """,
     )
 
+
+def m014_live_sources(conn: sqlite3.Connection) -> None:
+    """Remote sources a library follows (arXiv, Hugging Face Daily Papers, OpenAlex, ...):
+    what to ask, how often, and the stored cursor that the records of each fetched page
+    commit with; and signals a source keeps per paper (upvotes, repository, keywords)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS live_sources (
+            id            INTEGER PRIMARY KEY,
+            name          TEXT NOT NULL UNIQUE,
+            kind          TEXT NOT NULL,
+            settings      TEXT NOT NULL DEFAULT '{}',
+            collection    TEXT,
+            every_seconds INTEGER NOT NULL,
+            paused        INTEGER NOT NULL DEFAULT 0,
+            cursor        TEXT NOT NULL DEFAULT '{}',
+            created_at    TEXT NOT NULL,
+            last_run_at   TEXT,
+            last_ok_at    TEXT,
+            next_due_at   TEXT,
+            runs          INTEGER NOT NULL DEFAULT 0,
+            records       INTEGER NOT NULL DEFAULT 0,
+            added         INTEGER NOT NULL DEFAULT 0,
+            last_error    TEXT
+        );
+        CREATE TABLE IF NOT EXISTS paper_signals (
+            paper_id   INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            source     TEXT NOT NULL,
+            name       TEXT NOT NULL,
+            value      TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (paper_id, source, name)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
     m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
-    m011_sessions_throttle, m012_recheck_collections, m013_job_worker]
+    m011_sessions_throttle, m012_recheck_collections, m013_job_worker, m014_live_sources]

@@ -126,6 +126,21 @@ class PaperRepo:
         self.conn.execute(f"UPDATE papers SET {sets} WHERE id = ?", (*new.values(), paper_id))
         return True
 
+    def revise(self, paper_id: int, *, title: str, norm_title: str, abstract: str,
+               authors: list[str], now: str, block_keys: list[str]) -> None:
+        """Replace the paper's title and text with a newer version's (a source's new version
+        of the same paper); an empty abstract or author list keeps the old one."""
+        row = self.conn.execute("SELECT abstract, authors FROM papers WHERE id = ?",
+                                (paper_id,)).fetchone()
+        self.conn.execute(
+            "UPDATE papers SET title = ?, norm_title = ?, abstract = ?, authors = ?,"
+            " updated_at = ? WHERE id = ?",
+            (title, norm_title, abstract or row["abstract"],
+             _json(authors) if authors else row["authors"], now, paper_id))
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO title_keys (key, paper_id) VALUES (?, ?)",
+            [(k, paper_id) for k in block_keys])
+
     # -- reads for the edges -------------------------------------------------------
     def id_for(self, key_or_identifier: str) -> int | None:
         row = self.conn.execute("SELECT id FROM papers WHERE key = ?",

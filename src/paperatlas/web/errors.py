@@ -32,6 +32,7 @@ from ..follow.tokens import LinkError
 from ..organize.edits import EditError
 from ..organize.llm import LLMError
 from ..search.lexical import IndexBusyError
+from ..sources.http import SourceError
 from ..vectors import ModelMismatchError
 from .context import context
 
@@ -53,6 +54,7 @@ STATUS: tuple[tuple[type[PaperatlasError], int], ...] = (
     (LLMError, 502),  # the chat model endpoint failed
     (TransportError, 502),  # the SMTP server cannot be reached
     (MessageError, 502),  # the SMTP server refused a message
+    (SourceError, 502),  # a remote source failed (sync)
     (UpstreamError, 502),
     (IndexBusyError, 503),  # another process holds the index writer
     (StoreError, 503),  # the library is busy or cannot be opened
