@@ -30,6 +30,8 @@ pubmed_api_key = "..."                    # PAPERATLAS_PUBMED_API_KEY (10 reques
 timeout = 60                              # seconds to wait for an answer
 retries = 4                               # on 429, 5xx, timeouts (with backoff)
 first_days = 1                            # how far back a source without --since starts
+pace = 1.0                                # scales every wait between requests (0: none;
+                                          # only for mirrors and stand-in servers)
 
 [mail_limits]     # confirmation messages asked for on the web
 per_address = 3                           # to one address per address_window
@@ -57,7 +59,8 @@ if TYPE_CHECKING:
 
 _TOP = ("base_url", "site_title", "allowed_hosts", "smtp", "digest", "mail_limits", "sources")
 _SOURCES = {"contact": str, "openalex_api_key": str, "semantic_scholar_api_key": str,
-            "pubmed_api_key": str, "timeout": float, "retries": int, "first_days": int}
+            "pubmed_api_key": str, "timeout": float, "retries": int, "first_days": int,
+            "pace": float}
 _KEYS = {"openalex_api_key": "openalex", "semantic_scholar_api_key": "semantic-scholar",
          "pubmed_api_key": "pubmed"}
 _SMTP = {"host": str, "port": int, "user": str, "password": str, "security": str, "from": str}
@@ -137,7 +140,8 @@ def sources(path: str | None, environ: Mapping[str, str] | None = None) -> Sourc
             table[key] = env[var].strip()
     polite = Politeness(contact=table.get("contact"),
                         read_timeout=table.get("timeout", Politeness.read_timeout),
-                        retries=table.get("retries", Politeness.retries))
+                        retries=table.get("retries", Politeness.retries),
+                        pace=table.get("pace", Politeness.pace))
     keys = {kind: table[key] for key, kind in _KEYS.items() if table.get(key)}
     return SourceSettings(politeness=polite, api_keys=keys,
                           first_days=table.get("first_days", 1))
