@@ -25,7 +25,7 @@ setup: $(VENV)/.installed
 
 demo: setup
 	@test -e "$(SAMPLE)" || { echo "make demo: no sample at $(SAMPLE) (the seed pages in ../shared/seeds beside this checkout); run make demo SAMPLE=PATH with a file or folder to ingest" >&2; exit 2; }
-	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).files $(DEMO_DB).tree.html
+	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).files $(DEMO_DB).tree.html $(DEMO_DB).sync.lock
 	$(BIN)/paperatlas --db $(DEMO_DB) ingest --index $(SAMPLE)
 	$(BIN)/paperatlas --db $(DEMO_DB) stats
 	$(BIN)/paperatlas --db $(DEMO_DB) collections
@@ -38,8 +38,11 @@ demo: setup
 	$(BIN)/paperatlas --db $(DEMO_DB) tree show --name seeds
 	$(BIN)/paperatlas --db $(DEMO_DB) tree export --name seeds --format html -o $(DEMO_DB).tree.html
 	$(BIN)/paperatlas --db $(DEMO_DB) map build
+	$(BIN)/paperatlas --db $(DEMO_DB) sources add arxiv-cl --kind arxiv --category cs.CL --every 1d
+	$(BIN)/paperatlas --db $(DEMO_DB) sources list
 	@echo "demo library: $(DEMO_DB), tree page: $(DEMO_DB).tree.html (try: $(BIN)/paperatlas --db $(DEMO_DB) --help)"
 	@echo "to edit topics and collections in the browser: $(BIN)/paperatlas --db $(DEMO_DB) users add NAME"
+	@echo "to fetch the day's new cs.CL papers (needs the internet): $(BIN)/paperatlas --db $(DEMO_DB) update"
 ifeq ($(SERVE),1)
 	@echo "serving the seed library at http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/paperatlas --db $(DEMO_DB) serve --host $(HOST) --port $(PORT)
@@ -51,4 +54,4 @@ test: setup
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).files $(DEMO_DB).uploads $(DEMO_DB).secret $(DEMO_DB).tree.html .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB).index $(DEMO_DB).files $(DEMO_DB).uploads $(DEMO_DB).secret $(DEMO_DB).tree.html $(DEMO_DB).sync.lock .pytest_cache .mypy_cache .ruff_cache
