@@ -1,0 +1,149 @@
+"""Sync throughput per source kind, from a local stand-in server with the politeness waits
+switched off (issue 17): records/s through fetch + parse + dedup + write.
+
+Usage:  .venv/bin/python bench/sync_bench.py [--records 5000] [--kinds arxiv,hf-daily,...]
+            [--out sync_bench.json]
+
+Each kind's stand-in answers are built in that API's real format (the shapes of the
+recorded answers in ../shared/data/formats) around real texts: SciFact and CSFCube titles
+and abstracts, each paper once, with new identifiers. The library is new for each kind;
+``Politeness(pace=0)`` removes every wait between requests (the client's other work
+stays). Also reported: the same pages ingested as saved files (``paperatlas ingest``'s
+path, no HTTP), so the HTTP share is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+from paperatlas import Library  # noqa: E402
+from paperatlas.records.sources import SourceSpec  # noqa: E402
+from paperatlas.sources import Politeness, SourceSettings  # noqa: E402
+from standin import Reply, Seen, StandIn, standin  # noqa: E402
+
+SHARED = HERE.parent.parent / "shared" / "data"
+NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
+NAMES = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Claude Shannon", "Barbara Liskov",
+         "Donald Knuth", "Frances Allen", "Edsger Dijkstra", "Karen Sparck Jones"]
+
+
+@dataclass(frozen=True)
+class Paper:
+    n: int
+    title: str
+    abstract: str
+
+    @property
+    def arxiv(self) -> str:
+        return f"2612.{self.n:05d}"
+
+    @property
+    def doi(self) -> str:
+        return f"10.5555/bench.{self.n}"
+
+    @property
+    def authors(self) -> list[str]:
+        return [NAMES[(self.n + i) % len(NAMES)] for i in range(3)]
+
+
+def corpus(count: int) -> list[Paper]:
+    """``count`` real papers of distinct titles (CSFCube, then SciFact)."""
+    out, seen = [], set()
+    for path in (SHARED / "csfcube" / "corpus.jsonl", SHARED / "scifact" / "corpus.jsonl"):
+        for line in path.open(encoding="utf-8"):
+            d = json.loads(line)
+            key = d["title"].strip().lower()
+            if key and key not in seen and d.get("text"):
+                seen.add(key)
+                out.append(Paper(len(out), d["title"].strip(), d["text"].strip()))
+    if len(out) < count:
+        raise SystemExit(f"only {len(out)} distinct papers in the corpora; ask fewer")
+    return out[:count]
+
+
+def esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- one replay per kind: (routes on the stand-in, the source spec) ---------------------
+def arxiv(server: StandIn, papers: list[Paper]) -> SourceSpec:
+    def entry(p: Paper) -> str:
+        authors = "".join(f"<author><name>{esc(a)}</name></author>" for a in p.authors)
+        return (f"<entry><id>http://arxiv.org/abs/{p.arxiv}v1</id>"
+                f"<updated>2026-12-01T10:00:00Z</updated>"
+                f"<published>2026-12-01T10:00:00Z</published><title>{esc(p.title)}</title>"
+                f"<summary>{esc(p.abstract)}</summary>{authors}"
+                f'<arxiv:primary_category term="cs.CL"/><category term="cs.CL"/></entry>')
+
+    def answer(seen: Seen) -> Reply:
+        start, size = int(seen.arg("start") or 0), int(seen.arg("max_results") or 10)
+        body = ('<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom"'
+                ' xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"'
+                ' xmlns:arxiv="http://arxiv.org/schemas/atom"><id>https://arxiv.org/api/x</id>'
+                f"<opensearch:totalResults>{len(papers)}</opensearch:totalResults>"
+                + "".join(entry(p) for p in papers[start:start + size]) + "</feed>")
+        return Reply(body.encode())
+
+    server.route("/api/query", answer)
+    return SourceSpec(name="arxiv", kind="arxiv", query="bench", since="2026-11-01",
+                      base_url=server.base_url)
+
+
+KINDS: dict[str, Callable[[StandIn, list[Paper]], SourceSpec]] = {"arxiv": arxiv}
+
+
+def measure(kind: str, papers: list[Paper], folder: Path) -> dict[str, Any]:
+    with standin() as server:
+        spec = KINDS[kind](server, papers)
+        with Library(folder / f"{kind}.db", embedding_model=None) as lib:
+            lib.sources.clock = lambda: NOW
+            lib.sources.add(spec)
+            started = time.perf_counter()
+            [report] = lib.sources.sync(settings=SourceSettings(Politeness(pace=0.0)))
+            seconds = time.perf_counter() - started
+            papers_in = lib.papers.count()
+        asked = len(server.log)
+    assert report.ok, report.error
+    return {"kind": kind, "records": report.records, "added": report.added,
+            "papers": papers_in, "pages": report.pages, "requests": asked,
+            "seconds": round(seconds, 2), "records_per_s": round(report.records / seconds)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5000)
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    papers = corpus(args.records)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.kinds.split(","):
+            rows.append(measure(kind, papers, Path(tmp)))
+            print(json.dumps(rows[-1]), flush=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"\n{stamp}, {platform.processor() or platform.machine()}; {args.records} records"
+          " per kind, pace 0 (no politeness waits), loopback stand-in")
+    print("| kind | pages | requests | records | added | seconds | records/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['kind']} | {r['pages']} | {r['requests']} | {r['records']} | "
+              f"{r['added']} | {r['seconds']} | {r['records_per_s']:,} |")
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
