@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import ConflictError, NotFoundError
 from ..importer import Importer, IngestOptions
 from ..ingest import InputFile
-from ..liveness import this_process
+from ..liveness import is_alive, this_process
 from ..records.papers import FileReport
 from ..records.serialize import to_json
 from ..records.sources import SourceState, SyncReport
@@ -102,7 +102,18 @@ class Syncer:
     def run(self, options: SyncOptions,
             progress: Callable[[SyncReport], None] | None = None) -> list[SyncReport]:
         with run_lock(self.lock):
+            if not options.dry_run:
+                self._close_dead_runs()
             return [self.one(state, options, progress) for state in self.chosen(options)]
+
+    def _close_dead_runs(self) -> None:
+        """Mark ``interrupted`` the runs a killed process left ``running`` (this one holds
+        the lock, so no other sync is running)."""
+        prov = self.store.provenance
+        with self.store.transaction():
+            for run_id, run in prov.running_runs():
+                if run.get("source") and is_alive(run.get("process")) is False:
+                    prov.finish_run(run_id, "interrupted", prov.run_totals(run_id), self.now())
 
     def one(self, state: SourceState, options: SyncOptions,
             progress: Callable[[SyncReport], None] | None = None) -> SyncReport:
