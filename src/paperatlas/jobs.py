@@ -33,10 +33,11 @@ from .store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
-#: The kinds of job a worker runs, in the order an upload goes through them.
-KINDS: tuple[str, ...] = ("ingest", "index", "tree_update", "map_place")
+#: The kinds of job a worker runs, in the order new papers go through them (a ``sync``
+#: fetches a remote source's new pages, ``paperatlas sync NAME`` as a job).
+KINDS: tuple[str, ...] = ("sync", "ingest", "index", "tree_update", "map_place")
 #: Kinds queued at most once: a second request merges into the queued job.
-COALESCED = frozenset({"index", "tree_update", "map_place"})
+COALESCED = frozenset({"sync", "index", "tree_update", "map_place"})
 #: Seconds without a heartbeat after which a job of a process on another host is taken again.
 STALE_AFTER = 300.0
 #: Times a job is taken before it fails for good.

@@ -56,7 +56,7 @@ def update(lib: Library, settings: SourceSettings | None = None, *,
         report.jobs.append(job)
         step("job", job)
 
-    Worker(lib, on_job=ran).run_once()
+    Worker(lib, on_job=ran, sources=settings).run_once()
     if mail is not None:
         report.digests = lib.follow.digest_run(*mail)
         step("digests", report.digests)

@@ -27,6 +27,7 @@ from .organize.service import TreeService
 from .records.jobs import Job
 from .records.papers import IngestReport
 from .records.serialize import to_json
+from .records.sources import SyncReport
 from .search import IndexReport, SearchService
 from .store import Store
 from .vectors import VectorStore
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 #: Follow-up jobs: kind and parameters.
 FollowUps = list[tuple[str, dict[str, Any]]]
+#: Syncs the named sources (all with none), as ``lib.sources.sync`` does with the runner's
+#: settings: what a ``sync`` job calls (given by the runner above the facade, the worker).
+SyncRun = Callable[[list[str]], list[SyncReport]]
 #: Seconds between a job's progress writes, and between heartbeats of a running job.
 PROGRESS_EVERY = 1.0
 HEARTBEAT_EVERY = 10.0
@@ -65,12 +69,15 @@ class Indexer:
     library."""
 
     def __init__(self, store: Store, jobs: JobService, search: SearchService,
-                 trees: TreeService, vectors: VectorStore) -> None:
+                 trees: TreeService, vectors: VectorStore, *,
+                 sync: SyncRun | None = None) -> None:
         self.store = store
         self.jobs = jobs
         self.search = search
         self.trees = trees
         self.vectors = vectors
+        #: What a ``sync`` job runs; the worker sets it (with the settings it was given).
+        self.sync = sync
 
     # -- the steps ----------------------------------------------------------------------
     def index_now(self, *, embed: bool = True, switch_model: bool = False,
@@ -130,11 +137,29 @@ class Indexer:
     def work(self, job: Job, progress: Progress) -> Outcome:
         """Do a job of any kind: fill its result and say what follows."""
         kinds: dict[str, Callable[[Job, Progress], Outcome]] = {
-            "ingest": self._ingest, "index": self._index, "tree_update": self._tree_update,
-            "map_place": self._map_place}
+            "sync": self._sync, "ingest": self._ingest, "index": self._index,
+            "tree_update": self._tree_update, "map_place": self._map_place}
         if job.kind not in kinds:
             raise InvalidOptionError("job kind", job.kind, list(kinds))
         return kinds[job.kind](job, progress)
+
+    def _sync(self, job: Job, progress: Progress) -> Outcome:
+        """Fetch the named sources' new pages (their index job is queued by the sync);
+        the job fails, naming each, when a source stopped on an error."""
+        if self.sync is None:
+            raise PaperatlasError("this process runs no sync jobs: `paperatlas worker` "
+                                  "(or serve's worker) does")
+        names = [str(n) for n in job.params.get("sources") or []]
+        reports = self.sync(names)
+        job.result = {"sources": [{k: v for k, v in to_json(r).items() if k != "rejections"}
+                                  for r in reports]}
+        job.errors = [{"source": r.source, "line": None, "entry": None, "reason": r.error}
+                      for r in reports if r.error]
+        if job.errors:
+            job.status = "failed"
+            job.message = "; ".join(f"{e['source']}: {e['reason']}" for e in job.errors)
+        progress(len(reports), len(reports))
+        return Outcome(reports)
 
     def _ingest(self, job: Job, progress: Progress) -> Outcome:
         path = self.jobs.payload(job.id).get("path")

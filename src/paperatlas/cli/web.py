@@ -44,10 +44,14 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @click.option("--no-worker", is_flag=True,
                   help="Start no job worker (run `paperatlas worker` yourself): uploads "
                        "and edits then wait in the queue.")
+    @click.option("--update-every", metavar="DURATION",
+                  help="Have the job worker run `paperatlas update` at start and then this "
+                       "often (6h, 1d): sync the due sources, index, update the trees and "
+                       "the map, send due digests. Off by default.")
     @pass_state
     def serve(state: State, host: str, port: int, private: bool, max_upload_mb: int,
               workers: int, base_url: str | None, allowed_hosts: tuple[str, ...],
-              no_worker: bool) -> None:
+              no_worker: bool, update_every: str | None) -> None:
         """Serve the web app and its JSON API (docs at /docs) until Ctrl-C, with one job
         worker process beside it (`paperatlas worker`: it ingests uploads, indexes, updates
         the topic trees and the map; the server itself never does).
@@ -65,6 +69,14 @@ def register(main: click.Group, state_type: type[State]) -> None:
             raise click.ClickException(
                 f"serve needs the web extra ({exc.name} is missing): "
                 "pip install 'paperatlas[web]'") from exc
+        if update_every:
+            from ..facade.sources import parse_every
+
+            parse_every(update_every)  # a bad duration fails here, not in the worker
+            if no_worker:
+                raise click.UsageError("--update-every runs in the job worker: drop "
+                                       "--no-worker (or run `paperatlas worker "
+                                       "--update-every ...` yourself)")
         served = served_url(host, port)
         digest, mail, hosts = for_web(state.settings_path, base_url=base_url,
                                       served_url=served)
@@ -81,7 +93,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
             library = state.library()
             library.search.warm()
             app = create_app(library, settings, digest=digest, mail=mail)
-            with job_worker(state, enabled=not no_worker):
+            with job_worker(state, enabled=not no_worker, update_every=update_every,
+                            base_url=digest.base_url):
                 uvicorn.run(app, host=host, port=port, log_level="info")
             return
         os.environ[_WORKER_CONFIG] = json.dumps({
@@ -89,7 +102,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
             "threads": max(1, (os.cpu_count() or 1) // workers),
             "settings": dataclasses.asdict(settings), "settings_path": state.settings_path})
         state.library()  # made (and migrated) once, before any process opens it
-        with job_worker(state, enabled=not no_worker):
+        with job_worker(state, enabled=not no_worker, update_every=update_every,
+                        base_url=digest.base_url):
             serve_workers(uvicorn.Config(f"{__name__}:worker_app", factory=True,
                                          workers=workers, host=host, port=port,
                                          log_level="info"))
@@ -100,10 +114,13 @@ WORKER_STOP_WAIT = 10.0
 
 
 @contextlib.contextmanager
-def job_worker(state: State, *, enabled: bool = True) -> Iterator[subprocess.Popen[bytes] | None]:
-    """A ``paperatlas worker`` process for ``state``'s library while the block runs; at its
-    end the worker gets SIGTERM (it finishes its job) and, after
-    :data:`WORKER_STOP_WAIT` seconds, SIGKILL (its job is taken again by the next one)."""
+def job_worker(state: State, *, enabled: bool = True, update_every: str | None = None,
+               base_url: str | None = None) -> Iterator[subprocess.Popen[bytes] | None]:
+    """A ``paperatlas worker`` process for ``state``'s library while the block runs (with
+    ``update_every``, it also runs ``paperatlas update`` on that schedule, digest links
+    pointing at ``base_url``); at its end the worker gets SIGTERM (it finishes its job)
+    and, after :data:`WORKER_STOP_WAIT` seconds, SIGKILL (its job is taken again by the
+    next one)."""
     if not enabled or state.db == ":memory:":
         yield None
         return
@@ -111,7 +128,12 @@ def job_worker(state: State, *, enabled: bool = True) -> Iterator[subprocess.Pop
                "--model", state.model or "none", "--embed-backend", state.backend]
     if state.settings_path:
         command += ["--settings", state.settings_path]
-    proc = subprocess.Popen([*command, "worker"])
+    command.append("worker")
+    if update_every:
+        command += ["--update-every", update_every]
+        if base_url:
+            command += ["--base-url", base_url]
+    proc = subprocess.Popen(command)
     click.echo(f"job worker started (process {proc.pid})", err=True)
     # uvicorn raises the SIGTERM it caught again once it has shut down: end through this
     # block (stopping the worker) instead of dying on the spot.
