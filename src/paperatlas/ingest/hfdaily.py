@@ -1,0 +1,84 @@
+"""Hugging Face Daily Papers answers (``huggingface.co/api/daily_papers``): a JSON list of
+``{"paper": {...}, "numComments": ..., ...}``.
+
+Each item is one arXiv paper: its id, title, summary (the abstract), authors and date,
+plus what the community says of it, kept as the paper's external signals (upvotes,
+comments, GitHub repository, project page, organization, the AI keywords and summary).
+Both generations of the answer read alike (the 2024 one lacks the optional fields).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..records.papers import Record
+from ..text import parse_date
+from .apijson import add_id, head_of, put_signals, read_answer, text_of, unexpected
+from .base import Parser
+from .limits import guarded
+from .source import InputFile, Lines
+
+#: An answer is a list of objects with a ``paper`` object that starts with its arXiv id.
+_HEAD = re.compile(r'^\[\s*\{')
+_PAPER = re.compile(r'"paper"\s*:\s*\{\s*"id"\s*:\s*"')
+_WHAT = "a Hugging Face Daily Papers answer (a list of papers)"
+
+
+class HfDailyParser(Parser):
+    """A Daily Papers answer: one record per listed paper, with its signals."""
+
+    name = "hf-daily"
+
+    @classmethod
+    def sniff(cls, file: InputFile) -> bool:
+        head = head_of(file)
+        return bool(_HEAD.match(head) and _PAPER.search(head))
+
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
+        path = str(file.path)
+        doc = read_answer(fh, path, _WHAT)
+        if not isinstance(doc, list):
+            raise unexpected(doc, path, _WHAT)
+        for i, item in enumerate(doc, 1):
+            yield guarded(self._record, item, line=0, entry=i)
+
+    @staticmethod
+    def _record(item: dict[str, Any], *, line: int, entry: int) -> Record:
+        paper = item.get("paper")
+        if not isinstance(paper, dict):
+            paper = item  # an item of /api/papers is the paper itself
+        rec = Record(title=text_of(paper.get("title")) or text_of(item.get("title")),
+                     abstract=text_of(paper.get("summary")) or text_of(item.get("summary")),
+                     line=line, entry=entry)
+        rec.authors = [n for n in (text_of(a.get("name")) for a in paper.get("authors") or []
+                                   if isinstance(a, dict)) if n]
+        rec.date = parse_date(str(paper.get("publishedAt") or "")[:10])
+        arxiv = text_of(paper.get("id"))
+        add_id(rec, "arxiv", arxiv)
+        rec.source_key = rec.ids.get("arxiv") or arxiv or None
+        if arxiv:
+            rec.links = [f"https://huggingface.co/papers/{arxiv}"]
+            if "arxiv" in rec.ids:
+                rec.links.append(f"https://arxiv.org/abs/{arxiv}")
+        listed = paper.get("submittedOnDailyAt") or item.get("publishedAt")
+        if listed_on := parse_date(str(listed or "")[:10]):
+            rec.extra["listed_on"] = listed_on
+        organization = paper.get("organization") or item.get("organization")
+        org_name = text_of(organization.get("name")) if isinstance(organization, dict) else ""
+        keywords = paper.get("ai_keywords")
+        put_signals(rec, upvotes=_count(paper.get("upvotes")),
+                    numComments=_count(item.get("numComments")),
+                    githubRepo=text_of(paper.get("githubRepo")),
+                    githubStars=_count(paper.get("githubStars")),
+                    projectPage=text_of(paper.get("projectPage")),
+                    organization=org_name,
+                    ai_keywords=[k for k in (text_of(w) for w in keywords) if k]
+                    if isinstance(keywords, list) else None,
+                    ai_summary=text_of(paper.get("ai_summary")))
+        return rec
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
