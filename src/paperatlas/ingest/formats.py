@@ -8,9 +8,12 @@ from .base import Parser
 from .bibtex import BibtexParser
 from .csvfmt import CsvParser, TsvParser
 from .dailypapers import DailyPapersParser
+from .hfdaily import HfDailyParser
 from .jsonfmt import BeirParser, JsonDocumentParser, JsonLinesParser
 from .mapping import FieldMap
+from .openalex import OpenAlexParser
 from .ris import RisParser
+from .s2 import SemanticScholarParser
 from .source import InputFile
 
 #: Formats in detection order: the most specific sniffers first.
@@ -19,6 +22,9 @@ PARSERS: tuple[type[Parser], ...] = (
     ArxivAtomParser,
     ArxivOaiParser,
     BeirParser,
+    HfDailyParser,
+    OpenAlexParser,
+    SemanticScholarParser,
     JsonLinesParser,
     JsonDocumentParser,
     TsvParser,
