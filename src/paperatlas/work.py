@@ -153,8 +153,8 @@ class Indexer:
         reports = self.sync(names)
         job.result = {"sources": [{k: v for k, v in to_json(r).items() if k != "rejections"}
                                   for r in reports]}
-        job.errors = [{"source": r.source, "line": None, "entry": None, "reason": r.error}
-                      for r in reports if r.error]
+        job.errors = [{"source": r.source, "file": f"source {r.source}", "line": None,
+                       "entry": None, "reason": r.error} for r in reports if r.error]
         if job.errors:
             job.status = "failed"
             job.message = "; ".join(f"{e['source']}: {e['reason']}" for e in job.errors)

@@ -62,6 +62,12 @@ class Papers:
             p.sources = sources.get(p.id, [])
         return papers
 
+    def signals(self, papers: list[Paper]) -> dict[str, dict[str, dict[str, Any]]]:
+        """What remote sources say of the papers (upvotes, comments, repository, ...):
+        ``key -> source -> name -> value``, read in one query, for those that have any."""
+        found = self.store.signals.of([p.id for p in papers])
+        return {p.key: found[p.id] for p in papers if p.id in found}
+
     def __call__(self, *, collection: str | None = None, limit: int | None = None,
                  offset: int = 0, order: str = "id") -> Iterator[Paper]:
         """Papers with collections and sources, streamed in batches; ``order`` is one of

@@ -19,6 +19,7 @@ from . import (
     headers,
     pages,
     signin,
+    sources,
     subscribe,
     votes,
     write_api,
@@ -66,7 +67,8 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
         title=settings.title, version=__version__,
         description="Search, read and explore a paperatlas library. Every page has a JSON "
                     "twin under `/api`; errors are `{\"error\": {\"type\", \"message\"}}`.",
-        openapi_tags=[{"name": "papers"}, {"name": "search"}, {"name": "trees"}],
+        openapi_tags=[{"name": "papers"}, {"name": "search"}, {"name": "trees"},
+                      {"name": "sources"}],
         dependencies=[Depends(auth.guard)],  # API tokens; private mode
         docs_url=None, redoc_url=None,  # /docs below, served without a CDN
     )
@@ -77,7 +79,7 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
     app.include_router(api.router)
     app.include_router(pages.router)
     for router in (write_api.router, signin.router, write_pages.router, votes.router,
-                   feeds.router):
+                   feeds.router, sources.router):
         app.include_router(router)
     subscribe.install(app, digest, mail)
     install_error_handlers(app)

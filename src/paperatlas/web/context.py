@@ -111,5 +111,6 @@ def _templates(settings: WebSettings) -> Jinja2Templates:
         paper_url=present.paper_url, tree_url=present.tree_url, urls=SITE,
     )
     env.filters.update(segments=present.segments, id_links=present.id_links,
-                       web_links=present.web_links)
+                       web_links=present.web_links, source_badges=present.source_badges,
+                       upvotes=present.upvotes, signal_items=present.signal_items)
     return Jinja2Templates(env=env)

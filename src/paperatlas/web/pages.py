@@ -53,6 +53,7 @@ def home(request: Request, page: Page = 1, collection: str | None = None,
             order="recent"))
         total = len(papers) if hot else lib.papers.count(chosen)
         votes = lib.follow.votes([p.key for p in papers], session_user(request))
+        signals = lib.papers.signals(papers)
         collections = lib.collections.all()
         trees = lib.trees.all()
         pending, working = lib.search.pending(), len(lib.jobs.unfinished())
@@ -60,7 +61,7 @@ def home(request: Request, page: Page = 1, collection: str | None = None,
                           max_page(size, MAX_LIST))
     return ctx.render(request, "home.html", {
         "days": present.by_day(papers), "total": total, "pager": pager, "trending": hot,
-        "tab": tab, "window": window, "votes": votes,
+        "tab": tab, "window": window, "votes": votes, "signals": signals,
         "collection": chosen, "collections": collections, "trees": trees,
         "pending": pending, "working": working})
 
@@ -92,9 +93,10 @@ def paper(request: Request, key: str) -> HTMLResponse:
         similar = lib.search.similar([found.key], limit=ctx.settings.similar)
         names = [c.name for c in lib.collections.all()] if session_user(request) else []
         votes = lib.follow.votes([found.key], session_user(request))
+        signals = lib.papers.signals([found]).get(found.key)
     return ctx.render(request, "paper.html", {
         "paper": found, "topics": topics, "similar": similar.hits, "all_collections": names,
-        "votes": votes})
+        "votes": votes, "signals": signals})
 
 
 @router.get("/trees", response_class=HTMLResponse)

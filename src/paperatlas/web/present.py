@@ -53,6 +53,70 @@ def web_links(links: list[str]) -> list[str]:
     return [u for u in links if u.lower().startswith(("http://", "https://"))]
 
 
+#: How the feed names the formats (parsers) papers came from; others by their own name.
+SOURCE_NAMES: dict[str, str] = {
+    "arxiv-atom": "arXiv", "arxiv-oai": "arXiv", "arxiv-rss": "arXiv", "arxiv-snapshot":
+    "arXiv", "hf-daily": "HF Daily", "dailypapers": "HF Daily", "openalex": "OpenAlex",
+    "semantic-scholar": "Semantic Scholar", "pubmed": "PubMed", "biorxiv": "bioRxiv",
+    "medrxiv": "medRxiv"}
+#: The external signals a paper page shows, in this order, with their labels (the others
+#: follow by name).
+SIGNAL_LABELS: dict[str, str] = {
+    "upvotes": "Upvotes", "numComments": "Comments", "githubRepo": "GitHub",
+    "githubStars": "GitHub stars", "projectPage": "Project page",
+    "organization": "Organization", "ai_keywords": "AI keywords", "ai_summary": "AI summary"}
+
+
+def source_badges(paper: Paper) -> list[str]:
+    """Where a paper came from, once each: the remote sources and file formats of its
+    records (``bioRxiv``, ``HF Daily``, ``bibtex``), in the order they were met."""
+    out: list[str] = []
+    for source in paper.sources:
+        name = SOURCE_NAMES.get(source.format, source.format)
+        if name == "bioRxiv" and "medrxiv" in source.path:
+            name = "medRxiv"
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def upvotes(signals: dict[str, dict[str, Any]] | None) -> int | None:
+    """A paper's upvotes on Hugging Face Daily Papers (else any source's), if known."""
+    if not signals:
+        return None
+    for source in ("hf-daily", *sorted(signals)):
+        value = signals.get(source, {}).get("upvotes")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def signal_items(signals: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A paper's external signals as ``{source, name, label, text, url, words}`` rows: a
+    link for URLs (http(s) only), ``words`` for lists (keywords), else ``text``."""
+    rows: list[dict[str, Any]] = []
+    order = list(SIGNAL_LABELS)
+    for source, values in sorted((signals or {}).items()):
+        for name in sorted(values, key=lambda n: (order.index(n) if n in order
+                                                  else len(order), n)):
+            value = values[name]
+            if name == "version" or value in (None, "", []):
+                continue
+            row: dict[str, Any] = {"source": SOURCE_NAMES.get(source, source), "name": name,
+                                   "label": SIGNAL_LABELS.get(name, name.replace("_", " ")),
+                                   "text": "", "url": "", "words": []}
+            if isinstance(value, list):
+                row["words"] = [str(v) for v in value]
+            elif isinstance(value, str) and web_links([value]):
+                row["url"] = row["text"] = value
+                if name == "githubRepo":
+                    row["text"] = value.split("github.com/", 1)[-1]
+            else:
+                row["text"] = str(value)
+            rows.append(row)
+    return rows
+
+
 def segments(snippet: Snippet) -> list[tuple[str, bool]]:
     """A snippet as ``(text, highlighted)`` pieces, for templates to escape and mark."""
     out: list[tuple[str, bool]] = []
