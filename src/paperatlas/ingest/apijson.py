@@ -92,3 +92,10 @@ def unexpected(doc: Any, path: str, what: str) -> ParseError:
                               f"{str(message)[:300]}", path=path, line=1)
     return ParseError(f"not {what} (a JSON {type(doc).__name__} of another shape)",
                       path=path, line=1)
+
+
+def not_object(item: Any, entry: int, path: str) -> ParseError:
+    """The error for an item of the answer's list that is not an object (a garbled answer:
+    the whole page fails, so a source asks it again)."""
+    return ParseError(f"item {entry} of the answer is a JSON {type(item).__name__}, not an "
+                      "object", path=path, line=1)

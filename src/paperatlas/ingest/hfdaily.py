@@ -15,7 +15,7 @@ from typing import Any
 
 from ..records.papers import Record
 from ..text import parse_date
-from .apijson import add_id, head_of, put_signals, read_answer, text_of, unexpected
+from .apijson import add_id, head_of, not_object, put_signals, read_answer, text_of, unexpected
 from .base import Parser
 from .limits import guarded
 from .source import InputFile, Lines
@@ -42,6 +42,8 @@ class HfDailyParser(Parser):
         if not isinstance(doc, list):
             raise unexpected(doc, path, _WHAT)
         for i, item in enumerate(doc, 1):
+            if not isinstance(item, dict):
+                raise not_object(item, i, path)
             yield guarded(self._record, item, line=0, entry=i)
 
     @staticmethod

@@ -16,7 +16,7 @@ from typing import Any
 from .. import ids as idmod
 from ..records.papers import Record
 from ..text import parse_date
-from .apijson import add_id, head_of, put_signals, read_answer, text_of, unexpected
+from .apijson import add_id, head_of, not_object, put_signals, read_answer, text_of, unexpected
 from .base import Parser
 from .limits import guarded
 from .mapping import _uninvert
@@ -52,6 +52,8 @@ class OpenAlexParser(Parser):
         else:
             raise unexpected(doc, path, _WHAT)
         for i, work in enumerate(works, 1):
+            if not isinstance(work, dict):
+                raise not_object(work, i, path)
             yield guarded(self._record, work, line=0, entry=i)
 
     @staticmethod

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..records.papers import Record
 from ..text import parse_date
-from .apijson import add_id, head_of, put_signals, read_answer, text_of, unexpected
+from .apijson import add_id, head_of, not_object, put_signals, read_answer, text_of, unexpected
 from .base import Parser
 from .limits import guarded
 from .source import InputFile, Lines
@@ -51,6 +51,8 @@ class SemanticScholarParser(Parser):
         else:
             raise unexpected(doc, path, _WHAT)
         for i, paper in enumerate(papers, 1):
+            if paper is not None and not isinstance(paper, dict):
+                raise not_object(paper, i, path)
             yield guarded(self._record, paper, line=0, entry=i)
 
     @staticmethod
