@@ -10,6 +10,7 @@ from .csvfmt import CsvParser, TsvParser
 from .dailypapers import DailyPapersParser
 from .hfdaily import HfDailyParser
 from .jsonfmt import BeirParser, JsonDocumentParser, JsonLinesParser
+from .kaggle import ArxivSnapshotParser
 from .mapping import FieldMap
 from .openalex import OpenAlexParser
 from .ris import RisParser
@@ -25,6 +26,7 @@ PARSERS: tuple[type[Parser], ...] = (
     HfDailyParser,
     OpenAlexParser,
     SemanticScholarParser,
+    ArxivSnapshotParser,
     JsonLinesParser,
     JsonDocumentParser,
     TsvParser,
