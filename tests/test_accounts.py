@@ -183,12 +183,12 @@ def test_ingest_job_records_progress_and_rejections(lib: Library, write) -> None
 
 
 def test_failed_ingest_fails_the_job(lib: Library, write) -> None:  # type: ignore[no-untyped-def]
-    bad = write("bad.jsonl", '{"title": "ok"}\n{"title": \n')
+    bad = write("bad.jsonl", '{"title": \n{"title": "ok"}\n')
     queued = lib.jobs.enqueue("ingest", {"format": "jsonl"}, payload={"path": str(bad)})
     lib.indexer.run_claimed(lib.jobs.claim_job(queued.id))  # recorded on the job, not raised
     job = lib.jobs.get(queued.id)
     assert job.status == "failed"
-    assert job.message is not None and job.message.startswith("bad.jsonl:2: invalid JSON")
+    assert job.message is not None and job.message.startswith("bad.jsonl:1: invalid JSON")
     assert str(bad.parent) not in job.message  # the server's folders are not shown
     assert lib.papers.count() == 0
 

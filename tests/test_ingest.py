@@ -15,23 +15,23 @@ from conftest import ABSTRACT_A, ABSTRACT_B, daily_page, dump
 
 def test_bad_file_leaves_db_as_it_was_and_others_go_in(lib: Library, write) -> None:
     good1 = write("1.txt", daily_page([("Good one", ABSTRACT_A)]))
-    bad = write("2.jsonl", json.dumps({"title": "fine", "text": "x"}) + "\n{broken\n")
+    bad = write("2.jsonl", "{broken\n" + json.dumps({"title": "fine", "text": "x"}) + "\n")
     good2 = write("3.csv", "title,abstract\nGood two,x\n")
     lib.ingest([good1])
     before = [r for r in dump(lib) if not r.startswith("ingest_")]
     alone = lib.ingest([bad])
     assert [r for r in dump(lib) if not r.startswith("ingest_")] == before
-    assert (alone.failed[0].error or "").startswith(f"{bad}:2: invalid JSON")
+    assert (alone.failed[0].error or "").startswith(f"{bad}:1: invalid JSON")
     report = lib.ingest([bad, good1, good2])
     assert [f.ok for f in report.files] == [False, True, True]
-    assert report.failed[0].error_line == 2
+    assert report.failed[0].error_line == 1
     assert report.added == 1 and lib.stats().papers == 2
     assert {c.name for c in lib.collections.all()} == {"1", "3"}  # nothing of "2" remains
     run = lib.papers.runs()[0]
     assert run["status"] == "errors" and run["summary"]["failed_files"] == 1
     logged = lib.store.conn.execute(
         "SELECT status, error_line FROM ingest_files WHERE path = ?", (str(bad),)).fetchall()
-    assert [tuple(r) for r in logged] == [("error", 2), ("error", 2)]
+    assert [tuple(r) for r in logged] == [("error", 1), ("error", 1)]
 
 
 def test_records_without_title_are_rejected_and_counted(lib: Library, write) -> None:

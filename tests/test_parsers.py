@@ -64,11 +64,12 @@ def test_beir_lines_with_metadata(write) -> None:
 
 
 def test_jsonl_bad_line_names_file_and_line(write) -> None:
-    path = write("x.jsonl", '{"title": "ok"}\n\n{"title": "cut off\n')
-    with pytest.raises(ParseError, match=r"x\.jsonl:3: invalid JSON"):
-        parse(path)
-    with pytest.raises(ParseError, match=r"y\.jsonl:2: expected a JSON object, got list"):
-        parse(write("y.jsonl", '{"title": "ok"}\n[1, 2]\n'))
+    recs = parse(write("x.jsonl", '{"title": "ok"}\n\n{"title": "cut off\n[1, 2]\n'))
+    assert [(r.line, r.entry, r.title) for r in recs] == [(1, 1, "ok"), (3, 2, ""), (4, 3, "")]
+    assert (recs[1].error or "").startswith("invalid JSON")  # a broken line: a rejected record
+    assert recs[2].error == "expected a JSON object, got list"
+    with pytest.raises(ParseError, match=r"y\.jsonl:1: expected a JSON object, got list"):
+        parse(write("y.jsonl", '[1, 2]\n{"title": "ok"}\n'), "jsonl")  # no JSON Lines at all
 
 
 def test_arxiv_kaggle_metadata_lines(shared: Path) -> None:
@@ -76,11 +77,11 @@ def test_arxiv_kaggle_metadata_lines(shared: Path) -> None:
     recs = parse(path)
     assert len(recs) == 49
     first = recs[0]
-    assert first.ids["arxiv"] == "2212.11867" and first.source_key == "2212.11867"
+    assert first.ids["arxiv"] == "2212.11867v1" and first.source_key == "2212.11867"
     assert first.authors == ["Marcus Michelen", "Xuan-Truong Vu"]
     assert first.categories == ["math.PR", "math.CA", "math.CV"]
     assert "\n" not in first.title and first.title.startswith("Zeros of a growing number")
-    assert first.date == "2022-12-23"
+    assert first.date == "2022-12-22"  # v1's date; update_date is kept in extra
 
 
 def test_json_document_shapes(write) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
 
 from ..errors import ParseError
 from ..records.papers import Record
@@ -50,7 +50,7 @@ class JsonLinesParser(Parser):
     """One JSON object per line; BEIR ``corpus.jsonl`` is the common case."""
 
     name = "jsonl"
-    suffixes = (".jsonl", ".ndjson", ".jsonlines")
+    suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".ndjson", ".jsonlines")
 
     @classmethod
     def sniff(cls, file: InputFile) -> bool:
@@ -67,11 +67,32 @@ class JsonLinesParser(Parser):
         return file.path.suffix.lower() != ".json" or (
             len(lines) > 1 and lines[1].startswith("{"))
 
+    #: One record per line and nothing carried from line to line: a resumed ingest may
+    #: start at any line (see :mod:`paperatlas.importer`).
+    one_record_per_line: ClassVar[bool] = True
+
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
-        path = str(file.path)
         columns: dict[str, str] | None = None
         names: tuple[str, ...] = ()
+
+        def build(obj: dict[str, Any], *, line: int, entry: int) -> Record:
+            nonlocal columns, names
+            obj = _flatten_metadata(obj)
+            if tuple(obj) != names:  # the usual case: every line has the same keys
+                names = tuple(obj)
+                columns = self.mapping.resolve([str(k) for k in names])
+            return guarded(self.mapping.to_record, obj, line=line, entry=entry,
+                           columns=columns)
+
+        yield from self._lines(fh, build)
+
+    @staticmethod
+    def _lines(fh: Lines, build: Callable[..., Record]) -> Iterator[Record]:
+        """``build(obj, line=, entry=)`` for each line's object. A line that is no JSON
+        object is a rejected record, unless it is the first (then the file is no JSON
+        Lines and fails whole); a last line cut off (no line break) is rejected too."""
         entry = 0
+        resumed = fh.number > 0  # the ingest resumes after the lines already stored
         fh.tolerant = True  # an over-long line is a record error
         for n, line in fh:
             if n in fh.long:
@@ -88,16 +109,18 @@ class JsonLinesParser(Parser):
                 continue
             try:
                 obj = json.loads(line)
+                problem = None if isinstance(obj, dict) else (
+                    f"expected a JSON object, got {type(obj).__name__}")
             except ValueError as exc:
-                raise ParseError(f"invalid JSON: {exc}", path=path, line=n) from exc
-            if not isinstance(obj, dict):
-                raise ParseError(f"expected a JSON object, got {type(obj).__name__}",
-                                 path=path, line=n)
-            obj = _flatten_metadata(obj)
-            if tuple(obj) != names:  # the usual case: every line has the same keys
-                names = tuple(obj)
-                columns = self.mapping.resolve([str(k) for k in names])
-            yield guarded(self.mapping.to_record, obj, line=n, entry=entry, columns=columns)
+                problem = f"invalid JSON: {exc}"
+                if not fh.final_newline:
+                    problem += " (the last line is cut off: a truncated file?)"
+            if problem is None:
+                yield build(obj, line=n, entry=entry)
+            elif entry == 1 and not resumed:
+                raise ParseError(problem, path=fh.path, line=n)
+            else:
+                yield error_record(problem, line=n, entry=entry)
 
 
 class BeirParser(JsonLinesParser):
