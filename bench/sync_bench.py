@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,79 @@ def arxiv(server: StandIn, papers: list[Paper]) -> SourceSpec:
                       base_url=server.base_url)
 
 
-KINDS: dict[str, Callable[[StandIn, list[Paper]], SourceSpec]] = {"arxiv": arxiv}
+def hf_daily(server: StandIn, papers: list[Paper]) -> SourceSpec:
+    """50 papers a day, the days before NOW."""
+    per_day, first = 50, NOW.date() - timedelta(days=len(papers) // 50)
+
+    def item(p: Paper) -> dict[str, Any]:
+        return {"paper": {"id": p.arxiv, "title": p.title, "summary": p.abstract,
+                          "authors": [{"name": a} for a in p.authors],
+                          "publishedAt": "2026-12-01T00:00:00.000Z", "upvotes": p.n % 40},
+                "title": p.title, "numComments": p.n % 7, "publishedAt":
+                "2026-12-01T00:00:00.000Z"}
+
+    def answer(seen: Seen) -> Reply:
+        day = (date.fromisoformat(seen.arg("date") or "") - first).days
+        limit, page = int(seen.arg("limit") or 50), int(seen.arg("p") or 0)
+        todays = papers[day * per_day:(day + 1) * per_day] if day >= 0 else []
+        chunk = todays[page * limit:(page + 1) * limit]
+        return Reply(json.dumps([item(p) for p in chunk]).encode())
+
+    server.route("/api/daily_papers", answer)
+    return SourceSpec(name="hf", kind="hf-daily", since=first.isoformat(),
+                      base_url=server.base_url)
+
+
+def openalex(server: StandIn, papers: list[Paper]) -> SourceSpec:
+    def work(p: Paper) -> dict[str, Any]:
+        index: dict[str, list[int]] = {}
+        for i, word in enumerate(p.abstract.split()):
+            index.setdefault(word, []).append(i)
+        return {"id": f"https://openalex.org/W{9_000_000 + p.n}", "doi":
+                f"https://doi.org/{p.doi}", "display_name": p.title, "title": p.title,
+                "publication_date": "2026-12-01", "abstract_inverted_index": index,
+                "authorships": [{"author": {"display_name": a}} for a in p.authors],
+                "type": "article"}
+
+    def answer(seen: Seen) -> Reply:
+        size = int(seen.arg("per-page") or 25)
+        cursor = seen.arg("cursor") or "*"
+        start = 0 if cursor == "*" else int(cursor[1:])
+        nxt = f"c{start + size}" if start + size < len(papers) else None
+        body = {"meta": {"count": len(papers), "per_page": size, "next_cursor": nxt},
+                "results": [work(p) for p in papers[start:start + size]]}
+        return Reply(json.dumps(body).encode())
+
+    server.route("/works", answer)
+    return SourceSpec(name="oa", kind="openalex", query="bench", since="2026-11-01",
+                      base_url=server.base_url)
+
+
+def semantic_scholar(server: StandIn, papers: list[Paper]) -> SourceSpec:
+    size = 1000  # the bulk search's page
+
+    def item(p: Paper) -> dict[str, Any]:
+        return {"paperId": f"{p.n:040x}", "title": p.title, "abstract": p.abstract,
+                "authors": [{"authorId": str(i), "name": a} for i, a in enumerate(p.authors)],
+                "year": 2026, "publicationDate": "2026-12-01", "venue": "",
+                "externalIds": {"DOI": p.doi}, "url": ""}
+
+    def answer(seen: Seen) -> Reply:
+        start = int(seen.arg("token") or 0)
+        body: dict[str, Any] = {"total": len(papers),
+                                "data": [item(p) for p in papers[start:start + size]]}
+        if start + size < len(papers):
+            body["token"] = str(start + size)
+        return Reply(json.dumps(body).encode())
+
+    server.route("/graph/v1/paper/search/bulk", answer)
+    return SourceSpec(name="s2", kind="semantic-scholar", query="bench", since="2026-11-01",
+                      base_url=server.base_url)
+
+
+KINDS: dict[str, Callable[[StandIn, list[Paper]], SourceSpec]] = {
+    "arxiv": arxiv, "hf-daily": hf_daily, "openalex": openalex,
+    "semantic-scholar": semantic_scholar}
 
 
 def measure(kind: str, papers: list[Paper], folder: Path) -> dict[str, Any]:
