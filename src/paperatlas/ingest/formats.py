@@ -6,6 +6,7 @@ from ..errors import InvalidOptionError, UnknownFormatError
 from .arxivxml import ArxivAtomParser, ArxivOaiParser
 from .base import Parser
 from .bibtex import BibtexParser
+from .biorxivjson import BiorxivParser
 from .csvfmt import CsvParser, TsvParser
 from .dailypapers import DailyPapersParser
 from .hfdaily import HfDailyParser
@@ -13,6 +14,7 @@ from .jsonfmt import BeirParser, JsonDocumentParser, JsonLinesParser
 from .kaggle import ArxivSnapshotParser
 from .mapping import FieldMap
 from .openalex import OpenAlexParser
+from .pubmedxml import PubmedXmlParser
 from .ris import RisParser
 from .s2 import SemanticScholarParser
 from .source import InputFile
@@ -22,10 +24,12 @@ PARSERS: tuple[type[Parser], ...] = (
     DailyPapersParser,
     ArxivAtomParser,
     ArxivOaiParser,
+    PubmedXmlParser,
     BeirParser,
     HfDailyParser,
     OpenAlexParser,
     SemanticScholarParser,
+    BiorxivParser,
     ArxivSnapshotParser,
     JsonLinesParser,
     JsonDocumentParser,
