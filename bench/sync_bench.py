@@ -171,9 +171,62 @@ def semantic_scholar(server: StandIn, papers: list[Paper]) -> SourceSpec:
                       base_url=server.base_url)
 
 
+def pubmed(server: StandIn, papers: list[Paper]) -> SourceSpec:
+    """Every paper added to PubMed on one day (2026-12-02), fetched in efetch batches."""
+    def article(p: Paper) -> str:
+        last, first = p.authors[0].split(" ")[-1], p.authors[0].split(" ")[0]
+        return (f"<PubmedArticle><MedlineCitation Status=\"MEDLINE\" Owner=\"NLM\">"
+                f"<PMID Version=\"1\">{40_000_000 + p.n}</PMID><Article PubModel=\"Print\">"
+                "<Journal><Title>Bench Journal</Title><JournalIssue><PubDate><Year>2026"
+                "</Year><Month>Dec</Month><Day>01</Day></PubDate></JournalIssue></Journal>"
+                f"<ArticleTitle>{esc(p.title)}</ArticleTitle><Abstract><AbstractText>"
+                f"{esc(p.abstract)}</AbstractText></Abstract><AuthorList><Author>"
+                f"<LastName>{last}</LastName><ForeName>{first}</ForeName></Author>"
+                "</AuthorList></Article></MedlineCitation><PubmedData><ArticleIdList>"
+                f"<ArticleId IdType=\"pubmed\">{40_000_000 + p.n}</ArticleId>"
+                f"<ArticleId IdType=\"doi\">{p.doi}</ArticleId></ArticleIdList>"
+                "</PubmedData></PubmedArticle>")
+
+    def search(seen: Seen) -> Reply:
+        count = len(papers) if seen.arg("mindate") == "2026/12/02" else 0
+        return Reply((f"<eSearchResult><Count>{count}</Count><RetMax>0</RetMax><RetStart>0"
+                      "</RetStart><QueryKey>1</QueryKey><WebEnv>MCID_bench</WebEnv><IdList/>"
+                      "</eSearchResult>").encode())
+
+    def fetch(seen: Seen) -> Reply:
+        start, size = int(seen.arg("retstart") or 0), int(seen.arg("retmax") or 20)
+        return Reply(("<?xml version=\"1.0\"?><PubmedArticleSet>" + "".join(
+            article(p) for p in papers[start:start + size]) + "</PubmedArticleSet>").encode())
+
+    server.route("/entrez/eutils/esearch.fcgi", search)
+    server.route("/entrez/eutils/efetch.fcgi", fetch)
+    return SourceSpec(name="pm", kind="pubmed", query="bench", since="2026-12-02",
+                      base_url=server.base_url)
+
+
+def biorxiv(server: StandIn, papers: list[Paper]) -> SourceSpec:
+    def item(p: Paper) -> dict[str, Any]:
+        return {"title": p.title, "authors": "; ".join(p.authors), "doi":
+                f"10.1101/2026.12.01.{p.n:06d}", "date": "2026-12-01", "version": "1",
+                "type": "new results", "license": "cc_by", "category": "bioinformatics",
+                "abstract": p.abstract, "published": "NA", "server": "biorxiv"}
+
+    def answer(seen: Seen) -> Reply:
+        offset = int(seen.path.rsplit("/", 1)[1])
+        chunk = papers[offset:offset + 100]
+        body = {"messages": [{"status": "ok", "cursor": offset, "count": len(chunk),
+                              "total": str(len(papers))}],
+                "collection": [item(p) for p in chunk]}
+        return Reply(json.dumps(body).encode())
+
+    server.prefix("/details/biorxiv/", answer)
+    return SourceSpec(name="bio", kind="biorxiv", since="2026-11-01",
+                      base_url=server.base_url)
+
+
 KINDS: dict[str, Callable[[StandIn, list[Paper]], SourceSpec]] = {
     "arxiv": arxiv, "hf-daily": hf_daily, "openalex": openalex,
-    "semantic-scholar": semantic_scholar}
+    "semantic-scholar": semantic_scholar, "pubmed": pubmed, "biorxiv": biorxiv}
 
 
 def measure(kind: str, papers: list[Paper], folder: Path) -> dict[str, Any]:

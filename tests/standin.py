@@ -51,6 +51,7 @@ class StandIn:
 
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply] | Handler] = {}
+        self.prefixes: dict[str, Handler] = {}
         self.log: list[Seen] = []
         self.base_url = ""
         self._lock = threading.Lock()
@@ -61,6 +62,11 @@ class StandIn:
         else:
             self.routes[path] = [r for r in replies if isinstance(r, Reply)]
 
+    def prefix(self, start: str, handler: Handler) -> None:
+        """Answer every path that starts with ``start`` (longest prefix first) by
+        ``handler`` (paths with parameters in them: ``/details/biorxiv/FROM/TO/N``)."""
+        self.prefixes[start] = handler
+
     def seen(self, path: str | None = None) -> list[Seen]:
         return [s for s in self.log if path is None or s.path == path]
 
@@ -69,7 +75,10 @@ class StandIn:
             self.log.append(seen)
             target = self.routes.get(seen.path)
             if target is None:
-                return Reply(b"not found", 404)
+                starts = [p for p in self.prefixes if seen.path.startswith(p)]
+                if not starts:
+                    return Reply(b"not found", 404)
+                target = self.prefixes[max(starts, key=len)]
             if callable(target):
                 handler = target
             else:
