@@ -16,7 +16,9 @@ from paperatlas.text import normalize_title, parse_date, slug, split_authors
 
 SUFFIX = {"dailypapers": ".txt", "beir": ".jsonl", "jsonl": ".jsonl", "json": ".json",
           "csv": ".csv", "tsv": ".tsv", "arxiv-atom": ".xml", "arxiv-oai": ".xml",
-          "bibtex": ".bib", "ris": ".ris", "pubmed-xml": ".xml", "biorxiv": ".json"}
+          "bibtex": ".bib", "ris": ".ris", "pubmed-xml": ".xml", "biorxiv": ".json",
+          "hf-daily": ".json", "openalex": ".json", "semantic-scholar": ".json",
+          "arxiv-snapshot": ".json", "arxiv-rss": ".xml"}
 
 # Text that looks a little like our formats, so parsers get past their first line.
 fragments = st.sampled_from([
