@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InvalidOptionError, UnknownFormatError
+from .arxivrss import ArxivRssParser
 from .arxivxml import ArxivAtomParser, ArxivOaiParser
 from .base import Parser
 from .bibtex import BibtexParser
@@ -30,6 +31,7 @@ PARSERS: tuple[type[Parser], ...] = (
     OpenAlexParser,
     SemanticScholarParser,
     BiorxivParser,
+    ArxivRssParser,
     ArxivSnapshotParser,
     JsonLinesParser,
     JsonDocumentParser,

@@ -1,0 +1,74 @@
+"""arXiv's announcement feed (``rss.arxiv.org/rss/CATS``, RSS 2.0): one ``<item>`` per
+paper announced today, with its announce type (new, cross, replace, replace-cross).
+
+The description holds ``arXiv:ID Announce Type: TYPE`` and then ``Abstract: ...``; the
+authors are one comma-separated ``dc:creator``. Read as a stream like the other arXiv
+listings (:mod:`.arxivxml`).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+
+from ..records.papers import Record
+from ..text import clean_space
+from .arxivxml import _abs_link, _put, _set_ids, _Shape, _stream, _text, _texts, _unique
+from .base import Parser
+from .source import InputFile, Lines
+
+_HEAD = re.compile(r"^\s*arXiv:(\S+)\s+Announce Type:\s*(\S+)\s*(?:Abstract:\s*)?", re.I)
+
+
+def _date(text: str) -> str | None:
+    try:
+        return parsedate_to_datetime(text).date().isoformat() if text else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _authors(text: str) -> list[str]:
+    """``dc:creator``'s comma-separated names (``and`` before the last, at times)."""
+    parts = re.split(r",\s*|\s+and\s+", text)
+    return [clean_space(p) for p in parts if clean_space(p)]
+
+
+class ArxivRssParser(Parser):
+    """An arXiv announcement RSS feed: each item a paper, its announce type a signal."""
+
+    name = "arxiv-rss"
+    suffixes = (".rss",)
+    _shape = _Shape("an arXiv announcement RSS feed", ("rss",),
+                    frozenset({("item", "channel")}))
+
+    @classmethod
+    def sniff(cls, file: InputFile) -> bool:
+        head = file.head.lstrip()
+        return head.startswith("<") and "<rss" in head and "arxiv.org" in head.lower()
+
+    def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
+        for entry, (elem, line) in enumerate(_stream(fh, str(file.path), self._shape), 1):
+            yield self._record(elem, line, entry)
+
+    @staticmethod
+    def _record(elem: ET.Element, line: int, entry: int) -> Record:
+        description = _text(elem, "description")
+        head = _HEAD.match(description)
+        abstract = description[head.end():] if head else description
+        rec = Record(title=_text(elem, "title"), abstract=clean_space(abstract),
+                     line=line, entry=entry)
+        rec.authors = _authors(_text(elem, "creator"))
+        rec.categories = _unique(_texts(elem, "category"))
+        rec.date = _date(_text(elem, "pubDate"))
+        guid = _text(elem, "guid")
+        _set_ids(rec, [head.group(1) if head else "", guid, _text(elem, "link")], [],
+                 guid or _text(elem, "link"))
+        rec.links = _unique([_text(elem, "link")])
+        _abs_link(rec)
+        kind = (_text(elem, "announce_type") or (head.group(2) if head else "")).lower()
+        _put(rec.extra, license=_text(elem, "rights"))
+        if kind:
+            rec.extra["signals"] = {"announce_type": kind}
+        return rec
