@@ -224,9 +224,60 @@ def biorxiv(server: StandIn, papers: list[Paper]) -> SourceSpec:
                       base_url=server.base_url)
 
 
+def arxiv_oai(server: StandIn, papers: list[Paper]) -> SourceSpec:
+    """ListRecords pages of 1,000 records in arXiv's format, chained by tokens."""
+    size = 1000
+
+    def record(p: Paper) -> str:
+        authors = "".join(f"<author><keyname>{esc(a.split()[-1])}</keyname><forenames>"
+                          f"{esc(a.split()[0])}</forenames></author>" for a in p.authors)
+        return (f"<record><header><identifier>oai:arXiv.org:{p.arxiv}</identifier>"
+                "<datestamp>2026-12-01</datestamp><setSpec>cs</setSpec></header><metadata>"
+                '<arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>' + p.arxiv + "</id>"
+                f"<created>2026-12-01</created><authors>{authors}</authors><title>"
+                f"{esc(p.title)}</title><categories>cs.CL</categories><abstract>"
+                f"{esc(p.abstract)}</abstract></arXiv></metadata></record>")
+
+    def answer(seen: Seen) -> Reply:
+        token = seen.arg("resumptionToken")
+        start = int(token) if token else 0
+        nxt = start + size
+        resumption = (f"<resumptionToken>{nxt}</resumptionToken>" if nxt < len(papers)
+                      else "<resumptionToken/>")
+        body = ('<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.'
+                'openarchives.org/OAI/2.0/"><ListRecords>' + "".join(
+                    record(p) for p in papers[start:nxt]) + resumption
+                + "</ListRecords></OAI-PMH>")
+        return Reply(body.encode())
+
+    server.route("/oai", answer)
+    return SourceSpec(name="oai", kind="arxiv-oai", category="cs", since="2026-11-01",
+                      base_url=server.base_url)
+
+
+def arxiv_rss(server: StandIn, papers: list[Paper]) -> SourceSpec:
+    """One announcement feed of every paper (a real day lists ~100-500)."""
+    def item(p: Paper) -> str:
+        return (f"<item><title>{esc(p.title)}</title><link>https://arxiv.org/abs/{p.arxiv}"
+                f"</link><description>arXiv:{p.arxiv}v1 Announce Type: new \nAbstract: "
+                f"{esc(p.abstract)}</description><guid isPermaLink=\"false\">oai:arXiv.org:"
+                f"{p.arxiv}v1</guid><category>cs.CL</category><pubDate>Mon, 01 Dec 2026 "
+                "00:00:00 -0500</pubDate><arxiv:announce_type>new</arxiv:announce_type>"
+                f"<dc:creator>{esc(', '.join(p.authors))}</dc:creator></item>")
+
+    body = ('<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/'
+            'elements/1.1/" version="2.0"><channel><title>cs.CL updates on arXiv.org</title>'
+            "<link>http://rss.arxiv.org/rss/cs.CL</link>" + "".join(item(p) for p in papers)
+            + "</channel></rss>")
+    server.route("/rss/cs.CL", Reply(body.encode()))
+    return SourceSpec(name="rss", kind="arxiv-rss", category="cs.CL",
+                      base_url=server.base_url)
+
+
 KINDS: dict[str, Callable[[StandIn, list[Paper]], SourceSpec]] = {
-    "arxiv": arxiv, "hf-daily": hf_daily, "openalex": openalex,
-    "semantic-scholar": semantic_scholar, "pubmed": pubmed, "biorxiv": biorxiv}
+    "arxiv": arxiv, "arxiv-oai": arxiv_oai, "arxiv-rss": arxiv_rss, "hf-daily": hf_daily,
+    "openalex": openalex, "semantic-scholar": semantic_scholar, "pubmed": pubmed,
+    "biorxiv": biorxiv}
 
 
 def measure(kind: str, papers: list[Paper], folder: Path) -> dict[str, Any]:
