@@ -38,11 +38,11 @@ demo: setup
 	$(BIN)/paperatlas --db $(DEMO_DB) tree show --name seeds
 	$(BIN)/paperatlas --db $(DEMO_DB) tree export --name seeds --format html -o $(DEMO_DB).tree.html
 	$(BIN)/paperatlas --db $(DEMO_DB) map build
-	$(BIN)/paperatlas --db $(DEMO_DB) sources add arxiv-cl --kind arxiv --category cs.CL --every 1d
+	$(BIN)/paperatlas --db $(DEMO_DB) sources add arxiv-cl --kind arxiv-rss --category cs.CL --every 1d
 	$(BIN)/paperatlas --db $(DEMO_DB) sources list
 	@echo "demo library: $(DEMO_DB), tree page: $(DEMO_DB).tree.html (try: $(BIN)/paperatlas --db $(DEMO_DB) --help)"
 	@echo "to edit topics and collections in the browser: $(BIN)/paperatlas --db $(DEMO_DB) users add NAME"
-	@echo "to fetch the day's new cs.CL papers (needs the internet): $(BIN)/paperatlas --db $(DEMO_DB) update"
+	@echo "to fetch the day's cs.CL announcements (needs the internet): $(BIN)/paperatlas --db $(DEMO_DB) update"
 ifeq ($(SERVE),1)
 	@echo "serving the seed library at http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/paperatlas --db $(DEMO_DB) serve --host $(HOST) --port $(PORT)
