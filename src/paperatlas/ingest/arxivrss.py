@@ -46,7 +46,8 @@ class ArxivRssParser(Parser):
     @classmethod
     def sniff(cls, file: InputFile) -> bool:
         head = file.head.lstrip()
-        return head.startswith("<") and "<rss" in head and "arxiv.org" in head.lower()
+        return (head.startswith("<") and "<rss" in head
+                and ("arxiv.org/schemas/atom" in head or "rss.arxiv.org" in head))
 
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         for entry, (elem, line) in enumerate(_stream(fh, str(file.path), self._shape), 1):
