@@ -39,7 +39,6 @@ class ArxivRssParser(Parser):
     """An arXiv announcement RSS feed: each item a paper, its announce type a signal."""
 
     name = "arxiv-rss"
-    suffixes = (".rss",)
     _shape = _Shape("an arXiv announcement RSS feed", ("rss",),
                     frozenset({("item", "channel")}))
 
