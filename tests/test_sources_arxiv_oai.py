@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from paperatlas import Library
+from paperatlas.errors import InvalidOptionError
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Politeness, SourceSettings
+from paperatlas.sources.arxiv_oai import oai_set
 from standin import Reply, Seen, StandIn, standin
 
 RECORDED = "data/formats/arxiv-oai-pmh/arxiv_oai_dc_quant-ph_2000records.xml"
@@ -168,3 +170,44 @@ def test_a_saved_harvest_ingests_like_a_fetched_one(tmp_path: Path, server: Stan
         report = lib.ingest([shared / RECORDED])
         assert report.files[0].format == "arxiv-oai"
         assert sorted((p.key, p.title) for p in lib.papers()) == fetched
+
+
+@pytest.mark.parametrize(("category", "expected"), [
+    ("cs", "cs"), ("math", "math"), ("quant-ph", "physics:quant-ph"),
+    ("hep-th", "physics:hep-th"), ("cs.CL", "cs:cs:CL"), ("stat.ML", "stat:stat:ML"),
+    ("q-bio.GN", "q-bio:q-bio:GN"), ("astro-ph.CO", "physics:astro-ph:CO"),
+    ("physics.optics", "physics:physics:optics"), ("physics:hep-th", "physics:hep-th"),
+    ("cs:cs:AI", "cs:cs:AI")])
+def test_categories_name_arxivs_sets(category: str, expected: str) -> None:
+    assert oai_set(category) == expected
+
+
+def test_one_set_a_source(tmp_path: Path) -> None:
+    with Library(tmp_path / "a.db", embedding_model=None) as lib, pytest.raises(
+            InvalidOptionError, match="one arXiv set"):
+        lib.sources.add(SourceSpec(name="x", kind="arxiv-oai", category="cs.CL cs.LG"))
+
+
+def test_real_arxiv_format_answers_in_two_pages(tmp_path: Path, server: StandIn,
+                                                shared: Path) -> None:
+    """The recorded ListRecords answers in arXiv's format (metadataPrefix=arXiv, the
+    real envelope), the first given a resumption token."""
+    folder = shared / "data/formats/arxiv-oai-pmh/hepcrawl"
+    first = (folder / "arxiv-physics-hep-th.xml").read_bytes().replace(
+        b"</ListRecords>", b'<resumptionToken cursor="0">6543|1001</resumptionToken>'
+        b"</ListRecords>")
+    last = (folder / "arxiv-physics-hep-ex.xml").read_bytes()
+    server.route("/oai", lambda seen: Reply(last if seen.arg("resumptionToken") else first))
+    with Library(tmp_path / "a.db", embedding_model=None) as lib:
+        lib.sources.clock = lambda: NOW
+        lib.sources.add(SourceSpec(name="hep", kind="arxiv-oai", category="hep-th",
+                                   since="2026-12-01", base_url=server.base_url))
+        [report] = lib.sources.sync(settings=FAST)
+        assert report.ok and report.pages == 2 and report.added == 6
+        paper = lib.papers["1412.8323"]
+        assert paper.authors == ["Philipp A Hoehn"]
+        assert paper.categories[:2] == ["quant-ph", "gr-qc"]
+        assert lib.sources["hep"].cursor == {"from": "2026-12-04"}
+    first_ask, second_ask = server.seen("/oai")
+    assert first_ask.arg("set") == "physics:hep-th"
+    assert second_ask.query == {"verb": ["ListRecords"], "resumptionToken": ["6543|1001"]}
