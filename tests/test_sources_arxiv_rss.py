@@ -104,6 +104,13 @@ def test_replace_merges_and_cross_adds(tmp_path: Path, server: StandIn,
         [second] = lib.sources.sync(settings=FAST)
         assert second.ok and second.added == 1 and second.records == 5
         assert count(lib) == 4  # the replacement merged into its paper
+        replaced = lib.papers["2604.22027"]
+        assert replaced.abstract == "A revised abstract."  # v2 revises v1's text
+        assert replaced.authors == ["Zhuonan Yang", "Ellie Pavlick"]
+        [kept] = lib.store.signals.of([replaced.id]).values()
+        assert kept["arxiv-rss"] == {"announce_type": "replace", "version": 2}
+        [first] = lib.sources.sync(settings=FAST)  # the same v2 again: nothing changes
+        assert first.added == 0 and count(lib) == 4
         signals = lib.store.signals.of([lib.papers["2604.29999"].id])
         assert next(iter(signals.values()))["arxiv-rss"]["announce_type"] == "cross"
         assert lib.papers["2604.29999"].authors == ["Ann Author", "Bob Writer"]
@@ -151,3 +158,38 @@ def test_a_category_is_needed(tmp_path: Path) -> None:
     with Library(tmp_path / "a.db", embedding_model=None) as lib, pytest.raises(
             InvalidOptionError, match="category"):
         lib.sources.add(SourceSpec(name="x", kind="arxiv-rss"))
+
+
+def test_a_day_without_announcements_then_last_modified(tmp_path: Path, server: StandIn,
+                                                        feeds: dict[str, bytes]) -> None:
+    """A weekend's feed has its channel and no items; Last-Modified is kept and sent."""
+    body = feeds["cs.CL"]
+    empty = body[:body.index(b"<item>")] + body[body.rindex(b"</item>") + 7:]
+    stamp = "Sun, 26 Apr 2026 04:00:00 GMT"
+
+    def answer(seen: Seen) -> Reply:
+        if seen.headers.get("if-modified-since") == stamp:
+            return Reply(b"", 304)
+        return Reply(empty, headers={"Last-Modified": stamp})
+
+    server.route("/rss/cs.CL", answer)
+    with open_lib(tmp_path / "a.db", server) as lib:
+        [first] = lib.sources.sync(settings=FAST)
+        assert first.ok and first.pages == 1 and first.records == 0 and count(lib) == 0
+        assert lib.sources["cl"].cursor == {"modified": stamp}
+        [second] = lib.sources.sync(settings=FAST)
+        assert second.ok and second.pages == 0
+    assert [s.headers.get("if-modified-since") for s in server.seen()] == [None, stamp]
+
+
+def test_two_feeds_keep_arxivs_pace(tmp_path: Path, server: StandIn,
+                                    feeds: dict[str, bytes]) -> None:
+    server.route("/rss/cs.CL", Reply(feeds["cs.CL"]))
+    server.route("/rss/cs.LG", Reply(feeds["cs.LG"]))
+    with open_lib(tmp_path / "a.db", server) as lib:
+        lib.sources.add(SourceSpec(name="lg", kind="arxiv-rss", category="cs.LG",
+                                   base_url=server.base_url))
+        reports = lib.sources.sync(settings=FAST)
+        assert [r.added for r in reports] == [3, 3]
+    first, second = (s.at for s in server.seen())
+    assert second - first >= 3.0 * 0.02 * 0.9

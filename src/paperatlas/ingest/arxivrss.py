@@ -1,5 +1,6 @@
 """arXiv's announcement feed (``rss.arxiv.org/rss/CATS``, RSS 2.0): one ``<item>`` per
-paper announced today, with its announce type (new, cross, replace, replace-cross).
+paper announced today, with its announce type (new, cross, replace, replace-cross) and
+version as signals (a replacement's newer version revises the paper's text).
 
 The description holds ``arXiv:ID Announce Type: TYPE`` and then ``Abstract: ...``; the
 authors are one comma-separated ``dc:creator``. Read as a stream like the other arXiv
@@ -15,6 +16,7 @@ from email.utils import parsedate_to_datetime
 
 from ..records.papers import Record
 from ..text import clean_space
+from .apijson import put_signals
 from .arxivxml import _abs_link, _put, _set_ids, _Shape, _stream, _text, _texts, _unique
 from .base import Parser
 from .source import InputFile, Lines
@@ -69,6 +71,8 @@ class ArxivRssParser(Parser):
         _abs_link(rec)
         kind = (_text(elem, "announce_type") or (head.group(2) if head else "")).lower()
         _put(rec.extra, license=_text(elem, "rights"))
-        if kind:
-            rec.extra["signals"] = {"announce_type": kind}
+        # the version announced: a replacement's newer version revises the paper
+        version = re.search(r"v(\d+)$", head.group(1) if head else guid)
+        put_signals(rec, announce_type=kind or None,
+                    version=int(version.group(1)) if version else None)
         return rec
