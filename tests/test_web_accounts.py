@@ -352,12 +352,12 @@ def test_upload_with_a_bad_record(client: TestClient, alib: Library, token: str)
 def test_failed_upload_fails_the_job(client: TestClient, alib: Library, token: str) -> None:
     r = client.post("/api/uploads", headers={"Authorization": f"Bearer {token}"},
                     data={"format": "jsonl"},
-                    files={"file": ("broken.jsonl", b'{"title": "fine"}\n{"title": \n')})
+                    files={"file": ("broken.jsonl", b'{"title": \n{"title": "fine"}\n')})
     assert Worker(alib).run_once() == 1  # nothing added: no index queued
     job = client.get(r.json()["url"]).json()
-    assert job["status"] == "failed" and job["message"].startswith("broken.jsonl:2: invalid JSON")
+    assert job["status"] == "failed" and job["message"].startswith("broken.jsonl:1: invalid JSON")
     page = client.get(r.json()["page"]).text
-    assert "status-failed" in page and "broken.jsonl:2: invalid JSON" in page
+    assert "status-failed" in page and "broken.jsonl:1: invalid JSON" in page
 
 
 def test_oversize_upload_is_413(alib: Library, token: str, tmp_path: Path) -> None:
