@@ -1,7 +1,12 @@
 """The ingest pipeline: parse each file, dedup each record, store it.
 
 Each file is one unit of work: its records, sources, collection links and
-log entry commit together, or (on a malformed file) not at all. A record that
+log entry commit together, or (on a malformed file) not at all. A file is stored
+in batches of :data:`~.ingest.resume.BATCH_RECORDS` records, each committed with
+where the file stands, so that ingesting the same file again (after a kill)
+resumes after its last batch; a format that is not one record per line is parsed
+to its end before its first batch commits, so a broken file still fails whole. A
+dry run and ``strict`` keep one transaction per file (all or nothing). A record that
 breaks a limit (:mod:`.ingest.limits`) is rejected and the rest of its file goes
 in (``strict`` fails the file instead). A dry run does the same work and rolls
 it back, so it reports exactly what would happen. A run left ``running`` by a
@@ -11,7 +16,8 @@ process that is gone (killed) is marked ``interrupted`` when the next run starts
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +25,16 @@ from . import ids as idmod
 from .dedup import Match, Matcher, match_ids
 from .errors import PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
+from .ingest.base import Parser
 from .ingest.limits import MAX_TITLE_CHARS, check_record
+from .ingest.resume import (
+    BATCH_RECORDS,
+    COUNTS,
+    Resume,
+    line_offset,
+    one_record_per_line,
+    parses_whole,
+)
 from .liveness import is_alive, this_process
 from .records.papers import ID_SCHEMES, Change, FileReport, IngestReport, Record, Rejection
 from .records.serialize import to_json
@@ -108,6 +123,16 @@ def _newer_version(store: Store, paper_id: int, rec: Record, source: str) -> boo
     return isinstance(have, int) and version > have
 
 
+@dataclass
+class _FileState:
+    """What the batches of one file share."""
+
+    file_id: int
+    now: str
+    collection_id: int = 0
+    records_before: int = 0  # records counted before the current batch
+
+
 class Importer:
     """Runs ingest over a :class:`Store`."""
 
@@ -170,6 +195,7 @@ class Importer:
         try:
             file = file or InputFile.inspect(path)
             sha = file.sha256
+            parser: Parser | None = None
             if file.blank:  # an empty file holds no records
                 report.collection = options.collection or default_collection(path, None)
                 report.format = options.format
@@ -177,9 +203,16 @@ class Importer:
                 parser = make_parser(file, options.format, options.mapping)
                 report.format = parser.name
                 report.collection = options.collection or default_collection(path, parser.name)
+            if (parser is not None and run_id is not None and then is None
+                    and not options.dry_run and not options.strict):
+                self._batches(file, parser, report, run_id, progress, sha)
+                return report
             with self.store.transaction(dry_run=options.dry_run):
-                if not file.blank:
-                    self._records(file, parser.parse, report, run_id, progress)
+                if parser is not None:
+                    state = self._begin(file, report)
+                    with closing(self._stream(file, parser, None, progress)) as records:
+                        for rec in records:
+                            self._take(rec, report, state, run_id)
                 if run_id is not None:
                     self.store.provenance.log_file(run_id, report, sha, utcnow())
                 if then is not None:
@@ -193,21 +226,73 @@ class Importer:
             return failed
         return report
 
-    def _log(self, run_id: int | None, report: FileReport, sha: str | None) -> None:
-        if run_id is not None:
-            with self.store.transaction():
-                self.store.provenance.log_file(run_id, report, sha, utcnow())
+    def _batches(self, file: InputFile, parser: Parser, report: FileReport, run_id: int,
+                 progress: ProgressFn | None, sha: str) -> None:
+        """Ingest a file in transactions of :data:`BATCH_RECORDS` records, each saving
+        where the file stands, so that the next ingest of the same file (a killed one's)
+        resumes after the last committed batch. A format that is not one record per line
+        is parsed to its end before the first batch commits (a broken file fails whole);
+        a line of JSON Lines that is broken is a rejected record."""
+        prov = self.store.provenance
+        checked = one_record_per_line(parser)
+        state: _FileState | None = None
+        records: Iterator[Record] = iter(())
+        try:
+            while True:
+                with self.store.transaction():
+                    if state is None:
+                        state = self._begin(file, report)
+                        resume = self._resume(state.file_id, report)
+                        checked = checked or resume is not None
+                        records = self._stream(file, parser, resume, progress)
+                    last: Record | None = None
+                    for last in records:
+                        self._take(last, report, state, run_id)
+                        if report.records - state.records_before >= BATCH_RECORDS:
+                            break
+                    else:  # the end of the file
+                        prov.clear_progress(state.file_id)
+                        prov.log_file(run_id, report, sha, utcnow())
+                        return
+                    if not checked:
+                        parses_whole(file, type(parser)(parser.mapping))
+                        checked = True
+                    state.records_before = report.records
+                    counts = {name: getattr(report, name) for name in COUNTS}
+                    prov.save_progress(state.file_id, last.entry, last.line,
+                                       {**counts, "by_reason": report.rejected_by_reason},
+                                       utcnow())
+        finally:
+            if isinstance(records, Generator):
+                records.close()
 
-    def _records(self, file: InputFile, parse: Callable[..., Iterable[Record]],
-                 report: FileReport, run_id: int | None, progress: ProgressFn | None) -> None:
+    def _resume(self, file_id: int, report: FileReport) -> Resume | None:
+        """Where an earlier ingest of this file stopped (its counts go on in ``report``)."""
+        found = self.store.provenance.progress(file_id)
+        if found is None:
+            return None
+        entry, line, state = found
+        for name in COUNTS:
+            setattr(report, name, int(state.get(name, 0)))
+        report.rejected_by_reason = dict(state.get("by_reason", {}))
+        return Resume(entry, line, state)
+
+    def _begin(self, file: InputFile, report: FileReport) -> _FileState:
         now = utcnow()
-        path = str(file.path)
         file_id = self.store.provenance.file_id(
             sha256=file.sha256, path=storable(file.origin or str(file.path.resolve())),
-            size=file.size,
-            fmt=report.format or "", encoding=file.encoding, now=now)
-        collection_id = 0  # the collection is created with its first paper
-        done = 0
+            size=file.size, fmt=report.format or "", encoding=file.encoding, now=now)
+        return _FileState(file_id, now)
+
+    def _stream(self, file: InputFile, parser: Parser, resume: Resume | None,
+                progress: ProgressFn | None) -> Generator[Record, None, None]:
+        """The file's records after ``resume`` (all without it): a file of one record per
+        line is read from the line after; any other is parsed from its start and the
+        records already stored are passed over before any lookup."""
+        path = str(file.path)
+        offset = line_offset(file, resume.line) if (
+            resume is not None and one_record_per_line(parser)) else None
+        done = offset or 0
 
         def on_bytes(n: int) -> None:
             nonlocal done
@@ -215,17 +300,37 @@ class Importer:
             if progress is not None:
                 progress(path, done, file.size)
 
-        with file.open_text(on_bytes) as fh:
-            for rec in parse(file, numbered_lines(fh, path)):
-                report.records += 1
-                norm = normalize_title(rec.title)
-                reason = validate(rec, norm)
-                if reason:
-                    self._reject(rec, reason, report)
-                    continue
-                if not collection_id:
-                    collection_id = self.store.collections.ensure(report.collection or "", now)
-                self._record(rec, norm, report, file_id, collection_id, run_id, now)
+        if progress is not None and done:
+            progress(path, done, file.size)
+        with file.open_text(on_bytes, offset=done) as fh:
+            lines = numbered_lines(fh, path)
+            before = 0
+            if offset is not None and resume is not None:
+                lines.number, before = resume.line, resume.entry
+            for rec in parser.parse(file, lines):
+                rec.entry += before
+                if resume is None or rec.entry > resume.entry:
+                    yield rec
+
+    def _log(self, run_id: int | None, report: FileReport, sha: str | None) -> None:
+        if run_id is not None:
+            with self.store.transaction():
+                self.store.provenance.log_file(run_id, report, sha, utcnow())
+
+    def _take(self, rec: Record, report: FileReport, state: _FileState,
+              run_id: int | None) -> None:
+        """Validate one record, then reject it or store it (added, merged or skipped)."""
+        report.records += 1
+        norm = normalize_title(rec.title)
+        reason = validate(rec, norm)
+        if reason:
+            self._reject(rec, reason, report)
+            return
+        if not state.collection_id:  # the collection is created with its first paper
+            state.collection_id = self.store.collections.ensure(report.collection or "",
+                                                                state.now)
+        self._record(rec, norm, report, state.file_id, state.collection_id, run_id,
+                     state.now)
 
     def _reject(self, rec: Record, reason: str, report: FileReport) -> None:
         if self.strict:

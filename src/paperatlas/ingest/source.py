@@ -120,11 +120,14 @@ class InputFile:
         return cls(path=p, size=scan.size, sha256=scan.digest.hexdigest(), encoding=encoding,
                    head=head, blank=scan.blank, data=data, origin=origin)
 
-    def open_text(self, on_bytes: Callable[[int], None] | None = None) -> io.TextIOWrapper:
-        """Open for reading as text; ``on_bytes`` is told how many bytes were read."""
+    def open_text(self, on_bytes: Callable[[int], None] | None = None,
+                  offset: int = 0) -> io.TextIOWrapper:
+        """Open for reading as text (from byte ``offset``, the start of a line);
+        ``on_bytes`` is told how many bytes were read."""
         _register_fallback()
         try:
             raw: BinaryIO = io.BytesIO(self.data) if self.data is not None else self.path.open("rb")
+            raw.seek(offset)
         except OSError as exc:
             raise ParseError(f"cannot read file: {exc.strerror or exc}",
                              path=str(self.path)) from exc

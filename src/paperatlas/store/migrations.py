@@ -532,7 +532,26 @@ def m014_live_sources(conn: sqlite3.Connection) -> None:
     )
 
 
+def m015_ingest_progress(conn: sqlite3.Connection) -> None:
+    """Where a file ingested in batches stands: the last entry (and its line) whose batch
+    committed, and the file's counts so far, so that a killed ingest of the same file
+    (same sha256) resumes after it. The row goes when the file finishes."""
+    _run(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS ingest_progress (
+            file_id    INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+            entry      INTEGER NOT NULL,
+            line       INTEGER NOT NULL,
+            state      TEXT NOT NULL DEFAULT '{}',
+            updated_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
     m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
-    m011_sessions_throttle, m012_recheck_collections, m013_job_worker, m014_live_sources]
+    m011_sessions_throttle, m012_recheck_collections, m013_job_worker, m014_live_sources,
+    m015_ingest_progress]

@@ -11,7 +11,8 @@ from ..records.papers import FileReport, SourceInfo
 
 
 class ProvenanceRepo:
-    """Reads and writes ``files``, ``sources``, ``ingest_runs`` and ``ingest_files``."""
+    """Reads and writes ``files``, ``sources``, ``ingest_runs``, ``ingest_files`` and
+    ``ingest_progress``."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -63,6 +64,27 @@ class ProvenanceRepo:
                                         entry=r[5], source_key=r[6], ingested_at=r[7],
                                         extra=json.loads(r[8]) if r[8] else {}))
         return out
+
+    # -- files ingested in batches -------------------------------------------------
+    def progress(self, file_id: int) -> tuple[int, int, dict[str, Any]] | None:
+        """``(entry, line, state)`` of a file whose ingest stopped after a committed batch."""
+        row = self.conn.execute("SELECT entry, line, state FROM ingest_progress"
+                                " WHERE file_id = ?", (file_id,)).fetchone()
+        if row is None:
+            return None
+        state = json.loads(row[2] or "{}")
+        return int(row[0]), int(row[1]), state if isinstance(state, dict) else {}
+
+    def save_progress(self, file_id: int, entry: int, line: int, state: dict[str, Any],
+                      now: str) -> None:
+        self.conn.execute(
+            "INSERT INTO ingest_progress (file_id, entry, line, state, updated_at)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (file_id) DO UPDATE SET entry = excluded.entry,"
+            " line = excluded.line, state = excluded.state, updated_at = excluded.updated_at",
+            (file_id, entry, line, json.dumps(state), now))
+
+    def clear_progress(self, file_id: int) -> None:
+        self.conn.execute("DELETE FROM ingest_progress WHERE file_id = ?", (file_id,))
 
     # -- the ingest log ------------------------------------------------------------
     def start_run(self, options: dict[str, Any], now: str) -> int:
