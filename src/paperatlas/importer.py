@@ -131,6 +131,7 @@ class _FileState:
     now: str
     collection_id: int = 0
     records_before: int = 0  # records counted before the current batch
+    last_stored: int = 0  # the file's last entry stored before (later ones are new)
 
 
 class Importer:
@@ -282,7 +283,7 @@ class Importer:
         file_id = self.store.provenance.file_id(
             sha256=file.sha256, path=storable(file.origin or str(file.path.resolve())),
             size=file.size, fmt=report.format or "", encoding=file.encoding, now=now)
-        return _FileState(file_id, now)
+        return _FileState(file_id, now, last_stored=self.store.provenance.last_entry(file_id))
 
     def _stream(self, file: InputFile, parser: Parser, resume: Resume | None,
                 progress: ProgressFn | None) -> Generator[Record, None, None]:
@@ -330,7 +331,7 @@ class Importer:
             state.collection_id = self.store.collections.ensure(report.collection or "",
                                                                 state.now)
         self._record(rec, norm, report, state.file_id, state.collection_id, run_id,
-                     state.now)
+                     state.now, seen=rec.entry <= state.last_stored)
 
     def _reject(self, rec: Record, reason: str, report: FileReport) -> None:
         if self.strict:
@@ -342,9 +343,9 @@ class Importer:
             report.rejections.append(Rejection(report.path, rec.line, rec.entry, reason))
 
     def _record(self, rec: Record, norm: str, report: FileReport, file_id: int,
-                collection_id: int, run_id: int | None, now: str) -> None:
+                collection_id: int, run_id: int | None, now: str, *, seen: bool) -> None:
         store = self.store
-        paper_id = store.provenance.source_paper(file_id, rec.entry)
+        paper_id = store.provenance.source_paper(file_id, rec.entry) if seen else None
         if paper_id is not None:  # this very entry of this very file is already in
             report.skipped += 1
             store.collections.add_paper(collection_id, paper_id, now)

@@ -35,6 +35,12 @@ class ProvenanceRepo:
             (file_id, entry)).fetchone()
         return int(row[0]) if row else None
 
+    def last_entry(self, file_id: int) -> int:
+        """The file's last entry that went into a paper (0: none yet)."""
+        row = self.conn.execute("SELECT MAX(entry) FROM sources WHERE file_id = ?",
+                                (file_id,)).fetchone()
+        return int(row[0] or 0)
+
     def other_key_in_file(self, paper_id: int, file_id: int, source_key: str) -> bool:
         """Whether the paper has a source in this file under a different key."""
         row = self.conn.execute(
