@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,14 +81,36 @@ def test_bibtex_mapping_override_and_detection(write) -> None:
     assert recs[1].venue == "Proceedings of NeurIPS"
 
 
-@pytest.mark.parametrize(("text", "line", "reason"), [
+@pytest.mark.parametrize(("text", "line", "reason", "titles"), [
     ("@article{a, title={A}}\n\n@article{b,\n  title = {B}\n  year = 2020\n}\n@misc{c, title={C}}\n",
-     3, "expected ',' or '}' after the field 'title'"),
-    ("@article{a, title={A}}\n@article{b, title = {B\n\n@misc{c, title={C}}\n", 2, "never closed"),
-    ("@article{a, title={A},\n@misc{c, title={C}}\n", 1, "expected a field name"),
-    ("@article{a, title={A}}\n@article b, title={B}}\n", 2, "expected '@type{'"),
+     3, "expected ',' or '}' after the field 'title'", ["A", "C"]),
+    ("@article{a, title={A}}\n@article{b, title = {B\n\n@misc{c, title={C}}\n", 2, "never closed",
+     ["A", "C"]),
+    ("@article{a, title={A},\n@misc{c, title={C}}\n", 1, "expected a field name", ["C"]),
+    ("@article{a, title={A}}\n@article b, title={B}}\n", 2, "expected '@type{'", ["A"]),
+    ("@article{a, title={A}}\nsome garbage } between { entries\n@article{c, title={C}}\n", 0, "",
+     ["A", "C"]),
 ])
-def test_bibtex_syntax_errors_name_the_entry_and_write_nothing(
+def test_bibtex_broken_entry_is_rejected_and_the_rest_goes_in(
+        lib: Library, write, text: str, line: int, reason: str, titles: list[str]) -> None:
+    path = write("broken.bib", text)
+    recs = _parse(path)
+    assert [r.title for r in recs if not r.error] == titles
+    report = lib.ingest([path])
+    assert report.files[0].ok and report.added == len(titles)
+    assert [r.line for r in report.files[0].rejections] == ([line] if line else [])
+    assert all(r.reason.startswith("broken entry '@") and reason in r.reason
+               for r in report.files[0].rejections)
+    strict = lib.ingest([write("strict.bib", text)], strict=True)
+    assert strict.failed if line else not strict.failed
+
+
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    ("@article{a, title={A}}\n@article{b, title = {B", 2, "never closed"),
+    ("@article{a, title={A}}\n@article{b, title = {B}", 2, "expected ',' or '}'"),
+    ("@article b, title={B}}\n", 1, "expected '@type{'"),
+])
+def test_bibtex_truncated_or_unreadable_file_fails_whole(
         lib: Library, write, text: str, line: int, reason: str) -> None:
     path = write("broken.bib", text)
     with pytest.raises(ParseError) as err:
@@ -100,6 +123,41 @@ def test_bibtex_syntax_errors_name_the_entry_and_write_nothing(
     assert [r for r in dump(lib) if not r.startswith("ingest_")] == [
         r for r in before if not r.startswith("ingest_")]
     assert lib.stats().papers == 0
+
+
+ZOTERO = "data/formats/zotero"
+
+
+@pytest.mark.parametrize("damage", [  # (what, damage the entry, entries lost)
+    ("unbalanced", lambda e: e.replace("title = {", "title = {{", 1), 1),
+    ("no comma", lambda e: e.replace(",\n", "\n", 1), 1),
+    ("no key", lambda e: e.replace("{", "{,", 1).replace(",,", ",", 1), 1),
+    ("garbage after it", lambda e: e + "@@@ garbage ((( {\n", 0),
+])
+@pytest.mark.parametrize("name", ["bbt-biblatex_bulk-performance_1241.bib",
+                                  "slr-deepfake-collection/New collection.bib"])
+def test_real_zotero_export_with_one_malformed_entry(
+        shared: Path, tmp_path: Path, name: str, damage: tuple[str, Any, int]) -> None:
+    text = (shared / ZOTERO / name).read_text(encoding="utf-8-sig")
+    starts = [i for i in range(len(text)) if text.startswith("@", i) and (
+        i == 0 or text[i - 1] == "\n")]
+    at, end = starts[len(starts) // 2], starts[len(starts) // 2 + 1]
+    broken = text[:at] + damage[1](text[at:end]) + text[end:]
+    whole_lib = Library(tmp_path / "whole.db", embedding_model=None)
+    (tmp_path / "whole.bib").write_text(text)
+    whole = whole_lib.ingest([tmp_path / "whole.bib"])
+    lib = Library(tmp_path / "lib.db", embedding_model=None)
+    (tmp_path / "broken.bib").write_text(broken)
+    report = lib.ingest([tmp_path / "broken.bib"])
+    lost = damage[2]
+    line = text[:at].count("\n") + 1 if lost else text[:end].count("\n") + 1
+    assert report.files[0].ok and report.rejected == whole.rejected + 1
+    assert [r.line for r in report.files[0].rejections] == [line]
+    assert report.records == whole.records + 1 - lost  # every other entry is read
+    assert report.added + report.merged == whole.added + whole.merged - lost
+    assert lib.ingest([tmp_path / "broken.bib"], strict=True).failed
+    whole_lib.close()
+    lib.close()
 
 
 RIS = """TY  - JOUR

@@ -3,9 +3,12 @@
 The file is read entry by entry with a small scanner that knows BibTeX's
 syntax (``@string`` macros, ``#`` concatenation, braced and quoted values,
 ``@comment`` and ``@preamble``); field values are turned from LaTeX into
-Unicode text with :mod:`pylatexenc`. A syntax error raises
-:class:`~paperatlas.errors.ParseError` naming the line where the broken entry
-starts, so that a file goes in whole or not at all. The text is scanned a piece
+Unicode text with :mod:`pylatexenc`. A broken entry is a rejected record naming
+the line where it starts and why, and reading goes on at the next line starting
+with ``@`` (an ``@type{`` at the start of a line always starts a new piece, so
+unbalanced braces cannot swallow the entries after them); a truncated file (its
+last entry runs to the end) or one with no readable entry raises
+:class:`~paperatlas.errors.ParseError`. The text is scanned a piece
 at a time (each piece starts at an ``@type{`` line outside braces), so memory
 holds one entry; an entry over the size limit or with braces nested too deep
 is rejected.
@@ -40,6 +43,9 @@ from .source import InputFile, Lines
 _ENTRY_START = re.compile(r"^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]", re.MULTILINE)
 #: Outside entries: a ``%`` comment line (skipped whole) or an ``@``.
 _OUTSIDE = re.compile(r"^[ \t]*%[^\n]*|@", re.MULTILINE)
+_LINE_AT = re.compile(r"^[ \t]*@", re.MULTILINE)
+#: An entry's start at the start of a line: a new piece even inside unbalanced braces.
+_FLUSH_START = re.compile(r"^@[ \t]*[A-Za-z]+[ \t]*[{(]")
 _NAME = re.compile(r"[A-Za-z0-9_\-:.+/']+")
 _KEY = re.compile(r"[^\s,{}()\"#%=]*")
 _NUMBER = re.compile(r"\d+")
@@ -70,12 +76,14 @@ _SKIPPED_TYPES = frozenset({"comment", "preamble"})
 
 
 class _SyntaxError(Exception):
-    """A syntax error at an offset of the text (turned into a ParseError with a line)."""
+    """A syntax error at an offset of the text (a rejected entry, or a ParseError).
+    ``at_end``: the text ended inside the entry (the last one of a file: truncated)."""
 
-    def __init__(self, message: str, pos: int) -> None:
+    def __init__(self, message: str, pos: int, at_end: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.pos = pos
+        self.at_end = at_end
 
 
 @dataclass
@@ -206,7 +214,8 @@ class _Scanner:
                 depth -= 1
                 if depth < 0:
                     raise _SyntaxError(f"unbalanced {c!r}", m.start())
-        raise _SyntaxError(f"{self.text[start]!r} is never closed (unbalanced braces?)", start)
+        raise _SyntaxError(f"{self.text[start]!r} is never closed (unbalanced braces?)", start,
+                           at_end=True)
 
     def _skip_space(self) -> None:
         self.pos = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
@@ -229,8 +238,13 @@ class _Scanner:
 
     def _error(self, message: str) -> _SyntaxError:
         found = self._peek()
-        what = f"found {found!r}" if found else "the file ends"
-        return _SyntaxError(f"{message}; {what}", self.pos)
+        what = f"found {found!r}" if found else "the entry ends"
+        return _SyntaxError(f"{message}; {what}", self.pos, at_end=not found)
+
+    def resync(self) -> None:
+        """Go on after a broken entry: at the next line that starts with ``@``."""
+        m = _LINE_AT.search(self.text, self.at + 1)
+        self.pos = m.start() if m else len(self.text)
 
 
 class _Decoder:
@@ -297,11 +311,20 @@ class BibtexParser(Parser):
         return not head.startswith(("[", "{")) and bool(_ENTRY_START.search(file.head))
 
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
+        """Each entry as a record. A broken entry is a rejected record (its line and
+        why) and reading goes on at the next line starting with ``@``; a file whose last
+        entry runs to its end (truncated) or with no readable entry fails whole."""
         path = str(file.path)
         decoder = _Decoder()
         macros = dict(_MONTH_MACROS)
-        count = 0
+        count = good = 0
+        cut: ParseError | None = None  # a broken entry that ran to the end of its piece
+        first_error: ParseError | None = None
         for first, text, problem in _pieces(fh):
+            if cut is not None:  # another piece follows: the entry was broken, not cut
+                count += 1
+                yield error_record(cut.reason, line=cut.line or first, entry=count)
+                cut = None
             if problem:
                 count += 1
                 yield error_record(problem, line=first, entry=count)
@@ -318,14 +341,29 @@ class BibtexParser(Parser):
                     entry = next(entries, None)
                 except _SyntaxError as exc:
                     label = text[scanner.at : scanner.at + 40].split(",")[0].split("\n")[0]
-                    message = (f"broken entry {label!r}: {exc.message} "
-                               f"(at line {line_of(exc.pos)})")
-                    raise ParseError(message, path=path, line=line_of(scanner.at)) from exc
+                    error = ParseError(f"broken entry {label!r}: {exc.message} "
+                                       f"(at line {line_of(exc.pos)})", path=path,
+                                       line=line_of(scanner.at))
+                    first_error = first_error or error
+                    scanner.resync()
+                    entries = scanner.entries()
+                    if exc.at_end and scanner.pos >= len(text):
+                        cut = error
+                    else:
+                        count += 1
+                        yield error_record(error.reason, line=error.line or first, entry=count)
+                    continue
                 if entry is None:
                     break
                 count += 1
+                good += 1
                 yield guarded(self._record, entry, decoder, line=line_of(entry.pos),
                               entry=count)
+        if cut is not None:
+            raise ParseError(f"{cut.reason}; the file ends inside it (truncated?)",
+                             path=path, line=cut.line)
+        if first_error is not None and not good:
+            raise first_error
 
     def _record(self, item: _Entry, decoder: _Decoder, *, line: int, entry: int) -> Record:
         return record_from_fields(self.mapping, self._fields(item, decoder), line=line,
@@ -387,7 +425,8 @@ def _pieces(fh: Lines) -> Iterator[tuple[int, str, str | None]]:
     first, depth, size = 1, 0, 0
     problem: str | None = None
     for n, text in fh:
-        if _ENTRY_START.match(text) and (depth <= 0 or problem) and (lines or problem):
+        if ((_FLUSH_START.match(text) or (_ENTRY_START.match(text) and depth <= 0) or
+                (problem and _ENTRY_START.match(text))) and (lines or problem)):
             yield first, "\n".join(lines), problem
             lines, first, depth, size, problem = [], n, 0, 0, None
         if not lines and problem is None:
