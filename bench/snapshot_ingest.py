@@ -50,8 +50,8 @@ def generate(path: Path, n: int, seed: int = 17) -> int:
             row: dict[str, Any] = dict(base)
             if made and rng.random() < 0.02:
                 ident, title, abstract = made[rng.randrange(len(made))]
-                row.update(id=ident, title=title, abstract=abstract,
-                           doi=f"10.5555/bench.{ident}", **{"journal-ref": "Bench J. 1 (2024)"})
+                row.update(id=ident, title=title, abstract=abstract,  # the same DOI as before
+                           doi=f"10.5555/arxiv.{ident}", **{"journal-ref": "Bench J. 1 (2024)"})
                 row["versions"] = [*base["versions"][:1],
                                    {"version": "v9", "created": "Mon, 1 Jan 2024 00:00:00 GMT"}]
                 dups += 1
@@ -61,7 +61,7 @@ def generate(path: Path, n: int, seed: int = 17) -> int:
                 title = " ".join(rng.choice(words) for _ in range(rng.randint(6, 14)))
                 abstract = " ".join(rng.sample(sentences, 4))
                 row.update(id=ident, title=title, abstract=abstract,
-                           doi=f"10.5555/arxiv.{ident}" if base.get("doi") else None)
+                           doi=f"10.5555/arxiv.{ident}")
                 if len(made) < 50_000:
                     made.append((ident, title, abstract))
             fh.write(json.dumps(row, separators=(",", ":")) + "\n")
