@@ -17,9 +17,10 @@ from email.utils import parsedate_to_datetime
 from ..records.papers import Record
 from ..text import clean_space
 from .apijson import put_signals
-from .arxivxml import _abs_link, _put, _set_ids, _Shape, _stream, _text, _texts, _unique
+from .arxivxml import abs_link, set_arxiv_ids
 from .base import Parser
 from .source import InputFile, Lines
+from .xmlstream import Shape, child_text, child_texts, put_extra, stream, unique
 
 _HEAD = re.compile(r"^\s*arXiv:(\S+)\s+Announce Type:\s*(\S+)\s*(?:Abstract:\s*)?", re.I)
 
@@ -41,7 +42,7 @@ class ArxivRssParser(Parser):
     """An arXiv announcement RSS feed: each item a paper, its announce type a signal."""
 
     name = "arxiv-rss"
-    _shape = _Shape("an arXiv announcement RSS feed", ("rss",),
+    _shape = Shape("an arXiv announcement RSS feed", ("rss",),
                     frozenset({("item", "channel")}))
 
     @classmethod
@@ -51,26 +52,26 @@ class ArxivRssParser(Parser):
                 and ("arxiv.org/schemas/atom" in head or "rss.arxiv.org" in head))
 
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
-        for entry, (elem, line) in enumerate(_stream(fh, str(file.path), self._shape), 1):
+        for entry, (elem, line) in enumerate(stream(fh, str(file.path), self._shape), 1):
             yield self._record(elem, line, entry)
 
     @staticmethod
     def _record(elem: ET.Element, line: int, entry: int) -> Record:
-        description = _text(elem, "description")
+        description = child_text(elem, "description")
         head = _HEAD.match(description)
         abstract = description[head.end():] if head else description
-        rec = Record(title=_text(elem, "title"), abstract=clean_space(abstract),
+        rec = Record(title=child_text(elem, "title"), abstract=clean_space(abstract),
                      line=line, entry=entry)
-        rec.authors = _authors(_text(elem, "creator"))
-        rec.categories = _unique(_texts(elem, "category"))
-        rec.date = _date(_text(elem, "pubDate"))
-        guid = _text(elem, "guid")
-        _set_ids(rec, [head.group(1) if head else "", guid, _text(elem, "link")], [],
-                 guid or _text(elem, "link"))
-        rec.links = _unique([_text(elem, "link")])
-        _abs_link(rec)
-        kind = (_text(elem, "announce_type") or (head.group(2) if head else "")).lower()
-        _put(rec.extra, license=_text(elem, "rights"))
+        rec.authors = _authors(child_text(elem, "creator"))
+        rec.categories = unique(child_texts(elem, "category"))
+        rec.date = _date(child_text(elem, "pubDate"))
+        guid = child_text(elem, "guid")
+        set_arxiv_ids(rec, [head.group(1) if head else "", guid, child_text(elem, "link")], [],
+                      guid or child_text(elem, "link"))
+        rec.links = unique([child_text(elem, "link")])
+        abs_link(rec)
+        kind = (child_text(elem, "announce_type") or (head.group(2) if head else "")).lower()
+        put_extra(rec.extra, license=child_text(elem, "rights"))
         # the version announced: a replacement's newer version revises the paper
         version = re.search(r"v(\d+)$", head.group(1) if head else guid)
         put_signals(rec, announce_type=kind or None,

@@ -20,7 +20,7 @@ from ..errors import ParseError
 from ..records.papers import Record
 from ..text import parse_date
 from .apijson import add_id, head_of, not_object, put_signals, read_answer, text_of, unexpected
-from .arxivxml import _inverted_name
+from .arxivxml import inverted_name
 from .base import Parser
 from .limits import guarded
 from .source import InputFile, Lines
@@ -64,7 +64,7 @@ class BiorxivParser(Parser):
     def _record(item: dict[str, Any], *, line: int, entry: int) -> Record:
         rec = Record(title=text_of(item.get("title")), abstract=text_of(item.get("abstract")),
                      line=line, entry=entry)
-        rec.authors = [_inverted_name(a.strip()) for a in
+        rec.authors = [inverted_name(a.strip()) for a in
                        text_of(item.get("authors")).split(";") if a.strip()]
         rec.date = parse_date(text_of(item.get("date")))
         server = text_of(item.get("server"))

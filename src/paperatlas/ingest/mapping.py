@@ -101,7 +101,7 @@ class FieldMap:
         values = {target: row.get(source) for target, source in cols.items()}
         used = set(cols.values())
         extra = {k: v for k, v in row.items() if k not in used and v not in (None, "", [])}
-        abstract = values.get("abstract") or _uninvert(row.get("abstract_inverted_index"))
+        abstract = values.get("abstract") or uninvert(row.get("abstract_inverted_index"))
         rec = Record(
             title=clean_space(_as_text(values.get("title"))),
             abstract=clean_space(_as_text(abstract)),
@@ -179,7 +179,7 @@ def _collect_ids(rec: Record, values: dict[str, Any]) -> None:
                     rec.ids[alias] = pair[1]
 
 
-def _uninvert(index: Any) -> str:
+def uninvert(index: Any) -> str:
     """OpenAlex's ``abstract_inverted_index`` (word -> positions) back to text."""
     if not isinstance(index, Mapping):
         return ""

@@ -19,7 +19,7 @@ from ..text import parse_date
 from .apijson import add_id, head_of, not_object, put_signals, read_answer, text_of, unexpected
 from .base import Parser
 from .limits import guarded
-from .mapping import _uninvert
+from .mapping import uninvert
 from .source import InputFile, Lines
 
 _LIST = re.compile(r'^\{\s*"meta"\s*:')
@@ -59,7 +59,7 @@ class OpenAlexParser(Parser):
     @staticmethod
     def _record(work: dict[str, Any], *, line: int, entry: int) -> Record:
         rec = Record(title=text_of(work.get("display_name")) or text_of(work.get("title")),
-                     abstract=text_of(_uninvert(work.get("abstract_inverted_index"))),
+                     abstract=text_of(uninvert(work.get("abstract_inverted_index"))),
                      line=line, entry=entry)
         rec.authors = [n for n in (_author(a) for a in work.get("authorships") or []) if n]
         rec.date = parse_date(work.get("publication_date") or work.get("publication_year"))
