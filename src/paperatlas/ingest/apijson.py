@@ -7,7 +7,6 @@ the test cassettes in the shared data) reads as its body.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -15,13 +14,8 @@ from .. import ids as idmod
 from ..errors import ParseError
 from ..records.papers import Record
 from ..text import clean_space
-from .limits import (
-    MAX_JSON_DOCUMENT_CHARS,
-    MAX_JSON_VALUES,
-    MAX_NESTING,
-    json_too_deep,
-    json_values,
-)
+from .jsonfmt import decode_document
+from .limits import MAX_JSON_DOCUMENT_CHARS
 from .source import InputFile, Lines
 
 _WRAPPED = re.compile(r'^\{\s*"_request"\s*:')
@@ -31,18 +25,8 @@ def read_answer(fh: Lines, path: str, what: str) -> Any:
     """The JSON document of an answer (unwrapped); a malformed or cut one fails the file."""
     text = fh.read_rest(MAX_JSON_DOCUMENT_CHARS, (
         f"the answer is more than {MAX_JSON_DOCUMENT_CHARS} characters long (the limit)"))
-    if json_values(text) > MAX_JSON_VALUES:
-        raise ParseError(f"the answer holds more than {MAX_JSON_VALUES} values (the limit)",
-                         path=path)
-    if json_too_deep(text):
-        raise ParseError(f"the answer is nested deeper than {MAX_NESTING} levels",
-                         path=path, line=1)
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ParseError(f"invalid JSON (not a complete {what}): "
-                         f"{getattr(exc, 'msg', exc)}", path=path,
-                         line=getattr(exc, "lineno", None)) from exc
+    doc = decode_document(text, path, subject="the answer",
+                          invalid=f"invalid JSON (not a complete {what})")
     if isinstance(doc, dict) and "_request" in doc and isinstance(doc.get("response"),
                                                                    dict | list):
         doc = doc["response"]

@@ -177,18 +177,8 @@ class JsonDocumentParser(Parser):
             "(the limit); split it, or convert it to JSON Lines"))
         if not text.strip():
             return
-        if json_values(text) > MAX_JSON_VALUES:  # first: the depth check costs per value too
-            raise ParseError(f"the JSON document holds more than {MAX_JSON_VALUES} values "
-                             "(the limit); split it, or convert it to JSON Lines", path=path)
-        if json_too_deep(text):
-            raise ParseError(f"the JSON document is nested deeper than {MAX_NESTING} levels",
-                             path=path, line=1)
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            line = getattr(exc, "lineno", None)
-            msg = getattr(exc, "msg", str(exc))
-            raise ParseError(f"invalid JSON: {msg}", path=path, line=line) from exc
+        doc = decode_document(text, path, subject="the JSON document",
+                              advice="; split it, or convert it to JSON Lines")
         items = _find_records(doc)
         if items is None:
             raise ParseError("no list of records found in the JSON document", path=path, line=1)
@@ -200,6 +190,26 @@ class JsonDocumentParser(Parser):
 
     def _record(self, obj: dict[str, Any], *, line: int, entry: int) -> Record:
         return self.mapping.to_record(_flatten_metadata(obj), line=line, entry=entry)
+
+
+def decode_document(text: str, path: str, *, subject: str, advice: str = "",
+                    invalid: str = "invalid JSON") -> Any:
+    """Decode one JSON document after counting its values and checking its depth.
+
+    ``subject`` names the document in the errors; ``advice`` ends the one for too many values.
+    """
+    if json_values(text) > MAX_JSON_VALUES:  # first: the depth check costs per value too
+        raise ParseError(f"{subject} holds more than {MAX_JSON_VALUES} values "
+                         f"(the limit){advice}", path=path)
+    if json_too_deep(text):
+        raise ParseError(f"{subject} is nested deeper than {MAX_NESTING} levels",
+                         path=path, line=1)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        msg = getattr(exc, "msg", str(exc))
+        raise ParseError(f"{invalid}: {msg}", path=path, line=line) from exc
 
 
 def _find_records(doc: Any) -> list[Any] | None:
