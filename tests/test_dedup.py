@@ -135,3 +135,46 @@ def test_titles_that_differ_in_a_number_never_fuzzy_merge(lib: Library, write) -
     report = lib.ingest([write("b.csv", f"title,abstract\nLlama 3: Open Foundation and Chat Models,\"{ABSTRACT_A}\"\n")])
     assert report.added == 1
     assert lib.ingest([write("c.csv", "title\nPart 1 of a long study\nPart 10 of a long study\n")]).added == 2
+
+
+def test_an_older_version_met_later_changes_nothing(lib: Library, write, shared) -> None:
+    """bioRxiv answers can bring version 1 after version 2: the paper keeps version 2's
+    text and its signals (version 2), and stays one paper."""
+    recorded = (shared / "data/formats/biorxiv-api/"
+                "details_biorxiv_2026-09-07_2026-09-09_cursor0_cancer_biology.json")
+    v2 = next(i for i in json.loads(recorded.read_text(encoding="utf-8"))["collection"]
+              if i["doi"] == "10.64898/2026.04.19.716936")
+    assert v2["version"] == "2"
+    v1 = dict(v2, version="1", date="2026-09-05", title="ACLY and OGDH in liver cancer cells",
+              abstract="A first version of the study.", license="cc_by", type="draft")
+
+    def answer(item: dict[str, object]) -> str:
+        return json.dumps({"messages": [{"status": "ok", "total": "1"}], "collection": [item]})
+
+    lib.ingest([write("v2.json", answer(v2))], format="biorxiv")
+    report = lib.ingest([write("v1.json", answer(v1))], format="biorxiv")
+    assert (report.added, report.merged) == (0, 1)
+    assert lib.stats().papers == 1
+    paper = lib.papers.get(str(v2["doi"]))
+    assert paper.title == v2["title"] and paper.abstract == v2["abstract"]
+    signals = lib.store.signals.of([paper.id])[paper.id]["biorxiv"]
+    assert signals["version"] == 2 and signals["license"] == v2["license"]
+
+
+def test_a_duplicate_is_found_in_a_title_block_of_any_size(lib: Library, write) -> None:
+    """Candidates come from every paper under the title's blocking keys (no cap): 800
+    papers share the title's first and last words (both its keys), and a near-duplicate
+    of the last one stored still merges with it."""
+    title = "Graph neural networks for molecules: {} {} and protein ligand binding sites"
+    rows = [{"id": f"p{i}", "title": title.format("variant", i),
+             "abstract": ABSTRACT_B if i == 799 else f"{ABSTRACT_A} Variant {i}."}
+            for i in range(800)]
+    lib.ingest([write("many.jsonl", jsonl(rows))])
+    assert lib.stats().papers == 800
+    report = lib.ingest([write("again.jsonl", jsonl([
+        {"title": title.format("varaint", 799), "abstract": ABSTRACT_B}]))])
+    assert (report.added, report.merged) == (0, 1)
+    merged = lib.store.conn.execute(
+        "SELECT p.key FROM sources s JOIN papers p ON p.id = s.paper_id "
+        "WHERE s.match_rule != 'new'").fetchall()
+    assert [r[0] for r in merged] == ["p799"]

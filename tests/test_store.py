@@ -77,3 +77,36 @@ def test_busy_library_is_a_clear_error(tmp_path: Path) -> None:
     holder.conn.execute("ROLLBACK")
     holder.close()
     waiting.close()
+
+
+def test_a_library_of_schema_15_keeps_finding_its_duplicates(tmp_path: Path, write) -> None:
+    """Migration 16 files each title under its blocking keys with the title itself: a
+    library ingested before it still finds exact and near-duplicate titles after it."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, fn in enumerate(MIGRATIONS[:15], start=1):
+        conn.execute("BEGIN")
+        fn(conn)
+        conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    now = "2024-01-01T00:00:00Z"
+    conn.execute("INSERT INTO papers (key, title, norm_title, abstract, created_at, updated_at)"
+                 " VALUES ('old', 'Sparse attention for long documents in legal question answering',"
+                 " 'sparse attention for long documents in legal question answering', '', ?, ?)",
+                 (now, now))
+    conn.executemany("INSERT INTO title_keys (key, paper_id) VALUES (?, 1)",
+                     [("p:sparse attention long documents",),
+                      ("s:documents legal question answering",)])
+    conn.close()
+    with Library(path, embedding_model=None) as lib:
+        assert lib.store.schema_version == len(MIGRATIONS)
+        rows = lib.store.conn.execute("SELECT key, paper_id, norm_title FROM title_keys")
+        title = "sparse attention for long documents in legal question answering"
+        assert sorted(tuple(r) for r in rows) == [
+            ("p:sparse attention long documents", 1, title),
+            ("s:documents legal question answering", 1, title)]
+        report = lib.ingest([write("new.jsonl", "\n".join([
+            '{"title": "Sparse Attention for Long Documents in Legal Question-Answering"}',
+            '{"title": "Sparse attention for lnog documents in legal question answering"}'])
+            + "\n")])
+        assert (report.added, report.merged) == (0, 2)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from . import ids as idmod
 from .records.papers import Candidate
@@ -31,9 +31,6 @@ FUZZY_ABSTRACT = 0.3
 EXACT_TITLE_MIN_ABSTRACT = 0.05
 #: Abstracts shorter than this are not compared.
 MIN_ABSTRACT_CHARS = 100
-#: Most stored papers looked at for one fuzzy lookup.
-MAX_FUZZY_CANDIDATES = 500
-
 
 @dataclass(frozen=True)
 class Match:
@@ -47,9 +44,8 @@ class Match:
 class CandidateSource(Protocol):
     """What the matcher needs from the store."""
 
-    def by_identifier(self, scheme: str, value: str) -> list[int]: ...
-    def by_norm_title(self, norm_title: str) -> list[int]: ...
-    def by_block_keys(self, keys: list[str], limit: int) -> list[tuple[int, str]]: ...
+    def by_identifiers(self, ids: dict[str, str]) -> dict[str, list[int]]: ...
+    def by_title_keys(self, keys: list[str]) -> list[tuple[int, str]]: ...
     def candidates(self, paper_ids: list[int]) -> list[Candidate]: ...
 
 
@@ -108,30 +104,39 @@ class Matcher:
               exclude: Iterable[int] = ()) -> Match | None:
         """The best match for a record, skipping papers in ``exclude``."""
         skip = set(exclude)
-        for scheme, value in record_ids.items():
-            hits = [p for p in self.source.by_identifier(scheme, value) if p not in skip]
+        found = self.source.by_identifiers(record_ids) if record_ids else {}
+        for scheme in record_ids:
+            hits = [p for p in found.get(scheme, ()) if p not in skip]
             for cand in self.source.candidates(hits):
                 if not conflicts(record_ids, cand):
                     return Match(cand.paper_id, f"id:{scheme}")
         if not norm_title:
             return None
-        exact = [p for p in self.source.by_norm_title(norm_title) if p not in skip]
+        # every paper filed under one of the title's blocking keys (an identical title
+        # has the same keys), with the title it was filed under
+        titles = [(pid, title) for pid, title in self.source.by_title_keys(
+            block_keys(norm_title)) if pid not in skip]
+        exact = sorted({pid for pid, title in titles if title == norm_title})
         for cand in self.source.candidates(exact):
             sim = abstract_similarity(abstract, cand.abstract)
             if not conflicts(record_ids, cand) and (sim is None or sim >= EXACT_TITLE_MIN_ABSTRACT):
                 return Match(cand.paper_id, "title")
-        return self._fuzzy(norm_title, abstract, record_ids, skip)
+        return self._fuzzy(norm_title, abstract, record_ids, titles)
 
     def _fuzzy(self, norm_title: str, abstract: str, record_ids: dict[str, str],
-               skip: set[int]) -> Match | None:
-        titles = {pid: title for pid, title in self.source.by_block_keys(
-            block_keys(norm_title), MAX_FUZZY_CANDIDATES) if pid not in skip}
-        scores = {pid: title_similarity(norm_title, title) for pid, title in titles.items()}
+               titles: list[tuple[int, str]]) -> Match | None:
+        if not titles:
+            return None
+        scores: dict[int, float] = {}
         digits = numbers(norm_title)  # "Llama 2" and "Llama 3" are different papers
-        close = [pid for pid, score in scores.items() if score >= FUZZY_TITLE]
-        close = [pid for pid in close if numbers(titles[pid]) == digits]
+        for _, score, i in process.extract(norm_title, [t for _, t in titles],
+                                           scorer=fuzz.ratio, score_cutoff=FUZZY_TITLE,
+                                           limit=None):
+            pid, title = titles[i]
+            if numbers(title) == digits and score > scores.get(pid, -1.0):
+                scores[pid] = float(score)
         best: Match | None = None
-        for cand in self.source.candidates(close):  # abstracts only for close titles
+        for cand in self.source.candidates(sorted(scores)):  # abstracts only for close titles
             score = scores[cand.paper_id]
             if conflicts(record_ids, cand):
                 continue

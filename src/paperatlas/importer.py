@@ -15,17 +15,16 @@ process that is gone (killed) is marked ``interrupted`` when the next run starts
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ids as idmod
 from .dedup import Match, Matcher, match_ids
 from .errors import PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
 from .ingest.base import Parser
+from .ingest.keys import default_collection, expand_paths, new_keys
 from .ingest.limits import MAX_TITLE_CHARS, check_record
 from .ingest.resume import (
     BATCH_RECORDS,
@@ -36,10 +35,10 @@ from .ingest.resume import (
     parses_whole,
 )
 from .liveness import is_alive, this_process
-from .records.papers import ID_SCHEMES, Change, FileReport, IngestReport, Record, Rejection
+from .records.papers import Change, FileReport, IngestReport, Record, Rejection
 from .records.serialize import to_json
 from .store import Store, utcnow
-from .text import block_keys, normalize_title, slug, storable
+from .text import block_keys, normalize_title, storable
 
 #: ``progress(path, bytes_done, bytes_total)``
 ProgressFn = Callable[[str, int, int], None]
@@ -62,26 +61,6 @@ class IngestOptions:
     strict: bool = False  # a rejected record fails its whole file
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, and the files inside folders named (sorted, hidden ones skipped)."""
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file()
-                              and not any(part.startswith(".") for part in f.relative_to(p).parts)))
-        else:
-            out.append(p)
-    return out
-
-
-def default_collection(path: Path, fmt: str | None) -> str:
-    """The file's name; for a BEIR ``corpus.jsonl``, the data set's folder name."""
-    if fmt == "beir" and path.stem == "corpus" and path.resolve().parent.name:
-        return storable(path.resolve().parent.name)
-    return storable(path.stem)
-
-
 def validate(rec: Record, norm_title: str) -> str | None:
     """Why a record (whose normalized title is given) cannot be stored, or None if it can."""
     if rec.error:
@@ -102,25 +81,17 @@ def _message(path: Path, exc: Exception) -> str:
     return storable(f"{path}: cannot ingest this file ({type(exc).__name__}: {exc})"[:500])
 
 
-def _base_key(rec: Record) -> str:
-    if rec.source_key:
-        return re.sub(r"\s+", "_", rec.source_key.strip())
-    for scheme in ID_SCHEMES:
-        raw = rec.ids.get(scheme)
-        pair = idmod.normalize(scheme, raw) if raw else None
-        if pair:
-            return pair[0] if scheme == "arxiv" else pair[1]
-    return slug(rec.title)
-
-
-def _newer_version(store: Store, paper_id: int, rec: Record, source: str) -> bool:
-    """Whether ``rec`` is a newer version (``extra["signals"]["version"]``, a number) of
-    the paper than the one ``source`` gave before (a new version revises the paper)."""
+def _version_change(store: Store, paper_id: int, rec: Record, source: str) -> int:
+    """How ``rec``'s version (``extra["signals"]["version"]``, a number) compares with the
+    one ``source`` gave of the paper before: 1 newer (it revises the paper), -1 older (its
+    signals are stale and not stored), 0 the same or either unknown."""
     version = rec.extra.get("signals", {}).get("version")
     if not isinstance(version, int):
-        return False
+        return 0
     have = store.signals.of([paper_id]).get(paper_id, {}).get(source, {}).get("version")
-    return isinstance(have, int) and version > have
+    if not isinstance(have, int) or version == have:
+        return 0
+    return 1 if version > have else -1
 
 
 @dataclass
@@ -353,9 +324,11 @@ class Importer:
         rids = match_ids(rec.ids)
         match = self._match(norm, rec, rids, file_id)
         triples = [(s, rids[s], rec.ids[s]) for s in rids]
+        version = 0
         if match is not None:
             paper_id = match.paper_id
-            if _newer_version(store, paper_id, rec, report.format or ""):
+            version = _version_change(store, paper_id, rec, report.format or "")
+            if version > 0:
                 store.papers.revise(paper_id, title=rec.title, norm_title=norm,
                                     abstract=rec.abstract, authors=rec.authors, now=now,
                                     block_keys=block_keys(norm))
@@ -366,16 +339,11 @@ class Importer:
             rule = match.rule
             key = store.papers.key_of(paper_id)
         else:
-            key = self._new_key(rec, report.collection or "")
-            paper_id = store.papers.insert(
-                key=key, title=rec.title, norm_title=norm, abstract=rec.abstract,
-                authors=rec.authors, date=rec.date, venue=rec.venue,
-                categories=rec.categories, links=rec.links, now=now,
-                block_keys=block_keys(norm))
+            paper_id, key = self._insert(rec, norm, report.collection or "", now)
             report.added += 1
             rule = "new"
         store.papers.add_identifiers(paper_id, triples)
-        if signals := rec.extra.get("signals"):
+        if (signals := rec.extra.get("signals")) and version >= 0:
             store.signals.put(paper_id, report.format or "", signals, now)
         store.provenance.add_source(
             paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
@@ -397,15 +365,15 @@ class Importer:
                 return match
             excluded.append(match.paper_id)  # the file says these are different papers
 
-    def _new_key(self, rec: Record, collection: str) -> str:
-        base = _base_key(rec)
-        exists = self.store.papers.key_exists
-        if not exists(base):
-            return base
-        scoped = f"{collection}:{base}"
-        if not exists(scoped):
-            return scoped
-        n = 2
-        while exists(f"{base}~{n}"):
-            n += 1
-        return f"{base}~{n}"
+    def _insert(self, rec: Record, norm: str, collection: str, now: str) -> tuple[int, str]:
+        """Store a new paper under the first free key of :func:`_keys`: its id and key."""
+        keys = block_keys(norm)
+        for key in new_keys(rec, collection):
+            paper_id = self.store.papers.insert(
+                key=key, title=rec.title, norm_title=norm, abstract=rec.abstract,
+                authors=rec.authors, date=rec.date, venue=rec.venue,
+                categories=rec.categories, links=rec.links, now=now, block_keys=keys)
+            if paper_id is not None:
+                return paper_id, key
+        raise AssertionError("unreachable: _keys never ends")
+

@@ -40,7 +40,8 @@ def _authors(obj: dict[str, Any]) -> list[str]:
         for parts in parsed:
             if not isinstance(parts, list):
                 raise RecordError("authors_parsed holds something that is not a list")
-            last, first, suffix = ([_text(p) for p in parts] + ["", "", ""])[:3]
+            last, first, suffix = ([p if isinstance(p, str) else "" for p in parts]
+                                   + ["", "", ""])[:3]
             if name := clean_space(f"{first} {last} {suffix}"):
                 names.append(name)
         return names

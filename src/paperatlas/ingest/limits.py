@@ -15,6 +15,10 @@ from typing import Any
 
 from ..records.papers import Record
 
+#: ``json.dumps(value, ensure_ascii=False, default=str)``, without building an encoder
+#: per call.
+_extra_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
 #: Longest line read from any file; a longer line is skipped (a record error) or, in the
 #: formats that cannot skip one (XML, JSON documents), fails the file.
 MAX_LINE_CHARS = 4_000_000
@@ -162,7 +166,7 @@ def _check_extra(extra: dict[str, Any]) -> str | None:
     if not extra:
         return None
     try:
-        text = json.dumps(extra, ensure_ascii=False, default=str)
+        text = _extra_json(extra)
     except (RecursionError, ValueError) as exc:
         return f"cannot store the record's other fields ({type(exc).__name__})"
     if len(text) > MAX_EXTRA_CHARS:

@@ -550,8 +550,33 @@ def m015_ingest_progress(conn: sqlite3.Connection) -> None:
     )
 
 
+def m016_title_keys_with_titles(conn: sqlite3.Connection) -> None:
+    """Each title blocking key holds the title it was made from, so that dedup reads its
+    candidates from the key's index range alone (no row of ``papers`` fetched per
+    candidate, no cap on their number); exact-title lookups use the same range, so
+    the index on ``papers.norm_title`` goes."""
+    _run(
+        conn,
+        """
+        CREATE TABLE title_keys_new (
+            key        TEXT NOT NULL,
+            paper_id   INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            norm_title TEXT NOT NULL,
+            PRIMARY KEY (key, paper_id)
+        ) WITHOUT ROWID;
+        INSERT INTO title_keys_new (key, paper_id, norm_title)
+            SELECT k.key, k.paper_id, p.norm_title FROM title_keys k
+            JOIN papers p ON p.id = k.paper_id;
+        DROP TABLE title_keys;
+        ALTER TABLE title_keys_new RENAME TO title_keys;
+        CREATE INDEX title_keys_paper ON title_keys(paper_id);
+        DROP INDEX IF EXISTS papers_norm_title
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
     m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
     m011_sessions_throttle, m012_recheck_collections, m013_job_worker, m014_live_sources,
-    m015_ingest_progress]
+    m015_ingest_progress, m016_title_keys_with_titles]

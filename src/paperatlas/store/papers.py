@@ -11,9 +11,8 @@ from typing import Any
 from ..records.papers import Candidate, Paper
 from .db import chunks
 
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+#: JSON text as stored (one encoder: ``json.dumps`` with options builds one per call).
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _placeholders(n: int) -> str:
@@ -32,23 +31,28 @@ class PaperRepo:
             "SELECT paper_id FROM paper_ids WHERE scheme = ? AND value = ?", (scheme, value))
         return [r[0] for r in rows]
 
-    def by_norm_title(self, norm_title: str) -> list[int]:
-        rows = self.conn.execute("SELECT id FROM papers WHERE norm_title = ?", (norm_title,))
-        return [r[0] for r in rows]
+    def by_identifiers(self, ids: dict[str, str]) -> dict[str, list[int]]:
+        """``scheme -> ids of the papers with that identifier`` for a record's
+        ``scheme -> value`` pairs, in one query (ordered by paper id)."""
+        if not ids:
+            return {}
+        where = " OR ".join(["(scheme = ? AND value = ?)"] * len(ids))
+        out: dict[str, list[int]] = defaultdict(list)
+        for pid, scheme in self.conn.execute(
+                f"SELECT paper_id, scheme FROM paper_ids WHERE {where} ORDER BY paper_id",
+                [v for pair in ids.items() for v in pair]):
+            out[scheme].append(pid)
+        return dict(out)
 
-    def by_block_keys(self, keys: list[str], limit: int) -> list[tuple[int, str]]:
-        """``(paper_id, norm_title)`` of papers sharing a blocking key, at most ``limit`` per key.
-
-        Each key gets its own limit, so a very common title start cannot crowd out
-        the candidates found by the title's end (or the other way round).
-        """
-        found: dict[int, str] = {}
-        for key in keys:
-            for pid, title in self.conn.execute(
-                    "SELECT p.id, p.norm_title FROM title_keys k JOIN papers p ON p.id = k.paper_id"
-                    " WHERE k.key = ? LIMIT ?", (key, limit)):
-                found[pid] = title
-        return list(found.items())
+    def by_title_keys(self, keys: list[str]) -> list[tuple[int, str]]:
+        """``(paper_id, norm_title)`` of every paper filed under one of the title blocking
+        keys: all of them (no cap), read from the keys' index range alone."""
+        if not keys:
+            return []
+        rows = self.conn.execute(
+            f"SELECT paper_id, norm_title FROM title_keys WHERE key IN "
+            f"({_placeholders(len(keys))})", keys).fetchall()
+        return list(dict.fromkeys((r[0], r[1]) for r in rows))
 
     def candidates(self, paper_ids: list[int]) -> list[Candidate]:
         if not paper_ids:
@@ -71,26 +75,32 @@ class PaperRepo:
         return str(self.conn.execute("SELECT key FROM papers WHERE id = ?",
                                      (paper_id,)).fetchone()[0])
 
-    def key_exists(self, key: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM papers WHERE key = ?", (key,)).fetchone()
-        return row is not None
-
     # -- writes ------------------------------------------------------------------
     def insert(self, *, key: str, title: str, norm_title: str, abstract: str,
                authors: list[str], date: str | None, venue: str | None,
                categories: list[str], links: list[str], now: str,
-               block_keys: list[str]) -> int:
+               block_keys: list[str]) -> int | None:
+        """The new paper's id, or None (nothing written) when ``key`` is taken."""
         year = int(date[:4]) if date else None
         cur = self.conn.execute(
             "INSERT INTO papers (key, title, norm_title, abstract, authors, date, year, venue,"
-            " categories, links, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " categories, links, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (key) DO NOTHING",
             (key, title, norm_title, abstract, _json(authors), date, year, venue,
              _json(categories), _json(links), now, now))
+        if cur.rowcount == 0:
+            return None
         paper_id = int(cur.lastrowid or 0)
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO title_keys (key, paper_id) VALUES (?, ?)",
-            [(k, paper_id) for k in block_keys])
+        self._file_title(paper_id, norm_title, block_keys, "IGNORE")
         return paper_id
+
+    def _file_title(self, paper_id: int, norm_title: str, block_keys: list[str],
+                    conflict: str = "REPLACE") -> None:
+        """File the paper's title under its blocking keys (a title it had before stays
+        filed under the keys the new one does not share)."""
+        self.conn.executemany(
+            f"INSERT OR {conflict} INTO title_keys (key, paper_id, norm_title) VALUES (?, ?, ?)",
+            [(k, paper_id, norm_title) for k in block_keys])
 
     def add_identifiers(self, paper_id: int, ids: Iterable[tuple[str, str, str]]) -> None:
         """Add ``(scheme, match_value, raw)`` triples the paper does not have yet."""
@@ -137,9 +147,7 @@ class PaperRepo:
             " updated_at = ? WHERE id = ?",
             (title, norm_title, abstract or row["abstract"],
              _json(authors) if authors else row["authors"], now, paper_id))
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO title_keys (key, paper_id) VALUES (?, ?)",
-            [(k, paper_id) for k in block_keys])
+        self._file_title(paper_id, norm_title, block_keys)
 
     # -- reads for the edges -------------------------------------------------------
     def id_for(self, key_or_identifier: str) -> int | None:

@@ -9,6 +9,10 @@ from typing import Any
 
 from ..records.papers import FileReport, SourceInfo
 
+#: ``json.dumps(value, ensure_ascii=False, default=str)``, without building an encoder
+#: per call.
+_extra_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
 
 class ProvenanceRepo:
     """Reads and writes ``files``, ``sources``, ``ingest_runs``, ``ingest_files`` and
@@ -55,7 +59,7 @@ class ProvenanceRepo:
             "INSERT INTO sources (paper_id, file_id, run_id, entry, line, source_key, title,"
             " match_rule, extra, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (paper_id, file_id, run_id, entry, line, source_key, title, match_rule,
-             json.dumps(extra, ensure_ascii=False, default=str) if extra else None, now))
+             _extra_json(extra) if extra else None, now))
 
     def sources_for(self, paper_ids: list[int]) -> dict[int, list[SourceInfo]]:
         if not paper_ids:
