@@ -1,4 +1,5 @@
-"""Shared fixtures: real SQLite libraries in temp dirs, and the shared data folder."""
+"""Shared fixtures: real SQLite libraries in temp dirs, the shared data folder and the
+stand-in server of remote APIs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from paperatlas import Library
+from paperatlas.sources import arxiv_api
+from standin import ARXIV_RECORDED, StandIn, serve_feed, split_feed, standin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,6 +31,22 @@ def shared() -> Path:
 @pytest.fixture
 def seeds(shared: Path) -> Path:
     return shared / "seeds"
+
+
+@pytest.fixture
+def server() -> Iterator[StandIn]:
+    """A stand-in server with no routes yet (tests/standin.py)."""
+    with standin() as s:
+        yield s
+
+
+@pytest.fixture
+def arxiv_server(shared: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
+    """The stand-in arXiv API answering from the recorded answer, 50 entries a page."""
+    monkeypatch.setattr(arxiv_api, "PAGE", 50)
+    with standin() as s:
+        serve_feed(s, split_feed(shared / "data" / ARXIV_RECORDED))
+        yield s
 
 
 @pytest.fixture

@@ -4,18 +4,35 @@ answers (``../shared/data/formats``) and injects faults.
 Routes map a path to a list of :class:`Reply` (one per request, the last repeated) or to
 a function of the request. Every request is logged with its time, path and query, so tests
 can check paging, cursors and pacing.
+
+Below the server: what the tests of the sources share (faults given before the normal
+answers, a library with one source, an uninterrupted run to compare a resumed one with,
+and the recorded arXiv API answer served in pages).
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
+
+from paperatlas import Library
+from paperatlas.records.sources import SourceSpec
+from paperatlas.sources import SourceSettings
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+#: The recorded arXiv API answer (100 entries), under the shared ``data`` folder.
+ARXIV_RECORDED = "formats/arxiv-api-atom/query_all-testing_start0_max100_2026.xml"
 
 
 @dataclass(frozen=True)
@@ -129,3 +146,84 @@ def standin() -> Iterator[StandIn]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- what the tests of the sources share --------------------------------------------------
+
+
+class Faults(Generic[K]):
+    """Replies given before the normal answers, by what a request asks for (a page's
+    start, a token, a day): each once, in their order."""
+
+    def __init__(self, faults: Mapping[K, list[Reply]] | None = None) -> None:
+        self._pending = {k: list(v) for k, v in (faults or {}).items()}
+
+    def take(self, key: K) -> Reply | None:
+        """The next fault for ``key``, if one is left."""
+        queue = self._pending.get(key)
+        return queue.pop(0) if queue else None
+
+
+def source_library(path: Path, spec: SourceSpec, now: datetime) -> Library:
+    """The library at ``path``, its clock at ``now``, with the source ``spec`` (added the
+    first time)."""
+    lib = Library(path, embedding_model=None)
+    lib.sources.clock = lambda: now
+    if not lib.sources.all():
+        lib.sources.add(spec)
+    return lib
+
+
+def stored_papers(lib: Library, columns: str = "key, title, abstract, authors") -> list[
+        tuple[Any, ...]]:
+    """The ``columns`` of every paper, sorted: what two runs are compared by."""
+    return sorted(tuple(r) for r in lib.store.conn.execute(f"SELECT {columns} FROM papers"))
+
+
+def stored_keys(lib: Library) -> list[str]:
+    """The key of every paper, sorted."""
+    return sorted(r[0] for r in lib.store.conn.execute("SELECT key FROM papers"))
+
+
+def uninterrupted(serve: Callable[[StandIn], object],
+                  open_lib: Callable[[Path, StandIn], Library], path: Path,
+                  settings: SourceSettings, read: Callable[[Library], T]) -> T:
+    """``read`` of the library at ``path`` after one sync from a fresh stand-in that
+    ``serve`` sets up, with no fault: what a run resumed after faults must equal."""
+    with standin() as clean:
+        serve(clean)
+        with open_lib(path, clean) as lib:
+            lib.sources.sync(settings=settings)
+            return read(lib)
+
+
+def split_feed(path: Path) -> tuple[str, list[str]]:
+    """An arXiv API answer as its head (up to the first entry) and its entries."""
+    text = path.read_text(encoding="utf-8")
+    head = text[:text.index("<entry>")]
+    entries = re.findall(r"<entry>.*?</entry>", text, flags=re.S)
+    return head, entries
+
+
+def arxiv_page(head: str, entries: list[str], start: int, size: int) -> bytes:
+    """The arXiv API answer with ``size`` of ``entries`` from ``start``."""
+    head = re.sub(r"<opensearch:totalResults>\d+<", f"<opensearch:totalResults>"
+                  f"{len(entries)}<", head)
+    head = re.sub(r"<opensearch:startIndex>\d+<", f"<opensearch:startIndex>{start}<", head)
+    return (head + "\n".join(entries[start:start + size]) + "\n</feed>\n").encode()
+
+
+def serve_feed(server: StandIn, feed: tuple[str, list[str]],
+               faults: dict[int, list[Reply]] | None = None) -> None:
+    """Answer /api/query from the recorded entries; ``faults[start]`` are answered first."""
+    head, entries = feed
+    pending = Faults(faults)
+
+    def answer(seen: Seen) -> Reply:
+        start = int(seen.arg("start") or 0)
+        if (fault := pending.take(start)) is not None:
+            return fault
+        return Reply(arxiv_page(head, entries, start, int(seen.arg("max_results") or 10)),
+                     headers={"Content-Type": "application/atom+xml"})
+
+    server.route("/api/query", answer)

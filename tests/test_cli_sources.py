@@ -4,24 +4,13 @@ stand-in arXiv API (tests/standin.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from paperatlas.cli import main
-from paperatlas.sources import arxiv_api
 from standin import StandIn, standin
-from test_sources_arxiv_api import RECORDED, serve_feed, split_feed
-
-
-@pytest.fixture
-def server(shared: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    monkeypatch.setattr(arxiv_api, "PAGE", 50)
-    with standin() as s:
-        serve_feed(s, split_feed(shared / "data" / RECORDED))
-        yield s
 
 
 @pytest.fixture
@@ -38,13 +27,13 @@ def run(tmp_path: Path):
     return _run
 
 
-def test_add_list_sync_pause_remove(run, server: StandIn) -> None:
+def test_add_list_sync_pause_remove(run, arxiv_server: StandIn) -> None:
     out = run("sources", "add", "testing", "--kind", "arxiv", "--query", "testing",
-              "--since", "2026-11-01", "--every", "6h", "--base-url", server.base_url).output
+              "--since", "2026-11-01", "--every", "6h", "--base-url", arxiv_server.base_url).output
     assert "testing  [arxiv]" in out and "every 360 min" in out
     out = run("sync", "testing").output
     assert "testing: 2 pages, 100 records: added 100, merged 0" in out
-    assert "me@example.org" in server.seen()[0].headers["user-agent"]
+    assert "me@example.org" in arxiv_server.seen()[0].headers["user-agent"]
     [state] = json.loads(run("sources", "list", "--json").output)
     assert state["added"] == 100 and state["runs"] == 1 and state["last_error"] is None
     assert state["spec"]["every_seconds"] == 21_600
@@ -55,7 +44,7 @@ def test_add_list_sync_pause_remove(run, server: StandIn) -> None:
     assert "100" in run("stats").output  # the papers stay
 
 
-def test_bad_input_is_named(run, server: StandIn) -> None:
+def test_bad_input_is_named(run, arxiv_server: StandIn) -> None:
     out = run("sources", "add", "x", "--kind", "arxiv", code=1).output
     assert "--query" in out
     out = run("sources", "add", "x", "--kind", "nope", code=2).output

@@ -5,8 +5,6 @@ empty page) and the pacing arXiv asks for."""
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,37 +13,26 @@ import pytest
 from paperatlas import Library
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Politeness, SourceSettings, SyncOptions, arxiv_api
-from standin import Reply, Seen, StandIn, standin
+from standin import (
+    ARXIV_RECORDED,
+    Reply,
+    StandIn,
+    arxiv_page,
+    serve_feed,
+    source_library,
+    split_feed,
+    stored_keys,
+    uninterrupted,
+)
 
-RECORDED = "formats/arxiv-api-atom/query_all-testing_start0_max100_2026.xml"
 NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
 #: Waits scaled down 50x (the pacing logic runs; the test does not take minutes).
 FAST = SourceSettings(politeness=Politeness(pace=0.02, backoff=1.0, retries=3))
 
 
-def split_feed(path: Path) -> tuple[str, list[str]]:
-    text = path.read_text(encoding="utf-8")
-    head = text[:text.index("<entry>")]
-    entries = re.findall(r"<entry>.*?</entry>", text, flags=re.S)
-    return head, entries
-
-
-def page(head: str, entries: list[str], start: int, size: int) -> bytes:
-    head = re.sub(r"<opensearch:totalResults>\d+<", f"<opensearch:totalResults>"
-                  f"{len(entries)}<", head)
-    head = re.sub(r"<opensearch:startIndex>\d+<", f"<opensearch:startIndex>{start}<", head)
-    return (head + "\n".join(entries[start:start + size]) + "\n</feed>\n").encode()
-
-
 @pytest.fixture
 def feed(shared: Path) -> tuple[str, list[str]]:
-    return split_feed(shared / "data" / RECORDED)
-
-
-@pytest.fixture
-def server() -> Iterator[StandIn]:
-    with standin() as s:
-        yield s
+    return split_feed(shared / "data" / ARXIV_RECORDED)
 
 
 @pytest.fixture
@@ -54,33 +41,10 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> int:
     return 25
 
 
-def serve_feed(server: StandIn, feed: tuple[str, list[str]],
-               faults: dict[int, list[Reply]] | None = None) -> None:
-    """Answer /api/query from the recorded entries; ``faults[start]`` are answered first."""
-    head, entries = feed
-    pending = {k: list(v) for k, v in (faults or {}).items()}
-
-    def answer(seen: Seen) -> Reply:
-        start = int(seen.arg("start") or 0)
-        if pending.get(start):
-            return pending[start].pop(0)
-        return Reply(page(head, entries, start, int(seen.arg("max_results") or 10)),
-                     headers={"Content-Type": "application/atom+xml"})
-
-    server.route("/api/query", answer)
-
-
 def open_lib(path: Path, server: StandIn) -> Library:
-    lib = Library(path, embedding_model=None)
-    lib.sources.clock = lambda: NOW
-    if not lib.sources.all():
-        lib.sources.add(SourceSpec(name="testing", kind="arxiv", query="testing",
-                                   since="2026-11-01", base_url=server.base_url))
-    return lib
-
-
-def keys(lib: Library) -> list[str]:
-    return sorted(r[0] for r in lib.store.conn.execute("SELECT key FROM papers"))
+    spec = SourceSpec(name="testing", kind="arxiv", query="testing", since="2026-11-01",
+                      base_url=server.base_url)
+    return source_library(path, spec, NOW)
 
 
 def test_pages_by_start_within_a_window(tmp_path: Path, server: StandIn, feed: tuple[
@@ -121,7 +85,7 @@ def test_a_broken_page_stops_the_run_and_the_next_run_resumes_there(
         tmp_path: Path, server: StandIn, feed: tuple[str, list[str]],
         small_pages: int) -> None:
     head, entries = feed
-    cut = page(head, entries, 50, 25)[:-300]  # malformed: ends inside an entry
+    cut = arxiv_page(head, entries, 50, 25)[:-300]  # malformed: ends inside an entry
     serve_feed(server, feed, {50: [Reply(cut)]})
     with open_lib(tmp_path / "a.db", server) as lib:
         [first] = lib.sources.sync(settings=FAST)
@@ -132,19 +96,16 @@ def test_a_broken_page_stops_the_run_and_the_next_run_resumes_there(
         [second] = lib.sources.sync(settings=FAST)
         assert second.ok and second.added == 50 and second.pages == 2
         assert lib.store.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 100
-        resumed = keys(lib)
-    with standin() as clean:
-        serve_feed(clean, feed)
-        with open_lib(tmp_path / "b.db", clean) as lib:
-            lib.sources.sync(settings=FAST)
-            assert keys(lib) == resumed  # exactly what an uninterrupted run gives
+        resumed = stored_keys(lib)
+    assert uninterrupted(lambda clean: serve_feed(clean, feed), open_lib,
+                         tmp_path / "b.db", FAST, stored_keys) == resumed
 
 
 def test_an_empty_page_inside_the_results_is_asked_again_next_run(
         tmp_path: Path, server: StandIn, feed: tuple[str, list[str]],
         small_pages: int) -> None:
     head, entries = feed
-    empty = page(head, entries, 1000, 25)  # no entries, though totalResults says 100
+    empty = arxiv_page(head, entries, 1000, 25)  # no entries, though totalResults says 100
     serve_feed(server, feed, {25: [Reply(empty)]})
     with open_lib(tmp_path / "a.db", server) as lib:
         [first] = lib.sources.sync(settings=FAST)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,15 @@ from paperatlas.errors import InvalidOptionError
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Politeness, SourceSettings
 from paperatlas.sources.arxiv_oai import oai_set
-from standin import Reply, Seen, StandIn, standin
+from standin import (
+    Faults,
+    Reply,
+    Seen,
+    StandIn,
+    source_library,
+    stored_keys,
+    uninterrupted,
+)
 
 RECORDED = "data/formats/arxiv-oai-pmh/arxiv_oai_dc_quant-ph_2000records.xml"
 NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
@@ -48,22 +55,16 @@ def records(shared: Path) -> list[str]:
     return found
 
 
-@pytest.fixture
-def server() -> Iterator[StandIn]:
-    with standin() as s:
-        yield s
-
-
 def serve(server: StandIn, records: list[str],
           faults: dict[int, list[Reply]] | None = None) -> None:
     """Tokens ``t500``, ``t1000``, ... name where the next page starts."""
-    pending = {k: list(v) for k, v in (faults or {}).items()}
+    pending = Faults(faults)
 
     def answer(seen: Seen) -> Reply:
         token = seen.arg("resumptionToken")
         start = int(token[1:]) if token else 0
-        if pending.get(start):
-            return pending[start].pop(0)
+        if (fault := pending.take(start)) is not None:
+            return fault
         nxt = start + PAGE
         return Reply(envelope(records, start, f"t{nxt}" if nxt < len(records) else None),
                      headers={"Content-Type": "text/xml"})
@@ -72,16 +73,9 @@ def serve(server: StandIn, records: list[str],
 
 
 def open_lib(path: Path, server: StandIn) -> Library:
-    lib = Library(path, embedding_model=None)
-    lib.sources.clock = lambda: NOW
-    if not lib.sources.all():
-        lib.sources.add(SourceSpec(name="qp", kind="arxiv-oai", category="physics:quant-ph",
-                                   since="2026-11-01", base_url=server.base_url))
-    return lib
-
-
-def keys(lib: Library) -> list[str]:
-    return sorted(r[0] for r in lib.store.conn.execute("SELECT key FROM papers"))
+    spec = SourceSpec(name="qp", kind="arxiv-oai", category="physics:quant-ph",
+                      since="2026-11-01", base_url=server.base_url)
+    return source_library(path, spec, NOW)
 
 
 def test_a_harvest_follows_the_tokens(tmp_path: Path, server: StandIn,
@@ -125,12 +119,9 @@ def test_faults_then_a_rerun_equal_an_uninterrupted_run(tmp_path: Path, server: 
         assert lib.sources["qp"].cursor["token"] == "t1000"
         [second] = lib.sources.sync(settings=FAST)
         assert second.ok and second.pages == 2
-        resumed = keys(lib)
-    with standin() as clean:
-        serve(clean, records)
-        with open_lib(tmp_path / "b.db", clean) as lib:
-            lib.sources.sync(settings=FAST)
-            assert keys(lib) == resumed and len(resumed) == 1000
+        resumed = stored_keys(lib)
+    assert uninterrupted(lambda clean: serve(clean, records), open_lib,
+                         tmp_path / "b.db", FAST, stored_keys) == resumed and len(resumed) == 1000
     tries = [s.at for s in server.seen("/oai") if s.arg("resumptionToken") == "t500"]
     assert tries[1] - tries[0] >= 2 * 0.02  # Retry-After
 

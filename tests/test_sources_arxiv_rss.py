@@ -4,7 +4,6 @@ the paper it is, faults."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from paperatlas import Library
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Politeness, SourceSettings
-from standin import Reply, Seen, StandIn, standin
+from standin import Reply, Seen, StandIn, source_library
 
 FOLDER = "data/formats/arxiv-rss"
 NOW = datetime(2026, 4, 27, 6, 0, tzinfo=UTC)
@@ -53,19 +52,9 @@ def feeds(shared: Path) -> dict[str, bytes]:
             for cat in ("cs.AI", "cs.CL", "cs.LG")}
 
 
-@pytest.fixture
-def server() -> Iterator[StandIn]:
-    with standin() as s:
-        yield s
-
-
 def open_lib(path: Path, server: StandIn, category: str = "cs.CL") -> Library:
-    lib = Library(path, embedding_model=None)
-    lib.sources.clock = lambda: NOW
-    if not lib.sources.all():
-        lib.sources.add(SourceSpec(name="cl", kind="arxiv-rss", category=category,
-                                   base_url=server.base_url))
-    return lib
+    spec = SourceSpec(name="cl", kind="arxiv-rss", category=category, base_url=server.base_url)
+    return source_library(path, spec, NOW)
 
 
 def count(lib: Library, sql: str = "SELECT COUNT(*) FROM papers") -> int:

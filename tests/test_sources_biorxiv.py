@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,15 @@ from paperatlas import Library
 from paperatlas.ingest import InputFile, detect
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Politeness, SourceSettings
-from standin import Reply, Seen, StandIn, standin
+from standin import (
+    Faults,
+    Reply,
+    Seen,
+    StandIn,
+    source_library,
+    stored_papers,
+    uninterrupted,
+)
 
 RECORDED = ("formats/biorxiv-api/"
             "details_biorxiv_2026-09-07_2026-09-09_cursor0_cancer_biology.json")
@@ -32,12 +39,6 @@ def items(shared: Path) -> list[dict[str, Any]]:
     doc = json.loads((shared / "data" / RECORDED).read_text(encoding="utf-8"))
     collection: list[dict[str, Any]] = doc["collection"]
     return collection
-
-
-@pytest.fixture
-def server() -> Iterator[StandIn]:
-    with standin() as s:
-        yield s
 
 
 class _ByPrefix(dict[str, Any]):
@@ -63,12 +64,12 @@ def serve(server: StandIn, items: list[dict[str, Any]], per: int = 100,
           faults: dict[int, list[Reply]] | None = None) -> None:
     """Answer ``/details/{server}/{from}/{to}/{offset}`` from ``items`` posted in the
     window (and of ``?category=``), ``per`` a page; ``faults[offset]`` come first."""
-    pending = {k: list(v) for k, v in (faults or {}).items()}
+    pending = Faults(faults)
 
     def answer(seen: Seen) -> Reply:
         _, _, name, first, last, offset = seen.path.split("/")
-        if pending.get(int(offset)):
-            return pending[int(offset)].pop(0)
+        if (fault := pending.take(int(offset))) is not None:
+            return fault
         category = seen.arg("category")
         chosen = [i for i in items if first <= i["date"] <= last
                   and i["server"].lower() == name
@@ -81,17 +82,9 @@ def serve(server: StandIn, items: list[dict[str, Any]], per: int = 100,
 
 def open_lib(path: Path, server: StandIn, now: datetime = NOW, kind: str = "biorxiv",
              since: str = "2026-09-07") -> Library:
-    lib = Library(path, embedding_model=None)
-    lib.sources.clock = lambda: now
-    if not lib.sources.all():
-        lib.sources.add(SourceSpec(name="bio", kind=kind, category="cancer biology",
-                                   since=since, base_url=server.base_url))
-    return lib
-
-
-def papers(lib: Library) -> list[tuple[str, str, str, str]]:
-    return sorted(tuple(r) for r in lib.store.conn.execute(
-        "SELECT key, title, abstract, authors FROM papers"))
+    spec = SourceSpec(name="bio", kind=kind, category="cancer biology", since=since,
+                      base_url=server.base_url)
+    return source_library(path, spec, now)
 
 
 def all_signals(lib: Library) -> list[tuple[str, str, str]]:
@@ -140,13 +133,13 @@ def test_a_new_version_revises_the_paper_and_never_duplicates_it(
         [second] = lib.sources.sync(settings=FAST)
         assert second.ok and second.added == 17 and second.merged == 1
         assert server.seen()[-1].path == "/details/biorxiv/2026-09-06/2026-09-09/0"
-        assert len(papers(lib)) == 18
+        assert len(stored_papers(lib)) == 18
         paper = lib.papers.get(DOI)
         assert paper.title == v2["title"] and paper.abstract == v2["abstract"]
         assert len(paper.authors) == 3
         assert lib.store.signals.of([paper.id])[paper.id]["biorxiv"]["version"] == 2
         [again] = lib.sources.sync(settings=FAST)  # the last day asked again: merged
-        assert again.ok and again.added == 0 and len(papers(lib)) == 18
+        assert again.ok and again.added == 0 and len(stored_papers(lib)) == 18
 
 
 def test_faults_then_a_rerun_equal_an_uninterrupted_run(
@@ -170,12 +163,9 @@ def test_faults_then_a_rerun_equal_an_uninterrupted_run(
         [second] = lib.sources.sync(settings=FAST)
         assert second.ok and second.added == 8
         assert server.seen()[-1].path == "/details/biorxiv/2026-09-07/2026-09-09/15"
-        resumed = papers(lib)
-    with standin() as clean:
-        serve(clean, items, per=5)
-        with open_lib(tmp_path / "b.db", clean) as lib:
-            lib.sources.sync(settings=FAST)
-            assert papers(lib) == resumed
+        resumed = stored_papers(lib)
+    assert uninterrupted(lambda clean: serve(clean, items, per=5), open_lib,
+                         tmp_path / "b.db", FAST, stored_papers) == resumed
 
 
 def test_an_empty_window_moves_on_and_an_empty_page_is_asked_again(
@@ -201,7 +191,7 @@ def test_a_body_the_parser_rejects_keeps_the_cursor(
     with open_lib(tmp_path / "a.db", server) as lib:
         [first] = lib.sources.sync(settings=FAST)
         assert not first.ok and "item 2 of the answer is a JSON int" in (first.error or "")
-        assert lib.sources["bio"].cursor == {} and papers(lib) == []
+        assert lib.sources["bio"].cursor == {} and stored_papers(lib) == []
 
 
 def test_an_error_status_stops_the_run(tmp_path: Path, server: StandIn,
@@ -241,8 +231,8 @@ def test_a_saved_answer_ingests_like_a_fetched_one(
     serve(server, items)
     with open_lib(tmp_path / "a.db", server) as lib:
         [report] = lib.sources.sync(settings=FAST)
-        fetched, fetched_signals = papers(lib), all_signals(lib)
+        fetched, fetched_signals = stored_papers(lib), all_signals(lib)
     with Library(tmp_path / "b.db", embedding_model=None) as lib:
         [done] = lib.ingest([path]).files
         assert done.format == "biorxiv" and done.added == 18 == report.added
-        assert papers(lib) == fetched and all_signals(lib) == fetched_signals
+        assert stored_papers(lib) == fetched and all_signals(lib) == fetched_signals

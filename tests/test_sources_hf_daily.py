@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,16 @@ from paperatlas import Library
 from paperatlas.ingest import InputFile, detect
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Politeness, SourceSettings, hf_daily
-from standin import Reply, Seen, StandIn, standin
+from standin import (
+    Faults,
+    Reply,
+    Seen,
+    StandIn,
+    source_library,
+    standin,
+    stored_papers,
+    uninterrupted,
+)
 
 OLD = "formats/hf-daily-papers-api/daily_papers_2024-10-25_deep-diver.json"
 NEW = "formats/hf-daily-papers-api/daily_papers_limit30_2026-06-12_sotawhat.json"
@@ -35,22 +43,16 @@ def days(shared: Path) -> dict[str, list[dict[str, Any]]]:
     return {"2026-06-11": [], "2026-06-12": new, "2026-06-13": old[:10], "later": old}
 
 
-@pytest.fixture
-def server() -> Iterator[StandIn]:
-    with standin() as s:
-        yield s
-
-
 def serve(server: StandIn, days: dict[str, list[dict[str, Any]]],
           faults: dict[str, list[Reply]] | None = None) -> None:
     """Answer /api/daily_papers from ``days`` (pages by ``p`` and ``limit``); the replies
     in ``faults[date]`` come first."""
-    pending = {k: list(v) for k, v in (faults or {}).items()}
+    pending = Faults(faults)
 
     def answer(seen: Seen) -> Reply:
         day = seen.arg("date") or ""
-        if pending.get(day):
-            return pending[day].pop(0)
+        if (fault := pending.take(day)) is not None:
+            return fault
         limit, p = int(seen.arg("limit") or 50), int(seen.arg("p") or 0)
         items = days.get(day, [])[p * limit:(p + 1) * limit]
         return Reply(json.dumps(items, separators=(",", ":")).encode(), headers=JSON)
@@ -59,17 +61,8 @@ def serve(server: StandIn, days: dict[str, list[dict[str, Any]]],
 
 
 def open_lib(path: Path, server: StandIn, now: datetime = NOW) -> Library:
-    lib = Library(path, embedding_model=None)
-    lib.sources.clock = lambda: now
-    if not lib.sources.all():
-        lib.sources.add(SourceSpec(name="hf", kind="hf-daily", since="2026-06-11",
-                                   base_url=server.base_url))
-    return lib
-
-
-def papers(lib: Library) -> list[tuple[str, str, str, str]]:
-    return sorted(tuple(r) for r in lib.store.conn.execute(
-        "SELECT key, title, abstract, authors FROM papers"))
+    spec = SourceSpec(name="hf", kind="hf-daily", since="2026-06-11", base_url=server.base_url)
+    return source_library(path, spec, now)
 
 
 def signals(lib: Library, arxiv: str) -> dict[str, Any]:
@@ -90,11 +83,11 @@ def test_day_by_day_up_to_today_with_authors_abstracts_ids_and_signals(
         assert {s.arg("limit") for s in asked} == {"100"}
         assert lib.sources["hf"].cursor == {"day": "2026-06-13"}  # today: asked again
         _, title, abstract, authors = next(
-            p for p in papers(lib) if p[0] == "2606.00467")
+            p for p in stored_papers(lib) if p[0] == "2606.00467")
         assert title.startswith("On the Limits of LLM Adaptability")
         assert abstract.startswith("Large Language Models (LLMs) are increasingly used")
         assert json.loads(authors)[:2] == ["Etienne Casanova", "Rafal Kocielnik"]
-        assert all(p[2] and json.loads(p[3]) for p in papers(lib))  # none empty
+        assert all(p[2] and json.loads(p[3]) for p in stored_papers(lib))  # none empty
         got = signals(lib, "2606.00467")
         assert got["upvotes"] == 0 and got["numComments"] == 2
         assert got["organization"] == "caltech" and "LLM-as-a-judge" in got["ai_keywords"]
@@ -119,7 +112,7 @@ def test_today_is_asked_again_and_merges_what_it_lists_now(
         [again] = lib.sources.sync(settings=FAST)
         assert again.ok and again.pages == 1 and again.added == 19 and again.merged == 10
         assert server.seen("/api/daily_papers")[-1].arg("date") == "2026-06-13"
-        assert len(papers(lib)) == 59
+        assert len(stored_papers(lib)) == 59
         assert signals(lib, "2410.17243")["upvotes"] == 164
     with open_lib(tmp_path / "a.db", server, datetime(2026, 6, 15, 6, 0, tzinfo=UTC)) as lib:
         [later] = lib.sources.sync(settings=FAST)  # two days on: the 13th, 14th and 15th
@@ -156,12 +149,9 @@ def test_faults_then_a_rerun_equal_an_uninterrupted_run(
         assert len(tries) == 4 and tries[1].at - tries[0].at >= 3 * 0.02
         [second] = lib.sources.sync(settings=FAST)
         assert second.ok and second.added == 10
-        resumed = papers(lib)
-    with standin() as clean:
-        serve(clean, days)
-        with open_lib(tmp_path / "b.db", clean) as lib:
-            lib.sources.sync(settings=FAST)
-            assert papers(lib) == resumed
+        resumed = stored_papers(lib)
+    assert uninterrupted(lambda clean: serve(clean, days), open_lib,
+                         tmp_path / "b.db", FAST, stored_papers) == resumed
 
 
 def test_a_body_the_parser_rejects_keeps_the_cursor(
@@ -171,7 +161,7 @@ def test_a_body_the_parser_rejects_keeps_the_cursor(
         [first] = lib.sources.sync(settings=FAST)
         assert not first.ok and "item 2 of the answer is a JSON int" in (first.error or "")
         assert lib.sources["hf"].cursor == {"day": "2026-06-12"}
-        assert papers(lib) == []
+        assert stored_papers(lib) == []
 
 
 def test_requests_keep_a_gentle_pace(tmp_path: Path, server: StandIn,
@@ -196,11 +186,11 @@ def test_a_saved_answer_ingests_like_a_fetched_one(
         serve(server, {"2026-06-11": items})
         with open_lib(tmp_path / "a.db", server, datetime(2026, 6, 11, tzinfo=UTC)) as lib:
             [report] = lib.sources.sync(settings=FAST)
-            fetched, fetched_signals = papers(lib), _all_signals(lib)
+            fetched, fetched_signals = stored_papers(lib), _all_signals(lib)
     with Library(tmp_path / "b.db", embedding_model=None) as lib:
         [done] = lib.ingest([path]).files
         assert done.format == "hf-daily" and done.added == len(items) == report.added
-        assert papers(lib) == fetched and _all_signals(lib) == fetched_signals
+        assert stored_papers(lib) == fetched and _all_signals(lib) == fetched_signals
         assert all(abstract and json.loads(authors) for _, _, abstract, authors in fetched)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,16 @@ from paperatlas import Library
 from paperatlas.ingest import InputFile, detect
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Politeness, SourceSettings, openalex
-from standin import Reply, Seen, StandIn, standin
+from standin import (
+    Faults,
+    Reply,
+    Seen,
+    StandIn,
+    source_library,
+    standin,
+    stored_papers,
+    uninterrupted,
+)
 
 from conftest import dump
 
@@ -44,12 +52,6 @@ def works(shared: Path) -> list[dict[str, Any]]:
     return found
 
 
-@pytest.fixture
-def server() -> Iterator[StandIn]:
-    with standin() as s:
-        yield s
-
-
 @pytest.fixture(autouse=True)
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(openalex, "PER_PAGE", 2)
@@ -66,12 +68,12 @@ def list_page(works: list[dict[str, Any]], at: int, size: int) -> bytes:
 
 def serve(server: StandIn, works: list[dict[str, Any]],
           faults: dict[str, list[Reply]] | None = None) -> None:
-    pending = {k: list(v) for k, v in (faults or {}).items()}
+    pending = Faults(faults)
 
     def answer(seen: Seen) -> Reply:
         token = seen.arg("cursor") or ""
-        if pending.get(token):
-            return pending[token].pop(0)
+        if (fault := pending.take(token)) is not None:
+            return fault
         if token != "*" and not token.startswith("c"):
             return Reply(b'{"error": "Invalid cursor"}', 400, JSON)
         at = 0 if token == "*" else int(token[1:])
@@ -82,17 +84,9 @@ def serve(server: StandIn, works: list[dict[str, Any]],
 
 def open_lib(path: Path, server: StandIn, query: str = "concepts.id:C41008148",
              now: datetime = NOW) -> Library:
-    lib = Library(path, embedding_model=None)
-    lib.sources.clock = lambda: now
-    if not lib.sources.all():
-        lib.sources.add(SourceSpec(name="oa", kind="openalex", query=query,
-                                   since="2026-01-01", base_url=server.base_url))
-    return lib
-
-
-def papers(lib: Library) -> list[tuple[str, str, str, str]]:
-    return sorted(tuple(r) for r in lib.store.conn.execute(
-        "SELECT key, title, abstract, authors FROM papers"))
+    spec = SourceSpec(name="oa", kind="openalex", query=query, since="2026-01-01",
+                      base_url=server.base_url)
+    return source_library(path, spec, now)
 
 
 def ids(lib: Library) -> set[tuple[str, str]]:
@@ -159,12 +153,9 @@ def test_faults_then_a_rerun_equal_an_uninterrupted_run(
         [second] = lib.sources.sync(settings=FAST)
         assert second.ok and second.records == 5
         assert server.seen("/works")[-4].arg("cursor") == "c4"  # resumed there
-        resumed = papers(lib)
-    with standin() as clean:
-        serve(clean, works)
-        with open_lib(tmp_path / "b.db", clean) as lib:
-            lib.sources.sync(settings=FAST)
-            assert papers(lib) == resumed
+        resumed = stored_papers(lib)
+    assert uninterrupted(lambda clean: serve(clean, works), open_lib,
+                         tmp_path / "b.db", FAST, stored_papers) == resumed
 
 
 def test_an_expired_page_cursor_starts_the_window_again(
@@ -174,11 +165,11 @@ def test_an_expired_page_cursor_starts_the_window_again(
         lib.sources.sync(settings=FAST)
         with lib.store.transaction():  # a page cursor OpenAlex no longer knows
             lib.store.sources.set_cursor("oa", {"day": "2026-01-01", "cursor": "gone"}, 0, 0)
-        before = papers(lib)
+        before = stored_papers(lib)
         [report] = lib.sources.sync(settings=FAST)
         assert report.ok and report.added == 0 and report.merged + report.skipped == 9
         assert [s.arg("cursor") for s in server.seen("/works")][6:8] == ["gone", "*"]
-        assert papers(lib) == before
+        assert stored_papers(lib) == before
 
 
 def test_the_next_run_starts_over_from_the_last_day_and_merges(
@@ -193,7 +184,7 @@ def test_the_next_run_starts_over_from_the_last_day_and_merges(
         assert server.seen("/works")[6].arg("filter") == (
             "concepts.id:C41008148,from_publication_date:2026-03-07")
         assert lib.sources["oa"].cursor == {"day": "2026-03-09"}
-        assert len(papers(lib)) == 8
+        assert len(stored_papers(lib)) == 8
 
 
 def test_requests_keep_openalex_pace(tmp_path: Path, server: StandIn,
@@ -215,10 +206,10 @@ def test_saved_answers_ingest_like_fetched_ones(
         report = lib.ingest(saved)
         # ChemCrow's preprint and article are in one answer: two works there, two papers
         assert {f.format for f in report.files} == {"openalex"} and report.added == 9
-        from_files = papers(lib)
+        from_files = stored_papers(lib)
     monkeypatch.setattr(openalex, "PER_PAGE", 200)
     with standin() as server:
         serve(server, works)
         with open_lib(tmp_path / "a.db", server) as lib:
             [synced] = lib.sources.sync(settings=FAST)
-            assert synced.added == 9 and papers(lib) == from_files
+            assert synced.added == 9 and stored_papers(lib) == from_files

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +17,16 @@ from paperatlas.errors import InvalidOptionError
 from paperatlas.ingest import InputFile, detect
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Http, Politeness, SourceContext, SourceSettings, pubmed
-from standin import Reply, Seen, StandIn, standin
+from standin import (
+    Faults,
+    Reply,
+    Seen,
+    StandIn,
+    source_library,
+    standin,
+    stored_papers,
+    uninterrupted,
+)
 
 FOLDER = "formats/pubmed-eutils"
 EFETCH = ("sotawhat_efetch_5articles_2026-06.xml", "ncbiutils_efetch_pubmed_5articles.xml",
@@ -52,12 +60,6 @@ def days(articles: list[str]) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def server() -> Iterator[StandIn]:
-    with standin() as s:
-        yield s
-
-
-@pytest.fixture
 def batches(monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(pubmed, "BATCH", 3)
     return 3
@@ -79,15 +81,15 @@ def serve(server: StandIn, days: dict[str, list[str]],
     """Answer esearch (a new WebEnv each time, the day's count) and efetch (the day's
     articles from ``retstart``). ``faults[(tool, day, retstart)]`` come first; WebEnv
     ``MCID_n`` serves ``lives[n]`` efetches, then is gone. Returns WebEnv -> day."""
-    pending = {k: list(v) for k, v in (faults or {}).items()}
+    pending = Faults(faults)
     history: dict[str, str] = {}
     used: dict[str, int] = {}
 
     def search(seen: Seen) -> Reply:
         day = seen.arg("mindate") or ""
         assert seen.arg("maxdate") == day and seen.arg("datetype") == "edat"
-        if pending.get(("esearch", day, 0)):
-            return pending[("esearch", day, 0)].pop(0)
+        if (fault := pending.take(("esearch", day, 0))) is not None:
+            return fault
         webenv = f"MCID_{len(history) + 1}"
         history[webenv] = day
         body = (f'<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE eSearchResult PUBLIC '
@@ -105,8 +107,8 @@ def serve(server: StandIn, days: dict[str, list[str]],
         if day is None or (life is not None and used.get(webenv, 0) >= life):
             return expired(webenv)
         used[webenv] = used.get(webenv, 0) + 1
-        if pending.get(("efetch", day, start)):
-            return pending[("efetch", day, start)].pop(0)
+        if (fault := pending.take(("efetch", day, start))) is not None:
+            return fault
         size = int(seen.arg("retmax") or 20)
         return Reply(article_set(days[day][start:start + size]), headers=XML)
 
@@ -116,18 +118,14 @@ def serve(server: StandIn, days: dict[str, list[str]],
 
 
 def open_lib(path: Path, server: StandIn, now: datetime = NOW, **spec: str) -> Library:
-    lib = Library(path, embedding_model=None)
-    lib.sources.clock = lambda: now
-    if not lib.sources.all():
-        lib.sources.add(SourceSpec(name="pm", kind="pubmed", query=spec.get(
-            "query", "large language models"), category=spec.get("category"),
-            since=spec.get("since", "2026-06-10"), base_url=server.base_url))
-    return lib
+    source = SourceSpec(name="pm", kind="pubmed", query=spec.get("query", "large language models"),
+                        category=spec.get("category"), since=spec.get("since", "2026-06-10"),
+                        base_url=server.base_url)
+    return source_library(path, source, now)
 
 
 def papers(lib: Library) -> list[tuple[str, ...]]:
-    return sorted(tuple(r) for r in lib.store.conn.execute(
-        "SELECT key, title, abstract, authors, date, venue, categories, links FROM papers"))
+    return stored_papers(lib, "key, title, abstract, authors, date, venue, categories, links")
 
 
 def asked(server: StandIn) -> list[tuple[str, str | None]]:
@@ -197,11 +195,8 @@ def test_faults_then_a_rerun_equal_an_uninterrupted_run(
         assert asked(server)[-3:] == [("esearch", "2026/06/12"), ("efetch", "3"),
                                       ("efetch", "6")]
         resumed = papers(lib)
-    with standin() as clean:
-        serve(clean, days)
-        with open_lib(tmp_path / "b.db", clean) as lib:
-            lib.sources.sync(settings=FAST)
-            assert papers(lib) == resumed and len(resumed) == 16
+    assert uninterrupted(lambda clean: serve(clean, days), open_lib,
+                         tmp_path / "b.db", FAST, papers) == resumed and len(resumed) == 16
 
 
 def test_an_expired_webenv_is_searched_again(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,16 @@ from paperatlas import Library
 from paperatlas.ingest import InputFile, detect
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources import Politeness, SourceSettings
-from standin import Reply, Seen, StandIn, standin
+from standin import (
+    Faults,
+    Reply,
+    Seen,
+    StandIn,
+    source_library,
+    standin,
+    stored_papers,
+    uninterrupted,
+)
 
 BULK = "formats/semantic-scholar-api/paper_search_bulk_titles.json"
 FULL = "formats/api-responses-openalex-crossref/semantic-scholar"
@@ -37,12 +45,6 @@ def found(shared: Path) -> list[dict[str, Any]]:
     return full + bulk["data"][:200 - len(full)]
 
 
-@pytest.fixture
-def server() -> Iterator[StandIn]:
-    with standin() as s:
-        yield s
-
-
 def bulk_page(papers: list[dict[str, Any]], at: int) -> bytes:
     chunk = papers[at:at + SIZE]
     answer: dict[str, Any] = {"total": len(papers), "data": chunk}
@@ -53,12 +55,12 @@ def bulk_page(papers: list[dict[str, Any]], at: int) -> bytes:
 
 def serve(server: StandIn, papers: list[dict[str, Any]],
           faults: dict[str, list[Reply]] | None = None) -> None:
-    pending = {k: list(v) for k, v in (faults or {}).items()}
+    pending = Faults(faults)
 
     def answer(seen: Seen) -> Reply:
         token = seen.arg("token") or ""
-        if pending.get(token):
-            return pending[token].pop(0)
+        if (fault := pending.take(token)) is not None:
+            return fault
         if token and not token.startswith("t"):
             return Reply(b'{"error": "Invalid token"}', 400, JSON)
         return Reply(bulk_page(papers, int(token[1:] or 0)), headers=JSON)
@@ -67,17 +69,9 @@ def serve(server: StandIn, papers: list[dict[str, Any]],
 
 
 def open_lib(path: Path, server: StandIn, now: datetime = NOW) -> Library:
-    lib = Library(path, embedding_model=None)
-    lib.sources.clock = lambda: now
-    if not lib.sources.all():
-        lib.sources.add(SourceSpec(name="s2", kind="semantic-scholar", query="kubernetes",
-                                   since="2026-01-01", base_url=server.base_url))
-    return lib
-
-
-def papers(lib: Library) -> list[tuple[str, str, str, str]]:
-    return sorted(tuple(r) for r in lib.store.conn.execute(
-        "SELECT key, title, abstract, authors FROM papers"))
+    spec = SourceSpec(name="s2", kind="semantic-scholar", query="kubernetes",
+                      since="2026-01-01", base_url=server.base_url)
+    return source_library(path, spec, now)
 
 
 def test_pages_by_continuation_token(tmp_path: Path, server: StandIn,
@@ -140,12 +134,9 @@ def test_faults_then_a_rerun_equal_an_uninterrupted_run(
         assert len(tries) == 4 and tries[1].at - tries[0].at >= 2 * 0.02
         [second] = lib.sources.sync(settings=FAST)
         assert second.ok and second.records == 100
-        resumed = papers(lib)
-    with standin() as clean:
-        serve(clean, found)
-        with open_lib(tmp_path / "b.db", clean) as lib:
-            lib.sources.sync(settings=FAST)
-            assert papers(lib) == resumed
+        resumed = stored_papers(lib)
+    assert uninterrupted(lambda clean: serve(clean, found), open_lib,
+                         tmp_path / "b.db", FAST, stored_papers) == resumed
 
 
 def test_an_expired_token_starts_the_window_again(
@@ -153,13 +144,13 @@ def test_an_expired_token_starts_the_window_again(
     serve(server, found)
     with open_lib(tmp_path / "a.db", server) as lib:
         lib.sources.sync(settings=FAST)
-        before = papers(lib)
+        before = stored_papers(lib)
         with lib.store.transaction():
             lib.store.sources.set_cursor("s2", {"day": "2026-01-01", "token": "gone"}, 0, 0)
         [report] = lib.sources.sync(settings=FAST)
         assert report.ok and report.added == 0 and report.skipped == 200
         assert [s.arg("token") for s in server.seen(PATH)][4:6] == ["gone", None]
-        assert papers(lib) == before
+        assert stored_papers(lib) == before
 
 
 def test_a_saved_answer_ingests_like_a_fetched_one(tmp_path: Path, shared: Path) -> None:
@@ -172,8 +163,8 @@ def test_a_saved_answer_ingests_like_a_fetched_one(tmp_path: Path, shared: Path)
         with open_lib(tmp_path / "a.db", server) as lib:
             [synced] = lib.sources.sync(settings=FAST)
             assert synced.ok and synced.pages == 2 and synced.records == 1000
-            fetched = papers(lib)
+            fetched = stored_papers(lib)
     with Library(tmp_path / "b.db", embedding_model=None) as lib:
         [done] = lib.ingest([path]).files
         assert done.format == "semantic-scholar" and done.records == 1000
-        assert papers(lib) == fetched
+        assert stored_papers(lib) == fetched

@@ -29,8 +29,8 @@ import pytest
 from paperatlas import Library
 from paperatlas.records.sources import SourceSpec
 from paperatlas.sources.arxiv_api import OVERLAP
-from standin import Reply, Seen, StandIn, standin
-from test_sources_arxiv_api import FAST, NOW, RECORDED, page, split_feed
+from standin import ARXIV_RECORDED, Reply, Seen, StandIn, arxiv_page, split_feed, standin
+from test_sources_arxiv_api import FAST, NOW
 
 CLI = [sys.executable, "-m", "paperatlas"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -56,7 +56,7 @@ class Feed:
             self.windows.append((seen.arg("search_query") or "").rsplit(" TO ", 1)[-1][:-1])
             self.cond.notify_all()
             delay = self.held.pop(start, 0.0)
-        return Reply(page(self.head, self.entries, start, SIZE), delay=delay,
+        return Reply(arxiv_page(self.head, self.entries, start, SIZE), delay=delay,
                      headers={"Content-Type": "application/atom+xml"})
 
     def hold(self, start: int, seconds: float = 2.0) -> None:
@@ -74,7 +74,7 @@ class Feed:
 @pytest.fixture
 def feed(shared: Path) -> Iterator[tuple[StandIn, Feed]]:
     with standin() as server:
-        answers = Feed(*split_feed(shared / "data" / RECORDED))
+        answers = Feed(*split_feed(shared / "data" / ARXIV_RECORDED))
         server.route("/api/query", answers)
         yield server, answers
 

@@ -20,21 +20,12 @@ from paperatlas.cli import main
 from paperatlas.cli.state import State
 from paperatlas.cli.web import job_worker
 from paperatlas.records.sources import SourceSpec
-from paperatlas.sources import arxiv_api
 from paperatlas.update import update
 from paperatlas.worker import Worker
 from standin import StandIn, standin
 from test_semantic import HashingEmbedder
-from test_sources_arxiv_api import FAST, NOW, RECORDED, serve_feed, split_feed
+from test_sources_arxiv_api import FAST, NOW
 from test_tree import papers_of, write_csv
-
-
-@pytest.fixture
-def server(shared: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    monkeypatch.setattr(arxiv_api, "PAGE", 50)
-    with standin() as s:
-        serve_feed(s, split_feed(shared / "data" / RECORDED))
-        yield s
 
 
 @pytest.fixture
@@ -57,16 +48,16 @@ def asked(server: StandIn) -> list[str]:
 
 
 def test_update_syncs_due_sources_only_then_indexes(run: Callable[..., Result],
-                                                    server: StandIn) -> None:
+                                                    arxiv_server: StandIn) -> None:
     for name, extra in (("due", []), ("later", []), ("held", [])):
         run("sources", "add", name, "--kind", "arxiv", "--query", name, "--since",
-            "2026-11-01", "--base-url", server.base_url, *extra)
+            "2026-11-01", "--base-url", arxiv_server.base_url, *extra)
     run("sync", "later")  # synced now: due again in a day
     run("sources", "pause", "held")
-    server.log.clear()
+    arxiv_server.log.clear()
     report = json.loads(run("update", "--no-digests", "--json").output)
     assert [s["source"] for s in report["syncs"]] == ["due"]
-    assert set(asked(server)) == {"all:due"}
+    assert set(asked(arxiv_server)) == {"all:due"}
     synced = report["syncs"][0]
     assert synced["records"] == 100 and synced["added"] == 0  # met again: never twice
     assert [(j["kind"], j["status"]) for j in report["jobs"]] == [("index", "done")]
@@ -74,9 +65,9 @@ def test_update_syncs_due_sources_only_then_indexes(run: Callable[..., Result],
     out = run("stats").output
     assert "100" in out
     # nothing is due now: an update fetches nothing and runs nothing
-    server.log.clear()
+    arxiv_server.log.clear()
     out = run("update", "--no-digests").output
-    assert "update: 0 sources synced, 0 papers added, 0 jobs run" in out and server.log == []
+    assert "update: 0 sources synced, 0 papers added, 0 jobs run" in out and arxiv_server.log == []
     # a source that fails: exit 1, its error kept, the others untouched
     with standin() as down:  # every answer a 404
         run("sources", "add", "broken", "--kind", "arxiv", "--query", "q", "--base-url",
@@ -90,7 +81,7 @@ def test_update_syncs_due_sources_only_then_indexes(run: Callable[..., Result],
 
 
 @pytest.fixture
-def mapped(tmp_path: Path, server: StandIn) -> Iterator[Library]:
+def mapped(tmp_path: Path, arxiv_server: StandIn) -> Iterator[Library]:
     """40 papers with a tree of the whole library and a map, and a due arXiv source."""
     lib = Library(tmp_path / "m.db", embedding_model=HashingEmbedder("hash-64", 64))
     rows = papers_of("protein", 20) + papers_of("galaxy", 20)
@@ -100,7 +91,7 @@ def mapped(tmp_path: Path, server: StandIn) -> Iterator[Library]:
     Worker(lib).run_once()  # what building queued
     lib.sources.clock = lambda: NOW
     lib.sources.add(SourceSpec(name="testing", kind="arxiv", query="testing",
-                               since="2026-11-01", base_url=server.base_url))
+                               since="2026-11-01", base_url=arxiv_server.base_url))
     yield lib
     lib.close()
 
@@ -119,7 +110,7 @@ def test_update_reaches_the_tree_and_the_map(mapped: Library) -> None:
     assert again.syncs == [] and again.jobs == []
 
 
-def test_the_worker_updates_on_its_schedule(mapped: Library, server: StandIn) -> None:
+def test_the_worker_updates_on_its_schedule(mapped: Library, arxiv_server: StandIn) -> None:
     now = [1000.0]
     updates: list[int] = []
     worker = Worker(mapped, sources=FAST, update_every=3600, poll=0.02,
@@ -146,14 +137,14 @@ def _until(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
         time.sleep(0.02)
 
 
-def test_serve_hands_update_every_to_its_worker(tmp_path: Path, server: StandIn,
+def test_serve_hands_update_every_to_its_worker(tmp_path: Path, arxiv_server: StandIn,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     settings = tmp_path / "settings.toml"
     settings.write_text("[sources]\npace = 0.01\n")
     db = tmp_path / "s.db"
     with Library(db, embedding_model=None) as lib:
         lib.sources.add(SourceSpec(name="testing", kind="arxiv", query="testing",
-                                   base_url=server.base_url))
+                                   base_url=arxiv_server.base_url))
     state = State(str(db), None, settings_path=str(settings))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with job_worker(state, update_every="6h", base_url="http://papers.test") as proc:

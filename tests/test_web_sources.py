@@ -16,24 +16,15 @@ pytest.importorskip("argon2")
 from fastapi.testclient import TestClient
 
 from paperatlas import Library
-from paperatlas.sources import arxiv_api
 from paperatlas.web import WebSettings, create_app
 from paperatlas.web.present import signal_items, source_badges, upvotes
 from paperatlas.web.sources import every_text
 from paperatlas.worker import Worker
 from standin import StandIn, standin
-from test_sources_arxiv_api import FAST, NOW, RECORDED, serve_feed, split_feed
+from test_sources_arxiv_api import FAST, NOW
 from test_web_accounts import PASSWORD, csrf_of
 
 HF = "formats/hf-daily-papers-api/daily_papers_limit30_2026-06-12_sotawhat.json"
-
-
-@pytest.fixture
-def server(shared: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    monkeypatch.setattr(arxiv_api, "PAGE", 50)
-    with standin() as s:
-        serve_feed(s, split_feed(shared / "data" / RECORDED))
-        yield s
 
 
 @pytest.fixture
@@ -78,12 +69,12 @@ def test_the_page_and_the_api_are_for_keepers_only(client: TestClient) -> None:
 
 
 def test_add_pause_resume_and_run_now_from_the_page(
-        client: TestClient, slib: Library, server: StandIn) -> None:
+        client: TestClient, slib: Library, arxiv_server: StandIn) -> None:
     csrf = signed_in(client)
     assert "No sources yet" in client.get("/sources").text
     r = client.post("/sources", data={
         "name": "testing", "kind": "arxiv", "query": "testing", "since": "2026-11-01",
-        "every": "6h", "collection": "", "category": "", "base_url": server.base_url,
+        "every": "6h", "collection": "", "category": "", "base_url": arxiv_server.base_url,
         "csrf": csrf}, follow_redirects=True)
     assert r.status_code == 200 and "Source &#39;testing&#39; added" in r.text
     assert "every 6h" in r.text and "last run never" in r.text
@@ -98,7 +89,7 @@ def test_add_pause_resume_and_run_now_from_the_page(
 
     r = client.post("/sources/testing/run", data={"csrf": csrf}, follow_redirects=True)
     assert "Sync of &#39;testing&#39; queued" in r.text and "sync queued" in r.text
-    assert server.log == []  # the request fetched nothing: the worker does
+    assert arxiv_server.log == []  # the request fetched nothing: the worker does
     [job] = [j for j in slib.jobs.unfinished() if j.kind == "sync"]
     assert job.params == {"sources": ["testing"]} and job.created_by == "alice"
     again = client.post("/sources/testing/run", data={"csrf": csrf})
@@ -109,7 +100,7 @@ def test_add_pause_resume_and_run_now_from_the_page(
     Worker(slib, sources=FAST, on_job=ran.append).run_once()
     assert [j.kind for j in ran][:2] == ["sync", "index"] and ran[0].status == "done"
     assert ran[0].result["sources"][0]["added"] == 100
-    assert slib.papers.count() == 100 and len(server.seen("/api/query")) == 2
+    assert slib.papers.count() == 100 and len(arxiv_server.seen("/api/query")) == 2
     page = client.get("/sources").text
     assert "100 papers added of 100 records in 1 run" in page
     assert "last run 2026-12-04 06:00:00Z" in page and "next due 2026-12-04 12:00:00Z" in page
