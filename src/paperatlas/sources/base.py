@@ -10,6 +10,7 @@ again. A source module is small: where to ask, how to page, how polite to be.
 from __future__ import annotations
 
 import importlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, ClassVar
 
 from ..errors import InvalidOptionError
 from ..records.sources import SOURCE_KINDS, SourceSpec
-from .http import Answer, Http, Politeness, rebase
+from .http import Answer, Http, Politeness, SourceError, rebase
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,16 @@ class Source(ABC):
     def pages(self, cursor: dict[str, Any]) -> Iterator[Page]:
         """The pages after ``cursor`` (``{}``: a first run), each with the cursor after
         it; ends when nothing more is there for now."""
+
+
+def answer_json(body: bytes, url: str, what: str) -> Any:
+    """The JSON document of an answer; a garbled one (``what`` names the answer expected)
+    stops the run at this page, which the next run asks again."""
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise SourceError(f"{url}: not {what} (invalid JSON: {exc}); the next run asks it "
+                          "again") from exc
 
 
 #: kind -> "module:Class" under paperatlas.sources (imported on first use).

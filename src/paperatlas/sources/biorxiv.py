@@ -14,13 +14,12 @@ rate is not documented: one request a second.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Any, ClassVar
 
 from ..ingest.biorxivjson import status_of
-from .base import Page, Source
+from .base import Page, Source, answer_json
 from .http import SourceError
 
 #: Statuses of an answer that found nothing.
@@ -67,11 +66,7 @@ class MedrxivSource(BiorxivSource):
 def _count(body: bytes, url: str) -> tuple[int, int]:
     """How many preprints a page lists, and the window's total; a garbled or failed
     answer stops the run here (the cursor stays before it)."""
-    try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        raise SourceError(f"{url}: not a bioRxiv answer (invalid JSON: {exc}); the next "
-                          "run asks it again") from exc
+    doc = answer_json(body, url, "a bioRxiv answer")
     if not isinstance(doc, dict):
         raise SourceError(f"{url}: not a bioRxiv answer (a JSON {type(doc).__name__})")
     status = status_of(doc)

@@ -12,12 +12,11 @@ documented: one request a second.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
-from .base import Page, Source
+from .base import Page, Source, answer_json
 from .http import SourceError
 
 #: Papers per request (the API allows up to 100; most days list fewer).
@@ -59,11 +58,7 @@ class HfDailySource(Source):
 
 def _count(body: bytes, url: str) -> int:
     """How many papers an answer lists; a garbled answer stops the run here."""
-    try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        raise SourceError(f"{url}: not a Daily Papers answer (invalid JSON: {exc}); the "
-                          "next run asks it again") from exc
+    doc = answer_json(body, url, "a Daily Papers answer")
     if not isinstance(doc, list):
         message = doc.get("error") if isinstance(doc, dict) else None
         raise SourceError(f"{url}: not a Daily Papers answer (a JSON {type(doc).__name__}"

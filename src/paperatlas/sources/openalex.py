@@ -14,13 +14,12 @@ OpenAlex no longer accepts (HTTP 400) starts the window again from ``cursor=*``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .base import Page, Source
+from .base import Page, Source, answer_json
 from .http import Answer, SourceError
 
 #: Works per request (the most OpenAlex allows).
@@ -105,11 +104,7 @@ class OpenAlexSource(Source):
 def _paging(body: bytes, url: str) -> tuple[int, str | None]:
     """How many works an answer holds and its ``meta.next_cursor``; a garbled answer stops
     the run here."""
-    try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        raise SourceError(f"{without_secrets(url)}: not an OpenAlex answer (invalid JSON: "
-                          f"{exc}); the next run asks it again") from exc
+    doc = answer_json(body, without_secrets(url), "an OpenAlex answer")
     meta = doc.get("meta") if isinstance(doc, dict) else None
     results = doc.get("results") if isinstance(doc, dict) else None
     if not isinstance(meta, dict) or not isinstance(results, list):

@@ -16,12 +16,11 @@ and are often refused (429), so paperatlas asks every 3 seconds and honours Retr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from .base import Page, Source
+from .base import Page, Source, answer_json
 from .http import Answer, SourceError
 from .openalex import stale_cursor
 
@@ -79,11 +78,7 @@ class SemanticScholarSource(Source):
 def _token(body: bytes, url: str) -> str | None:
     """An answer's continuation token (None: the last page); a garbled answer stops the
     run here."""
-    try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        raise SourceError(f"{url}: not a Semantic Scholar answer (invalid JSON: {exc}); the "
-                          "next run asks it again") from exc
+    doc = answer_json(body, url, "a Semantic Scholar answer")
     if not isinstance(doc, dict) or not isinstance(doc.get("data", []), list):
         raise SourceError(f"{url}: not a Semantic Scholar search answer (no data list)")
     if "data" not in doc:
