@@ -44,12 +44,18 @@ class RisParser(Parser):
         return bool(_FIRST_TAG.match(first))
 
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
+        """Each ``TY``..``ER`` record as a record. A broken record is a rejected record
+        and reading goes on: one with no ``ER  -`` before the next ``TY  -`` (the new
+        record starts at that ``TY``), one over a size limit, and a stretch of tags or
+        text outside any record (up to the next ``TY  -``). The file fails whole when it
+        does not start with a record (no RIS) or its last record never ends (truncated)."""
         path = str(file.path)
         tags: list[tuple[str, str]] | None = None  # the record being read
         start = 0
         count = 0
         size = 0  # characters of the record being read
         problem: str | None = None  # why the record being read will be rejected
+        stray = last = 0  # the first and last line outside any record since the last one
         fh.tolerant = True
         for n, text in fh:
             if tags is not None and problem is None:
@@ -62,29 +68,40 @@ class RisParser(Parser):
                 if problem:
                     tags = tags[:1]  # its text is dropped; the record ends at its 'ER  -'
             elif n in fh.long and tags is None:
-                raise ParseError(f"line is {fh.long[n].chars} characters long "
-                                 f"(more than {MAX_LINE_CHARS})", path=path, line=n)
+                if not count:
+                    raise ParseError(f"line is {fh.long[n].chars} characters long "
+                                     f"(more than {MAX_LINE_CHARS})", path=path, line=n)
+                stray, last = stray or n, n
+                continue
             line = text.lstrip("\ufeff").rstrip()
             m = _TAG.match(line)
-            if m is None:
-                if not line.strip() or problem:
+            if m is not None and m.group(1) == "TY":
+                if stray:
+                    count += 1
+                    yield error_record(_stray_reason(stray, last), line=stray, entry=count)
+                    stray = 0
+                if tags is not None:
+                    count += 1
+                    yield error_record(f"the record has no 'ER  -' before the next 'TY  -' "
+                                       f"at line {n}", line=start, entry=count)
+                tags, start, size = [("TY", (m.group(2) or "").strip())], n, len(text)
+                problem = None
+            elif tags is None:
+                if not line.strip():
                     continue
-                if tags:
+                if count:
+                    stray, last = stray or n, n
+                elif m is None:
+                    raise ParseError(f"expected a tag line 'TY  - ...', found {line[:40]!r}",
+                                     path=path, line=n)
+                else:
+                    raise ParseError(f"tag {m.group(1)} outside a record (expected 'TY  -' "
+                                     "first)", path=path, line=n)
+            elif m is None:
+                if line.strip() and not problem:
                     tag, value = tags[-1]
                     tags[-1] = (tag, f"{value}\n{line.strip()}")
-                    continue
-                raise ParseError(f"expected a tag line 'TY  - ...', found {line[:40]!r}",
-                                 path=path, line=n)
-            tag, value = m.group(1), (m.group(2) or "").strip()
-            if tag == "TY":
-                if tags is not None:
-                    raise ParseError(f"the record starting at line {start} has no 'ER  -' "
-                                     "before the next 'TY  -'", path=path, line=n)
-                tags, start, size = [(tag, value)], n, len(text)
-            elif tags is None:
-                raise ParseError(f"tag {tag} outside a record (expected 'TY  -' first)",
-                                 path=path, line=n)
-            elif tag == "ER":
+            elif m.group(1) == "ER":
                 count += 1
                 if problem:
                     yield error_record(problem, line=start, entry=count)
@@ -92,10 +109,14 @@ class RisParser(Parser):
                     yield guarded(self._record, tags, line=start, entry=count)
                 tags, problem = None, None
             elif not problem:
-                tags.append((tag, value))
+                tags.append((m.group(1), (m.group(2) or "").strip()))
         if tags is not None:
             raise ParseError("the record starting here never ends (no 'ER  -' line)",
                              path=path, line=start)
+        if stray:
+            cut = "" if fh.final_newline else " (the last line is cut off: a truncated file?)"
+            yield error_record(_stray_reason(stray, last) + cut, line=stray,
+                               entry=count + 1)
 
     def _record(self, tags: list[tuple[str, str]], *, line: int, entry: int) -> Record:
         return record_from_fields(self.mapping, _fields(tags), line=line, entry=entry)
@@ -134,6 +155,12 @@ def _fields(tags: list[tuple[str, str]]) -> dict[str, Any]:
             name = tag.lower()
             obj[name] = clean_space(vals[0]) if len(vals) == 1 else [clean_space(v) for v in vals]
     return obj
+
+
+def _stray_reason(first: int, last: int) -> str:
+    """Why lines ``first``..``last``, outside any record, are rejected."""
+    where = f"line {first}" if first == last else f"lines {first}-{last}"
+    return f"{where}: tags or text outside a record (expected 'TY  -' to start one)"
 
 
 def _date(text: str) -> str:
