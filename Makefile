@@ -18,7 +18,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[dev,embed,web]'
+	$(PIP) -e '.[dev,embed,web,ray]'
 	touch $@
 
 setup: $(VENV)/.installed

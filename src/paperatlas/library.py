@@ -31,6 +31,7 @@ from .mapview import MapService
 from .organize.service import TreeService
 from .records.papers import IngestReport, Stats
 from .search import IndexReport, SearchService
+from .search.ray_embed import RayOptions
 from .store import Store
 from .vectors import ANN_MIN, SqliteVectorStore
 from .work import Indexer, Progress, after_ingest
@@ -126,13 +127,14 @@ class Library:
         return report
 
     def index(self, *, embed: bool = True, switch_model: bool = False,
-              progress: Progress | None = None, wait: float | None = None) -> IndexReport:
+              progress: Progress | None = None, wait: float | None = None,
+              ray: RayOptions | None = None) -> IndexReport:
         """Bring the search index, the token cache that tree builds read and (with an
         embedding model) the vectors up to date, as an ``index`` job run here (the queued
         one, if any); ``wait`` bounds the wait for another process that is indexing
-        (``StoreError``, ``IndexBusyError`` after)."""
+        (``StoreError``, ``IndexBusyError`` after); ``ray`` embeds on a Ray cluster."""
         return self.indexer.index(embed=embed, switch_model=switch_model, progress=progress,
-                                  wait=wait)
+                                  wait=wait, ray=ray)
 
     def stats(self) -> Stats:
         """How many papers, sources, collections, files and ingest runs the library holds."""

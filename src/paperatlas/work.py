@@ -29,6 +29,7 @@ from .records.papers import IngestReport
 from .records.serialize import to_json
 from .records.sources import SyncReport
 from .search import IndexReport, SearchService
+from .search.ray_embed import RayOptions
 from .store import Store
 from .vectors import VectorStore
 
@@ -81,14 +82,16 @@ class Indexer:
 
     # -- the steps ----------------------------------------------------------------------
     def index_now(self, *, embed: bool = True, switch_model: bool = False,
-                  progress: Progress | None = None, wait: float | None = None) -> IndexReport:
+                  progress: Progress | None = None, wait: float | None = None,
+                  ray: RayOptions | None = None) -> IndexReport:
         """Bring the search index, the token cache that tree builds read and (with an
-        embedding model) the vectors and the ANN index up to date (resumable)."""
+        embedding model) the vectors and the ANN index up to date (resumable); ``ray``
+        embeds on a Ray cluster."""
         service = self.search
         report = service.sync(progress, wait=wait)
         self.trees.sync_tokens()
         if embed and service.semantic_enabled:
-            vectors = service.embed(switch_model=switch_model, progress=progress)
+            vectors = service.embed(switch_model=switch_model, progress=progress, ray=ray)
             report = dataclasses.replace(report, embedding=vectors,
                                          ann=service.update_ann(rebuild=switch_model))
         return report
@@ -209,11 +212,12 @@ class Indexer:
         return run_claimed(self.jobs, claim, work, progress=progress).value
 
     def index(self, *, embed: bool = True, switch_model: bool = False,
-              progress: Progress | None = None, wait: float | None = None) -> IndexReport:
+              progress: Progress | None = None, wait: float | None = None,
+              ray: RayOptions | None = None) -> IndexReport:
         """An ``index`` job run here (the queued one, if any); see :meth:`index_now`."""
         def run(job: Job, report_progress: Progress) -> Outcome:
             report = self.index_now(embed=embed, switch_model=switch_model,
-                                    progress=report_progress, wait=wait)
+                                    progress=report_progress, wait=wait, ray=ray)
             job.result = to_json(report)
             return Outcome(report, self.after_index(job, report))
 

@@ -11,6 +11,7 @@ from ..beir import evaluate, load_queries
 from ..bounds import MAX_LIMIT, MAX_YEAR, MIN_YEAR, page_offset
 from ..records.serialize import to_json
 from ..search import FUSIONS, MODES, SearchQuery
+from ..search.ray_embed import RayOptions
 from . import render
 from .state import State
 
@@ -31,14 +32,21 @@ def register(main: click.Group, state_type: type[State]) -> None:
                   help="Also embed new and changed papers (with --model).")
     @click.option("--switch-model", is_flag=True,
                   help="Drop vectors made by another model and re-embed everything.")
+    @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+                  metavar="[ADDRESS]", help="Embed on a Ray cluster: a running one's ADDRESS "
+                  "(host:6379, ray://host:10001, auto), else a local one for this run.")
+    @click.option("--ray-actors", type=click.IntRange(1, 4096),
+                  help="Encoder actors on Ray (default: one per CPU of the cluster).")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
-    def index(state: State, embed: bool, switch_model: bool, as_json: bool) -> None:
+    def index(state: State, embed: bool, switch_model: bool, ray_address: str | None,
+              ray_actors: int | None, as_json: bool) -> None:
         """Bring the search index and vectors up to date (only what changed since last time)."""
+        ray = None if ray_address is None else RayOptions(ray_address, ray_actors)
         bars = render.CountBar("embedding")
         try:
             report = state.library().index(embed=embed, switch_model=switch_model,
-                                           progress=bars)
+                                           progress=bars, ray=ray)
         finally:
             bars.close()
         if as_json:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidOptionError
 from . import openvino as ov_backend
@@ -80,6 +80,14 @@ class SentenceTransformerEmbedder(Embedder):
         # A model and its fast tokenizer serve one caller at a time ("Already borrowed"):
         # a server's threads take turns (a query encodes in milliseconds).
         self._lock = threading.RLock()
+
+    def __reduce__(self) -> tuple[Callable[..., Embedder], tuple[str, dict[str, Any]]]:
+        """Pickled as its settings, without a loaded model: another process (a Ray actor)
+        loads its own; the OpenVINO cache folder stays behind (it may not exist there)."""
+        return _unloaded, (self._source, {
+            "batch_size": self.batch_size, "max_length": self._max_length,
+            "device": self._device, "backend": self._backend_option,
+            "precision": self.precision, "threads": self.threads})
 
     @property
     def model(self) -> SentenceTransformer:
@@ -156,3 +164,8 @@ class SentenceTransformerEmbedder(Embedder):
         import numpy as np
 
         return np.asarray(vectors, dtype=np.float32)
+
+
+def _unloaded(model: str, settings: dict[str, Any]) -> SentenceTransformerEmbedder:
+    """A pickled :class:`SentenceTransformerEmbedder` again (its model not loaded yet)."""
+    return SentenceTransformerEmbedder(model, **settings)

@@ -26,6 +26,7 @@ from .fusion import Fusion, convex, rrf
 from .lexical import LOCK_WAIT, Filters, LexicalIndex
 from .query import MODES as MODES  # the valid modes, where they were defined before
 from .query import Mode, SearchQuery, terms
+from .ray_embed import RayOptions, embed_on_ray
 from .semantic import EmbedReport, embed_changes
 from .snippets import Snippet, StemCache, make_snippet
 
@@ -124,7 +125,12 @@ class SearchService:
         return self._embedder
 
     def embed(self, *, switch_model: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> EmbedReport:
+              progress: Callable[[int, int], None] | None = None,
+              ray: RayOptions | None = None) -> EmbedReport:
+        """Embed new and changed papers here, or on a Ray cluster with ``ray``."""
+        if ray is not None:
+            return embed_on_ray(self.store, self.vectors, self.embedder, ray,
+                                switch_model=switch_model, progress=progress)
         return embed_changes(self.store, self.vectors, self.embedder, switch_model=switch_model,
                              progress=progress)
 
