@@ -10,6 +10,7 @@ import pytest
 from paperatlas import Library, StoreError
 from paperatlas.store import Store
 from paperatlas.store.migrations import MIGRATIONS
+from paperatlas.text import key_hash
 
 
 def test_new_library_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_deleting_a_paper_cascades(tmp_path: Path, write) -> None:
     lib.ingest([write("a.csv", "title,doi\nA paper,10.1000/x\n")])
     conn = lib.store.conn
     conn.execute("DELETE FROM papers")
-    for table in ("paper_ids", "sources", "collection_papers", "title_keys"):
+    for table in ("paper_ids", "sources", "collection_papers", "title_hashes"):
         assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
     lib.close()
 
@@ -80,8 +81,8 @@ def test_busy_library_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_library_of_schema_15_keeps_finding_its_duplicates(tmp_path: Path, write) -> None:
-    """Migration 16 files each title under its blocking keys with the title itself: a
-    library ingested before it still finds exact and near-duplicate titles after it."""
+    """Migration 16 files each title under hashes of its blocking keys: a library
+    ingested before it still finds exact and near-duplicate titles after it."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     for number, fn in enumerate(MIGRATIONS[:15], start=1):
@@ -100,11 +101,10 @@ def test_a_library_of_schema_15_keeps_finding_its_duplicates(tmp_path: Path, wri
     conn.close()
     with Library(path, embedding_model=None) as lib:
         assert lib.store.schema_version == len(MIGRATIONS)
-        rows = lib.store.conn.execute("SELECT key, paper_id, norm_title FROM title_keys")
-        title = "sparse attention for long documents in legal question answering"
-        assert sorted(tuple(r) for r in rows) == [
-            ("p:sparse attention long documents", 1, title),
-            ("s:documents legal question answering", 1, title)]
+        rows = lib.store.conn.execute("SELECT h, paper_id FROM title_hashes")
+        assert sorted(tuple(r) for r in rows) == sorted(
+            [(key_hash("p:sparse attention long documents"), 1),
+             (key_hash("s:documents legal question answering"), 1)])
         report = lib.ingest([write("new.jsonl", "\n".join([
             '{"title": "Sparse Attention for Long Documents in Legal Question-Answering"}',
             '{"title": "Sparse attention for lnog documents in legal question answering"}'])

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from ..text import key_hash
+
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
     """Run DDL statements inside the caller's transaction (``executescript`` would commit)."""
@@ -550,26 +552,32 @@ def m015_ingest_progress(conn: sqlite3.Connection) -> None:
     )
 
 
-def m016_title_keys_with_titles(conn: sqlite3.Connection) -> None:
-    """Each title blocking key holds the title it was made from, so that dedup reads its
-    candidates from the key's index range alone (no row of ``papers`` fetched per
-    candidate, no cap on their number); exact-title lookups use the same range, so
-    the index on ``papers.norm_title`` goes."""
+def m016_hashed_title_keys(conn: sqlite3.Connection) -> None:
+    """Title blocking keys as 64-bit hashes (:func:`~paperatlas.text.key_hash`): a small
+    table whose pages stay in the cache, so a big ingest's random inserts into it write
+    few pages; the titles of the papers under a key are read from a covering index in
+    paper order (``papers_titles``) instead of rows of ``papers``. Exact-title lookups
+    use the same keys, so the index on ``papers.norm_title`` goes."""
     _run(
         conn,
         """
-        CREATE TABLE title_keys_new (
-            key        TEXT NOT NULL,
-            paper_id   INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
-            norm_title TEXT NOT NULL,
-            PRIMARY KEY (key, paper_id)
-        ) WITHOUT ROWID;
-        INSERT INTO title_keys_new (key, paper_id, norm_title)
-            SELECT k.key, k.paper_id, p.norm_title FROM title_keys k
-            JOIN papers p ON p.id = k.paper_id;
+        CREATE TABLE title_hashes (
+            h        INTEGER NOT NULL,
+            paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            PRIMARY KEY (h, paper_id)
+        ) WITHOUT ROWID
+        """,
+    )
+    rows = conn.execute("SELECT key, paper_id FROM title_keys")
+    while chunk := rows.fetchmany(10_000):
+        conn.executemany("INSERT OR IGNORE INTO title_hashes (h, paper_id) VALUES (?, ?)",
+                         [(key_hash(k), pid) for k, pid in chunk])
+    _run(
+        conn,
+        """
         DROP TABLE title_keys;
-        ALTER TABLE title_keys_new RENAME TO title_keys;
-        CREATE INDEX title_keys_paper ON title_keys(paper_id);
+        CREATE INDEX title_hashes_paper ON title_hashes(paper_id);
+        CREATE INDEX papers_titles ON papers(id, norm_title);
         DROP INDEX IF EXISTS papers_norm_title
         """,
     )
@@ -579,4 +587,4 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
     m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
     m011_sessions_throttle, m012_recheck_collections, m013_job_worker, m014_live_sources,
-    m015_ingest_progress, m016_title_keys_with_titles]
+    m015_ingest_progress, m016_hashed_title_keys]

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..records.papers import Candidate, Paper
+from ..text import key_hash
 from .db import chunks
 
 #: JSON text as stored (one encoder: ``json.dumps`` with options builds one per call).
@@ -20,7 +21,7 @@ def _placeholders(n: int) -> str:
 
 
 class PaperRepo:
-    """Reads and writes the ``papers``, ``paper_ids`` and ``title_keys`` tables."""
+    """Reads and writes the ``papers``, ``paper_ids`` and ``title_hashes`` tables."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -46,12 +47,14 @@ class PaperRepo:
 
     def by_title_keys(self, keys: list[str]) -> list[tuple[int, str]]:
         """``(paper_id, norm_title)`` of every paper filed under one of the title blocking
-        keys: all of them (no cap), read from the keys' index range alone."""
+        keys: all of them (no cap), the ids from the keys' index range and the titles
+        from the covering index ``papers_titles`` (no row of ``papers`` read)."""
         if not keys:
             return []
         rows = self.conn.execute(
-            f"SELECT paper_id, norm_title FROM title_keys WHERE key IN "
-            f"({_placeholders(len(keys))})", keys).fetchall()
+            "SELECT k.paper_id, p.norm_title FROM title_hashes k JOIN papers p"
+            " INDEXED BY papers_titles ON p.id = k.paper_id"
+            f" WHERE k.h IN ({_placeholders(len(keys))})", [key_hash(k) for k in keys])
         return list(dict.fromkeys((r[0], r[1]) for r in rows))
 
     def candidates(self, paper_ids: list[int]) -> list[Candidate]:
@@ -91,16 +94,15 @@ class PaperRepo:
         if cur.rowcount == 0:
             return None
         paper_id = int(cur.lastrowid or 0)
-        self._file_title(paper_id, norm_title, block_keys, "IGNORE")
+        self._file_title(paper_id, block_keys)
         return paper_id
 
-    def _file_title(self, paper_id: int, norm_title: str, block_keys: list[str],
-                    conflict: str = "REPLACE") -> None:
-        """File the paper's title under its blocking keys (a title it had before stays
-        filed under the keys the new one does not share)."""
+    def _file_title(self, paper_id: int, block_keys: list[str]) -> None:
+        """File the paper under its title's blocking keys (keys of a title it had before
+        stay, so that title still finds it)."""
         self.conn.executemany(
-            f"INSERT OR {conflict} INTO title_keys (key, paper_id, norm_title) VALUES (?, ?, ?)",
-            [(k, paper_id, norm_title) for k in block_keys])
+            "INSERT OR IGNORE INTO title_hashes (h, paper_id) VALUES (?, ?)",
+            [(key_hash(k), paper_id) for k in block_keys])
 
     def add_identifiers(self, paper_id: int, ids: Iterable[tuple[str, str, str]]) -> None:
         """Add ``(scheme, match_value, raw)`` triples the paper does not have yet."""
@@ -147,7 +149,7 @@ class PaperRepo:
             " updated_at = ? WHERE id = ?",
             (title, norm_title, abstract or row["abstract"],
              _json(authors) if authors else row["authors"], now, paper_id))
-        self._file_title(paper_id, norm_title, block_keys)
+        self._file_title(paper_id, block_keys)
 
     # -- reads for the edges -------------------------------------------------------
     def id_for(self, key_or_identifier: str) -> int | None:
