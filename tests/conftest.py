@@ -33,6 +33,15 @@ def seeds(shared: Path) -> Path:
     return shared / "seeds"
 
 
+@pytest.fixture(scope="session")
+def seed_file() -> Path:
+    """The first seed page (73 papers), for module-scoped libraries."""
+    seeds = sorted((shared_dir() / "seeds").glob("*.txt"))
+    if not seeds:
+        pytest.skip("shared seeds not found")
+    return seeds[0]
+
+
 @pytest.fixture
 def server() -> Iterator[StandIn]:
     """A stand-in server with no routes yet (tests/standin.py)."""

@@ -27,16 +27,6 @@ def cluster() -> Iterator[None]:
     ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def seed_file() -> Path:
-    from conftest import shared_dir
-
-    seeds = sorted((shared_dir() / "seeds").glob("*.txt"))
-    if not seeds:
-        pytest.skip("shared seeds not found")
-    return seeds[0]
-
-
 def keyed(lib: Library, *, titles: bool) -> dict[str, np.ndarray]:
     ids = lib.vectors.ids()
     keys = {pid: key for pid, (key, _, _) in lib.store.papers.texts(ids).items()}

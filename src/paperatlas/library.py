@@ -30,7 +30,9 @@ from .jobs import JobService
 from .mapview import MapService
 from .organize.service import TreeService
 from .records.papers import IngestReport, Stats
+from .records.vectors import VectorExportReport, VectorImportReport
 from .search import IndexReport, SearchService
+from .search.exchange import export_vectors, import_vectors
 from .search.ray_embed import RayOptions
 from .store import Store
 from .vectors import ANN_MIN, SqliteVectorStore
@@ -135,6 +137,19 @@ class Library:
         (``StoreError``, ``IndexBusyError`` after); ``ray`` embeds on a Ray cluster."""
         return self.indexer.index(embed=embed, switch_model=switch_model, progress=progress,
                                   wait=wait, ray=ray)
+
+    def import_vectors(self, path: str | Path, *, model: str | None = None,
+                       switch_model: bool = False) -> VectorImportReport:
+        """Vectors computed elsewhere, from an ``.npz`` file (``model``: who made them, when
+        the file does not say); see :mod:`.search.exchange`."""
+        service = self.search.service
+        return import_vectors(self.store, self.vectors, Path(path),
+                              service.embedder if service.semantic_enabled else None,
+                              self.papers.resolve, model=model, switch_model=switch_model)
+
+    def export_vectors(self, path: str | Path) -> VectorExportReport:
+        """Every paper's vectors, named by key, to an ``.npz`` file ``vectors import`` reads."""
+        return export_vectors(self.store, self.vectors, Path(path))
 
     def stats(self) -> Stats:
         """How many papers, sources, collections, files and ingest runs the library holds."""

@@ -22,6 +22,7 @@ from . import sources as source_commands
 from . import subscriptions as subscription_commands
 from . import tree as tree_commands
 from . import users as user_commands
+from . import vectors as vector_commands
 from . import web as web_commands
 from . import worker as worker_commands
 from .state import State
@@ -205,3 +206,4 @@ subscription_commands.register(main, State)
 digest_commands.register(main, State)
 worker_commands.register(main, State)
 source_commands.register(main, State)
+vector_commands.register(main, State)
