@@ -102,12 +102,15 @@ def main() -> None:
     proc = ingest(whole, data)
     out, _ = proc.communicate()
     seconds = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     report = json.loads(out)
     print(f"ingest: {report['records']:,} records, {report['added']:,} added, "
           f"{report['merged']:,} merged, {report['rejected']:,} rejected in {seconds:.0f} s = "
-          f"{report['records'] / seconds:,.0f} records/s; peak RSS {peak_mb:.0f} MB; exit "
-          f"{proc.returncode}")
+          f"{report['records'] / seconds:,.0f} records/s ({cpu:.0f} CPU-s: "
+          f"{report['records'] / cpu:,.0f} records per CPU-second; the machine's load "
+          f"{os.getloadavg()[0]:.1f}); peak RSS {peak_mb:.0f} MB; exit {proc.returncode}")
     count, expected = keys(whole)
 
     resumed = args.work / "resumed.db"

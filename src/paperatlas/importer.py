@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .dedup import Match, Matcher, match_ids
 from .errors import PaperatlasError, ParseError
@@ -38,6 +39,8 @@ from .liveness import is_alive, this_process
 from .records.papers import Change, FileReport, IngestReport, Record, Rejection
 from .records.serialize import to_json
 from .store import Store, utcnow
+from .store.provenance import source_row
+from .store.sources import signal_rows
 from .text import block_keys, normalize_title, storable
 
 #: ``progress(path, bytes_done, bytes_total)``
@@ -105,12 +108,32 @@ class _FileState:
     last_stored: int = 0  # the file's last entry stored before (later ones are new)
 
 
+@dataclass
+class _NewLinks:
+    """The source rows, collection links and signals of papers this batch added, written
+    in one statement per table (:meth:`flush`) instead of three per record. Flushed
+    before anything reads those tables (a record that matches a stored paper, an entry
+    stored before) and before every commit."""
+
+    sources: list[tuple[Any, ...]] = field(default_factory=list)
+    links: list[tuple[int, int, str]] = field(default_factory=list)
+    signals: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def flush(self, store: Store) -> None:
+        if self.sources:
+            store.provenance.add_sources(self.sources)
+            store.collections.add_new_papers(self.links)
+            store.signals.put_rows(self.signals)
+            self.sources, self.links, self.signals = [], [], []
+
+
 class Importer:
     """Runs ingest over a :class:`Store`."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.matcher = Matcher(store.papers)
+        self.new = _NewLinks()
         self.detail = False
         self.strict = False
 
@@ -163,6 +186,7 @@ class Importer:
               progress: ProgressFn | None, *, file: InputFile | None = None,
               then: Callable[[FileReport], None] | None = None) -> FileReport:
         report = FileReport(path=storable(file.origin if file and file.origin else str(path)))
+        self.new = _NewLinks()  # nothing left over from a file that failed
         sha: str | None = None
         try:
             file = file or InputFile.inspect(path)
@@ -185,6 +209,7 @@ class Importer:
                     with closing(self._stream(file, parser, None, progress)) as records:
                         for rec in records:
                             self._take(rec, report, state, run_id)
+                self.new.flush(self.store)
                 if run_id is not None:
                     self.store.provenance.log_file(run_id, report, sha, utcnow())
                 if then is not None:
@@ -223,12 +248,14 @@ class Importer:
                         if report.records - state.records_before >= BATCH_RECORDS:
                             break
                     else:  # the end of the file
+                        self.new.flush(self.store)
                         prov.clear_progress(state.file_id)
                         prov.log_file(run_id, report, sha, utcnow())
                         return
                     if not checked:
                         parses_whole(file, type(parser)(parser.mapping))
                         checked = True
+                    self.new.flush(self.store)
                     state.records_before = report.records
                     counts = {name: getattr(report, name) for name in COUNTS}
                     prov.save_progress(state.file_id, last.entry, last.line,
@@ -318,6 +345,7 @@ class Importer:
         store = self.store
         paper_id = store.provenance.source_paper(file_id, rec.entry) if seen else None
         if paper_id is not None:  # this very entry of this very file is already in
+            self.new.flush(store)
             report.skipped += 1
             store.collections.add_paper(collection_id, paper_id, now)
             return
@@ -343,13 +371,21 @@ class Importer:
             report.added += 1
             rule = "new"
         store.papers.add_identifiers(paper_id, triples)
-        if (signals := rec.extra.get("signals")) and version >= 0:
-            store.signals.put(paper_id, report.format or "", signals, now)
-        store.provenance.add_source(
+        signals = rec.extra.get("signals") if version >= 0 else None
+        source = source_row(
             paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
             source_key=rec.source_key, title=rec.title, match_rule=rule, extra=rec.extra,
             now=now)
-        store.collections.add_paper(collection_id, paper_id, now, logged=rule == "new")
+        if rule == "new":  # nothing reads these rows before the batch ends
+            self.new.sources.append(source)
+            self.new.links.append((collection_id, paper_id, now))
+            if signals:
+                self.new.signals.extend(signal_rows(paper_id, report.format or "", signals, now))
+        else:
+            if signals:
+                store.signals.put(paper_id, report.format or "", signals, now)
+            store.provenance.add_sources([source])
+            store.collections.add_paper(collection_id, paper_id, now)
         if self.detail and len(report.changes) < MAX_LISTED_CHANGES:
             action = "added" if rule == "new" else "merged"
             report.changes.append(Change(action, key, rec.title, rec.line, rule))
@@ -359,6 +395,8 @@ class Importer:
         excluded: list[int] = []
         while True:
             match = self.matcher.match(norm, rec.abstract, rids, excluded)
+            if match is not None:  # what follows reads the sources and signals stored
+                self.new.flush(self.store)
             if (match is None or rec.source_key is None or not
                     self.store.provenance.other_key_in_file(match.paper_id, file_id,
                                                             rec.source_key)):

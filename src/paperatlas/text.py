@@ -83,6 +83,9 @@ _ISO = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?(?:[T ].*)?$")
 _YEAR = re.compile(r"^(1[5-9]\d{2}|2[01]\d{2})$")
 _MON_Y = re.compile(r"^([A-Za-z]{3})[a-z]*\.?\s+(?:(\d{1,2}),?\s+)?(\d{4})$")
 _D_MON_Y = re.compile(r"^(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+(\d{4})$")
+#: RFC 2822 (``Mon, 2 Apr 2007 19:18:42 GMT``, arXiv's version dates): the date as written.
+_RFC2822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+\d{1,2}:\d{2}"
+                      r"(?::\d{2})?\s+(?:[A-Z]{1,5}|[+-]\d{4})$")
 
 
 def _valid(y: int, m: int | None, d: int | None) -> str | None:
@@ -114,7 +117,7 @@ def parse_date(text: str | int | None) -> str | None:
     if m and m.group(1).lower() in _MONTHS:
         day = int(m.group(2)) if m.group(2) else None
         return _valid(int(m.group(3)), _MONTHS[m.group(1).lower()], day)
-    m = _D_MON_Y.match(s)
+    m = _D_MON_Y.match(s) or _RFC2822.match(s)
     if m and m.group(2).lower() in _MONTHS:
         return _valid(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
     try:

@@ -39,6 +39,14 @@ class CollectionRepo:
             raise NotFoundError(f"no collection named {name!r}")
         return collection_id
 
+    def add_new_papers(self, rows: list[tuple[int, int, str]]) -> int:
+        """``(collection_id, paper_id, now)`` links of papers inserted in this transaction
+        (their change is logged already: the cheap ``OR IGNORE``); how many were new."""
+        cur = self.conn.executemany(
+            "INSERT OR IGNORE INTO collection_papers (collection_id, paper_id, added_at)"
+            " VALUES (?,?,?)", rows)
+        return cur.rowcount
+
     def add_paper(self, collection_id: int, paper_id: int, now: str, *,
                   logged: bool = False) -> bool:
         """Put a paper in a collection; False when it was in it already.
@@ -49,10 +57,7 @@ class CollectionRepo:
         ``logged``: the paper's change is logged already in this transaction (it was just
         inserted), so the cheaper ``OR IGNORE`` loses nothing."""
         if logged:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO collection_papers (collection_id, paper_id, added_at)"
-                " VALUES (?,?,?)", (collection_id, paper_id, now))
-            return cur.rowcount > 0
+            return self.add_new_papers([(collection_id, paper_id, now)]) > 0
         cur = self.conn.execute(
             "INSERT INTO collection_papers (collection_id, paper_id, added_at)"
             " SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM collection_papers"

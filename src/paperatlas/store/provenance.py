@@ -14,6 +14,14 @@ from ..records.papers import FileReport, SourceInfo
 _extra_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
+def source_row(*, paper_id: int, file_id: int, run_id: int | None, entry: int, line: int,
+               source_key: str | None, title: str, match_rule: str, extra: dict[str, Any],
+               now: str) -> tuple[Any, ...]:
+    """One record's source row (where a paper came from), for :meth:`ProvenanceRepo.add_sources`."""
+    return (paper_id, file_id, run_id, entry, line, source_key, title, match_rule,
+            _extra_json(extra) if extra else None, now)
+
+
 class ProvenanceRepo:
     """Reads and writes ``files``, ``sources``, ``ingest_runs``, ``ingest_files`` and
     ``ingest_progress``."""
@@ -55,11 +63,15 @@ class ProvenanceRepo:
     def add_source(self, *, paper_id: int, file_id: int, run_id: int | None, entry: int,
                    line: int, source_key: str | None, title: str, match_rule: str,
                    extra: dict[str, Any], now: str) -> None:
-        self.conn.execute(
+        self.add_sources([source_row(
+            paper_id=paper_id, file_id=file_id, run_id=run_id, entry=entry, line=line,
+            source_key=source_key, title=title, match_rule=match_rule, extra=extra, now=now)])
+
+    def add_sources(self, rows: list[tuple[Any, ...]]) -> None:
+        """Source rows made by :func:`source_row`, in one statement."""
+        self.conn.executemany(
             "INSERT INTO sources (paper_id, file_id, run_id, entry, line, source_key, title,"
-            " match_rule, extra, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (paper_id, file_id, run_id, entry, line, source_key, title, match_rule,
-             _extra_json(extra) if extra else None, now))
+            " match_rule, extra, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     def sources_for(self, paper_ids: list[int]) -> dict[int, list[SourceInfo]]:
         if not paper_ids:

@@ -72,6 +72,13 @@ class SourceRepo:
             (now, int(ok), now, error, next_due_at, name))
 
 
+def signal_rows(paper_id: int, source: str, signals: dict[str, Any],
+                now: str) -> list[tuple[Any, ...]]:
+    """A paper's signals from one source as rows for :meth:`SignalRepo.put_rows`."""
+    return [(paper_id, source, k, json.dumps(v), now) for k, v in sorted(signals.items())
+            if v is not None]
+
+
 class SignalRepo:
     """Reads and writes ``paper_signals``: per paper, what a source says of it (JSON)."""
 
@@ -79,12 +86,14 @@ class SignalRepo:
         self.conn = conn
 
     def put(self, paper_id: int, source: str, signals: dict[str, Any], now: str) -> None:
+        self.put_rows(signal_rows(paper_id, source, signals, now))
+
+    def put_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows made by :func:`signal_rows`, in one statement."""
         self.conn.executemany(
             "INSERT INTO paper_signals (paper_id, source, name, value, updated_at)"
             " VALUES (?,?,?,?,?) ON CONFLICT (paper_id, source, name) DO UPDATE SET"
-            " value = excluded.value, updated_at = excluded.updated_at",
-            [(paper_id, source, k, json.dumps(v), now) for k, v in sorted(signals.items())
-             if v is not None])
+            " value = excluded.value, updated_at = excluded.updated_at", rows)
 
     def of(self, paper_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
         """``paper id -> source -> name -> value`` for those that have any."""
