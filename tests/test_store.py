@@ -9,8 +9,8 @@ import pytest
 
 from paperatlas import Library, StoreError
 from paperatlas.store import Store
+from paperatlas.store.keys import key_hash
 from paperatlas.store.migrations import MIGRATIONS
-from paperatlas.text import key_hash
 
 
 def test_new_library_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from .errors import PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
 from .ingest.base import Parser
 from .ingest.keys import default_collection, expand_paths, new_keys
-from .ingest.limits import MAX_TITLE_CHARS, check_record
+from .ingest.limits import MAX_TITLE_CHARS, validate
 from .ingest.resume import (
     BATCH_RECORDS,
     COUNTS,
@@ -62,19 +62,6 @@ class IngestOptions:
     mapping: FieldMap | None = None
     dry_run: bool = False
     strict: bool = False  # a rejected record fails its whole file
-
-
-def validate(rec: Record, norm_title: str) -> str | None:
-    """Why a record (whose normalized title is given) cannot be stored, or None if it can."""
-    if rec.error:
-        return rec.error
-    if not rec.title:
-        return "no title"
-    if reason := check_record(rec):
-        return reason
-    if not norm_title:
-        return "title has no letters or digits"
-    return None
 
 
 def _message(path: Path, exc: Exception) -> str:

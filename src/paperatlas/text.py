@@ -70,13 +70,6 @@ def block_keys(norm_title: str, n: int = 4) -> list[str]:
     return sorted(keys)
 
 
-def key_hash(key: str) -> int:
-    """A blocking key as a signed 64-bit integer, the same in every process (blake2b);
-    two keys that collide only add a candidate, which the title comparison drops."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big",
-                          signed=True)
-
-
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 _ISO = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?(?:[T ].*)?$")

@@ -172,3 +172,16 @@ def _check_extra(extra: dict[str, Any]) -> str | None:
     if len(text) > MAX_EXTRA_CHARS:
         return f"the other fields are {len(text)} characters long (more than {MAX_EXTRA_CHARS})"
     return _bad_text(text, "another field")
+
+
+def validate(rec: Record, norm_title: str) -> str | None:
+    """Why a record (whose normalized title is given) cannot be stored, or None if it can."""
+    if rec.error:
+        return rec.error
+    if not rec.title:
+        return "no title"
+    if reason := check_record(rec):
+        return reason
+    if not norm_title:
+        return "title has no letters or digits"
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from ..text import key_hash
+from .keys import key_hash
 
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
@@ -553,7 +553,7 @@ def m015_ingest_progress(conn: sqlite3.Connection) -> None:
 
 
 def m016_hashed_title_keys(conn: sqlite3.Connection) -> None:
-    """Title blocking keys as 64-bit hashes (:func:`~paperatlas.text.key_hash`): a small
+    """Title blocking keys as 64-bit hashes (:func:`~paperatlas.store.keys.key_hash`): a small
     table whose pages stay in the cache, so a big ingest's random inserts into it write
     few pages; the titles of the papers under a key are read from a covering index in
     paper order (``papers_titles``) instead of rows of ``papers``. Exact-title lookups

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..records.papers import Candidate, Paper
-from ..text import key_hash
 from .db import chunks
+from .keys import key_hash
 
 #: JSON text as stored (one encoder: ``json.dumps`` with options builds one per call).
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
