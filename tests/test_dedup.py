@@ -178,3 +178,23 @@ def test_a_duplicate_is_found_in_a_title_block_of_any_size(lib: Library, write) 
         "SELECT p.key FROM sources s JOIN papers p ON p.id = s.paper_id "
         "WHERE s.match_rule != 'new'").fetchall()
     assert [r[0] for r in merged] == ["p799"]
+
+
+def test_duplicates_within_one_batch_merge_as_across_files(lib: Library, write) -> None:
+    """A paper added by a batch keeps its identifiers and title keys in memory until the
+    batch ends; a later record of the same batch that is the same paper still merges."""
+    title = "Contrastive pretraining of protein language models for structure prediction"
+    rows = [
+        {"title": title, "doi": "10.1000/p1", "abstract": ABSTRACT_A},
+        {"title": "Something else entirely", "doi": "10.1000/P1"},  # the same DOI
+        {"title": title.replace("pretraining", "pretrainin"),
+         "abstract": ABSTRACT_A},  # a near-identical title
+        {"title": title.upper(), "abstract": ABSTRACT_A},  # the same title
+        {"title": "An unrelated paper on graph coloring", "abstract": ABSTRACT_B},
+    ]
+    report = lib.ingest([write("one.jsonl", jsonl(rows))])
+    assert (report.added, report.merged) == (2, 3)
+    rules = [r[0] for r in lib.store.conn.execute("SELECT match_rule FROM sources ORDER BY entry")]
+    assert rules == ["new", "id:doi", "fuzzy-title", "title", "new"]
+    paper = lib.papers.get("10.1000/p1")
+    assert len(paper.sources) == 4 and paper.collections == ["one"]

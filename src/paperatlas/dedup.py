@@ -101,8 +101,9 @@ class Matcher:
         self.source = source
 
     def match(self, norm_title: str, abstract: str, record_ids: dict[str, str],
-              exclude: Iterable[int] = ()) -> Match | None:
-        """The best match for a record, skipping papers in ``exclude``."""
+              exclude: Iterable[int] = (), keys: list[str] | None = None) -> Match | None:
+        """The best match for a record, skipping papers in ``exclude``; ``keys``: the
+        title's :func:`~.text.block_keys`, when the caller has them."""
         skip = set(exclude)
         found = self.source.by_identifiers(record_ids) if record_ids else {}
         for scheme in record_ids:
@@ -115,7 +116,7 @@ class Matcher:
         # every paper filed under one of the title's blocking keys (an identical title
         # has the same keys), with the title it was filed under
         titles = [(pid, title) for pid, title in self.source.by_title_keys(
-            block_keys(norm_title)) if pid not in skip]
+            block_keys(norm_title) if keys is None else keys) if pid not in skip]
         exact = sorted({pid for pid, title in titles if title == norm_title})
         for cand in self.source.candidates(exact):
             sim = abstract_similarity(abstract, cand.abstract)

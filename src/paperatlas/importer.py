@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from .batchwrites import BatchWrites
 from .dedup import Match, Matcher, match_ids
 from .errors import PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
@@ -39,6 +39,7 @@ from .liveness import is_alive, this_process
 from .records.papers import Change, FileReport, IngestReport, Record, Rejection
 from .records.serialize import to_json
 from .store import Store, utcnow
+from .store.keys import key_hash
 from .store.provenance import source_row
 from .store.sources import signal_rows
 from .text import block_keys, normalize_title, storable
@@ -95,32 +96,13 @@ class _FileState:
     last_stored: int = 0  # the file's last entry stored before (later ones are new)
 
 
-@dataclass
-class _NewLinks:
-    """The source rows, collection links and signals of papers this batch added, written
-    in one statement per table (:meth:`flush`) instead of three per record. Flushed
-    before anything reads those tables (a record that matches a stored paper, an entry
-    stored before) and before every commit."""
-
-    sources: list[tuple[Any, ...]] = field(default_factory=list)
-    links: list[tuple[int, int, str]] = field(default_factory=list)
-    signals: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def flush(self, store: Store) -> None:
-        if self.sources:
-            store.provenance.add_sources(self.sources)
-            store.collections.add_new_papers(self.links)
-            store.signals.put_rows(self.signals)
-            self.sources, self.links, self.signals = [], [], []
-
-
 class Importer:
     """Runs ingest over a :class:`Store`."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.matcher = Matcher(store.papers)
-        self.new = _NewLinks()
+        self.new = BatchWrites()
         self.detail = False
         self.strict = False
 
@@ -173,7 +155,7 @@ class Importer:
               progress: ProgressFn | None, *, file: InputFile | None = None,
               then: Callable[[FileReport], None] | None = None) -> FileReport:
         report = FileReport(path=storable(file.origin if file and file.origin else str(path)))
-        self.new = _NewLinks()  # nothing left over from a file that failed
+        self.new.clear()  # nothing left over from a file that failed
         sha: str | None = None
         try:
             file = file or InputFile.inspect(path)
@@ -337,51 +319,54 @@ class Importer:
             store.collections.add_paper(collection_id, paper_id, now)
             return
         rids = match_ids(rec.ids)
-        match = self._match(norm, rec, rids, file_id)
+        keys = block_keys(norm)
+        hashes = [key_hash(k) for k in keys]
+        if self.new.touches(rids, hashes):  # it may be a paper this batch added
+            self.new.flush(store)
+        match = self._match(norm, rec, rids, file_id, keys)
         triples = [(s, rids[s], rec.ids[s]) for s in rids]
-        version = 0
-        if match is not None:
-            paper_id = match.paper_id
-            version = _version_change(store, paper_id, rec, report.format or "")
+        version = 0 if match is None else _version_change(store, match.paper_id, rec,
+                                                           report.format or "")
+        signals = rec.extra.get("signals") if version >= 0 else None
+        if match is None:
+            paper_id, key = self._insert(rec, norm, report.collection or "", now)
+            report.added += 1
+            rule = "new"
+        else:
+            paper_id, rule = match.paper_id, match.rule
             if version > 0:
                 store.papers.revise(paper_id, title=rec.title, norm_title=norm,
                                     abstract=rec.abstract, authors=rec.authors, now=now,
-                                    block_keys=block_keys(norm))
+                                    block_keys=keys)
             store.papers.fill_gaps(
                 paper_id, abstract=rec.abstract, authors=rec.authors, date=rec.date,
                 venue=rec.venue, categories=rec.categories, links=rec.links, now=now)
             report.merged += 1
-            rule = match.rule
             key = store.papers.key_of(paper_id)
-        else:
-            paper_id, key = self._insert(rec, norm, report.collection or "", now)
-            report.added += 1
-            rule = "new"
-        store.papers.add_identifiers(paper_id, triples)
-        signals = rec.extra.get("signals") if version >= 0 else None
         source = source_row(
             paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
             source_key=rec.source_key, title=rec.title, match_rule=rule, extra=rec.extra,
             now=now)
-        if rule == "new":  # nothing reads these rows before the batch ends
-            self.new.sources.append(source)
-            self.new.links.append((collection_id, paper_id, now))
-            if signals:
-                self.new.signals.extend(signal_rows(paper_id, report.format or "", signals, now))
+        fmt = report.format or ""
+        if match is None:  # nothing reads these rows before the batch ends
+            self.new.add(paper_id, ids=triples, hashes=hashes, source=source,
+                         link=(collection_id, paper_id, now),
+                         signals=signal_rows(paper_id, fmt, signals, now) if signals else [])
         else:
+            store.papers.add_identifiers(paper_id, triples)
             if signals:
-                store.signals.put(paper_id, report.format or "", signals, now)
+                store.signals.put(paper_id, fmt, signals, now)
             store.provenance.add_sources([source])
             store.collections.add_paper(collection_id, paper_id, now)
         if self.detail and len(report.changes) < MAX_LISTED_CHANGES:
             action = "added" if rule == "new" else "merged"
             report.changes.append(Change(action, key, rec.title, rec.line, rule))
 
-    def _match(self, norm: str, rec: Record, rids: dict[str, str],
-               file_id: int) -> Match | None:
+    def _match(self, norm: str, rec: Record, rids: dict[str, str], file_id: int,
+               keys: list[str]) -> Match | None:
         excluded: list[int] = []
         while True:
-            match = self.matcher.match(norm, rec.abstract, rids, excluded)
+            match = self.matcher.match(norm, rec.abstract, rids, excluded, keys)
             if match is not None:  # what follows reads the sources and signals stored
                 self.new.flush(self.store)
             if (match is None or rec.source_key is None or not
@@ -391,13 +376,12 @@ class Importer:
             excluded.append(match.paper_id)  # the file says these are different papers
 
     def _insert(self, rec: Record, norm: str, collection: str, now: str) -> tuple[int, str]:
-        """Store a new paper under the first free key of :func:`_keys`: its id and key."""
-        keys = block_keys(norm)
+        """Store a new paper under the first free key of :func:`new_keys`: its id and key."""
         for key in new_keys(rec, collection):
             paper_id = self.store.papers.insert(
                 key=key, title=rec.title, norm_title=norm, abstract=rec.abstract,
                 authors=rec.authors, date=rec.date, venue=rec.venue,
-                categories=rec.categories, links=rec.links, now=now, block_keys=keys)
+                categories=rec.categories, links=rec.links, now=now)
             if paper_id is not None:
                 return paper_id, key
         raise AssertionError("unreachable: _keys never ends")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 
+@lru_cache(maxsize=4096)  # dedup and the insert after it hash the same keys
 def key_hash(key: str) -> int:
     """A blocking key as a signed 64-bit integer, the same in every process (blake2b);
     two keys that collide only add a candidate, which the title comparison drops."""

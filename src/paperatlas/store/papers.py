@@ -81,9 +81,10 @@ class PaperRepo:
     # -- writes ------------------------------------------------------------------
     def insert(self, *, key: str, title: str, norm_title: str, abstract: str,
                authors: list[str], date: str | None, venue: str | None,
-               categories: list[str], links: list[str], now: str,
-               block_keys: list[str]) -> int | None:
-        """The new paper's id, or None (nothing written) when ``key`` is taken."""
+               categories: list[str], links: list[str], now: str) -> int | None:
+        """The new paper's id, or None (nothing written) when ``key`` is taken. Its title
+        keys and identifiers are written by :meth:`file_titles` and
+        :meth:`add_identifier_rows`."""
         year = int(date[:4]) if date else None
         cur = self.conn.execute(
             "INSERT INTO papers (key, title, norm_title, abstract, authors, date, year, venue,"
@@ -93,22 +94,23 @@ class PaperRepo:
              _json(categories), _json(links), now, now))
         if cur.rowcount == 0:
             return None
-        paper_id = int(cur.lastrowid or 0)
-        self._file_title(paper_id, block_keys)
-        return paper_id
+        return int(cur.lastrowid or 0)
 
-    def _file_title(self, paper_id: int, block_keys: list[str]) -> None:
-        """File the paper under its title's blocking keys (keys of a title it had before
-        stay, so that title still finds it)."""
+    def file_titles(self, rows: list[tuple[int, int]]) -> None:
+        """File papers under their title's blocking keys: ``(key_hash, paper_id)`` rows
+        (keys of a title a paper had before stay, so that title still finds it)."""
         self.conn.executemany(
-            "INSERT OR IGNORE INTO title_hashes (h, paper_id) VALUES (?, ?)",
-            [(key_hash(k), paper_id) for k in block_keys])
+            "INSERT OR IGNORE INTO title_hashes (h, paper_id) VALUES (?, ?)", rows)
 
     def add_identifiers(self, paper_id: int, ids: Iterable[tuple[str, str, str]]) -> None:
         """Add ``(scheme, match_value, raw)`` triples the paper does not have yet."""
+        self.add_identifier_rows([(paper_id, s, v, r) for s, v, r in ids])
+
+    def add_identifier_rows(self, rows: list[tuple[int, str, str, str]]) -> None:
+        """Add ``(paper_id, scheme, match_value, raw)`` rows the papers do not have yet."""
         self.conn.executemany(
             "INSERT OR IGNORE INTO paper_ids (paper_id, scheme, value, raw) VALUES (?,?,?,?)",
-            [(paper_id, s, v, r) for s, v, r in ids])
+            rows)
 
     def fill_gaps(self, paper_id: int, *, abstract: str, authors: list[str],
                   date: str | None, venue: str | None, categories: list[str],
@@ -149,7 +151,7 @@ class PaperRepo:
             " updated_at = ? WHERE id = ?",
             (title, norm_title, abstract or row["abstract"],
              _json(authors) if authors else row["authors"], now, paper_id))
-        self._file_title(paper_id, block_keys)
+        self.file_titles([(key_hash(k), paper_id) for k in block_keys])
 
     # -- reads for the edges -------------------------------------------------------
     def id_for(self, key_or_identifier: str) -> int | None:
