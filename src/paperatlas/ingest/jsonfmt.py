@@ -20,6 +20,7 @@ from .limits import (
     json_too_deep,
     json_values,
 )
+from .lineworkers import decode, too_deep
 from .source import InputFile, Lines
 
 #: Keys under which a JSON document commonly holds its list of records.
@@ -103,18 +104,10 @@ class JsonLinesParser(Parser):
             if not line.strip():
                 continue
             entry += 1
-            if json_too_deep(line):
-                yield error_record(f"JSON nested deeper than {MAX_NESTING} levels",
-                                   line=n, entry=entry)
+            if (deep := too_deep(line)) is not None:
+                yield error_record(deep, line=n, entry=entry)
                 continue
-            try:
-                obj = json.loads(line)
-                problem = None if isinstance(obj, dict) else (
-                    f"expected a JSON object, got {type(obj).__name__}")
-            except ValueError as exc:
-                problem = f"invalid JSON: {exc}"
-                if not fh.final_newline:
-                    problem += " (the last line is cut off: a truncated file?)"
+            obj, problem = decode(line, not fh.final_newline)
             if problem is None:
                 yield build(obj, line=n, entry=entry)
             elif entry == 1 and not resumed:

@@ -19,6 +19,7 @@ from ..records.papers import Record
 from ..text import clean_space, parse_date
 from .jsonfmt import JsonLinesParser
 from .limits import RecordError, guarded
+from .lineworkers import decoded_lines, worth_it
 from .source import InputFile, Lines
 
 #: The start of a snapshot line: ``{"id":"2212.11867","submitter":...``.
@@ -105,12 +106,18 @@ class ArxivSnapshotParser(JsonLinesParser):
             return False
         return isinstance(obj, dict) and "versions" in obj and "authors_parsed" in obj
 
+    #: Whether a big file's lines are decoded in a helper process (:mod:`.lineworkers`).
+    helper = True
+
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         if self.mapping.overrides:  # --map: the generic JSON Lines reading, as asked
             yield from super().parse(file, fh)
-            return
-        yield from self._lines(fh, self._build)
+        elif self.helper and worth_it(file.size):
+            yield from decoded_lines(fh, build_snapshot_record)
+        else:
+            yield from self._lines(fh, build_snapshot_record)
 
-    @staticmethod
-    def _build(obj: dict[str, Any], *, line: int, entry: int) -> Record:
-        return guarded(snapshot_record, obj, line=line, entry=entry)
+
+def build_snapshot_record(obj: dict[str, Any], *, line: int, entry: int) -> Record:
+    """:func:`snapshot_record`, or an error record when the line breaks it."""
+    return guarded(snapshot_record, obj, line=line, entry=entry)
