@@ -4,6 +4,12 @@ same file decoded in this one: good lines, broken ones, over-long ones, a cut la
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -78,3 +84,45 @@ def test_an_ingest_through_the_helper_stores_the_same_library(
             assert (report.added, report.rejected) == (49, 0)
             got[helper] = [(p.key, p.title, p.date, p.authors) for p in lib.papers()]
     assert got[True] == got[False]
+
+
+#: Reads a snapshot file through the helper, says the helper's pid, then waits to be killed.
+KILLED = """
+import multiprocessing, sys, time
+from paperatlas.ingest import InputFile, lineworkers, numbered_lines
+from paperatlas.ingest.kaggle import build_snapshot_record
+lineworkers.CHUNK_LINES = 4
+file = InputFile.inspect(sys.argv[1])
+with file.open_text(None) as fh:
+    records = lineworkers.decoded_lines(numbered_lines(fh, sys.argv[1]), build_snapshot_record)
+    next(records)
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_helper_ends_with_a_killed_ingest(shared: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(shared / SAMPLE)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    helpers = [int(pid) for pid in proc.stdout.readline().split()]
+    try:
+        assert helpers and all(alive(pid) for pid in helpers)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 5
+        while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in helpers if alive(pid)], "the helper outlived its ingest"
+    finally:
+        for pid in helpers:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -3,10 +3,11 @@
 For a big file of one record per line (the 2.5-million-line arXiv snapshot), decoding
 each line and building its record is about a fifth of an ingest's work, and the store
 cannot use a second core. :func:`decoded_lines` hands chunks of lines to one helper
-process (``forkserver``: it holds nothing of this process, no SQLite connection) and
-yields their records in file order, with a few chunks in flight, so memory stays
-bounded. It reads and numbers the lines itself, and gives exactly the records (error
-records included) of :meth:`~.jsonfmt.JsonLinesParser._lines` on the same file.
+process (``spawn``: it holds nothing of this process, no SQLite connection; it ends
+when this process does, killed or not) and yields their records in file order, with a
+few chunks in flight, so memory stays bounded. It reads and numbers the lines itself,
+and gives exactly the records (error records included) of
+:meth:`~.jsonfmt.JsonLinesParser._lines` on the same file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -60,6 +63,18 @@ def too_deep(line: str) -> str | None:
     return f"JSON nested deeper than {MAX_NESTING} levels" if json_too_deep(line) else None
 
 
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    """In the helper: end it when ``parent`` has ended (a killed ingest leaves no helper
+    behind; the pool's queues keep their pipes open, so it would wait forever)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="paperatlas-parent-watch", daemon=True).start()
+
+
 def _chunk(build: Callable[..., Record], items: list[_Item]) -> list[Record | str]:
     """In the helper: each item's record, or why its line holds no JSON object (the
     reader decides whether that fails the file)."""
@@ -91,8 +106,9 @@ def decoded_lines(fh: Lines, build: Callable[..., Record]) -> Iterator[Record]:
             else:
                 yield error_record(got, line=n, entry=number)
 
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_watch_parent,
+                             initargs=(os.getpid(),)) as pool:
         try:
             items: list[_Item] = []
             for n, line in fh:
