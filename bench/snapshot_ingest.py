@@ -10,7 +10,7 @@ subprocess, and reports records/s and the peak RSS. Then it ingests the same fil
 a second library, SIGKILLs it about halfway, runs it again, and checks that the paper
 count and keys equal those of the uninterrupted run.
 
-    .venv/bin/python bench/snapshot_ingest.py [--lines N] [--work DIR]
+    .venv/bin/python bench/snapshot_ingest.py [--lines N] [--work DIR] [--no-kill]
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=Path("/tmp/pa-snapshot-bench"))
+    ap.add_argument("--no-kill", action="store_true",
+                    help="measure the ingest only (no kill -9 and resume check)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     for old in args.work.glob("*.db*"):
@@ -112,6 +114,8 @@ def main() -> None:
           f"{report['records'] / cpu:,.0f} records per CPU-second; the machine's load "
           f"{os.getloadavg()[0]:.1f}); peak RSS {peak_mb:.0f} MB; exit {proc.returncode}")
     count, expected = keys(whole)
+    if args.no_kill:
+        sys.exit(proc.returncode)
 
     resumed = args.work / "resumed.db"
     proc = ingest(resumed, data)
