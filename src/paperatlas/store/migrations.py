@@ -561,23 +561,25 @@ def m016_hashed_title_keys(conn: sqlite3.Connection) -> None:
     _run(
         conn,
         """
-        CREATE TABLE title_hashes (
+        CREATE TABLE IF NOT EXISTS title_hashes (
             h        INTEGER NOT NULL,
             paper_id INTEGER NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
             PRIMARY KEY (h, paper_id)
         ) WITHOUT ROWID
         """,
     )
-    rows = conn.execute("SELECT key, paper_id FROM title_keys")
-    while chunk := rows.fetchmany(10_000):
-        conn.executemany("INSERT OR IGNORE INTO title_hashes (h, paper_id) VALUES (?, ?)",
-                         [(key_hash(k), pid) for k, pid in chunk])
+    old = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'title_keys'")
+    if old.fetchone() is not None:
+        rows = conn.execute("SELECT key, paper_id FROM title_keys")
+        while chunk := rows.fetchmany(10_000):
+            conn.executemany("INSERT OR IGNORE INTO title_hashes (h, paper_id) VALUES (?, ?)",
+                             [(key_hash(k), pid) for k, pid in chunk])
+        conn.execute("DROP TABLE title_keys")
     _run(
         conn,
         """
-        DROP TABLE title_keys;
-        CREATE INDEX title_hashes_paper ON title_hashes(paper_id);
-        CREATE INDEX papers_titles ON papers(id, norm_title);
+        CREATE INDEX IF NOT EXISTS title_hashes_paper ON title_hashes(paper_id);
+        CREATE INDEX IF NOT EXISTS papers_titles ON papers(id, norm_title);
         DROP INDEX IF EXISTS papers_norm_title
         """,
     )
