@@ -246,7 +246,7 @@ def stage_build(lib: Library, workers: int | None = None) -> dict[str, Any]:
                (base.Corpus, "count", "count: words / 1-3 word phrases"),
                (label.KeywordLabeler, "fit", "labeler fit (idf, casing)"),
                (features.CombinedFeatures, "features", "split: features (TF-IDF + SVD)"),
-               (cluster, "knn_graph", "split: kNN graph"),
+               (cluster, "neighbor_graph", "split: kNN graph"),
                (cluster, "leiden", "split: Leiden runs"),
                (cluster, "merge_small", "split: merge small"),
                (builder, "fork_map", "worker processes (subtrees, names), wall"),

@@ -9,106 +9,12 @@ from typing import Any
 import numpy as np
 
 from .base import Clusterer
-from .parallel import fork_map, thread_map, threads
+from .knn import ANN_MIN, knn_graph, neighbor_graph
+from .parallel import fork_map, threads
+
+__all__ = ["KMeansClusterer", "LeidenClusterer", "knn_graph", "leiden", "merge_small"]
 
 _IGRAPH_RNG = threading.Lock()
-
-
-def knn_graph(features: np.ndarray, neighbors: int,
-              block: int = 2048) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """Undirected edges of the ``neighbors``-nearest-neighbour graph (cosine), with weights.
-
-    Exact. The similarity matrix is computed in ``block x block`` tiles, each once (it is
-    symmetric), on :func:`~.parallel.threads` threads. A block's own tile gives each of its
-    rows a first list of best candidates; every other tile then only offers what beats a
-    row's current ``neighbors``-th best (a comparison, not a sort), for its rows and its
-    columns. Tiles run in rounds of disjoint block pairs, so threads never share a list.
-    """
-    n = len(features)
-    k = min(neighbors, n - 1)
-    starts = list(range(0, n, block))
-
-    def diagonal(b: int) -> tuple[np.ndarray, np.ndarray]:
-        x = features[starts[b]:starts[b] + block]
-        tile = x @ x.T
-        np.fill_diagonal(tile, -np.inf)
-        return _best(tile, k, starts[b])
-
-    best = thread_map(diagonal, list(range(len(starts))))
-
-    def pair(bi_bj: tuple[int, int]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-        bi, bj = bi_bj
-        tile = features[starts[bi]:starts[bi] + block] @ features[starts[bj]:starts[bj] + block].T
-        return (_merge(best[bi], tile, starts[bj], k),
-                _merge(best[bj], tile, starts[bi], k, transposed=True))
-
-    for pairs in _rounds(len(starts)):
-        for (bi, bj), (a, b) in zip(pairs, thread_map(pair, pairs), strict=True):
-            best[bi], best[bj] = a, b
-    rows = [np.repeat(np.arange(s, s + len(idx)), idx.shape[1])
-            for s, (idx, _) in zip(starts, best, strict=True)]
-    r = np.concatenate(rows)
-    c = np.concatenate([idx.ravel() for idx, _ in best])
-    w = np.concatenate([val.ravel() for _, val in best])
-    a, b = np.minimum(r, c), np.maximum(r, c)
-    _, first = np.unique(a.astype(np.int64) * n + b, return_index=True)
-    edges = list(zip(a[first].tolist(), b[first].tolist(), strict=True))
-    return edges, np.maximum(w[first], 0.0).astype(np.float64)
-
-
-def _rounds(blocks: int) -> list[list[tuple[int, int]]]:
-    """Every pair of blocks once, in rounds where no block appears twice (circle method)."""
-    order = list(range(blocks + blocks % 2))  # with a stand-in when the count is odd
-    out = []
-    for _ in range(len(order) - 1):
-        half = len(order) // 2
-        pairs = [tuple(sorted((order[i], order[-1 - i]))) for i in range(half)]
-        out.append([(i, j) for i, j in pairs if j < blocks])
-        order = [order[0], order[-1], *order[1:-1]]
-    return [p for p in out if p]
-
-
-def _merge(current: tuple[np.ndarray, np.ndarray], tile: np.ndarray, offset: int,
-           k: int, transposed: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """A block's best ``k`` candidates per row, updated with a tile's columns that reach
-    each row's current ``k``-th best. With ``transposed`` the block's rows are the tile's
-    columns (compared in place: a transposed view is read across the cache, ~1.6x slower)."""
-    idx, val = current
-    floor = val.min(axis=1) if val.shape[1] >= k else np.full(len(val), -np.inf, val.dtype)
-    if transposed:
-        c, r = np.nonzero(tile >= floor[None, :])
-        order = np.argsort(r, kind="stable")
-        r, c = r[order], c[order]
-        picked = tile[c, r]
-    else:
-        r, c = np.nonzero(tile >= floor[:, None])
-        picked = tile[r, c]
-    if not len(r):
-        return current
-    counts = np.bincount(r, minlength=len(val))
-    slot = np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
-    width = int(counts.max())
-    more_val = np.full((len(val), width), -np.inf, dtype=val.dtype)
-    more_idx = np.zeros((len(val), width), dtype=idx.dtype)
-    more_val[r, slot] = picked
-    more_idx[r, slot] = c + offset
-    vals, idxs = np.hstack([val, more_val]), np.hstack([idx, more_idx])
-    top = _top(vals, k)
-    return np.take_along_axis(idxs, top, axis=1), np.take_along_axis(vals, top, axis=1)
-
-
-def _top(values: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of each row's ``k`` largest values (all, when a row has fewer)."""
-    width = values.shape[1]
-    if k >= width:
-        return np.broadcast_to(np.arange(width), values.shape).copy()
-    return np.argpartition(values, width - k, axis=1)[:, width - k:]
-
-
-def _best(tile: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """A tile's best ``k`` columns per row: (global column indices, similarities)."""
-    top = _top(tile, k)
-    return top + offset, np.take_along_axis(tile, top, axis=1)
 
 
 def leiden(graph: Any, weights: np.ndarray, resolution: float, seed: int,
@@ -170,16 +76,20 @@ class LeidenClusterer(Clusterer):
     partition with the highest modularity is kept. Each run makes ``iterations`` passes
     (2, igraph's default; -1 runs to convergence). For a node of at least
     ``parallel_min`` papers the runs go :func:`~.parallel.threads` at a time in forked
-    processes (the next resolutions tried speculatively; the result is the same).
+    processes (the next resolutions tried speculatively; the result is the same). A node
+    of at least ``ann_min`` papers gets its graph from an approximate index
+    (:func:`~.knn.ann_graph`), a smaller one the exact graph (:func:`~.knn.knn_graph`).
     """
 
     def __init__(self, neighbors: int | None = None, resolution: float = 1.0,
-                 restarts: int = 3, iterations: int = 2, parallel_min: int = 2000) -> None:
+                 restarts: int = 3, iterations: int = 2, parallel_min: int = 2000,
+                 ann_min: int = ANN_MIN) -> None:
         self.neighbors = neighbors
         self.resolution = resolution
         self.restarts = restarts
         self.iterations = iterations
         self.parallel_min = parallel_min
+        self.ann_min = ann_min
 
     def _runs(self, graph: Any, weights: np.ndarray, specs: list[tuple[float, int]],
               forked: bool) -> list[tuple[list[int], float]]:
@@ -197,8 +107,9 @@ class LeidenClusterer(Clusterer):
         import igraph as ig
 
         nn = self.neighbors or int(min(30, max(10, round(math.sqrt(n)))))
-        edges, weights = knn_graph(features, nn)
-        graph = ig.Graph(n=n, edges=edges)
+        edges, weights = neighbor_graph(features, nn, approximate=n >= self.ann_min,
+                                        seed=seed)
+        graph = ig.Graph(n=n, edges=edges.pairs)
         # The largest resolution (1, 0.7, 0.49, ...) whose first run fits max_children;
         # then more seeded runs there, the best modularity that still fits kept.
         resolutions = [self.resolution]
