@@ -13,10 +13,11 @@ and the recorded arXiv API answer served in pages).
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -227,3 +228,14 @@ def serve_feed(server: StandIn, feed: tuple[str, list[str]],
                      headers={"Content-Type": "application/atom+xml"})
 
     server.route("/api/query", answer)
+
+
+def paced(times: Iterable[float], interval: float, slack: float = 0.02) -> bool:
+    """Whether requests that arrived at ``times`` kept ``interval`` apart, as a loaded
+    machine can show it: n requests span at least n-1 intervals less ``slack`` (the first
+    one's arrival may lag more than the others'), and no two came closer than a quarter
+    of one. A limiter that does not wait fails both."""
+    t = list(times)
+    gaps = [b - a for a, b in itertools.pairwise(t)]
+    return (bool(gaps) and min(gaps) >= interval / 4
+            and t[-1] - t[0] >= len(gaps) * interval - slack)
