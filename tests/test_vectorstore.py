@@ -58,7 +58,7 @@ def add_papers(store: Store, n: int, *, start: int = 0) -> list[int]:
             pid = store.papers.insert(
                 key=f"p{i}", title=f"Paper {i}", norm_title=f"paper {i}", abstract="a",
                 authors=[], date=f"{2000 + i % 10}-01-01", venue=None, categories=[],
-                links=[], now=now, block_keys=[])
+                links=[], now=now)
             if i % 2 == 0:
                 store.collections.add_paper(even, pid, now)
             ids.append(pid)
