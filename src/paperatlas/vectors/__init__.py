@@ -1,6 +1,7 @@
 """Paper vectors behind one interface (:class:`VectorStore`); SQLite + faiss is the first
 implementation (:class:`SqliteVectorStore`)."""
 
+from . import serving
 from .base import (
     AnnReport,
     ModelMismatchError,
@@ -13,4 +14,4 @@ from .base import (
 from .sqlite import ANN_MIN, STATE, SqliteVectorStore
 
 __all__ = ["ANN_MIN", "STATE", "AnnReport", "ModelMismatchError", "SqliteVectorStore",
-           "VectorBatch", "VectorFilter", "VectorHit", "VectorRecord", "VectorStore"]
+           "VectorBatch", "VectorFilter", "VectorHit", "VectorRecord", "VectorStore", "serving"]

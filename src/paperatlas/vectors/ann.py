@@ -11,23 +11,23 @@ a fifth of the index it is built again.
 On disk, ``ann.json`` names the index file (``ann-<random>.hnsw``) and records the model,
 the dimension and the change-log position whose vectors it holds; both are written to a
 temporary file first and moved into place, the index file before ``ann.json``, so a crash
-leaves the previous index in use. faiss is imported only when an index is used.
+leaves the previous index in use. Searches use the file memory-mapped (faiss's
+``IO_FLAG_MMAP_IFC``: the vectors and the graph stay in the page cache, shared by every
+process); only ``optimize`` reads a copy it can add to. A filter reaches the search as an
+id selector (a bitmap of the allowed entries). faiss is imported only when an index is used.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import files
 from .base import AnnReport
 
 #: The sidecar; moving a new one into place is what switches to a new index file.
@@ -40,8 +40,11 @@ EF_SEARCH = 128
 #: Build again from scratch once this share of the entries is stale.
 STALE_LIMIT = 0.2
 _ADD_BATCH = 20_000
-#: Left-over files of another writer are removed once this old (seconds).
-_ORPHAN_AGE = 3600.0
+#: The most entries a filtered search looks at per answer it wants (a filter letting a
+#: share ``s`` of the papers through widens the search ``1/s`` times, up to this).
+_MAX_EF = 4096
+#: ``(paper ids, paper vectors, title vectors)`` of rows of a vector store, float32.
+Rows = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def _faiss() -> Any:
@@ -117,14 +120,22 @@ class AnnIndex:
         distinct = np.unique(self._ids)
         return self.entries - int(np.isin(distinct >> 1, live, assume_unique=False).sum())
 
-    def search(self, vector: np.ndarray, n: int, *, titles: bool) -> tuple[np.ndarray, bool]:
+    def search(self, vector: np.ndarray, n: int, *, titles: bool,
+               allowed: np.ndarray | None = None,
+               share: float = 1.0) -> tuple[np.ndarray, bool]:
         """Paper ids of the best ``n`` entries, best first, each once; and whether the
         index has no more (fewer than ``n`` came back). Without ``titles``, only paper
-        vectors count."""
+        vectors count; with ``allowed`` (sorted paper ids, a ``share`` of all), only
+        their entries."""
         faiss = _faiss()
         params = faiss.SearchParametersHNSW()
-        params.efSearch = max(2 * n, EF_SEARCH)
-        if not titles:
+        params.efSearch = min(max(int(max(2 * n, EF_SEARCH) / max(share, 1e-3)), n), max(
+            _MAX_EF, n))
+        bitmap = None
+        if allowed is not None:
+            bitmap = _entry_bitmap(allowed, titles)  # faiss reads its length in bytes
+            params.sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        elif not titles:
             params.sel = self._papers_only()
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         threads = faiss.omp_get_max_threads()
@@ -143,7 +154,8 @@ class AnnIndex:
             size = int(self._ids.max()) + 2 if len(self._ids) else 2
             bitmap = np.full((size + 7) // 8, 0x55, dtype=np.uint8)  # bits 0, 2, 4, ...
             faiss = _faiss()
-            self._paper_selector = (faiss.IDSelectorBitmap(size, faiss.swig_ptr(bitmap)),
+            self._paper_selector = (faiss.IDSelectorBitmap(len(bitmap),
+                                                           faiss.swig_ptr(bitmap)),
                                     bitmap)
         return self._paper_selector[0]
 
@@ -157,26 +169,25 @@ class AnnIndex:
             name = f"{_PREFIX}{uuid.uuid4().hex}.hnsw"
             tmp = folder / f"{name}.tmp"
             _faiss().write_index(self.index, str(tmp))
-            _sync(tmp)
-            os.replace(tmp, folder / name)
+            files.publish(tmp, folder / name)
             self.dirty = False
         self.meta = replace(self.meta, entries=self.entries, file=name)
-        meta_tmp = folder / f"{META}.{uuid.uuid4().hex}.tmp"
-        meta_tmp.write_text(json.dumps(asdict(self.meta)), encoding="utf-8")
-        _sync(meta_tmp)
-        os.replace(meta_tmp, folder / META)
+        files.write_json(folder / META, asdict(self.meta))
         if previous is not None and previous.file != name:
             (folder / previous.file).unlink(missing_ok=True)
-        _remove_orphans(folder, keep=name)
+        files.remove_orphans(_own_files(folder), [name])
 
     @classmethod
-    def load(cls, folder: Path) -> AnnIndex | None:
-        """The index ``ann.json`` names; None if either is missing or unreadable."""
+    def load(cls, folder: Path, *, mapped: bool = True) -> AnnIndex | None:
+        """The index ``ann.json`` names, memory-mapped read-only (``mapped``) or read into
+        memory (to add to it); None if either is missing or unreadable."""
         meta = read_meta(folder)
         if meta is None:
             return None
+        faiss = _faiss()
         try:
-            index = _faiss().read_index(str(folder / meta.file))
+            index = faiss.read_index(str(folder / meta.file),
+                                     faiss.IO_FLAG_MMAP_IFC if mapped else 0)
         except (OSError, RuntimeError):
             return None
         if not hasattr(index, "id_map") or index.ntotal != meta.entries or index.d != meta.dim:
@@ -186,10 +197,12 @@ class AnnIndex:
 
 def read_meta(folder: Path) -> AnnMeta | None:
     """What ``ann.json`` says, or None when it is missing or not as written."""
+    raw = files.read_json(folder / META)
     try:
-        raw = json.loads((folder / META).read_text(encoding="utf-8"))
-        meta = AnnMeta(**raw)
-    except (OSError, ValueError, TypeError):
+        meta = AnnMeta(**raw) if raw is not None else None
+    except TypeError:
+        return None
+    if meta is None:
         return None
     if Path(meta.file).name != meta.file or not meta.file.startswith(_PREFIX):
         return None
@@ -198,11 +211,7 @@ def read_meta(folder: Path) -> AnnMeta | None:
 
 def meta_version(folder: Path) -> tuple[int, int, int] | None:
     """Changes when ``ann.json`` is replaced (one ``stat``, about a microsecond)."""
-    try:
-        st = os.stat(folder / META)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
+    return files.stat_version(folder / META)
 
 
 def remove(folder: Path) -> None:
@@ -214,52 +223,55 @@ def remove(folder: Path) -> None:
 
 
 def updated(current: AnnIndex | None, *, model: str, seq: int, ids: np.ndarray,
-            matrix: np.ndarray, titles: np.ndarray, changed: list[int],
+            rows: Rows, dim: int, changed: list[int],
             rebuild: bool = False) -> tuple[AnnIndex, AnnReport]:
-    """The index brought up to ``seq``: papers without entries and ``changed`` papers
-    whose vector differs get new entries; built again when asked, when the model or the
-    dimension differ, or when too many entries would be stale."""
-    dim = matrix.shape[1]
+    """The index brought up to ``seq`` for the papers ``ids`` (ascending; ``rows`` reads
+    their vectors by position): papers without entries and ``changed`` papers whose vector
+    differs get new entries; built again when asked, when the model or the dimension
+    differ, or when too many entries would be stale."""
     if (rebuild or current is None or current.meta.model != model
             or current.meta.dim != dim):
-        return _built(model, seq, ids, matrix, titles)
+        return _built(model, seq, ids, rows, dim)
     covered = np.isin(ids, current.papers)
     todo = ~covered
-    for row in np.flatnonzero(covered & np.isin(ids, np.asarray(changed, dtype=np.int64))):
-        held = current.vector_of(int(ids[row]))
-        if held is None or not np.array_equal(held, matrix[row]):
-            todo[row] = True
-    added = current.add(ids[todo], matrix[todo], titles[todo]) if todo.any() else 0
+    for at in np.flatnonzero(covered & np.isin(ids, np.asarray(changed, dtype=np.int64))):
+        held = current.vector_of(int(ids[at]))
+        if held is None or not np.array_equal(held, rows(np.array([at]))[1][0]):
+            todo[at] = True
+    added = _add(current, np.flatnonzero(todo), rows)
     stale = current.stale_entries(ids)
     if stale > STALE_LIMIT * current.entries:
-        return _built(model, seq, ids, matrix, titles)
+        return _built(model, seq, ids, rows, dim)
     current.meta = replace(current.meta, seq=seq, stale=stale)
     return current, AnnReport(current.entries, added, stale, False)
 
 
-def _built(model: str, seq: int, ids: np.ndarray, matrix: np.ndarray,
-           titles: np.ndarray) -> tuple[AnnIndex, AnnReport]:
-    index = AnnIndex.create(matrix.shape[1], model)
-    added = index.add(ids, matrix, titles)
+def _built(model: str, seq: int, ids: np.ndarray, rows: Rows,
+           dim: int) -> tuple[AnnIndex, AnnReport]:
+    index = AnnIndex.create(dim, model)
+    added = _add(index, np.arange(len(ids)), rows)
     index.meta = replace(index.meta, seq=seq)
     return index, AnnReport(index.entries, added, 0, True)
 
 
-def _sync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
+def _add(index: AnnIndex, positions: np.ndarray, rows: Rows) -> int:
+    """Add the vectors at ``positions``, read a batch at a time."""
+    added = 0
+    for start in range(0, len(positions), _ADD_BATCH):
+        added += index.add(*rows(positions[start:start + _ADD_BATCH]))
+    return added
 
 
-def _remove_orphans(folder: Path, *, keep: str) -> None:
-    """Remove index files no ``ann.json`` names, left by crashed or concurrent writers
-    (those of the last hour are spared: another writer may still be moving them)."""
-    now = time.time()
-    for path in _own_files(folder):
-        if path.name == keep:
-            continue
-        with contextlib.suppress(OSError):
-            if now - path.stat().st_mtime > _ORPHAN_AGE:
-                path.unlink()
+def _entry_bitmap(papers: np.ndarray, titles: bool) -> np.ndarray:
+    """A bitmap of the entries of ``papers`` (sorted ids; their title entries too with
+    ``titles``), bit ``i`` of byte ``i >> 3`` for entry ``i``, as faiss's
+    ``IDSelectorBitmap`` reads it."""
+    size = int(papers[-1]) * 2 + 2 if len(papers) else 2
+    bits = np.zeros(size, dtype=bool)
+    bits[papers * 2] = True
+    if titles:
+        bits[papers * 2 + 1] = True
+    return np.packbits(bits, bitorder="little")
 
 
 def _own_files(folder: Path) -> Iterator[Path]:

@@ -1,8 +1,12 @@
-"""The first :class:`~.base.VectorStore`: vectors in the library's SQLite file, searched in
-memory, with a faiss HNSW index (:mod:`.ann`) once there are many.
+"""The first :class:`~.base.VectorStore`: vectors in the library's SQLite file, served
+from a memory-mapped float16 file (:mod:`.serving`) that every process shares, with a
+faiss HNSW index (:mod:`.ann`, memory-mapped too) once there are many.
 
-Searches load every vector into memory once; when the vectors change (any process's
-commit), only the vectors of the papers changed since are read again and patched into a
+With a ``folder``, :meth:`SqliteVectorStore.optimize` (the index job) writes the serving
+file; searches map it and read from SQLite only the papers changed since it was written
+(it is written again once they are many). Without one (or before the first, or when
+too many changed) searches load every vector into memory once, and when the vectors
+change (any process's commit) read again only the papers changed since, patched into a
 new copy (all of them after a model switch or when many changed). A query scores each
 paper by the better of its paper vector (title + abstract) and its title vector; "more
 like these" compares paper vectors only. With an ANN index in ``folder`` (kept by
@@ -16,14 +20,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from ..store import Store, utcnow
-from . import ann
+from . import ann, serving
 from .ann import AnnIndex
 from .base import (
     AnnReport,
@@ -34,6 +36,8 @@ from .base import (
     VectorRecord,
     VectorStore,
 )
+from .loaded import Loaded, Version
+from .reload import load_all, reload, with_ann, write_serving
 
 #: The change-log position the vectors stand at (the embedding job's progress).
 STATE = "semantic"
@@ -41,53 +45,9 @@ STATE = "semantic"
 CLEARED = "semantic-cleared"
 #: Libraries with at least this many vectors get an ANN index (below, exact search is fast).
 ANN_MIN = 20_000
-#: Papers missing from the ANN index that every query scores besides its candidates (at
-#: most a fifth of the papers); with more, search is exact until the next ``optimize``.
-_MAX_EXTRA = 20_000
-#: A reload reads just the papers changed since the last one when they are at most this
-#: many (and at most 1,000 or a fifth of the papers); otherwise it reads every vector.
-_MAX_PATCH = 50_000
-#: Rows copied at a time when a reload patches the vectors (bounds the temporary copies).
-_COPY_ROWS = 32_768
-
-
-class _Version(NamedTuple):
-    """What the vectors in memory were read at; any change means reading again."""
-
-    seq: int  # the embedding job's change-log position
-    vectors: int  # vectors stored
-    writes: int  # writes through this object
-    cleared: int  # times every vector was removed, by any process
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    """One consistent view of the vectors in memory (replaced whole, never changed)."""
-
-    version: _Version | None = None
-    #: The last change-log position when it was read (a reload reads what changed after).
-    head: int = 0
-    #: Paper ids, ascending; row ``i`` of both matrices is paper ``ids[i]``.
-    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    titles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    #: The ANN index on disk (None: none, or unreadable), and the ``ann.json`` it came from.
-    ann: AnnIndex | None = None
-    ann_version: tuple[int, int, int] | None = None
-    #: Rows the ANN does not hold as they are now (scored exactly besides its candidates);
-    #: None when the ANN is not used.
-    extra: np.ndarray | None = None
-
-    def rows_of(self, paper_ids: Iterable[int]) -> np.ndarray:
-        """The sorted rows of those of ``paper_ids`` that have vectors (each once)."""
-        return self.rows_in(np.unique(np.fromiter(paper_ids, dtype=np.int64)))
-
-    def rows_in(self, paper_ids: np.ndarray) -> np.ndarray:
-        """The rows of those of ``paper_ids`` that have vectors, in their order."""
-        at = np.searchsorted(self.ids, paper_ids)
-        found = at < len(self.ids)
-        found[found] = self.ids[at[found]] == paper_ids[found]
-        return at[found].astype(np.int64)
+#: A filter letting at most this many papers through scores them all exactly (more: the
+#: ANN, when in use, searches among them).
+_EXACT_ROWS = 20_000
 
 
 class SqliteVectorStore(VectorStore):
@@ -99,7 +59,7 @@ class SqliteVectorStore(VectorStore):
         self.store = store
         self.folder = folder
         self.ann_min = ann_min
-        self._loaded = _Loaded()
+        self._loaded = Loaded()
         #: Writes through this object: they reload the vectors in memory even when they
         #: moved neither the change-log position nor the count (another process's embedding
         #: job always moves the position).
@@ -107,6 +67,11 @@ class SqliteVectorStore(VectorStore):
         #: Papers upserted through this object since the last :meth:`optimize`: treated as
         #: changed since the ANN was written even when the change log did not move.
         self._touched: set[int] = set()
+        #: Papers written or deleted through this object since the serving file was
+        #: written (a reader patches them in even when the change log did not move).
+        self._unlogged: set[int] = set()
+        #: ``(filter, version) -> allowed paper ids`` of the last collection/year filters.
+        self._allowed: dict[tuple[object, ...], np.ndarray] = {}
         self._loading = threading.Lock()  # one thread (re)loads; searches use a snapshot
 
     # -- what is stored ------------------------------------------------------------------
@@ -150,10 +115,13 @@ class SqliteVectorStore(VectorStore):
                                        for r in records])
         self._writes += 1
         self._touched.update(r.paper_id for r in records)
+        self._unlogged.update(r.paper_id for r in records)
 
     def delete(self, paper_ids: Iterable[int]) -> int:
         self._writes += 1
-        return self.store.vectors.delete(sorted(set(paper_ids)))
+        gone = sorted(set(paper_ids))
+        self._unlogged.update(gone)
+        return self.store.vectors.delete(gone)
 
     def clear(self) -> None:
         self._writes += 1
@@ -184,71 +152,111 @@ class SqliteVectorStore(VectorStore):
         """The ANN index on disk, loaded (None: none, or unreadable)."""
         return self._current().ann
 
+    @property
+    def serving(self) -> serving.ServeMeta | None:
+        """The serving file searches read (None: every vector is in memory)."""
+        base = self._current().base
+        return None if base is None else base.meta
+
     def cosines(self, vector: np.ndarray, paper_ids: Iterable[int], *,
                 titles: bool = True) -> dict[int, float]:
         now = self._current()
         rows = now.rows_of(paper_ids)
         if not len(rows):
             return {}
-        scores = _score(vector.astype(np.float32), now.matrix[rows], now.titles[rows], titles)
-        return {int(p): float(s) for p, s in zip(now.ids[rows], scores, strict=True)}
+        scores = now.score_rows(vector.astype(np.float32), rows, titles)
+        return {int(p): float(s) for p, s in zip(now.all_ids[rows], scores, strict=True)}
 
     def search(self, vector: np.ndarray, k: int, filters: VectorFilter | None = None,
                exclude: Iterable[int] = (), *, titles: bool = True) -> list[VectorHit]:
         now = self._current()
-        if k <= 0 or not len(now.ids):
+        if k <= 0 or not now.live_count:
             return []
         vector = vector.astype(np.float32)
-        allowed = None if filters is None or filters.empty else (
-            filters.papers if filters == VectorFilter(papers=filters.papers)
-            else set(self.ids(filters)))
-        skip = np.fromiter(set(exclude), dtype=np.int64)
-        if allowed is not None and len(allowed) * 4 < len(now.ids):  # score just those
-            rows = now.rows_of(allowed)
-        elif allowed is None and now.extra is not None:
+        allowed = self._allowed_ids(filters, now)
+        skip = np.unique(np.fromiter(set(exclude), dtype=np.int64))
+        if allowed is not None:
+            rows = now.rows_in(allowed)
+            if now.extra is not None and len(rows) > _EXACT_ROWS:
+                rows = _candidates(now, vector, k + len(skip), titles, allowed,
+                                   len(rows) / now.live_count)
+        elif now.extra is not None:
             rows = _candidates(now, vector, k + len(skip), titles)
-        else:
-            return _top(now, _score(vector, now.matrix, now.titles, titles), k, allowed, skip)
+        else:  # every row
+            scores = now.score_all(vector, titles)
+            scores[now.rows_in(skip)] = -np.inf
+            return now.best(np.arange(now.size), scores, k)
         if len(skip):
-            rows = rows[~np.isin(now.ids[rows], skip)]
-        scores = _score(vector, now.matrix[rows], now.titles[rows], titles)
-        best = np.argsort(-scores, kind="stable")[:k]  # ties: lower paper id first
-        return [VectorHit(int(now.ids[rows[i]]), float(scores[i])) for i in best]
+            rows = rows[~np.isin(now.all_ids[rows], skip)]
+        return now.best(rows, now.score_rows(vector, rows, titles), k)
+
+    def _allowed_ids(self, filters: VectorFilter | None, now: Loaded) -> np.ndarray | None:
+        """The papers ``filters`` lets through, sorted (None: all); those of a collection
+        or years are kept for the next searches until the vectors change."""
+        if filters is None or filters.empty:
+            return None
+        papers = None if filters.papers is None else np.unique(
+            np.fromiter(filters.papers, dtype=np.int64, count=len(filters.papers)))
+        if filters == VectorFilter(papers=filters.papers):
+            return papers
+        key = (filters.collection_id, filters.year_from, filters.year_to, now.version)
+        found = self._allowed.get(key)
+        if found is None:
+            found = np.asarray(self.ids(VectorFilter(
+                collection_id=filters.collection_id, year_from=filters.year_from,
+                year_to=filters.year_to)), dtype=np.int64)
+            if len(self._allowed) >= 16:
+                self._allowed.clear()
+            self._allowed[key] = found
+        return found if papers is None else np.intersect1d(found, papers, assume_unique=True)
 
     def optimize(self, *, rebuild: bool = False) -> AnnReport:
-        """Bring the ANN index up to the vectors (built again with ``rebuild``); remove it
-        when there are fewer than ``ann_min`` vectors (or vectors of several models)."""
+        """Write the serving file again when it is missing or many papers changed since
+        (or with ``rebuild``); bring the ANN index up to the vectors (built again with
+        ``rebuild``), removed when there are fewer than ``ann_min`` vectors (both removed
+        when there are vectors of no model or of several)."""
         models = self.models()
-        if self.folder is None or self.count() < self.ann_min or len(models) != 1:
+        if self.folder is None or not self.count() or len(models) != 1:
             if self.folder is not None:
                 ann.remove(self.folder)
+                serving.remove(self.folder)
             return AnnReport(0, 0, 0, False)
         now = self._current()
-        current = now.ann
+        if rebuild or now.base is None or serving.stale(
+                now.base.meta, now.size - now.live_count + len(now.ids), now.nb):
+            write_serving(self, models[0])
+            now = self._current()
+        if self.count() < self.ann_min:
+            ann.remove(self.folder)
+            return AnnReport(0, 0, 0, False)
+        current = None if now.ann is None else AnnIndex.load(self.folder, mapped=False)
         before = None if current is None else current.meta
         seq = self.store.search.state(STATE)[0]
+        live = np.flatnonzero(now.alive)
+        live = live[np.argsort(now.all_ids[live], kind="stable")]
+        ids = now.all_ids[live]
         changed = [] if current is None else sorted(set(self.store.search.changed_between(
-            current.meta.seq, seq, len(now.ids) + 1)) | self._touched)
+            current.meta.seq, seq, len(ids) + 1)) | self._touched)
         index, report = ann.updated(
-            current, model=models[0], seq=seq, ids=now.ids, matrix=now.matrix,
-            titles=now.titles, changed=changed,
+            current, model=models[0], seq=seq, ids=ids, dim=now.dim, changed=changed,
+            rows=lambda at: (ids[at], *now.vectors(live[at])),
             rebuild=rebuild or current is None or current.meta.seq > seq)
         self._touched.clear()
         if index.dirty or index.meta != before:
             index.save(self.folder)
-            with self._loading:  # use it without reading it back
-                loaded = self._loaded
-                if loaded.version is not None:
-                    self._loaded = _with_ann(self, loaded, index, ann.meta_version(self.folder))
+        del index, current
+        self._current()  # maps the new index file
         return report
 
     # -- the vectors in memory -----------------------------------------------------------
-    def _current(self) -> _Loaded:
+    def _current(self) -> Loaded:
         """The vectors in memory, reloaded first if they or the ANN file changed."""
         version = self._version()
+        serve_version = None if self.folder is None else serving.meta_version(self.folder)
         ann_version = None if self.folder is None else ann.meta_version(self.folder)
         loaded = self._loaded
-        if version == loaded.version and ann_version == loaded.ann_version:
+        if (version, serve_version, ann_version) == (
+                loaded.version, loaded.serve_version, loaded.ann_version):
             return loaded
         if loaded.version is not None and version.writes == loaded.version.writes:
             # Another process's change: while one thread reloads, the others answer from
@@ -258,144 +266,41 @@ class SqliteVectorStore(VectorStore):
             self._loading.release()
         with self._loading:
             old = self._loaded
-            if version == old.version and ann_version == old.ann_version:
+            if (version, serve_version) == (old.version, old.serve_version):
+                base = old
+            else:
+                base = reload(self, old, serve_version)
+            if ann_version == old.ann_version and base is old:
                 return old  # another thread reloaded meanwhile
-            base = old if version == old.version else self._reload(old)
             index = old.ann if ann_version == old.ann_version else (
                 None if self.folder is None else AnnIndex.load(self.folder))
-            self._loaded = _with_ann(self, base, index, ann_version)
+            self._loaded = with_ann(self, base, index, ann_version)
             return self._loaded
 
-    def _reload(self, old: _Loaded) -> _Loaded:
-        """The vectors as they are now, all read in one state of the library: ``old``
-        patched with the papers changed since it was read, or every vector again."""
-        with self.store.snapshot():
-            version = self._version()
-            head = self.store.search.last_seq()
-            patched = self._patch(old, version, head)
-            return patched if patched is not None else self._load(version, head)
+    def _load(self, version: Version, head: int) -> Loaded:
+        """Every vector, read into memory."""
+        return load_all(self.store, version, head)
 
-    def _version(self) -> _Version:
+    def _version(self) -> Version:
         search = self.store.search
-        return _Version(search.state(STATE)[0], self.count(), self._writes,
-                        search.state(CLEARED)[0])
-
-    def _patch(self, old: _Loaded, version: _Version, head: int) -> _Loaded | None:
-        """``old`` with the vectors read again of the papers that may have changed since:
-        those the embedding job reached since (change-log positions ``old.version.seq``
-        to ``version.seq``) and those changed or deleted since (``old.head`` to ``head``).
-        Another process changes vectors only so; None when that does not hold (writes
-        through this object, a clear, a position that went back, a count that does not
-        add up) or too many changed."""
-        was = old.version
-        if (was is None or (version.writes, version.cleared) != (was.writes, was.cleared)
-                or version.seq < was.seq or head < old.head):
-            return None
-        limit = min(max(len(old.ids) // 5, 1_000), _MAX_PATCH)
-        search = self.store.search
-        changed = np.unique(np.asarray(
-            search.changed_between(was.seq, version.seq, limit + 1)
-            + search.changed_between(old.head, head, limit + 1), dtype=np.int64))
-        if len(changed) > limit:
-            return None
-        fresh_ids: list[int] = []
-        fresh, fresh_titles = [], []
-        for batch_ids, mat, title_mat, _ in self.store.vectors.load(paper_ids=changed.tolist()):
-            fresh_ids += batch_ids
-            fresh.append(mat)
-            fresh_titles.append(title_mat)
-        keep = np.flatnonzero(~np.isin(old.ids, changed))
-        new_ids = np.asarray(fresh_ids, dtype=np.int64)
-        total = len(keep) + len(new_ids)
-        dim = old.matrix.shape[1]
-        if total != version.vectors or any(m.shape[1] != dim for m in fresh):
-            return None
-        order = np.argsort(np.concatenate([old.ids[keep], new_ids]), kind="stable")
-        where = np.empty(total, dtype=np.int64)
-        where[order] = np.arange(total)  # the row each kept, then each fresh, vector goes to
-        ids = np.empty(total, dtype=np.int64)
-        matrix = np.empty((total, dim), dtype=np.float32)
-        titles = np.empty((total, dim), dtype=np.float32)
-        for from_ids, source, title_source, rows, dest in (
-                (old.ids, old.matrix, old.titles, keep, where[:len(keep)]),
-                (new_ids, _stack(fresh, dim), _stack(fresh_titles, dim),
-                 np.arange(len(new_ids)), where[len(keep):])):
-            for start in range(0, len(rows), _COPY_ROWS):
-                part, to = rows[start:start + _COPY_ROWS], dest[start:start + _COPY_ROWS]
-                ids[to] = from_ids[part]
-                matrix[to] = source[part]
-                titles[to] = title_source[part]
-        return _Loaded(version=version, head=head, ids=ids, matrix=matrix, titles=titles)
-
-    def _load(self, version: _Version, head: int) -> _Loaded:
-        ids: list[int] = []
-        parts, titles = [], []
-        for batch_ids, mat, title_mat, _ in self.store.vectors.load():
-            ids += batch_ids
-            parts.append(mat)
-            titles.append(title_mat)
-        empty = np.zeros((0, 0), dtype=np.float32)
-        return _Loaded(version=version, head=head, ids=np.asarray(ids, dtype=np.int64),
-                       matrix=np.vstack(parts) if parts else empty,
-                       titles=np.vstack(titles) if titles else empty)
+        return Version(search.state(STATE)[0], self.count(), self._writes,
+                       search.state(CLEARED)[0])
 
 
-def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
-    return np.vstack(parts) if parts else np.zeros((0, dim), dtype=np.float32)
-
-
-def _with_ann(vectors: SqliteVectorStore, loaded: _Loaded, index: AnnIndex | None,
-              ann_version: tuple[int, int, int] | None) -> _Loaded:
-    """``loaded`` with ``index`` and the rows it lacks: those without entries or changed
-    since it was written (no ANN use for another model, or too many such rows)."""
-    extra = None
-    if (index is not None and loaded.version is not None and len(loaded.ids)
-            and index.meta.dim == loaded.matrix.shape[1]
-            and vectors.models() == [index.meta.model]):
-        seq = loaded.version.seq
-        limit = min(len(loaded.ids) // 5, _MAX_EXTRA)
-        changed = sorted(set(vectors.store.search.changed_between(
-            min(index.meta.seq, seq), max(index.meta.seq, seq), limit + 1)) | vectors._touched)
-        rows = np.flatnonzero(~np.isin(loaded.ids, index.papers)
-                              | np.isin(loaded.ids, np.asarray(changed, dtype=np.int64)))
-        extra = None if len(changed) > limit or len(rows) > limit else rows
-    return _Loaded(loaded.version, loaded.head, loaded.ids, loaded.matrix, loaded.titles,
-                   index, ann_version, extra)
-
-
-def _score(vector: np.ndarray, matrix: np.ndarray, title_matrix: np.ndarray,
-           titles: bool) -> np.ndarray:
-    scores = np.einsum("ij,j->i", matrix, vector)
-    if titles:
-        np.maximum(scores, np.einsum("ij,j->i", title_matrix, vector), out=scores)
-    return np.asarray(scores, dtype=np.float32)
-
-
-def _candidates(now: _Loaded, vector: np.ndarray, want: int, titles: bool) -> np.ndarray:
-    """Rows of at least ``want`` live papers the ANN finds (if it holds that many), and
-    the rows it lacks; sorted."""
+def _candidates(now: Loaded, vector: np.ndarray, want: int, titles: bool,
+                allowed: np.ndarray | None = None, share: float = 1.0) -> np.ndarray:
+    """Rows of at least ``want`` live papers (of ``allowed``) the ANN finds (if it holds
+    that many), and the rows it lacks; sorted."""
     assert now.ann is not None and now.extra is not None
     ask = want * 2 if titles else want  # a paper has up to two entries
     while True:
-        found, exhausted = now.ann.search(vector, ask, titles=titles)
+        found, exhausted = now.ann.search(vector, ask, titles=titles, allowed=allowed,
+                                          share=share)
         rows = now.rows_in(np.asarray(found, dtype=np.int64))
         if len(rows) >= want or exhausted:
             break
         ask *= 4  # stale entries took places: look further
-    return np.union1d(rows, now.extra)
-
-
-def _top(now: _Loaded, scores: np.ndarray, k: int, allowed: Iterable[int] | None,
-         skip: np.ndarray) -> list[VectorHit]:
-    """The ``k`` best of scores of every row (ties: lower paper id first)."""
-    if allowed is not None or len(skip):
-        mask = np.ones(len(now.ids), dtype=bool)
-        if allowed is not None:
-            mask = np.isin(now.ids, np.fromiter(allowed, dtype=np.int64))
-        if len(skip):
-            mask &= ~np.isin(now.ids, skip)
-        scores = np.where(mask, scores, -np.inf)
-    k = min(k, len(scores))
-    top = np.sort(np.argpartition(-scores, k - 1)[:k])
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [VectorHit(int(now.ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
+    extra = now.extra
+    if allowed is not None:
+        extra = extra[np.isin(now.all_ids[extra], allowed)]
+    return np.union1d(rows, extra)
