@@ -32,7 +32,7 @@ def mapped_file(vs: SqliteVectorStore) -> str:
 def test_readers_share_one_mapping_and_see_a_new_version(store: Store,
                                                          tmp_path: Path) -> None:
     folder = tmp_path / "index"
-    writer = SqliteVectorStore(store, folder, ann_min=10**6)
+    writer = SqliteVectorStore(store, folder, ann_min=10**6, serve_min=1)
     ids = add_papers(store, 40)
     stored = embed(store, writer, ids, np.random.default_rng(1))
     other = Store(tmp_path / "v.db")  # another server process
@@ -57,7 +57,7 @@ def test_readers_share_one_mapping_and_see_a_new_version(store: Store,
 
 
 def test_the_file_gives_the_scores_of_vectors_in_memory(store: Store, tmp_path: Path) -> None:
-    mapped = SqliteVectorStore(store, tmp_path / "index", ann_min=10**6)
+    mapped = SqliteVectorStore(store, tmp_path / "index", ann_min=10**6, serve_min=1)
     ids = add_papers(store, 120)
     embed(store, mapped, ids, np.random.default_rng(4))
     assert mapped.serving is not None
@@ -75,7 +75,7 @@ def test_the_file_gives_the_scores_of_vectors_in_memory(store: Store, tmp_path: 
 def test_a_failed_write_leaves_the_old_version_in_use(store: Store, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "index"
-    vs = SqliteVectorStore(store, folder, ann_min=10**6)
+    vs = SqliteVectorStore(store, folder, ann_min=10**6, serve_min=1)
     ids = add_papers(store, 50)
     stored = embed(store, vs, ids, np.random.default_rng(6))
     before = serving.read_meta(folder)
@@ -100,7 +100,7 @@ def test_a_failed_write_leaves_the_old_version_in_use(store: Store, tmp_path: Pa
     assert before is not None  # a cut-short file is never mapped: exact search from SQLite
     with open(folder / f"{before.stem}.text", "r+b") as f:
         f.truncate(DIM * 2 * 10)
-    again = SqliteVectorStore(store, folder)
+    again = SqliteVectorStore(store, folder, serve_min=1)
     assert again.serving is None
     assert [h.paper_id for h in again.search(q, 20)] == expected
     again.optimize()  # the index job writes it again
@@ -110,7 +110,7 @@ def test_a_failed_write_leaves_the_old_version_in_use(store: Store, tmp_path: Pa
 def test_filters_reach_the_ann_as_a_selector(store: Store, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlite_vectors, "_EXACT_ROWS", 30)  # more than 30: the ANN
-    vs = SqliteVectorStore(store, tmp_path / "index", ann_min=10)
+    vs = SqliteVectorStore(store, tmp_path / "index", ann_min=10, serve_min=1)
     ids = add_papers(store, 600)
     stored = embed(store, vs, ids, np.random.default_rng(8))
     assert vs.ann_in_use

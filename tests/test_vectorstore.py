@@ -1,5 +1,6 @@
 """The :class:`VectorStore` contract, run on every implementation through the interface
-only: SQLite scored exactly, and SQLite with its ANN index (faiss) kept by ``optimize``.
+only: SQLite scored exactly, with its ANN index (faiss) kept by ``optimize``, and both
+again from the memory-mapped serving file ``optimize`` writes.
 A new implementation joins by adding a case to ``IMPLEMENTATIONS``."""
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ MODEL = "model-a"
 IMPLEMENTATIONS: dict[str, Callable[[Store, Path], VectorStore]] = {
     "sqlite-exact": lambda store, folder: SqliteVectorStore(store),
     "sqlite-ann": lambda store, folder: SqliteVectorStore(store, folder, ann_min=1),
+    "sqlite-mapped": lambda store, folder: SqliteVectorStore(store, folder, ann_min=10**9,
+                                                             serve_min=1),
+    "sqlite-mapped-ann": lambda store, folder: SqliteVectorStore(store, folder, ann_min=1,
+                                                                 serve_min=1),
 }
 
 

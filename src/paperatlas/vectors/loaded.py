@@ -13,6 +13,7 @@ holds at most one block's float32 copy.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -25,6 +26,8 @@ from .serving import Mapped
 
 #: Rows widened to float32 at a time when scoring from the serving file.
 BLOCK = 16_384
+#: Each thread's float32 buffers for the file's blocks.
+_buffers = threading.local()
 
 
 class Version(NamedTuple):
@@ -141,13 +144,14 @@ class Loaded:
             titled = np.asarray(self.base.titled)
             for start in range(0, self.nb, BLOCK):
                 end = min(start + BLOCK, self.nb)
-                text = np.asarray(self.base.text[start:end], dtype=np.float32)
-                heads = text
-                if titles:
+                scores = score(vector, _widen(self.base.text[start:end], "text"), None, False)
+                if titles:  # the better of both where there is a title vector
                     first, last = np.searchsorted(titled, [start, end])
-                    heads = text.copy()
-                    heads[titled[first:last] - start] = self.base.titles[first:last]
-                parts.append(score(vector, text, heads, titles))
+                    at = titled[first:last] - start
+                    heads = score(vector, _widen(self.base.titles[first:last], "titles"),
+                                  None, False)
+                    scores[at] = np.maximum(scores[at], heads)
+                parts.append(scores)
         if len(self.ids):
             parts.append(score(vector, self.matrix, self.titles, titles))
         scores = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
@@ -168,13 +172,26 @@ class Loaded:
         return [VectorHit(int(ids[i]), float(scores[i])) for i in order]
 
 
-def score(vector: np.ndarray, matrix: np.ndarray, title_matrix: np.ndarray,
+def score(vector: np.ndarray, matrix: np.ndarray, title_matrix: np.ndarray | None,
           titles: bool) -> np.ndarray:
     """Each row's cosine to ``vector`` (the better of both with ``titles``)."""
     scores = np.einsum("ij,j->i", matrix, vector)
     if titles:
+        assert title_matrix is not None
         np.maximum(scores, np.einsum("ij,j->i", title_matrix, vector), out=scores)
     return np.asarray(scores, dtype=np.float32)
+
+
+def _widen(block: np.ndarray, name: str) -> np.ndarray:
+    """``block`` as float32, in a buffer this thread keeps (allocating a fresh block each
+    time costs more than the conversion: its pages are faulted in anew)."""
+    buffer: np.ndarray | None = getattr(_buffers, name, None)
+    if buffer is None or buffer.shape[1] != block.shape[1] or len(buffer) < len(block):
+        buffer = np.empty((max(len(block), BLOCK), block.shape[1]), dtype=np.float32)
+        setattr(_buffers, name, buffer)
+    out = buffer[:len(block)]
+    np.copyto(out, block)
+    return out
 
 
 def _find(sorted_ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

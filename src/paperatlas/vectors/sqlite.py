@@ -55,10 +55,13 @@ class SqliteVectorStore(VectorStore):
     ``folder`` (None: always exact)."""
 
     def __init__(self, store: Store, folder: Path | None = None, *,
-                 ann_min: int = ANN_MIN) -> None:
+                 ann_min: int = ANN_MIN, serve_min: int = ANN_MIN) -> None:
         self.store = store
         self.folder = folder
         self.ann_min = ann_min
+        #: Libraries with at least this many vectors get a serving file (below, the
+        #: float32 vectors in memory are small and scored faster).
+        self.serve_min = serve_min
         self._loaded = Loaded()
         #: Writes through this object: they reload the vectors in memory even when they
         #: moved neither the change-log position nor the count (another process's embedding
@@ -212,9 +215,9 @@ class SqliteVectorStore(VectorStore):
 
     def optimize(self, *, rebuild: bool = False) -> AnnReport:
         """Write the serving file again when it is missing or many papers changed since
-        (or with ``rebuild``); bring the ANN index up to the vectors (built again with
-        ``rebuild``), removed when there are fewer than ``ann_min`` vectors (both removed
-        when there are vectors of no model or of several)."""
+        (or with ``rebuild``; removed below ``serve_min`` vectors); bring the ANN index up
+        to the vectors (built again with ``rebuild``), removed when there are fewer than
+        ``ann_min`` vectors (both removed when there are vectors of no model or of several)."""
         models = self.models()
         if self.folder is None or not self.count() or len(models) != 1:
             if self.folder is not None:
@@ -222,7 +225,9 @@ class SqliteVectorStore(VectorStore):
                 serving.remove(self.folder)
             return AnnReport(0, 0, 0, False)
         now = self._current()
-        if rebuild or now.base is None or serving.stale(
+        if self.count() < self.serve_min:
+            serving.remove(self.folder)
+        elif rebuild or now.base is None or serving.stale(
                 now.base.meta, now.size - now.live_count + len(now.ids), now.nb):
             write_serving(self, models[0])
             now = self._current()
