@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .phrases import PhraseCounts, Tokens, count_tokens, tokenize
+from .phrases import PhraseCounts, Tokens, count_tokens, phrase_min_df, tokenize
 
 #: Words that say nothing about a topic in a paper abstract.
 ACADEMIC_STOPWORDS = frozenset("""
@@ -69,8 +69,8 @@ class Corpus:
     @cached_property
     def phrases(self) -> PhraseCounts:
         """Counts of 1-3 word phrases per paper (titles count three times), counted once
-        for every stage; phrases of fewer than two papers are left out (one, in a corpus
-        of fewer than four papers)."""
+        for every stage; phrases of fewer than :func:`~.phrases.phrase_min_df` papers are
+        left out (two below 150,000 papers; one, in a corpus of fewer than four)."""
         return self.count(3)
 
     @cached_property
@@ -81,7 +81,7 @@ class Corpus:
     def count(self, max_words: int) -> PhraseCounts:
         """Counts of the phrases of up to ``max_words`` words (as :attr:`phrases`)."""
         return count_tokens(self.tokens, stop_words=stop_words(), max_words=max_words,
-                            min_df=2 if len(self.ids) >= 4 else 1)
+                            min_df=phrase_min_df(len(self.ids)))
 
 
 @dataclass

@@ -24,13 +24,19 @@ from .phrases import WORD
 PhraseEmbed = Callable[[list[str]], np.ndarray]
 
 
-def ctfidf(counts: np.ndarray) -> np.ndarray:
-    """Class-based TF-IDF of a ``classes x terms`` count matrix (BERTopic's formula)."""
-    counts = np.asarray(counts, dtype=np.float64)
-    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    avg_words = counts.sum() / max(len(counts), 1)
-    idf = np.log1p(avg_words / np.maximum(counts.sum(axis=0), 1.0))
-    return np.asarray(tf * idf)
+def ctfidf(counts: Any) -> Any:
+    """Class-based TF-IDF (BERTopic's formula) of a ``classes x terms`` count matrix
+    (scipy CSR, sorted indices), sparse: no dense array of either size."""
+    counts = counts.astype(np.float64)
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    row_sums = np.asarray(counts.sum(axis=1)).ravel()
+    col_sums = np.bincount(counts.indices, weights=counts.data, minlength=counts.shape[1])
+    avg_words = counts.data.sum() / max(counts.shape[0], 1)
+    tf = counts.data / np.maximum(row_sums, 1.0)[rows]
+    idf = np.log1p(avg_words / np.maximum(col_sums[counts.indices], 1.0))
+    out = counts.copy()
+    out.data = tf * idf
+    return out
 
 
 def mmr(relevance: np.ndarray, similarity: np.ndarray, k: int, diversity: float) -> list[int]:
@@ -99,23 +105,33 @@ class KeywordLabeler(Labeler):
         if self.phrase_vectors == "papers":
             self._by_phrase = counts.matrix.T.tocsr()
             self._paper_vectors = corpus.vectors
-            self._column = dict(zip(self._vocab.tolist(), range(len(self._vocab)), strict=True))
+            self._column = {}  # filled with the candidates' columns
         self._casing = _casing(corpus.titles)
 
     def label(self, groups: list[Group], *, parent: str = "") -> list[NodeLabel]:
         if not len(self._vocab):
             return [NodeLabel(label=f"Topic {g.node_id}") for g in groups]
-        counts = np.vstack([np.asarray(self._matrix[g.rows].sum(axis=0)).ravel()
-                            for g in groups])
-        used = np.flatnonzero(counts.any(axis=0))  # a phrase none of them has scores 0
-        counts = counts[:, used]
-        # Against the siblings, and the whole corpus (counts are whole numbers, so the
-        # sums, and the scores, are the same as over every column).
-        scores = ctfidf(counts) * self._idf[used]
+        from scipy import sparse
+
+        # Each group's phrase counts (groups x phrases, sparse: a phrase none of them has
+        # scores 0), scored against the siblings and the whole corpus.
+        member = sparse.csr_matrix(
+            (np.ones(sum(len(g.rows) for g in groups), dtype=np.float32),
+             (np.repeat(np.arange(len(groups)), [len(g.rows) for g in groups]),
+              np.concatenate([np.asarray(g.rows, dtype=np.int64) for g in groups]))),
+            shape=(len(groups), self._matrix.shape[0]))
+        counts = (member @ self._matrix).tocsr()
+        counts.sum_duplicates()
+        counts.sort_indices()
+        scores = ctfidf(counts)
+        scores.data *= self._idf[scores.indices]
         taken = {parent.lower()} if parent else set()
         parent_words = set(parent.lower().split())
-        candidates = [self._candidates(scores[i], counts[i], used, parent_words)
-                      for i in range(len(groups))]
+        candidates = []
+        for i in range(len(groups)):
+            part = slice(counts.indptr[i], counts.indptr[i + 1])
+            candidates.append(self._candidates(scores.data[part], counts.data[part],
+                                               counts.indices[part], parent_words))
         self._vectors([p for phrases, _ in candidates for p in phrases])  # one batch
         out = []
         for group, (phrases, relevance) in zip(groups, candidates, strict=True):
@@ -142,6 +158,8 @@ class KeywordLabeler(Labeler):
             positive = positive[boosted[positive] >= cut]
         top = positive[np.lexsort((positive, -boosted[positive]))][:head]
         best = {str(self._vocab[columns[i]]): float(boosted[i]) for i in top}
+        for i in top:  # the phrase's column, for its vector
+            self._column.setdefault(str(self._vocab[columns[i]]), int(columns[i]))
         phrases = [p for p in best if not set(p.split()) <= parent_words]
         phrases = _drop_contained(phrases)[: self.candidates]
         relevance = np.array([best[p] for p in phrases])

@@ -11,7 +11,7 @@ faster than scikit-learn's ``CountVectorizer`` with ``ngram_range=(1, 3)``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -29,6 +29,10 @@ _TOKENS = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]|[0-9]+[a-z][a-z0-9\-]*|[.,;:!?()
 _SPLIT = re.compile(_TOKENS.pattern + "|\x00")  # the same, and the NUL between segments
 #: Texts longer than this (in characters) are tokenized in parallel parts.
 PARALLEL_CHARS = 2_000_000
+#: Papers whose phrases are counted at once (bounds the work arrays of a count).
+CHUNK_PAPERS = 20_000
+#: Papers per step of the least document frequency of a phrase (:func:`phrase_min_df`).
+MIN_DF_STEP = 50_000
 
 
 @dataclass
@@ -61,20 +65,21 @@ def _token_ids(segments: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
         table: dict[str, int] = {}
         add = table.setdefault
         ids = np.array([add(t, len(table)) for t in chain.from_iterable(found)],
-                       dtype=np.int64)
-        return ids, list(table), np.repeat(np.arange(len(segments)), [len(f) for f in found])
+                       dtype=np.int32)
+        return ids, list(table), np.repeat(np.arange(len(segments), dtype=np.int32),
+                                           [len(f) for f in found])
     parts = _parts(joined, threads() if len(joined) >= PARALLEL_CHARS else 1)
     table = {}
     add = table.setdefault
     pieces = []
     for local, vocab in fork_map(_part_ids, joined, parts, len(parts)):
-        pieces.append(np.array([add(t, len(table)) for t in vocab], dtype=np.int64)[local])
-    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+        pieces.append(np.array([add(t, len(table)) for t in vocab], dtype=np.int32)[local])
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
     if "\x00" not in table:
-        return ids, list(table), np.zeros(len(ids), dtype=np.int64)
+        return ids, list(table), np.zeros(len(ids), dtype=np.int32)
     sep = table.pop("\x00")  # drop the separators; later ids move down by one
     is_sep = ids == sep
-    segment = np.cumsum(is_sep)[~is_sep]
+    segment = np.cumsum(is_sep, dtype=np.int32)[~is_sep]
     ids = ids[~is_sep]
     ids -= ids > sep
     return ids, list(table), segment
@@ -101,9 +106,9 @@ def _part_ids(joined: str, span: tuple[int, int]) -> tuple[np.ndarray, list[str]
 
 @dataclass
 class Tokens:
-    """The tokens of some papers: ``ids`` of the tokens of every title, then of every text
-    (numbered in order of first appearance), ``names`` the token of each id, and
-    ``segment`` the title (``i``) or text (``papers + i``) each token is in."""
+    """The tokens of some papers: ``ids`` (int32) of the tokens of every title, then of
+    every text (numbered in order of first appearance), ``names`` the token of each id,
+    and ``segment`` (int32) the title (``i``) or text (``papers + i``) each token is in."""
 
     ids: np.ndarray
     names: list[str]
@@ -124,7 +129,7 @@ def assemble(titles: list[np.ndarray], texts: list[np.ndarray],
     result is what :func:`tokenize` gives for the same texts."""
     segments = [*titles, *texts]
     if not segments or not sum(map(len, segments)):
-        return Tokens(np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64),
+        return Tokens(np.zeros(0, dtype=np.int32), [], np.zeros(0, dtype=np.int32),
                       len(texts))
     ids = np.concatenate(segments).astype(np.int64)
     size = int(ids.max()) + 1
@@ -132,11 +137,11 @@ def assemble(titles: list[np.ndarray], texts: list[np.ndarray],
     np.minimum.at(first, ids, np.arange(len(ids)))
     present = np.flatnonzero(first < len(ids))
     order = present[np.argsort(first[present], kind="stable")]
-    local = np.empty(size, dtype=np.int64)
+    local = np.empty(size, dtype=np.int32)
     local[order] = np.arange(len(order))
     lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
-    return Tokens(local[ids], names(order), np.repeat(np.arange(len(segments)), lengths),
-                  len(texts))
+    return Tokens(local[ids], names(order),
+                  np.repeat(np.arange(len(segments), dtype=np.int32), lengths), len(texts))
 
 
 def tokenize(titles: list[str], texts: list[str]) -> Tokens:
@@ -156,80 +161,162 @@ def count_phrases(titles: list[str], texts: list[str], *, stop_words: frozenset[
                         min_df=min_df, title_weight=title_weight)
 
 
+def phrase_min_df(papers: int) -> int:
+    """The least number of papers a counted phrase is in: 2 (1 under four papers), and
+    one more for every :data:`MIN_DF_STEP` papers from ``3 x MIN_DF_STEP`` on."""
+    return 1 if papers < 4 else max(2, papers // MIN_DF_STEP)
+
+
 def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int = 3,
                  min_df: int = 2, title_weight: int = 2) -> PhraseCounts:
     """:func:`count_phrases` of papers already tokenized (the phrases of up to
-    ``max_words`` words; those of one word are the same whatever ``max_words``)."""
+    ``max_words`` words; those of one word are the same whatever ``max_words``).
+
+    Papers are counted :data:`CHUNK_PAPERS` at a time, twice per phrase length: once for
+    every phrase's document frequency, once for the counts of those kept; what is held
+    for every token between lengths is an int32 rank and two flags."""
     from scipy import sparse
 
-    n, ids, segment = tokens.papers, tokens.ids, tokens.segment
-    doc = segment % n if n else segment
-    weight = np.where(segment < n, float(title_weight), 1.0).astype(np.float32)
+    n, size = tokens.papers, max(len(tokens.names), 1)
     names = np.array(tokens.names, dtype=object)
-    size = max(len(tokens.names), 1)
     breaks = np.array([t in stop_words or not t[0].isalnum() for t in names], dtype=bool)
-    ok = ~breaks[ids] if len(ids) else np.zeros(0, dtype=bool)
-
+    chunks = [_Chunk.of(tokens, start, min(n, start + CHUNK_PAPERS), breaks, title_weight)
+              for start in range(0, n, CHUNK_PAPERS)]
     columns: list[Any] = []
-    kept: list[np.ndarray] = []  # per length, the ranks of the phrases kept
-    # Per length, each phrase's [token id] (one word) or [prefix rank, last token id].
-    parents: list[np.ndarray] = []
-    key = ids.copy()  # the n-gram starting at each position, as an integer key
-    span_ok = ok.copy()
-    prev_rank = np.empty(0, dtype=np.int64)
-    alive = word_alive = ok  # positions whose n-gram (word) was kept
+    keeps: list[np.ndarray] = []  # per length, the ranks of the phrases kept
+    kept_keys: list[np.ndarray] = []  # ... and their keys
     for length in range(1, max_words + 1):
-        if length > 1:
-            # A phrase in min_df papers has its prefix and its last word in them too, so
-            # only positions where both were kept can start one (the kept set is the same).
-            same = segment[length - 1:] == segment[: len(segment) - length + 1]
-            span_ok = alive[:-1] & word_alive[length - 1:] & same
-            # Keyed by the prefix's rank, so keys stay below rank_count x vocabulary size.
-            key = prev_rank[:-1] * size + ids[length - 1:]
-        at = np.flatnonzero(span_ok)
-        uniq, inverse = _ranks(key[at], size if length == 1 else 0)
-        counts = sparse.csr_matrix((weight[at], (doc[at], inverse)), shape=(n, len(uniq)),
-                                   dtype=np.float32)
-        counts.sum_duplicates()
-        df = np.bincount(counts.indices, minlength=len(uniq))
+        # A phrase in min_df papers has its prefix and its last word in them too, so
+        # only positions where both were kept can start one (the kept set is the same).
+        # Keys: a token id, then the prefix's rank x vocabulary size + the last token id.
+        uniq, df = _frequencies((c.found(length, size) for c in chunks), size, length == 1)
         keep = np.flatnonzero(df >= min_df)
-        columns.append(counts[:, keep])
-        kept.append(keep)
-        parents.append(np.stack([uniq // size, uniq % size]) if length > 1 else uniq[None, :])
-        prev_rank = np.full(len(key), -1, dtype=np.int64)
-        prev_rank[at] = inverse
         is_kept = np.zeros(len(uniq), dtype=bool)
         is_kept[keep] = True
-        alive = np.zeros(len(key), dtype=bool)
-        alive[at] = is_kept[inverse]
-        if length == 1:
-            word_alive = alive
+        new_column = np.full(len(uniq), -1, dtype=np.int64)
+        new_column[keep] = np.arange(len(keep))
+        parts = [c.count(length, size, uniq, is_kept, new_column, len(keep), sparse)
+                 for c in chunks]
+        columns.append(sparse.vstack(parts, format="csr", dtype=np.float32) if parts else
+                       sparse.csr_matrix((0, len(keep)), dtype=np.float32))
+        keeps.append(keep)
+        kept_keys.append(uniq[keep])
         if length < max_words and len(uniq) * size >= 2**62:  # the next keys would overflow
             raise OverflowError(f"too many distinct {length}-word phrases to count")
-    vocab = [_texts(names, parents, length, keep) for length, keep in
-             enumerate(kept, start=1)]
+    vocab = [_texts(names, kept_keys, keeps, length, np.arange(len(keep)), size)
+             for length, keep in enumerate(keeps, start=1)]
     words = [np.full(len(keep), length, dtype=np.int64) for length, keep in
-             enumerate(kept, start=1)]
+             enumerate(keeps, start=1)]
     matrix = sparse.hstack(columns, format="csr", dtype=np.float32)
-    return PhraseCounts(matrix, np.concatenate(vocab).astype(str), np.concatenate(words))
+    vocabulary = np.concatenate(vocab) if vocab else np.zeros(0, dtype=object)
+    return PhraseCounts(matrix, vocabulary.astype(object), np.concatenate(words))
 
 
-def _ranks(keys: np.ndarray, dense: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(keys, return_inverse=True)``; without sorting when every key is below
-    ``dense`` (a vocabulary's token ids)."""
-    if not dense:
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        return uniq, inverse.ravel()
-    present = np.zeros(dense, dtype=bool)
-    present[keys] = True
-    return np.flatnonzero(present), (np.cumsum(present) - 1)[keys]
+@dataclass
+class _Chunk:
+    """The tokens of some papers (their titles, then their texts) and, between phrase
+    lengths, each position's rank of the phrase counted there (-1: none) and whether it
+    was kept, and whether its word was."""
+
+    ids: np.ndarray
+    segment: np.ndarray
+    doc: np.ndarray  # the chunk's paper of each token
+    weight: np.ndarray
+    papers: int
+    alive: np.ndarray
+    word_alive: np.ndarray
+    rank: np.ndarray
+
+    @classmethod
+    def of(cls, tokens: Tokens, start: int, stop: int, breaks: np.ndarray,
+           title_weight: int) -> _Chunk:
+        n, seg = tokens.papers, tokens.segment
+        cut = np.searchsorted(seg, [start, stop, n + start, n + stop])
+        ids = np.concatenate([tokens.ids[cut[0]:cut[1]], tokens.ids[cut[2]:cut[3]]])
+        segment = np.concatenate([seg[cut[0]:cut[1]], seg[cut[2]:cut[3]]]).astype(np.int32)
+        titles = int(cut[1] - cut[0])
+        weight = np.ones(len(ids), dtype=np.float32)
+        weight[:titles] = float(title_weight)
+        ok = ~breaks[ids] if len(ids) else np.zeros(0, dtype=bool)
+        return cls(ids.astype(np.int32), segment, (segment % n - start).astype(np.int32),
+                   weight, stop - start, ok, ok, np.zeros(0, dtype=np.int32))
+
+    def positions(self, length: int) -> np.ndarray:
+        """Where a phrase of ``length`` words may start."""
+        if length == 1:
+            return np.flatnonzero(self.alive)
+        same = self.segment[length - 1:] == self.segment[: len(self.segment) - length + 1]
+        return np.flatnonzero(self.alive[:-1] & self.word_alive[length - 1:] & same)
+
+    def keys(self, length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where a phrase of ``length`` words may start here, and its key there."""
+        at = self.positions(length)
+        if length == 1:
+            return at, self.ids[at].astype(np.int64)
+        return at, self.rank[at].astype(np.int64) * size + self.ids[at + length - 1]
+
+    def found(self, length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The key of each phrase of ``length`` words here, and its paper."""
+        at, keys = self.keys(length, size)
+        return keys, self.doc[at]
+
+    def count(self, length: int, size: int, uniq: np.ndarray, is_kept: np.ndarray,
+              new_column: np.ndarray, width: int, sparse: Any) -> Any:
+        """The counts of the kept phrases of ``length`` words (papers x kept phrases);
+        remembers each position's rank and whether its phrase was kept."""
+        at, keys = self.keys(length, size)
+        rank = np.searchsorted(uniq, keys).astype(np.int32)
+        self.rank = np.full(max(0, len(self.ids) - length + 1), -1, dtype=np.int32)
+        self.rank[at] = rank
+        alive = np.zeros(len(self.rank), dtype=bool)
+        alive[at] = is_kept[rank]
+        self.alive = alive
+        if length == 1:
+            self.word_alive = alive
+        hit = at[is_kept[rank]]
+        counts = sparse.csr_matrix(
+            (self.weight[hit], (self.doc[hit], new_column[rank[is_kept[rank]]])),
+            shape=(self.papers, width), dtype=np.float32)
+        counts.sum_duplicates()
+        return counts
 
 
-def _texts(names: np.ndarray, parents: list[np.ndarray], length: int,
-           ranks: np.ndarray) -> np.ndarray:
-    """The text of the ``length``-word phrases of the given ranks (only those are built)."""
+def _frequencies(found: Iterable[tuple[np.ndarray, np.ndarray]], size: int,
+                 dense: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys of every chunk, sorted, and the number of papers each is in;
+    ``found`` holds each chunk's keys and the paper of each."""
+    keys_df: list[tuple[np.ndarray, np.ndarray]] = []
+    for keys, doc in found:
+        if not len(keys):
+            continue
+        # The chunk's distinct keys, then one entry per (key, paper): papers per key.
+        local, inverse = np.unique(keys, return_inverse=True)
+        pairs = np.unique(inverse.ravel().astype(np.int64) * (int(doc.max()) + 1) + doc)
+        per = np.bincount(pairs // (int(doc.max()) + 1), minlength=len(local))
+        keys_df.append((local, per))
+    if not keys_df:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if dense:
+        df = np.zeros(size, dtype=np.int64)
+        for local, per in keys_df:
+            df[local] += per
+        uniq = np.flatnonzero(df)
+        return uniq, df[uniq]
+    every = np.concatenate([k for k, _ in keys_df])
+    uniq, inverse = np.unique(every, return_inverse=True)
+    df = np.bincount(inverse.ravel(), weights=np.concatenate([p for _, p in keys_df]),
+                     minlength=len(uniq)).astype(np.int64)
+    return uniq, df
+
+
+def _texts(names: np.ndarray, kept_keys: list[np.ndarray], keeps: list[np.ndarray],
+           length: int, positions: np.ndarray, size: int) -> np.ndarray:
+    """The text of the kept ``length``-word phrases at ``positions`` among those kept
+    (only those are built); a key's prefix rank is found among the kept ranks."""
+    keys = kept_keys[length - 1][positions]
     if length == 1:
-        return np.asarray(names[parents[0][0][ranks]], dtype=object)
-    prefix = _texts(names, parents, length - 1, parents[length - 1][0][ranks])
-    lasts = names[parents[length - 1][1][ranks]]
+        return np.asarray(names[keys], dtype=object)
+    prefix = _texts(names, kept_keys, keeps, length - 1,
+                    np.searchsorted(keeps[length - 2], keys // size), size)
+    lasts = names[keys % size]
     return np.array([f"{a} {b}" for a, b in zip(prefix, lasts, strict=True)], dtype=object)
