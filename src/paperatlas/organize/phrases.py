@@ -195,8 +195,7 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
         is_kept[keep] = True
         new_column = np.full(len(uniq), -1, dtype=np.int64)
         new_column[keep] = np.arange(len(keep))
-        parts = [c.count(length, size, uniq, is_kept, new_column, len(keep), sparse)
-                 for c in chunks]
+        parts = [c.count(uniq, is_kept, new_column, len(keep), length) for c in chunks]
         columns.append(sparse.vstack(parts, format="csr", dtype=np.float32) if parts else
                        sparse.csr_matrix((0, len(keep)), dtype=np.float32))
         keeps.append(keep)
@@ -226,6 +225,8 @@ class _Chunk:
     alive: np.ndarray
     word_alive: np.ndarray
     rank: np.ndarray
+    #: Between :meth:`found` and :meth:`count`: positions, distinct keys, key of each.
+    pending: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64),) * 3
 
     @classmethod
     def of(cls, tokens: Tokens, start: int, stop: int, breaks: np.ndarray,
@@ -256,16 +257,23 @@ class _Chunk:
         return at, self.rank[at].astype(np.int64) * size + self.ids[at + length - 1]
 
     def found(self, length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """The key of each phrase of ``length`` words here, and its paper."""
+        """The distinct keys of the phrases of ``length`` words here (sorted), and the
+        number of papers each is in; remembered (int32 per position) for :meth:`count`."""
         at, keys = self.keys(length, size)
-        return keys, self.doc[at]
+        local, inverse = np.unique(keys, return_inverse=True)
+        inverse = inverse.ravel().astype(np.int32)
+        self.pending = (at, local, inverse)
+        seen = sparse_matrix((np.ones(len(at), dtype=np.float32), (self.doc[at], inverse)),
+                             (self.papers, len(local)))
+        return local, np.bincount(seen.indices, minlength=len(local))
 
-    def count(self, length: int, size: int, uniq: np.ndarray, is_kept: np.ndarray,
-              new_column: np.ndarray, width: int, sparse: Any) -> Any:
+    def count(self, uniq: np.ndarray, is_kept: np.ndarray, new_column: np.ndarray,
+              width: int, length: int) -> Any:
         """The counts of the kept phrases of ``length`` words (papers x kept phrases);
         remembers each position's rank and whether its phrase was kept."""
-        at, keys = self.keys(length, size)
-        rank = np.searchsorted(uniq, keys).astype(np.int32)
+        at, local, inverse = self.pending
+        self.pending = (at[:0], local[:0], inverse[:0])
+        rank = np.searchsorted(uniq, local).astype(np.int32)[inverse]
         self.rank = np.full(max(0, len(self.ids) - length + 1), -1, dtype=np.int32)
         self.rank[at] = rank
         alive = np.zeros(len(self.rank), dtype=bool)
@@ -273,27 +281,26 @@ class _Chunk:
         self.alive = alive
         if length == 1:
             self.word_alive = alive
-        hit = at[is_kept[rank]]
-        counts = sparse.csr_matrix(
-            (self.weight[hit], (self.doc[hit], new_column[rank[is_kept[rank]]])),
-            shape=(self.papers, width), dtype=np.float32)
-        counts.sum_duplicates()
-        return counts
+        hit = is_kept[rank]
+        return sparse_matrix((self.weight[at[hit]], (self.doc[at[hit]], new_column[rank[hit]])),
+                             (self.papers, width))
+
+
+def sparse_matrix(entries: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
+                  shape: tuple[int, int]) -> Any:
+    """A float32 CSR matrix of ``(values, (rows, columns))``, duplicates summed."""
+    from scipy import sparse
+
+    out = sparse.csr_matrix(entries, shape=shape, dtype=np.float32)
+    out.sum_duplicates()
+    return out
 
 
 def _frequencies(found: Iterable[tuple[np.ndarray, np.ndarray]], size: int,
                  dense: bool) -> tuple[np.ndarray, np.ndarray]:
     """The distinct keys of every chunk, sorted, and the number of papers each is in;
-    ``found`` holds each chunk's keys and the paper of each."""
-    keys_df: list[tuple[np.ndarray, np.ndarray]] = []
-    for keys, doc in found:
-        if not len(keys):
-            continue
-        # The chunk's distinct keys, then one entry per (key, paper): papers per key.
-        local, inverse = np.unique(keys, return_inverse=True)
-        pairs = np.unique(inverse.ravel().astype(np.int64) * (int(doc.max()) + 1) + doc)
-        per = np.bincount(pairs // (int(doc.max()) + 1), minlength=len(local))
-        keys_df.append((local, per))
+    ``found`` holds each chunk's distinct keys and their papers."""
+    keys_df = [(local, per) for local, per in found if len(local)]
     if not keys_df:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if dense:
