@@ -5,9 +5,11 @@ Usage: .venv/bin/python bench/serve_vectors_bench.py --before COMMIT [--sizes 10
 
 Vectors are random unit vectors (dimension 384, float16 as stored), a title vector for
 every other paper: memory and latency depend on the count and the dimension, not on what
-the vectors mean (recall against exact search is easier on random vectors than on real
-ones, whose neighbourhoods are denser). One SQLite library per size is built here with the
-current code (papers, vectors, the serving file, the HNSW); the code at ``--before`` runs
+the vectors mean, but recall does: random unit vectors in 384 dimensions have no
+neighbourhoods (every cosine is near 0), the worst case for HNSW, so the recall figures
+here are a floor and the same for both versions, not what real vectors get. One SQLite
+library per size is built here with the current code (papers, vectors, the serving
+file, the HNSW); the code at ``--before`` runs
 on a copy of it (``git worktree add``, imported through PYTHONPATH) with the same HNSW
 file. Each figure comes from fresh processes: two server processes load the store (one
 ANN query each) and run the queries; the memory of one, and of both together (the sum of
