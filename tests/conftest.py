@@ -4,6 +4,8 @@ stand-in server of remote APIs."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,3 +115,22 @@ ABSTRACT_B = (
     "from the protein data bank; the model reaches atomic accuracy on most targets and "
     "generalizes to proteins with no homologous templates in the training set."
 )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has ended: it waits only for a reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def survivors_of_a_kill(parent: int, children: list[int], wait: float = 5.0) -> list[int]:
+    """SIGKILL ``parent`` and give its ``children`` ``wait`` seconds to end: those still
+    running (the caller kills them whatever the outcome)."""
+    os.kill(parent, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while any(process_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in children if process_alive(pid)]

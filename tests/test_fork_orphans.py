@@ -15,6 +15,8 @@ import pytest
 
 from paperatlas.organize import parallel
 
+from conftest import process_alive, survivors_of_a_kill
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 
 #: A build's parent: forks 2 workers (3 with itself); each says its pid, then works
@@ -38,15 +40,6 @@ def task(kind, item):
 os.write(1, f"parent {os.getpid()}\\n".encode())
 parallel.fork_map(task, sys.argv[1], [0, 1, 2], 3)
 """
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie has ended: it waits only for a reaper)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 #: Counts the pipe ends each worker holds beyond its parent's, in a fresh process: in
@@ -107,13 +100,10 @@ def test_workers_die_with_a_killed_parent(kind: str) -> None:
             if pid != parent:
                 workers.append(pid)
         time.sleep(0.3)  # the "send" workers are blocked on a full pipe by now
-        assert all(_alive(pid) for pid in workers)
-        os.kill(parent, signal.SIGKILL)
+        assert all(process_alive(pid) for pid in workers)
+        survivors = survivors_of_a_kill(parent, workers)
         proc.wait(10)
-        deadline = time.monotonic() + 5
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [pid for pid in workers if _alive(pid)], "orphaned tree workers"
+        assert not survivors, "orphaned tree workers"
     finally:
         for pid in workers:  # never leave one behind, even when the test fails
             with suppress(ProcessLookupError):

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from paperatlas.ingest import InputFile, lineworkers, numbered_lines
 from paperatlas.ingest.kaggle import ArxivSnapshotParser
 from paperatlas.ingest.limits import MAX_LINE_CHARS, MAX_NESTING
 from paperatlas.records.papers import Record
+
+from conftest import process_alive, survivors_of_a_kill
 
 SAMPLE = "data/formats/arxiv-kaggle-metadata-sample/arxiv-metadata-oai-snapshot_sample49.jsonl"
 
@@ -107,22 +108,12 @@ def test_the_helper_ends_with_a_killed_ingest(shared: Path) -> None:
     assert proc.stdout is not None
     helpers = [int(pid) for pid in proc.stdout.readline().split()]
     try:
-        assert helpers and all(alive(pid) for pid in helpers)
-        os.kill(proc.pid, signal.SIGKILL)
+        assert helpers and all(process_alive(pid) for pid in helpers)
+        survivors = survivors_of_a_kill(proc.pid, helpers)
         proc.wait(10)
-        deadline = time.monotonic() + 5
-        while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [pid for pid in helpers if alive(pid)], "the helper outlived its ingest"
+        assert not survivors, "the helper outlived its ingest"
     finally:
         for pid in helpers:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
