@@ -25,6 +25,7 @@ def _library(path: Path) -> Library:
     lib = Library(path / "m.db", embedding_model=HashingEmbedder("hash-256", 256))
     rows = papers_of("protein", 20) + papers_of("graph", 20) + papers_of("galaxy", 20)
     lib.ingest([write_csv(path / "in" / "main.csv", rows)], collection="main")
+    lib.index()  # `map build` maps the vectors there are; it embeds nothing
     return lib
 
 
@@ -70,9 +71,14 @@ def test_new_papers_are_placed_without_refitting(mlib: Library, tmp_path: Path) 
     mlib.ingest([write_csv(tmp_path / "in" / "more.csv", papers_of("graph", 8, start=100))],
                 collection="more")
     info = mlib.map.info()
-    assert info is not None and info.unplaced == 0  # not embedded yet: map_build does that
+    assert info is not None and info.unplaced == 0  # not embedded yet: `index` does that
+    report = mlib.map.build()  # maps no paper without a vector, and says how many there are
+    assert (report.refitted, report.placed, report.points, report.without_vectors) == (
+        False, 0, 60, 8)
+    mlib.index()
     report = mlib.map.build()
     assert not report.refitted and report.placed == 8 and report.points == 68
+    assert report.without_vectors == 0
     after = points(mlib)
     assert {k: after[k] for k in before} == before  # old points did not move
     # the new points are what the first fit's PCA makes of them, framed the same way
@@ -95,6 +101,7 @@ def test_new_papers_are_placed_without_refitting(mlib: Library, tmp_path: Path) 
 def test_new_graph_papers_land_among_graph_papers(mlib: Library, tmp_path: Path) -> None:
     mlib.map.build()
     mlib.ingest([write_csv(tmp_path / "in" / "more.csv", papers_of("graph", 5, start=100))])
+    mlib.index()
     mlib.map.build()
     view = mlib.map.points()
     ids = {p.key: mlib.store.papers.id_for(p.key) for p in view.points()}
@@ -177,6 +184,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, Te
         {"id": "e2", "title": "Coral reef salinity", "abstract": "ocean coral reef"},
         {"id": "e3", "title": "Kelp and plankton", "abstract": "ocean kelp plankton"}]))
     lib.ingest([extra], collection="extra")
+    lib.index()
     lib.trees.build("t", collection="main", min_size=4)
     lib.map.build()
     yield lib, TestClient(create_app(lib, WebSettings()))

@@ -87,7 +87,7 @@ class Library:
         #: Index sync, embedding, tree updates and map placement, as jobs.
         self.indexer = Indexer(store, self.jobs, search.service, tree_service, self.vectors)
         self.trees = Trees(tree_service, self.papers, search, self.indexer)
-        self.map = Map(MapService(store, self.vectors), self.indexer)
+        self.map = Map(MapService(store, self.vectors, index_folder))
         #: Remote sources followed; one sync at a time (a lock file beside the library).
         self.sources = Sources(store, self.jobs, None if str(path) == ":memory:" else
                                self.path.with_name(self.path.name + ".sync.lock"))

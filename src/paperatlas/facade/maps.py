@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+from ..errors import InvalidOptionError
 from ..mapview import MapInfo, MapReport, MapService, MapView
-from ..work import Indexer
+from ..records.maps import MapPaper, MapWindow
 
 
 class Map:
-    """Fit, read and colour the map: ``lib.map.build()``, ``.info()``, ``.points()``."""
+    """Fit, read and colour the map: ``lib.map.build()``, ``.info()``, ``.points()``,
+    ``.window()``, ``.paper()``."""
 
-    def __init__(self, service: MapService, indexer: Indexer) -> None:
+    def __init__(self, service: MapService) -> None:
         self.service = service
-        self.indexer = indexer
 
     def build(self, *, method: str | None = None, rebuild: bool = False) -> MapReport:
         """Fit the 2-D map of the papers' vectors (``method``: one of ``mapview.METHODS``,
         default pca) the first time, on ``rebuild`` or for another method; else place the
-        papers added since on the fitted projection. Brings the embeddings up to date
-        first."""
-        self.indexer.index()
+        papers added since on the fitted projection. Maps the vectors there are: papers
+        not embedded yet are counted in ``without_vectors`` (``index`` embeds them)."""
         return self.service.build(method=method, rebuild=rebuild)
 
     def info(self) -> MapInfo | None:
@@ -29,3 +29,19 @@ class Map:
         """The map's points (of a collection) with key and title, each coloured by its
         first-level topic in ``tree``, and that tree's legend."""
         return self.service.view(collection=collection, tree=tree)
+
+    def window(self, *, collection: str | None = None, tree: str | None = None,
+               box: tuple[float, float, float, float] | None = None,
+               budget: int = 200_000) -> MapWindow:
+        """At most ``budget`` points of a box of the map (None: all of it), a uniform
+        sample of it, from the point file ``build`` writes."""
+        return self.service.window(collection=collection, tree=tree, box=box, budget=budget)
+
+    def paper(self, paper_id: int | None = None, *, x: float | None = None,
+              y: float | None = None, collection: str | None = None) -> MapPaper:
+        """The paper of a point, by paper id or nearest to ``(x, y)``."""
+        if paper_id is not None:
+            return self.service.paper(paper_id)
+        if x is None or y is None:
+            raise InvalidOptionError("point", "", ["a paper id", "x and y"])
+        return self.service.nearest(x, y, collection)

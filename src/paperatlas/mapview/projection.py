@@ -1,9 +1,11 @@
 """Project paper vectors onto a plane, and place new vectors on a fitted projection.
 
-Small functions over numpy arrays; the fitting is done by libraries: PCA by scikit-learn
-(always installed), UMAP by umap-learn (used when installed). Every fitted map is framed the
-same way: shifted and scaled (one factor for both axes) so that its points span [0, 1] on
-the longer axis, which makes rounding to a few decimals equally fine everywhere.
+Small functions over numpy arrays, fed in batches so that no build holds every vector:
+PCA from streamed sums (:class:`PcaSums`: the mean and the covariance, then its
+eigenvectors), UMAP (umap-learn, used when installed) fitted on a sample and the other
+papers placed among it. Every fitted map is framed the same way: shifted and scaled (one
+factor for both axes) so that its points span [0, 1] on the longer axis, which makes
+rounding to a few decimals equally fine everywhere.
 
 A fitted projection is saved as a few plain arrays (``.npz``, never a pickle): PCA keeps
 its mean and two components, so a new paper goes through the very same linear map. UMAP
@@ -82,32 +84,50 @@ class Projection:
                        mean=data.get("mean"), components=data.get("components"))
 
 
-def fit(method: str, vectors: np.ndarray, *, seed: int = 0) -> tuple[Projection, np.ndarray]:
-    """Fit ``method`` on ``vectors`` (n x dim); the projection and the framed n x 2 points."""
-    chosen = check_method(method)
-    if len(vectors) == 0:
-        raise PreconditionError("no paper vectors to map: run `paperatlas index` with an "
-                                "embedding model first")
-    if chosen == MapMethod.PCA:
-        mean, components = fit_pca(vectors, seed)
-        raw = project(vectors, mean, components)
-        offset, scale = frame(raw)
-        return Projection(method, offset, scale, mean, components), (raw - offset) / scale
-    raw = fit_umap(vectors, seed)
-    offset, scale = frame(raw)
-    return Projection(method, offset, scale), (raw - offset) / scale
+class PcaSums:
+    """The first two principal axes of vectors seen in batches: their count, sum and the
+    sum of their outer products, in float64 (O(dim^2) memory whatever the count); then
+    the eigenvectors of the covariance (what scikit-learn's PCA finds, up to sign)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.total: np.ndarray | None = None
+        self.outer: np.ndarray | None = None
+
+    def add(self, vectors: np.ndarray) -> None:
+        block = np.asarray(vectors, dtype=np.float64)
+        if not len(block):
+            return
+        if self.total is None or self.outer is None:
+            dim = block.shape[1]
+            self.total, self.outer = np.zeros(dim), np.zeros((dim, dim))
+        self.n += len(block)
+        self.total += block.sum(axis=0)
+        self.outer += block.T @ block
+
+    def axes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and the first two principal axes (2 x dim; a missing axis is zeros),
+        each axis signed so that its largest coordinate is positive."""
+        if self.total is None or self.outer is None or not self.n:
+            raise PreconditionError(NO_VECTORS)
+        mean = self.total / self.n
+        cov = self.outer / self.n - np.outer(mean, mean)
+        values, vectors = np.linalg.eigh(cov)  # ascending
+        dim = len(mean)
+        k = min(2, self.n - 1, dim) if self.n > 1 else 0
+        components = np.zeros((2, dim), dtype=np.float32)
+        for i in range(k):
+            axis = vectors[:, dim - 1 - i]
+            if values[dim - 1 - i] <= 1e-12 * max(float(values[-1]), 1e-300):
+                break  # no spread along it
+            top = int(np.argmax(np.abs(axis)))
+            components[i] = axis * (1.0 if axis[top] >= 0 else -1.0)
+        return mean.astype(np.float32), components
 
 
-def fit_pca(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The mean and the first two principal axes (2 x dim; a missing axis is zeros)."""
-    from sklearn.decomposition import PCA
-
-    n, dim = vectors.shape
-    k = min(2, n, dim)
-    pca = PCA(n_components=k, random_state=seed).fit(vectors)
-    components = np.zeros((2, dim), dtype=np.float32)
-    components[:k] = pca.components_
-    return pca.mean_.astype(np.float32), components
+#: What a map build says when there is nothing to map.
+NO_VECTORS = ("no paper vectors to map: run `paperatlas index` with an embedding model "
+              "first")
 
 
 def project(vectors: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:

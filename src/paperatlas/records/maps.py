@@ -38,6 +38,7 @@ class MapReport:
     placed: int  # points written by this build (every paper when refitted)
     points: int
     seconds: float
+    without_vectors: int = 0  # papers not on the map for want of a vector (`index` makes it)
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,48 @@ class MapView:
             t = int(self.topic[i])
             yield MapPoint(key, self.titles[i], float(self.x[i]), float(self.y[i]),
                            self.legend[t] if t >= 0 else None)
+
+
+@dataclass
+class MapWindow:
+    """Points of one part of the map, at most a budget of them, for drawing.
+
+    Every point has a fixed random rank (a seeded hash of its paper id), and a window holds
+    the points of the box ``[x0, x1] x [y0, y1]`` lowest in rank, so any window is a uniform
+    sample of its part of the map, and a window of a smaller part (a zoom) holds every
+    point that the larger one showed there, and more. ``complete``: no point of the box is
+    left out. ``x``, ``y`` (float32), ``paper`` (paper ids, uint32) and ``topic`` (int16, an
+    index into ``legend``; -1 none) are row-aligned.
+    """
+
+    method: str
+    model: str
+    collection: str | None
+    tree: str | None
+    papers: int  # papers in scope, on the map or not
+    points: int  # points in scope, on the whole map
+    bounds: tuple[float, float, float, float]  # of the whole map: x0, y0, x1, y1
+    box: tuple[float, float, float, float]
+    budget: int
+    complete: bool
+    x: np.ndarray
+    y: np.ndarray
+    paper: np.ndarray
+    topic: np.ndarray
+    legend: list[MapTopic] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.x)
+
+
+@dataclass(frozen=True)
+class MapPaper:
+    """What a map shows of the paper under the pointer."""
+
+    id: int
+    key: str
+    title: str
+    year: int | None
+    x: float
+    y: float

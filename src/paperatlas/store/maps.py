@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
+from .db import chunks
+
+#: Rows read per step where a read covers the whole map.
+STEP = 50_000
 
 
 class MapRepo:
@@ -38,6 +44,10 @@ class MapRepo:
     def touch(self, now: str) -> None:
         self.conn.execute("UPDATE map_state SET updated_at = ? WHERE id = 1", (now,))
 
+    def drop_state(self) -> None:
+        """Forget the fit (a refit writes its points, then its state, last)."""
+        self.conn.execute("DELETE FROM map_state")
+
     # -- points ---------------------------------------------------------------------------
     def clear(self) -> None:
         self.conn.execute("DELETE FROM map_points")
@@ -59,6 +69,58 @@ class MapRepo:
         return int(self.conn.execute(
             "SELECT COUNT(*) FROM embeddings e LEFT JOIN map_points m ON m.paper_id = e.paper_id"
             " WHERE m.paper_id IS NULL OR m.text_hash != e.text_hash").fetchone()[0])
+
+    def unplaced_ids(self) -> list[int]:
+        """Papers with a vector but no point made from it, ascending."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT e.paper_id FROM embeddings e LEFT JOIN map_points m"
+            " ON m.paper_id = e.paper_id WHERE m.paper_id IS NULL OR m.text_hash != e.text_hash"
+            " ORDER BY e.paper_id")]
+
+    def without_vectors(self) -> int:
+        """Papers that have no vector yet (the index job embeds them)."""
+        return int(self.conn.execute(
+            "SELECT COUNT(*) FROM papers p WHERE NOT EXISTS"
+            " (SELECT 1 FROM embeddings e WHERE e.paper_id = p.id)").fetchone()[0])
+
+    def xy_of(self, paper_ids: Sequence[int]) -> dict[int, tuple[float, float]]:
+        """``paper id -> (x, y)`` of those of ``paper_ids`` on the map."""
+        out: dict[int, tuple[float, float]] = {}
+        for part in chunks(paper_ids):
+            out.update((r[0], (r[1], r[2])) for r in self.conn.execute(
+                f"SELECT paper_id, x, y FROM map_points WHERE paper_id IN"
+                f" ({','.join('?' * len(part))})", list(part)))
+        return out
+
+    def point_arrays(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every point in steps, by paper id: ``(paper ids int64, x/y float64 n x 2)``."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute("SELECT paper_id, x, y FROM map_points ORDER BY paper_id")
+        while rows := cur.fetchmany(STEP):
+            block = np.array(rows, dtype=np.float64)
+            yield np.array([r[0] for r in rows], dtype=np.int64), block[:, 1:]
+
+    def collection_ids(self, collection_id: int) -> np.ndarray:
+        """The paper ids of a collection, ascending (int64)."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute("SELECT paper_id FROM collection_papers WHERE collection_id = ?"
+                    " ORDER BY paper_id", (collection_id,))
+        parts = [np.array(rows, dtype=np.int64).reshape(-1) for rows in
+                 iter(lambda: cur.fetchmany(STEP), [])]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def change_head(self) -> int:
+        """The change log's position: it moves whenever a paper or a membership changes."""
+        return int(self.conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM paper_changes").fetchone()[0])
+
+    def brief(self, paper_id: int) -> tuple[str, str, int | None] | None:
+        """``(key, title, year)`` of a paper, None when there is none."""
+        row = self.conn.execute("SELECT key, title, year FROM papers WHERE id = ?",
+                                (paper_id,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def scope_size(self, collection_id: int | None) -> int:
         """Papers of the library (or of a collection), on the map or not."""
@@ -82,20 +144,20 @@ class MapRepo:
                         " WHERE c.collection_id = ? ORDER BY c.paper_id", (collection_id,))
         return cur.fetchall()
 
-    def placed(self) -> dict[int, tuple[str, float, float]]:
-        """``paper id -> (text hash, x, y)`` of every point (the hash of the text whose
-        vector placed it)."""
-        cur = self.conn.cursor()
-        cur.row_factory = None  # plain tuples: this reads every point of the map
-        cur.execute("SELECT paper_id, text_hash, x, y FROM map_points")
-        return {r[0]: (r[1], r[2], r[3]) for r in cur.fetchall()}
-
     # -- what colours the map ---------------------------------------------------------------
-    def tree_links(self, tree_id: int) -> list[tuple[int, int, float]]:
-        """``(paper id, node id, score)`` of every link of a tree."""
+    def tree_version(self, tree_id: int) -> str:
+        """Changes whenever the tree is saved (its links with it)."""
+        row = self.conn.execute("SELECT updated_at FROM trees WHERE id = ?",
+                                (tree_id,)).fetchone()
+        return "" if row is None else str(row[0])
+
+    def link_arrays(self, tree_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every link of a tree as arrays: paper ids, node ids (int64), scores (float64)."""
         cur = self.conn.cursor()
         cur.row_factory = None
         cur.execute("SELECT paper_id, node_id, score FROM tree_links WHERE tree_id = ?",
                     (tree_id,))
-        return cur.fetchall()
-
+        parts = [np.array(rows, dtype=np.float64) for rows in
+                 iter(lambda: cur.fetchmany(STEP), [])]
+        block = np.vstack(parts) if parts else np.zeros((0, 3))
+        return block[:, 0].astype(np.int64), block[:, 1].astype(np.int64), block[:, 2]
