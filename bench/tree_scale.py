@@ -2,29 +2,35 @@
 
 Usage (2 cores, as on CI):
 
-    .venv/bin/python bench/tree_scale.py --before /tmp/before [--sizes 50000 100000 200000] \
-        [--nmi-size 50000] [--out tree_scale.json]
+    .venv/bin/python bench/tree_scale.py [--before /tmp/before] [--sizes 100000 1000000] \
+        [--stages] [--words 160] [--sample-max N] [--nmi-size 100000 [--exact-knn]] \
+        [--out tree_scale.json]
 
 ``--before`` is a checkout of the code to compare with (``git worktree add /tmp/before
-<commit>``); its ``src`` goes first on ``PYTHONPATH`` of the "before" builds. Each build runs
-in a fresh child process (this script with ``--child``), which generates its corpus,
-then times ``TreeBuilder.build`` with default settings and default workers (two on two
-cores): wall time, CPU time (user + system, of the process and its forked workers), and
-peak RSS (of the process, and of its largest forked worker), beside the RSS of the corpus
-alone before the build. Before and after take turns at each size.
+<commit>``); its ``src`` goes first on ``PYTHONPATH`` of the "before" builds (up to
+``--before-max`` papers). Each build runs in a fresh child process (this script with
+``--child``), which generates its corpus, then times ``TreeBuilder.build`` with default
+settings and default workers (two on two cores): wall time, CPU time (user + system, of the
+process and its forked workers), and peak RSS (of the process, and of its largest forked
+worker), beside the RSS of the corpus alone before the build. ``--stages`` samples memory
+by stage (``bench/tree_stages.py``: tokenize, phrases, labeler and features fit, grow,
+link, name), this process's RSS and the PSS of it and its workers together.
+``--sample-max`` sets ``TreeBuilder``'s ``sample_max`` for the builds under test.
 
-The corpus is synthetic and clustered, the same for a given size and ``--seed``: 24 topics
-of 8 subtopics each; a paper's subtopic is drawn uniformly; its 384-d vector is
-``0.6 T + 0.5 S + N(0, 1)``, normalized (``T``, ``S``: the topic's and subtopic's standard
-normal centres), so papers of a subtopic have cosine ~0.38, of a topic ~0.22, else ~0. Its
-title is 8 words (4 of the subtopic's 40 words, 2 of the topic's 150, 2 general), its
-abstract 160 words (15% subtopic, 20% topic, 65% of 5,000 general words drawn by a Zipf law),
-with a full stop every 20 words; the text is title + abstract. Words are letter strings.
+The corpus is synthetic and clustered, the same for a given size, ``--seed`` and
+``--words``, drawn 20,000 papers at a time: 24 topics of 8 subtopics each; a paper's
+subtopic is drawn uniformly; its 384-d vector is ``0.6 T + 0.5 S + N(0, 1)``, normalized
+(``T``, ``S``: the topic's and subtopic's standard normal centres), so papers of a subtopic
+have cosine ~0.38, of a topic ~0.22, else ~0. Its title is 8 words (4 of the subtopic's 40
+words, 2 of the topic's 150, 2 general), its abstract ``--words`` words (160; 15% subtopic,
+20% topic, 65% of 5,000 general words drawn by a Zipf law), with a full stop every 20 words;
+the text is title + abstract. Words are letter strings. At 1M papers the texts alone hold
+~1.3 GB (as a library's would).
 
-NMI: the first-level topic of each paper (its best link's first-level ancestor) in the
-approximate build against the exact build at ``--nmi-size`` (the "before" build is the
-exact one), sklearn's ``normalized_mutual_info_score``; the agreement of both with the true
-topics is printed too.
+NMI (``--nmi-size``): the first-level topic of each paper (its best link's first-level
+ancestor) in the build under test against this code's build without sampling
+(``sample_max=0``; with ``--exact-knn`` also without the approximate kNN graph), and both
+against the generating topics (the gold set), sklearn's ``normalized_mutual_info_score``.
 """
 
 from __future__ import annotations
@@ -46,8 +52,11 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from tree_stages import StageWatch, staged  # noqa: E402
+
 TOPICS, SUBTOPICS, DIMS = 24, 8, 384
 GENERAL, TOPIC_WORDS, SUB_WORDS = 5000, 150, 40
+BLOCK = 20_000
 
 
 def word(i: int, prefix: str) -> str:
@@ -59,41 +68,47 @@ def word(i: int, prefix: str) -> str:
     return prefix + letters
 
 
-def synthetic(n: int, seed: int) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
-    """Vectors, titles, texts and the true topic of ``n`` clustered papers (see above)."""
+def synthetic(n: int, seed: int, words: int = 160
+              ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+    """Vectors, titles, texts and the true topic of ``n`` clustered papers (see above;
+    ``words`` words of abstract), drawn :data:`BLOCK` papers at a time."""
     rng = np.random.default_rng(seed)
     subs = rng.integers(0, TOPICS * SUBTOPICS, n)
     topic = subs // SUBTOPICS
     t_cent = rng.standard_normal((TOPICS, DIMS)).astype(np.float32)
     s_cent = rng.standard_normal((TOPICS * SUBTOPICS, DIMS)).astype(np.float32)
     vectors = np.empty((n, DIMS), dtype=np.float32)
-    for a in range(0, n, 50_000):
-        b = min(n, a + 50_000)
+    for a in range(0, n, BLOCK):
+        b = min(n, a + BLOCK)
         v = 0.6 * t_cent[topic[a:b]] + 0.5 * s_cent[subs[a:b]] \
             + rng.standard_normal((b - a, DIMS)).astype(np.float32)
         vectors[a:b] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    general = [word(i, "g") for i in range(GENERAL)]
-    t_words = [[word(t * TOPIC_WORDS + i, "t") for i in range(TOPIC_WORDS)] for t in range(TOPICS)]
-    s_words = [[word(s * SUB_WORDS + i, "s") for i in range(SUB_WORDS)]
-               for s in range(TOPICS * SUBTOPICS)]
+    # One vocabulary: general words, then each topic's, then each subtopic's.
+    vocab = np.array([word(i, "g") for i in range(GENERAL)]
+                     + [word(i, "t") for i in range(TOPICS * TOPIC_WORDS)]
+                     + [word(i, "s") for i in range(TOPICS * SUBTOPICS * SUB_WORDS)],
+                     dtype=object)
+    t_base, s_base = GENERAL, GENERAL + TOPICS * TOPIC_WORDS
     zipf = 1.0 / np.arange(1, GENERAL + 1)
     zipf /= zipf.sum()
     titles, texts = [], []
-    for i in range(n):
-        s, t = int(subs[i]), int(topic[i])
-        own_s, own_t = s_words[s], t_words[t]
-        title = [own_s[j] for j in rng.integers(0, SUB_WORDS, 4)] + \
-            [own_t[j] for j in rng.integers(0, TOPIC_WORDS, 2)] + \
-            [general[j] for j in rng.choice(GENERAL, 2, p=zipf)]
-        kind = rng.random(160)
-        gen = rng.choice(GENERAL, 160, p=zipf)
-        ts, ss = rng.integers(0, TOPIC_WORDS, 160), rng.integers(0, SUB_WORDS, 160)
-        words = [own_s[ss[j]] if k < 0.15 else own_t[ts[j]] if k < 0.35 else general[gen[j]]
-                 for j, k in enumerate(kind.tolist())]
-        sentences = [" ".join(words[j:j + 20]) for j in range(0, 160, 20)]
-        head = " ".join(title).capitalize()
-        titles.append(head)
-        texts.append(head + ". " + ". ".join(sentences) + ".")
+    for a in range(0, n, BLOCK):
+        b = min(n, a + BLOCK)
+        s, t = subs[a:b, None], topic[a:b, None]
+        head = np.hstack([s_base + s * SUB_WORDS + rng.integers(0, SUB_WORDS, (b - a, 4)),
+                          t_base + t * TOPIC_WORDS + rng.integers(0, TOPIC_WORDS, (b - a, 2)),
+                          rng.choice(GENERAL, (b - a, 2), p=zipf)])
+        kind = rng.random((b - a, words))
+        body = np.where(kind < 0.15, s_base + s * SUB_WORDS
+                        + rng.integers(0, SUB_WORDS, (b - a, words)),
+                        np.where(kind < 0.35, t_base + t * TOPIC_WORDS
+                                 + rng.integers(0, TOPIC_WORDS, (b - a, words)),
+                                 rng.choice(GENERAL, (b - a, words), p=zipf)))
+        for title_ids, body_ids in zip(vocab[head].tolist(), vocab[body].tolist(), strict=True):
+            title = " ".join(title_ids).capitalize()
+            sentences = [" ".join(body_ids[j:j + 20]) for j in range(0, words, 20)]
+            titles.append(title)
+            texts.append(title + ". " + ". ".join(sentences) + ".")
     return vectors, titles, texts, topic
 
 
@@ -122,14 +137,31 @@ def child(args: argparse.Namespace) -> None:
     from paperatlas.organize.cluster import LeidenClusterer
     from paperatlas.records.trees import TreeSettings
 
-    vectors, titles, texts, topic = synthetic(args.child, args.seed)
+    watch = StageWatch() if args.stages else None
+    if watch:
+        watch.start()
+        watch.enter("generate")
+    vectors, titles, texts, topic = synthetic(args.child, args.seed, args.words)
     corpus = Corpus(list(range(1, args.child + 1)), vectors, titles, texts)
     rss_corpus = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     options: dict[str, Any] = {}
+    build_options: dict[str, Any] = {}
     if args.ann_min and "ann_min" in inspect.signature(LeidenClusterer).parameters:
         options["ann_min"] = args.ann_min
-    builder = TreeBuilder(TreeSettings(), clusterer=LeidenClusterer(**options))
+    if args.sample_max >= 0 and "sample_max" in inspect.signature(TreeBuilder).parameters:
+        build_options["sample_max"] = args.sample_max
+    builder = TreeBuilder(TreeSettings(), clusterer=LeidenClusterer(**options), **build_options)
     t0, c0 = time.perf_counter(), os.times()
+    if watch:
+        watch.enter("tokenize")
+        _ = corpus.tokens
+        watch.enter("phrases")
+        _ = corpus.phrases
+        for obj, name, stage in ((builder.labeler, "fit", "labeler fit"),
+                                 (builder.features, "fit", "features fit"),
+                                 (builder, "grow", "grow"), (builder, "link", "link"),
+                                 (builder, "_name_tree", "name")):
+            setattr(obj, name, staged(watch, stage, getattr(obj, name)))
     tree = builder.build("scale", corpus)
     wall, c1 = time.perf_counter() - t0, os.times()
     cpu = (c1.user + c1.system + c1.children_user + c1.children_system) - \
@@ -139,15 +171,18 @@ def child(args: argparse.Namespace) -> None:
                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                "corpus_rss_mb": rss_corpus / 1024, "nodes": len(tree.nodes),
-               "first_level": levels, "topic": topic.tolist()}, sys.stdout)
+               "first_level": levels, "topic": topic.tolist(),
+               "stages": watch.stop() if watch else {}}, sys.stdout)
 
 
-def run(size: int, seed: int, src: Path | None, ann_min: int = 0) -> dict[str, Any]:
+def run(size: int, args: argparse.Namespace, src: Path | None, ann_min: int = 0,
+        sample_max: int = -1) -> dict[str, Any]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, __file__, "--child", str(size), "--seed", str(seed),
-           "--ann-min", str(ann_min)]
+    cmd = [sys.executable, __file__, "--child", str(size), "--seed", str(args.seed),
+           "--ann-min", str(ann_min), "--words", str(args.words),
+           "--sample-max", str(sample_max)] + (["--stages"] if args.stages else [])
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
@@ -155,6 +190,10 @@ def run(size: int, seed: int, src: Path | None, ann_min: int = 0) -> dict[str, A
     print(f"{'before' if src else 'after'} {size}: {out['wall_s']:.1f} s wall, "
           f"{out['cpu_s']:.1f} s CPU, {out['peak_rss_mb']:.0f} MB peak", file=sys.stderr,
           flush=True)
+    for stage, fig in out.get("stages", {}).items():
+        print(f"  {stage:>13}: {fig['seconds']:7.1f} s, peak RSS {fig['peak_rss_mb']:6.0f} MB, "
+              f"peak PSS with workers {fig['peak_pss_mb']:6.0f} MB, "
+              f"RSS after {fig['end_rss_mb']:6.0f} MB", file=sys.stderr, flush=True)
     return out
 
 
@@ -164,9 +203,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 100_000])
     parser.add_argument("--before-max", type=int, default=200_000,
                         help="build the 'before' code only up to this size")
-    parser.add_argument("--nmi-size", type=int, default=50_000)
+    parser.add_argument("--nmi-size", type=int, default=0,
+                        help="compare the first level with the unsampled build at this size")
+    parser.add_argument("--exact-knn", action="store_true",
+                        help="the reference build uses the exact kNN graph too")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--stages", action="store_true",
+                        help="sample memory by stage (bench/tree_stages.py)")
+    parser.add_argument("--words", type=int, default=160, help="words of abstract per paper")
+    parser.add_argument("--sample-max", type=int, default=-1,
+                        help="TreeBuilder's sample_max for the 'after' builds (default: its own)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ann-min", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -178,8 +225,8 @@ def main() -> None:
     src = args.before / "src" if args.before else None
     rows = []
     for size in args.sizes:
-        before = run(size, args.seed, src) if src and size <= args.before_max else None
-        after = run(size, args.seed, None)
+        before = run(size, args, src) if src and size <= args.before_max else None
+        after = run(size, args, None, sample_max=args.sample_max)
         rows.append((size, before, after))
     lines = ["| papers | wall s before | wall s after | ratio | CPU s before | CPU s after "
              "| ratio | peak RSS MB before | after | ratio | workers' peak MB before | after |",
@@ -193,21 +240,27 @@ def main() -> None:
                      + ("" if b is None else f"{b['worker_peak_rss_mb']:.0f}") + " | "
                      + f"{a['worker_peak_rss_mb']:.0f} |")
     figures: dict[str, Any] = {}
-    exact = next((b for s, b, _ in rows if s == args.nmi_size and b), None)
-    ann = next((a for s, _, a in rows if s == args.nmi_size), None)
-    if exact is None and ann is not None:  # no "before": the exact build of this code
-        exact = run(args.nmi_size, args.seed, None, ann_min=10**9)
-    if exact and ann:
-        figures = {"nmi_ann_vs_exact": nmi(exact["first_level"], ann["first_level"]),
-                   "nmi_exact_vs_truth": nmi(exact["topic"], exact["first_level"]),
-                   "nmi_ann_vs_truth": nmi(ann["topic"], ann["first_level"]),
-                   "unassigned_ann": sum(x < 0 for x in ann["first_level"])}
+    if args.nmi_size:
+        # The build under test (the "after" one at that size) against this code's build
+        # without sampling (and, with --exact-knn, without the approximate graph).
+        test = next((a for s, _, a in rows if s == args.nmi_size), None) or \
+            run(args.nmi_size, args, None, sample_max=args.sample_max)
+        exact = run(args.nmi_size, args, None, sample_max=0,
+                    ann_min=10**9 if args.exact_knn else 0)
+        figures = {"nmi_vs_reference": nmi(exact["first_level"], test["first_level"]),
+                   "nmi_reference_vs_truth": nmi(exact["topic"], exact["first_level"]),
+                   "nmi_test_vs_truth": nmi(test["topic"], test["first_level"]),
+                   "unassigned": sum(x < 0 for x in test["first_level"]),
+                   "reference": {k: v for k, v in exact.items()
+                                 if k not in ("first_level", "topic")}}
         lines.append("")
-        lines.append(f"First-level NMI at {args.nmi_size}: approximate vs exact "
-                     f"{figures['nmi_ann_vs_exact']:.3f}; vs the true topics: exact "
-                     f"{figures['nmi_exact_vs_truth']:.3f}, approximate "
-                     f"{figures['nmi_ann_vs_truth']:.3f}; papers without a topic: "
-                     f"{figures['unassigned_ann']}.")
+        lines.append(f"First-level NMI at {args.nmi_size} (sample_max {args.sample_max}) "
+                     f"against the build without sampling"
+                     f"{' or approximate graph' if args.exact_knn else ''}: "
+                     f"{figures['nmi_vs_reference']:.3f}; vs the true topics: reference "
+                     f"{figures['nmi_reference_vs_truth']:.3f}, tested "
+                     f"{figures['nmi_test_vs_truth']:.3f}; papers without a topic: "
+                     f"{figures['unassigned']}.")
     print("\n".join(lines))
     if args.out:
         meta = {"python": platform.python_version(), "cpus": os.cpu_count(),

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from paperatlas import Library
+from paperatlas.organize.base import Corpus
+from paperatlas.organize.builder import TreeBuilder
 from paperatlas.organize.cluster import LeidenClusterer
 from paperatlas.organize.features import normalize_rows
 from paperatlas.organize.knn import ann_graph, knn_graph
@@ -79,3 +82,43 @@ def test_a_build_on_the_approximate_graph_agrees_with_the_exact_build(tmp_path: 
     keys = sorted(papers)
     agreement = normalized_mutual_info_score([a[p] for p in keys], [b[p] for p in keys])
     assert agreement >= 0.9, agreement
+
+
+def toy_corpus(n: int, k: int, seed: int = 0) -> tuple[Corpus, np.ndarray]:
+    """``n`` papers of ``k`` topics: clustered vectors, and texts of each topic's words."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n)
+    centers = rng.standard_normal((k, 48))
+    vectors = normalize_rows(centers[truth] + 2.2 * rng.standard_normal((n, 48)))
+    own = [[f"{chr(97 + t)}{w}word" for w in "abcdefghijkl"] for t in range(k)]
+    common = [f"common{w}" for w in "abcdefghijklmnopqrst"]
+    texts = [" ".join(rng.choice(own[t], 12).tolist() + rng.choice(common, 20).tolist())
+             for t in truth.tolist()]
+    titles = [" ".join(rng.choice(own[t], 4).tolist()) for t in truth.tolist()]
+    return Corpus(list(range(1, n + 1)), vectors, titles, texts), truth
+
+
+def test_a_sampled_root_split_places_every_paper_and_agrees_with_the_exact_split() -> None:
+    corpus, truth = toy_corpus(3000, 6)
+    settings = TreeSettings(max_depth=1)
+    exact = TreeBuilder(settings, sample_max=0).build("exact", corpus)
+    sampled = TreeBuilder(TreeSettings(max_depth=1), sample_max=600).build("sampled", corpus)
+    again = TreeBuilder(TreeSettings(max_depth=1), sample_max=600).build("sampled", corpus)
+    assert sampled.all_papers() == set(corpus.ids)  # every paper has a topic
+    assert {i: (n.parent, n.papers, n.label) for i, n in sampled.nodes.items()} == \
+        {i: (n.parent, n.papers, n.label) for i, n in again.nodes.items()}  # one seed, one tree
+    a, b = first_level(exact), first_level(sampled)
+    assert set(a) == set(b) == set(corpus.ids)
+    agreement = normalized_mutual_info_score([a[p] for p in corpus.ids],
+                                             [b[p] for p in corpus.ids])
+    assert agreement >= 0.9, agreement
+    truth_of = dict(zip(corpus.ids, truth.tolist(), strict=True))
+    gold = [truth_of[p] for p in corpus.ids]
+    exact_nmi = normalized_mutual_info_score(gold, [a[p] for p in corpus.ids])
+    sampled_nmi = normalized_mutual_info_score(gold, [b[p] for p in corpus.ids])
+    assert sampled_nmi >= exact_nmi - 0.02, (sampled_nmi, exact_nmi)
+
+
+def test_sample_max_is_checked() -> None:
+    with pytest.raises(ValueError, match=r"sample_max must be 0 .* at least 100"):
+        TreeBuilder(TreeSettings(), sample_max=50)

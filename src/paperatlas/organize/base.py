@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .parallel import release_memory
 from .phrases import PhraseCounts, Tokens, count_tokens, phrase_min_df, tokenize
 
 #: Words that say nothing about a topic in a paper abstract.
@@ -70,8 +71,12 @@ class Corpus:
     def phrases(self) -> PhraseCounts:
         """Counts of 1-3 word phrases per paper (titles count three times), counted once
         for every stage; phrases of fewer than :func:`~.phrases.phrase_min_df` papers are
-        left out (two below 150,000 papers; one, in a corpus of fewer than four)."""
-        return self.count(3)
+        left out (two below 150,000 papers; one, in a corpus of fewer than four). The
+        tokens are let go once these are counted (nothing else reads them)."""
+        counts = self.count(3)
+        self.__dict__.pop("tokens", None)
+        release_memory()
+        return counts
 
     @cached_property
     def words(self) -> PhraseCounts:

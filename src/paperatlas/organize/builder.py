@@ -12,13 +12,25 @@ from .base import Clusterer, Corpus, Featurizer, Group, Labeler
 from .cluster import LeidenClusterer
 from .features import CombinedFeatures, normalize_rows
 from .label import KeywordLabeler
-from .parallel import default_workers, fork_map, one_blas_thread, threads, using_threads
+from .parallel import (
+    default_workers,
+    fork_map,
+    one_blas_thread,
+    release_memory,
+    threads,
+    using_threads,
+)
+from .sampled import SAMPLE_MAX, attach, check_sample_max, sample
 
 REPRESENTATIVES = 5
 GROUP_TITLES = 30
 #: Subtrees are grown in worker processes only under a node of at least this many papers
 #: (a fork costs tens of milliseconds; smaller builds take less than that).
 PARALLEL_MIN = 2000
+#: A node's centroid is summed this many papers at a time above this many (none copied).
+CENTROID_CHUNK = 65_536
+#: After a split of this many papers, freed memory goes back to the system.
+RELEASE_MIN = 10_000
 
 
 @dataclass
@@ -34,7 +46,8 @@ class TreeBuilder:
 
     def __init__(self, settings: TreeSettings, *, features: Featurizer | None = None,
                  clusterer: Clusterer | None = None, labeler: Labeler | None = None,
-                 workers: int | None = None, parallel_min: int = PARALLEL_MIN) -> None:
+                 workers: int | None = None, parallel_min: int = PARALLEL_MIN,
+                 sample_max: int = SAMPLE_MAX) -> None:
         self.settings = settings
         self.features = features or CombinedFeatures()
         self.clusterer = clusterer or LeidenClusterer()
@@ -42,6 +55,8 @@ class TreeBuilder:
         #: Processes (and threads) a build may use; the tree does not depend on it.
         self.workers = default_workers() if workers is None else max(1, workers)
         self.parallel_min = parallel_min
+        #: A node of more papers is split on a seeded sample of this many (0: never).
+        self.sample_max = check_sample_max(sample_max)
         self._fit_on: Corpus | None = None  # the corpus the stages last saw
 
     def prepare(self, corpus: Corpus) -> None:
@@ -106,10 +121,18 @@ class TreeBuilder:
         s = self.settings
         if len(rows) < 3 * s.min_size:
             return [rows]
-        feats = self.features.features(corpus.vectors[rows], [corpus.texts[r] for r in rows],
-                                       rows=rows if self._fit_on is corpus else None)
+        split, rest = rows, None
+        if self.sample_max and len(rows) > self.sample_max:  # cluster a sample, attach the rest
+            split, rest = sample(rows, self.sample_max, s.seed)
+        feats = self.features.features(corpus.vectors[split], [corpus.texts[r] for r in split],
+                                       rows=split if self._fit_on is corpus else None)
         labels = self.clusterer.split(feats, max_children=s.max_children, min_size=s.min_size,
                                       seed=s.seed)
+        del feats
+        if len(split) >= RELEASE_MIN:
+            release_memory()  # before the subtrees' workers fork
+        if rest is not None:
+            labels = attach(corpus.vectors, rows, rest, labels)
         count = int(labels.max()) + 1 if len(labels) else 0
         return [[rows[i] for i in np.flatnonzero(labels == c)] for c in range(count)]
 
@@ -148,10 +171,9 @@ class TreeBuilder:
             if not len(rows):
                 node.centroid, node.representative = None, []
                 continue
-            members = corpus.vectors[rows]
-            cent = normalize_rows(members.mean(axis=0, keepdims=True))[0]
+            cent, scores = _centroid(corpus.vectors, rows)
             node.centroid = list(map(round, cent.tolist(), repeat(6)))
-            best = np.argsort(-(members @ cent), kind="stable")[:REPRESENTATIVES]
+            best = np.argsort(-scores, kind="stable")[:REPRESENTATIVES]
             node.representative = [corpus.ids[rows[i]] for i in best]
 
     # -- label ------------------------------------------------------------------------
@@ -228,6 +250,22 @@ class _Subtrees:
             parts = [own] + [self.rows(c) for c in self.kids.get(node_id, [])]
             self._rows[node_id] = np.unique(np.concatenate(parts))
         return self._rows[node_id]
+
+
+def _centroid(vectors: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The normalized mean of some rows of ``vectors``, and each row's dot product with it;
+    read :data:`CENTROID_CHUNK` rows at a time when there are more (no copy of them all)."""
+    if len(rows) <= CENTROID_CHUNK:
+        members = vectors[rows]
+        cent = normalize_rows(members.mean(axis=0, keepdims=True))[0]
+        return cent, members @ cent
+    parts = range(0, len(rows), CENTROID_CHUNK)
+    total = np.zeros(vectors.shape[1], dtype=np.float64)
+    for start in parts:
+        total += vectors[rows[start:start + CENTROID_CHUNK]].sum(axis=0, dtype=np.float64)
+    cent = normalize_rows((total / len(rows))[None, :])[0]
+    return cent, np.concatenate([vectors[rows[start:start + CENTROID_CHUNK]] @ cent
+                                 for start in parts])
 
 
 def _grow_task(shared: tuple[TreeBuilder, Corpus], item: tuple[list[int], int]) -> Branch:

@@ -22,6 +22,8 @@ from .features import normalize_rows
 from .phrases import WORD
 
 PhraseEmbed = Callable[[list[str]], np.ndarray]
+#: From this many papers on, no phrases x papers copy of the counts is kept.
+BY_PHRASE_MAX = 150_000
 
 
 def ctfidf(counts: Any) -> Any:
@@ -103,7 +105,10 @@ class KeywordLabeler(Labeler):
             self._idf = np.log((1 + len(corpus.ids)) / (1 + df)) + 1.0
             self._boost = np.where(counts.words > 1, 2.0, 1.0)
         if self.phrase_vectors == "papers":
-            self._by_phrase = counts.matrix.T.tocsr()
+            # A large corpus's phrase columns are read from the papers' matrix when asked
+            # for (no transposed copy of it; the same weights).
+            small = len(corpus.ids) < BY_PHRASE_MAX
+            self._by_phrase = counts.matrix.T.tocsr() if small else None
             self._paper_vectors = corpus.vectors
             self._column = {}  # filled with the candidates' columns
         self._casing = _casing(corpus.titles)
@@ -184,7 +189,9 @@ class KeywordLabeler(Labeler):
         if missing and self.embed is not None:
             found = np.asarray(self.embed(missing))
         elif missing and self._paper_vectors is not None:
-            weights = self._by_phrase[[self._column[p] for p in missing]]
+            columns = [self._column[p] for p in missing]
+            weights = self._by_phrase[columns] if self._by_phrase is not None else \
+                self._matrix[:, columns].T
             found = normalize_rows(np.asarray(weights @ self._paper_vectors))
         else:
             found = np.zeros((len(missing), 0), dtype=np.float32)

@@ -244,6 +244,19 @@ def _parent_death_signal(signum: int) -> bool:
     return bool(prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0)
 
 
+def release_memory() -> None:
+    """Hand the memory freed so far back to the system (glibc's ``malloc_trim``): freed
+    blocks below glibc's mmap threshold, which grows with the largest array freed, else
+    stay resident, and a forked worker would copy the pages it reuses."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def _flush_std_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         with suppress(Exception):

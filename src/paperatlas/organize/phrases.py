@@ -74,7 +74,9 @@ def _token_ids(segments: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
     pieces = []
     for local, vocab in fork_map(_part_ids, joined, parts, len(parts)):
         pieces.append(np.array([add(t, len(table)) for t in vocab], dtype=np.int32)[local])
+    del joined
     ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    del pieces
     if "\x00" not in table:
         return ids, list(table), np.zeros(len(ids), dtype=np.int32)
     sep = table.pop("\x00")  # drop the separators; later ids move down by one
@@ -97,11 +99,21 @@ def _parts(joined: str, count: int) -> list[tuple[int, int]]:
 
 
 def _part_ids(joined: str, span: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
-    """The tokens of one span as ids local to it, and the token of each id."""
+    """The tokens of one span as ids local to it, and the token of each id; read
+    :data:`PARALLEL_CHARS` characters at a time (cut at a NUL), so that no list holds
+    more than their tokens."""
     table: dict[str, int] = {}
     add = table.setdefault
-    ids = [add(t, len(table)) for t in _SPLIT.findall(joined, span[0], span[1])]
-    return np.array(ids, dtype=np.int32), list(table)
+    pieces = []
+    begin, end = span
+    while begin < end:
+        stop = joined.find("\x00", min(begin + PARALLEL_CHARS, end), end)
+        stop = end if stop < 0 else stop
+        pieces.append(np.array([add(t, len(table)) for t in _SPLIT.findall(joined, begin, stop)],
+                               dtype=np.int32))
+        begin = stop
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    return ids, list(table)
 
 
 @dataclass
@@ -213,14 +225,15 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
 
 @dataclass
 class _Chunk:
-    """The tokens of some papers (their titles, then their texts) and, between phrase
-    lengths, each position's rank of the phrase counted there (-1: none) and whether it
-    was kept, and whether its word was."""
+    """The tokens of some papers (their titles, then their texts: views of the corpus's
+    arrays, joined only while the chunk is worked on) and, between phrase lengths, each
+    position's rank of the phrase counted there (-1: none) and whether it was kept, and
+    whether its word was: six bytes a token held between lengths."""
 
-    ids: np.ndarray
-    segment: np.ndarray
-    doc: np.ndarray  # the chunk's paper of each token
-    weight: np.ndarray
+    tokens: Tokens
+    cut: tuple[int, int, int, int]  # token spans of the chunk's titles and texts
+    start: int  # the chunk's first paper
+    title_weight: float
     papers: int
     alive: np.ndarray
     word_alive: np.ndarray
@@ -231,30 +244,53 @@ class _Chunk:
     @classmethod
     def of(cls, tokens: Tokens, start: int, stop: int, breaks: np.ndarray,
            title_weight: int) -> _Chunk:
-        n, seg = tokens.papers, tokens.segment
-        cut = np.searchsorted(seg, [start, stop, n + start, n + stop])
-        ids = np.concatenate([tokens.ids[cut[0]:cut[1]], tokens.ids[cut[2]:cut[3]]])
-        segment = np.concatenate([seg[cut[0]:cut[1]], seg[cut[2]:cut[3]]]).astype(np.int32)
-        titles = int(cut[1] - cut[0])
-        weight = np.ones(len(ids), dtype=np.float32)
-        weight[:titles] = float(title_weight)
+        n = tokens.papers
+        a, b, c, d = np.searchsorted(tokens.segment, [start, stop, n + start, n + stop]).tolist()
+        chunk = cls(tokens, (a, b, c, d), start, float(title_weight), stop - start,
+                    np.zeros(0, dtype=bool), np.zeros(0, dtype=bool),
+                    np.zeros(0, dtype=np.int32))
+        ids = chunk.ids
         ok = ~breaks[ids] if len(ids) else np.zeros(0, dtype=bool)
-        return cls(ids.astype(np.int32), segment, (segment % n - start).astype(np.int32),
-                   weight, stop - start, ok, ok, np.zeros(0, dtype=np.int32))
+        chunk.alive = chunk.word_alive = ok
+        return chunk
+
+    def _joined(self, array: np.ndarray) -> np.ndarray:
+        a, b, c, d = self.cut
+        return np.concatenate([array[a:b], array[c:d]])
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._joined(self.tokens.ids)
+
+    @property
+    def segment(self) -> np.ndarray:
+        return self._joined(self.tokens.segment)
+
+    def doc(self, at: np.ndarray) -> np.ndarray:
+        """The chunk's paper of the tokens at ``at``."""
+        doc: np.ndarray = (self.segment[at] % self.tokens.papers - self.start)
+        return doc.astype(np.int32)
+
+    def weight(self, at: np.ndarray) -> np.ndarray:
+        """The weight of the tokens at ``at`` (titles' tokens come first)."""
+        titles = self.cut[1] - self.cut[0]
+        return np.where(at < titles, np.float32(self.title_weight), np.float32(1.0))
 
     def positions(self, length: int) -> np.ndarray:
         """Where a phrase of ``length`` words may start."""
         if length == 1:
             return np.flatnonzero(self.alive)
-        same = self.segment[length - 1:] == self.segment[: len(self.segment) - length + 1]
+        segment = self.segment
+        same = segment[length - 1:] == segment[: len(segment) - length + 1]
         return np.flatnonzero(self.alive[:-1] & self.word_alive[length - 1:] & same)
 
     def keys(self, length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Where a phrase of ``length`` words may start here, and its key there."""
         at = self.positions(length)
+        ids = self.ids
         if length == 1:
-            return at, self.ids[at].astype(np.int64)
-        return at, self.rank[at].astype(np.int64) * size + self.ids[at + length - 1]
+            return at, ids[at].astype(np.int64)
+        return at, self.rank[at].astype(np.int64) * size + ids[at + length - 1]
 
     def found(self, length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         """The distinct keys of the phrases of ``length`` words here (sorted), and the
@@ -262,8 +298,8 @@ class _Chunk:
         at, keys = self.keys(length, size)
         local, inverse = np.unique(keys, return_inverse=True)
         inverse = inverse.ravel().astype(np.int32)
-        self.pending = (at, local, inverse)
-        seen = sparse_matrix((np.ones(len(at), dtype=np.float32), (self.doc[at], inverse)),
+        self.pending = (at.astype(np.int32), local, inverse)
+        seen = sparse_matrix((np.ones(len(at), dtype=np.float32), (self.doc(at), inverse)),
                              (self.papers, len(local)))
         return local, np.bincount(seen.indices, minlength=len(local))
 
@@ -274,7 +310,8 @@ class _Chunk:
         at, local, inverse = self.pending
         self.pending = (at[:0], local[:0], inverse[:0])
         rank = np.searchsorted(uniq, local).astype(np.int32)[inverse]
-        self.rank = np.full(max(0, len(self.ids) - length + 1), -1, dtype=np.int32)
+        a, b, c, d = self.cut
+        self.rank = np.full(max(0, b - a + d - c - length + 1), -1, dtype=np.int32)
         self.rank[at] = rank
         alive = np.zeros(len(self.rank), dtype=bool)
         alive[at] = is_kept[rank]
@@ -282,7 +319,8 @@ class _Chunk:
         if length == 1:
             self.word_alive = alive
         hit = is_kept[rank]
-        return sparse_matrix((self.weight[at[hit]], (self.doc[at[hit]], new_column[rank[hit]])),
+        at = at[hit]
+        return sparse_matrix((self.weight(at), (self.doc(at), new_column[rank[hit]])),
                              (self.papers, width))
 
 
