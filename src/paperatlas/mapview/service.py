@@ -19,6 +19,9 @@ from .topics import first_level
 
 __all__ = ["MapService", "first_level"]
 
+#: The most points :meth:`MapService.view` lists (a key and a title each, as Python objects).
+JSON_LIMIT = 250_000
+
 
 class MapService:
     """The map of one library: one point per paper with a vector, from one fitted
@@ -107,6 +110,11 @@ class MapService:
             raise PreconditionError("this library has no map yet: build one with "
                                 "`paperatlas map build`")
         collection_id = self.store.collections.require(collection)
+        if (n := self.store.maps.count()) > JSON_LIMIT and (
+                collection_id is None or self.store.maps.scope_size(collection_id) > JSON_LIMIT):
+            raise PreconditionError(
+                f"the map has {n:,} points, more than the {JSON_LIMIT:,} a whole listing gives: "
+                "read it in windows (lib.map.window, GET /api/map/points)")
         legend: list[MapTopic] = []
         rows = self.store.maps.points(collection_id)
         ids = np.array([r[0] for r in rows], dtype=np.int64)

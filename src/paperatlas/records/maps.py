@@ -112,8 +112,11 @@ class MapWindow:
     sample of its part of the map, and a window of a smaller part (a zoom) holds every
     point that the larger one showed there, and more. ``complete``: no point of the box is
     left out. ``x``, ``y`` (float32), ``paper`` (paper ids, uint32) and ``topic`` (int16, an
-    index into ``legend``; -1 none) are row-aligned.
+    index into ``legend``; -1 none) are row-aligned; its JSON leaves them out (they travel
+    as binary arrays, see ``web/mapbin.py``).
     """
+
+    json_computed: ClassVar[tuple[str, ...]] = ("count",)
 
     method: str
     model: str
@@ -125,11 +128,11 @@ class MapWindow:
     box: tuple[float, float, float, float]
     budget: int
     complete: bool
-    x: np.ndarray
-    y: np.ndarray
-    paper: np.ndarray
-    topic: np.ndarray
-    legend: list[MapTopic] = field(default_factory=list)
+    x: np.ndarray = field(metadata=json_field(omit=True))
+    y: np.ndarray = field(metadata=json_field(omit=True))
+    paper: np.ndarray = field(metadata=json_field(omit=True))
+    topic: np.ndarray = field(metadata=json_field(omit=True))
+    legend: list[MapTopic] = field(default_factory=list, metadata=json_field(key="topics"))
 
     @property
     def count(self) -> int:

@@ -11,8 +11,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from ..bounds import MAX_ID, MAX_LIST, MAX_OFFSET
+from ..errors import InvalidOptionError
+from ..mapview.reader import MAX_BUDGET
 from ..records.serialize import to_json
-from . import present
+from . import mapbin, present
 from .context import context
 from .search_form import SearchForm
 
@@ -131,3 +133,51 @@ def map_points(request: Request, collection: Collection = None,
         body = gzip.compress(body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type="application/json", headers=headers)
+
+
+Coord = Annotated[float | None, Query(ge=-1e6, le=1e6, allow_inf_nan=False,
+                                      description="A map coordinate (the map spans [0, 1] "
+                                      "on its longer axis).")]
+
+
+@router.get("/map/points", tags=["map"], responses={
+    **ERRORS, 200: {"content": {"application/octet-stream": {}},
+                    "description": "The window as typed arrays (layout: below)."}})
+def map_window(request: Request, collection: Collection = None,
+               tree: Annotated[str | None, Query(description="Colour by this tree's "
+                                                 "first-level topics.")] = None,
+               x0: Coord = None, y0: Coord = None, x1: Coord = None, y1: Coord = None,
+               budget: Annotated[int, Query(ge=1, le=MAX_BUDGET, description="The most "
+                                            "points to send.")] = 200_000) -> Response:
+    """The points of a box of the map (``x0``, ``y0``, ``x1``, ``y1``; none: the whole map),
+    at most ``budget`` of them: those lowest in a fixed random rank, so a uniform sample of
+    the box, and a smaller box (a zoom) shows every point a larger one showed there.
+    Binary, little-endian: ``PAM1``, a uint32 header length ``H``, a JSON header (the
+    window's fields, ``count``, ``complete``, ``topics`` and ``columns``), then ``count``
+    float32 x, float32 y, uint32 paper ids and int16 topic indexes. Titles: ``/api/map/paper``.
+    409 before `map build`."""
+    corners = (x0, y0, x1, y1)
+    box = None
+    if any(c is not None for c in corners):
+        if any(c is None for c in corners):
+            raise InvalidOptionError("box", ",".join("" if c is None else str(c)
+                                                     for c in corners),
+                                     ["all of x0, y0, x1, y1", "none of them"])
+        box = (float(x0 or 0), float(y0 or 0), float(x1 or 0), float(y1 or 0))
+    with context(request).library() as lib:
+        window = lib.map.window(collection=_blank(collection), tree=_blank(tree), box=box,
+                                budget=budget)
+    return Response(mapbin.pack(window), media_type="application/octet-stream",
+                    headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/map/paper", tags=["map"], responses=ERRORS)
+def map_paper(request: Request,
+              id: Annotated[int | None, Query(ge=0, le=MAX_ID,
+                                              description="A paper id of a point.")] = None,
+              x: Coord = None, y: Coord = None, collection: Collection = None,
+              ) -> dict[str, Any]:
+    """The paper of a point (``id``, as ``/api/map/points`` sends), or the one nearest to
+    ``x``, ``y`` (of a collection): ``id``, ``key``, ``title``, ``year``, ``x``, ``y``."""
+    with context(request).library() as lib:
+        return to_json(lib.map.paper(id, x=x, y=y, collection=_blank(collection)))
