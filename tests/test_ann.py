@@ -271,3 +271,34 @@ def test_search_results_match_exact_search(tmp_path: Path) -> None:
     assert [h.key for h in exact.search.similar([similar.query], limit=10).hits] == [
         h.key for h in similar.hits]
     exact.close()
+
+
+def test_update_reads_a_copy_only_to_add_and_never_beside_a_rebuild() -> None:
+    rng = np.random.default_rng(3)
+    vectors = np.stack([unit(rng) for _ in range(200)])
+    ids = np.arange(1, 201, dtype=np.int64)
+
+    def rows(at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return ids[at], vectors[at], vectors[at]
+
+    mapped, _ = ann.updated(None, model="m", seq=1, ids=ids[:150], rows=rows, dim=32,
+                            changed=[])
+    copies: list[int] = []
+
+    def editable() -> ann.AnnIndex:
+        copies.append(1)
+        copy, _ = ann.updated(None, model="m", seq=1, ids=ids[:150], rows=rows, dim=32,
+                              changed=[])
+        return copy
+
+    same, report = ann.updated(mapped, model="m", seq=2, ids=ids[:150], rows=rows, dim=32,
+                               changed=[], editable=editable)
+    assert same is mapped and copies == [] and report.added == 0
+    grown, report = ann.updated(mapped, model="m", seq=3, ids=ids, rows=rows, dim=32,
+                                changed=[], editable=editable)
+    assert grown is not mapped and copies == [1] and report.added == 50
+    assert not report.rebuilt and grown.entries == 200
+    vectors[:60] = np.stack([unit(rng) for _ in range(60)])  # 60 of 200 re-embedded
+    rebuilt, report = ann.updated(grown, model="m", seq=4, ids=ids, rows=rows, dim=32,
+                                  changed=ids[:60].tolist(), editable=editable)
+    assert report.rebuilt and copies == [1] and rebuilt.entries == 200

@@ -223,12 +223,18 @@ def remove(folder: Path) -> None:
 
 
 def updated(current: AnnIndex | None, *, model: str, seq: int, ids: np.ndarray,
-            rows: Rows, dim: int, changed: list[int],
-            rebuild: bool = False) -> tuple[AnnIndex, AnnReport]:
+            rows: Rows, dim: int, changed: list[int], rebuild: bool = False,
+            editable: Callable[[], AnnIndex | None] | None = None,
+            ) -> tuple[AnnIndex, AnnReport]:
     """The index brought up to ``seq`` for the papers ``ids`` (ascending; ``rows`` reads
     their vectors by position): papers without entries and ``changed`` papers whose vector
     differs get new entries; built again when asked, when the model or the dimension
-    differ, or when too many entries would be stale."""
+    differ, or when too many entries could be stale after adding.
+
+    ``current`` may be the memory-mapped index: it only decides what to add; ``editable``
+    then reads the copy that is added to (faiss cannot add to a mapped index). The copy is
+    read only when there is something to add and no rebuild is due, so a rebuild never
+    holds the old index in memory beside the new one."""
     if (rebuild or current is None or current.meta.model != model
             or current.meta.dim != dim):
         return _built(model, seq, ids, rows, dim)
@@ -238,10 +244,19 @@ def updated(current: AnnIndex | None, *, model: str, seq: int, ids: np.ndarray,
         held = current.vector_of(int(ids[at]))
         if held is None or not np.array_equal(held, rows(np.array([at]))[1][0]):
             todo[at] = True
+    stale = current.stale_entries(ids)
+    renewed = int(np.count_nonzero(todo & covered))
+    # at most two entries (paper and title) go stale per renewed paper; at least one
+    # entry is added per paper to do
+    if stale + 2 * renewed > STALE_LIMIT * (current.entries + int(todo.sum())):
+        return _built(model, seq, ids, rows, dim)
+    if todo.any():
+        copy = current if editable is None else editable()
+        if copy is None:
+            return _built(model, seq, ids, rows, dim)
+        current = copy
     added = _add(current, np.flatnonzero(todo), rows)
     stale = current.stale_entries(ids)
-    if stale > STALE_LIMIT * current.entries:
-        return _built(model, seq, ids, rows, dim)
     current.meta = replace(current.meta, seq=seq, stale=stale)
     return current, AnnReport(current.entries, added, stale, False)
 

@@ -234,8 +234,9 @@ class SqliteVectorStore(VectorStore):
         if self.count() < self.ann_min:
             ann.remove(self.folder)
             return AnnReport(0, 0, 0, False)
-        current = None if now.ann is None else AnnIndex.load(self.folder, mapped=False)
+        current = now.ann  # memory-mapped: read into memory only to be added to
         before = None if current is None else current.meta
+        folder = self.folder
         seq = self.store.search.state(STATE)[0]
         live = np.flatnonzero(now.alive)
         live = live[np.argsort(now.all_ids[live], kind="stable")]
@@ -245,7 +246,8 @@ class SqliteVectorStore(VectorStore):
         index, report = ann.updated(
             current, model=models[0], seq=seq, ids=ids, dim=now.dim, changed=changed,
             rows=lambda at: (ids[at], *now.vectors(live[at])),
-            rebuild=rebuild or current is None or current.meta.seq > seq)
+            rebuild=rebuild or current is None or current.meta.seq > seq,
+            editable=lambda: AnnIndex.load(folder, mapped=False))
         self._touched.clear()
         if index.dirty or index.meta != before:
             index.save(self.folder)
