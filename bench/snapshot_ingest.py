@@ -49,11 +49,7 @@ def generate(path: Path, n: int, seed: int = 17) -> int:
             base = rows[i % len(rows)]
             row: dict[str, Any] = dict(base)
             if made and rng.random() < 0.02:
-                ident, title, abstract = made[rng.randrange(len(made))]
-                row.update(id=ident, title=title, abstract=abstract,  # the same DOI as before
-                           doi=f"10.5555/arxiv.{ident}", **{"journal-ref": "Bench J. 1 (2024)"})
-                row["versions"] = [*base["versions"][:1],
-                                   {"version": "v9", "created": "Mon, 1 Jan 2024 00:00:00 GMT"}]
+                journal_version(row, *made[rng.randrange(len(made))])
                 dups += 1
             else:
                 block = i // 99_999  # ids of months from 1501 on, 99,999 a month
@@ -66,6 +62,15 @@ def generate(path: Path, n: int, seed: int = 17) -> int:
                     made.append((ident, title, abstract))
             fh.write(json.dumps(row, separators=(",", ":")) + "\n")
     return dups
+
+
+def journal_version(row: dict[str, Any], ident: str, title: str, abstract: str) -> None:
+    """Make ``row`` the journal version of an earlier line: the same id, title, abstract
+    and DOI, a ``journal-ref`` and a v9 version."""
+    row.update(id=ident, title=title, abstract=abstract, doi=f"10.5555/arxiv.{ident}",
+               **{"journal-ref": "Bench J. 1 (2024)"})
+    row["versions"] = [*row["versions"][:1],
+                       {"version": "v9", "created": "Mon, 1 Jan 2024 00:00:00 GMT"}]
 
 
 def ingest(db: Path, path: Path) -> subprocess.Popen[bytes]:
