@@ -282,5 +282,9 @@ def test_cli_map_build_and_info(mlib: Library) -> None:
     assert r.exit_code == 0 and "fitted on 60 papers, 60 on the map" in r.output, r.output
     r = run(main, [*db, "map", "build", "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["refitted"] is False
+    mlib.ingest([write_csv(mlib.path.parent / "in" / "new.csv", papers_of("ocean", 2))])
+    r = run(main, [*db, "map", "build"])  # embeds nothing: says what `index` would add
+    assert r.exit_code == 0 and "placed 0 papers" in r.output
+    assert "2 papers have no vector yet" in r.output and "paperatlas index" in r.output
     r = run(main, [*db, "map", "info", "--json"])
     assert json.loads(r.output)["points"] == 60

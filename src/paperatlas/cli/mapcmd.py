@@ -26,7 +26,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @pass_state
     def build(state: State, method: str | None, rebuild: bool, as_json: bool) -> None:
-        """Fit the map once; later runs place new papers on it without refitting."""
+        """Fit the map once; later runs place new papers on it without refitting. Maps the
+        papers that have vectors (`paperatlas index` makes them)."""
         report = state.library().map.build(method=method, rebuild=rebuild)
         if as_json:
             click.echo(json.dumps(to_json(report)))
@@ -34,6 +35,9 @@ def register(main: click.Group, state_type: type[State]) -> None:
         what = "fitted on" if report.refitted else "placed"
         click.echo(f"map ({report.method} of {report.model} vectors): {what} {report.placed} "
                    f"papers, {report.points} on the map ({report.seconds:.1f} s)")
+        if report.without_vectors:
+            click.echo(f"{report.without_vectors} papers have no vector yet and are not on the "
+                       "map: `paperatlas index` embeds them, the next `map build` places them")
 
     @map_.command()
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

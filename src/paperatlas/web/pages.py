@@ -166,7 +166,7 @@ def map_page(request: Request, collection: str = "", tree: str | None = None) ->
                       trees[0].name if trees else None)
     elif colour and colour not in {t.name for t in trees}:
         raise NotFoundError(f"no tree named {colour!r}")
-    api = "/api/map?" + urlencode({"collection": chosen or "", "tree": colour or ""})
+    query = urlencode({"collection": chosen or "", "tree": colour or ""})
     return ctx.render(request, "map.html", {
         "info": info, "collections": collections, "trees": trees, "collection": chosen,
-        "tree": colour, "api": api})
+        "tree": colour, "api": "/api/map?" + query, "points": "/api/map/points?" + query})
