@@ -50,9 +50,9 @@ def first_level_arrays(heads: Heads, papers: np.ndarray, nodes: np.ndarray,
     head_of = lookup[np.clip(nodes, 0, size - 1)]
     keep = (nodes >= 0) & (head_of >= 0)
     papers, nodes, scores, head_of = papers[keep], nodes[keep], scores[keep], head_of[keep]
-    pairs = np.unique(np.stack([head_of, papers], axis=1), axis=0) if len(papers) else (
-        np.zeros((0, 2), dtype=np.int64))
-    tops, members = np.unique(pairs[:, 0], return_counts=True)
+    width = int(papers.max()) + 1 if len(papers) else 1
+    pairs = np.unique(head_of * width + papers)  # distinct (topic, paper)
+    tops, members = np.unique(pairs // width, return_counts=True)
     count = dict(zip(tops.tolist(), members.tolist(), strict=True))
     order = sorted(count, key=lambda t: (heads[t][2] == UNSORTED, -count[t], t))
     best = np.lexsort((nodes, -scores, papers))

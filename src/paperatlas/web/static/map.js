@@ -34,6 +34,7 @@
   let frame = 0;
   const papers = new Map(); // paper id -> {key, title, year}, fetched on hover
   let detailTimer = 0, detailAbort = null;
+  let drawMs = 0; // how long the last frame took to draw
 
   // -- colours ------------------------------------------------------------------------
   function hsl(h, s, l) {
@@ -217,6 +218,7 @@
   function draw() {
     frame = 0;
     if (!meta || !width) return;
+    const began = performance.now();
     const W = canvas.width, H = canvas.height;
     const image = g.createImageData(W, H);
     const buf = new Uint32Array(image.data.buffer);
@@ -258,6 +260,7 @@
       g.strokeStyle = "#111827";
       g.stroke();
     }
+    drawMs = performance.now() - began;
   }
   const redraw = () => { if (!frame) frame = requestAnimationFrame(draw); };
 
@@ -491,6 +494,8 @@
   window.paperatlasMap = {
     count: () => (layers.length ? layers[0].n : 0),
     drawn: () => shown(),
+    drawMs: () => drawMs,
+    complete: () => (layers.length ? layers[0].complete : false),
     paper: (i) => layers[0].paper[i],
     pageXY: (i) => {
       const rect = canvas.getBoundingClientRect();
