@@ -202,6 +202,27 @@ def test_load_the_map_and_click_a_point(site: tuple[str, Library], page: Page) -
     shot(page, "09-paper-from-map")
 
 
+def test_the_map_draws_a_sample_then_a_zoom_s_detail(site: tuple[str, Library],
+                                                    page: Page) -> None:
+    base, _ = site
+    page.goto(base + "/map?budget=3")  # a first view of 3 points: a sample of the map
+    expect(page.locator("#map[data-state=ready]")).to_be_visible()
+    assert page.evaluate("window.paperatlasMap.count()") == 3
+    assert not page.evaluate("window.paperatlasMap.complete()")
+    x, y = page.evaluate("window.paperatlasMap.pageXY(0)")
+    with page.expect_response(lambda r: "/api/map/paper?id=" in r.url) as hovered:
+        page.mouse.move(x, y)  # the title is fetched on hover
+    assert hovered.value.status == 200
+    title = page.locator(".map-tip strong")
+    expect(title).to_have_text(hovered.value.json()["title"])
+    with page.expect_response(lambda r: "/api/map/points" in r.url and "x0=" in r.url) as got:
+        page.mouse.wheel(0, -600)  # a zoom fetches the points of its part once it settles
+    assert got.value.status == 200
+    assert got.value.headers["content-type"] == "application/octet-stream"
+    assert got.value.body()[:4] == b"PAM1"
+    assert page.evaluate("window.paperatlasMap.drawn()") >= 3
+
+
 def test_api_docs_render_offline(site: tuple[str, Library], page: Page) -> None:
     base, _ = site
     page.goto(base + "/docs")

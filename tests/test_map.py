@@ -259,6 +259,10 @@ def test_map_page(site: tuple[Library, TestClient]) -> None:
     plain = client.get("/map", params={"collection": "extra", "tree": ""})
     assert 'data-api="/api/map?collection=extra&amp;tree="' in plain.text
     assert client.get("/static/map.js").status_code == 200
+    assert 'data-points="/api/map/points?collection=&amp;tree=t"' in r.text
+    assert "data-budget" not in r.text
+    assert 'data-budget="5000"' in client.get("/map", params={"budget": 5000}).text
+    assert client.get("/map", params={"budget": 0}).status_code == 400
     for url in ("/map?tree=nope", "/map?collection=nope"):
         bad = client.get(url)
         assert bad.status_code == 404 and bad.headers["content-type"].startswith("text/html")

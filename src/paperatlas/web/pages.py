@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from ..bounds import MAX_ID, MAX_LIST, max_page, page_offset
 from ..errors import InvalidOptionError, NotFoundError
+from ..mapview.reader import MAX_BUDGET
 from ..records.trees import ROOT, UNSORTED
 from ..treeview import display_label
 from . import present
@@ -149,9 +150,11 @@ def _svg(picture: str) -> Markup:
 
 
 @router.get("/map", response_class=HTMLResponse)
-def map_page(request: Request, collection: str = "", tree: str | None = None) -> HTMLResponse:
+def map_page(request: Request, collection: str = "", tree: str | None = None,
+             budget: Annotated[int | None, Query(ge=1, le=MAX_BUDGET)] = None) -> HTMLResponse:
     """The 2-D map of the papers (of a collection), coloured by a tree's first-level topics:
-    by default the first tree made on that collection, else the first tree."""
+    by default the first tree made on that collection, else the first tree; ``budget``: the
+    most points a view draws (the page's default: 150,000)."""
     ctx = context(request)
     chosen = _blank(collection)
     with ctx.library() as lib:
@@ -169,4 +172,5 @@ def map_page(request: Request, collection: str = "", tree: str | None = None) ->
     query = urlencode({"collection": chosen or "", "tree": colour or ""})
     return ctx.render(request, "map.html", {
         "info": info, "collections": collections, "trees": trees, "collection": chosen,
-        "tree": colour, "api": "/api/map?" + query, "points": "/api/map/points?" + query})
+        "tree": colour, "api": "/api/map?" + query, "points": "/api/map/points?" + query,
+        "budget": budget})

@@ -19,8 +19,10 @@
   const HOVER_PX = 8; // how near (CSS pixels) the pointer must be to a point
   const CLICK_SLOP = 4; // pointer travel (CSS pixels) that turns a click into a drag
 
-  const BASE_BUDGET = 150000; // points of the first view: a uniform sample of the map
-  const DETAIL_BUDGET = 150000; // points of a zoomed view, fetched when it settles
+  // Points of the first view (a uniform sample of the map) and of a zoomed view, fetched
+  // when it settles; /map?budget=N sets both (a slow device wants fewer).
+  const BASE_BUDGET = Number(box.dataset.budget) || 150000;
+  const DETAIL_BUDGET = BASE_BUDGET;
   const SETTLE_MS = 180; // a view still this long after a zoom or a pan gets its detail
 
   let meta = null; // the first window's header: topics, bounds, points, papers, tree
