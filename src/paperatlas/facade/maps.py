@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidOptionError
 from ..mapview import MapInfo, MapReport, MapService, MapView
-from ..records.maps import MapPaper, MapWindow
+from ..records.maps import MapPaper, MapTree, MapWindow
 
 
 class Map:
@@ -36,6 +36,16 @@ class Map:
         """At most ``budget`` points of a box of the map (None: all of it), a uniform
         sample of it, from the point file ``build`` writes."""
         return self.service.window(collection=collection, tree=tree, box=box, budget=budget)
+
+    def trees(self) -> list[MapTree]:
+        """The trees that can colour the map (names and collections; no counts, cheap)."""
+        return self.service.trees()
+
+    def prepare(self, *, collection: str | None = None, tree: str | None = None) -> None:
+        """Compute what the first window of a collection and tree needs (the point file
+        mapped, the collection's points, the tree's colour per point: seconds at 2.5M
+        points), e.g. in a thread while the page that will ask for it loads."""
+        self.service.prepare(collection=collection, tree=tree)
 
     def paper(self, paper_id: int | None = None, *, x: float | None = None,
               y: float | None = None, collection: str | None = None) -> MapPaper:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ class MapReader:
         self._lock = threading.Lock()
         self._file: tuple[tuple[int, int, int] | None, PointFile | None] = (None, None)
         self._kept: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self._making: dict[tuple[object, ...], threading.Lock] = {}
 
     def points(self) -> PointFile:
         """The current point file (mapped again when a build has replaced it)."""
@@ -56,6 +58,16 @@ class MapReader:
         if found is None:
             raise PreconditionError(NO_FILE)
         return found
+
+    def prepare(self, *, collection: str | None, tree: str | None) -> None:
+        """Compute what windows of this collection and tree need (the file mapped, the
+        collection's mask, the tree's topic per point) before the first one asks."""
+        points = self.points()
+        collection_id = self.store.collections.require(collection)
+        if collection_id is not None:
+            self._scope(points, collection_id)
+        if tree:
+            self._topics(points, tree)
 
     def window(self, *, collection: str | None, tree: str | None,
                box: tuple[float, float, float, float] | None, budget: int) -> MapWindow:
@@ -109,10 +121,8 @@ class MapReader:
     def _scope(self, points: PointFile, collection_id: int) -> np.ndarray:
         """A row mask of the collection's points."""
         key = (points.meta.stem, "collection", collection_id, self.store.maps.change_head())
-        found = self._get(key)
-        if found is None:
-            members = self.store.maps.collection_ids(collection_id)
-            found = self._put(key, np.isin(points.paper, members))
+        found = self._kept_or(key, lambda: np.isin(
+            points.paper, self.store.maps.collection_ids(collection_id)))
         assert isinstance(found, np.ndarray)
         return found
 
@@ -121,27 +131,30 @@ class MapReader:
         """The tree's first-level topics (sizes 0) and each row's index among them."""
         tree_id = tree_id_of(self.store, tree)
         key = (points.meta.stem, "tree", tree_id, self.store.maps.tree_version(tree_id))
-        found = self._get(key)
-        if found is None:
-            found = self._put(key, tree_colours(self.store, tree, tree_id,
-                                                np.asarray(points.paper)))
+        found = self._kept_or(key, lambda: tree_colours(self.store, tree, tree_id,
+                                                        np.asarray(points.paper)))
         assert isinstance(found, tuple)
         return found
 
-    def _get(self, key: tuple[object, ...]) -> object | None:
+    def _kept_or(self, key: tuple[object, ...], make: Callable[[], object]) -> object:
+        """The value kept under ``key``, else ``make()``'s, kept (made once: a second
+        thread asking meanwhile waits for the first)."""
         with self._lock:
             if key in self._kept:
                 self._kept.move_to_end(key)
                 return self._kept[key]
-        return None
-
-    def _put(self, key: tuple[object, ...], value: object) -> object:
-        with self._lock:
-            self._kept[key] = value
-            while len(self._kept) > KEPT:
-                self._kept.popitem(last=False)
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                if key in self._kept:
+                    return self._kept[key]
+            value = make()
+            with self._lock:
+                self._kept[key] = value
+                while len(self._kept) > KEPT:
+                    self._kept.popitem(last=False)
+                self._making.pop(key, None)
         return value
-
 
 def tree_id_of(store: Store, tree: str) -> int:
     """The id of a tree by name, else :class:`NotFoundError` naming the trees there are."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PreconditionError
-from ..records.maps import MapInfo, MapPaper, MapReport, MapTopic, MapView, MapWindow
+from ..records.maps import MapInfo, MapPaper, MapReport, MapTopic, MapTree, MapView, MapWindow
 from ..store import Store
 from ..vectors import VectorStore
 from . import pointfile
@@ -93,6 +93,14 @@ class MapService:
         """At most ``budget`` points of ``box`` (x0, y0, x1, y1; None: the whole map), a
         uniform sample of it, coloured by ``tree``'s first-level topics."""
         return self.reader.window(collection=collection, tree=tree, box=box, budget=budget)
+
+    def trees(self) -> list[MapTree]:
+        """The trees that can colour the map, by name."""
+        return [MapTree(name, collection) for name, collection in self.store.maps.tree_names()]
+
+    def prepare(self, *, collection: str | None = None, tree: str | None = None) -> None:
+        """Compute ahead what the first window of this collection and tree needs (a read)."""
+        self.reader.prepare(collection=collection, tree=tree)
 
     def paper(self, paper_id: int) -> MapPaper:
         """The paper of a point: key, title, year."""

@@ -50,10 +50,12 @@ def first_level_arrays(heads: Heads, papers: np.ndarray, nodes: np.ndarray,
     head_of = lookup[np.clip(nodes, 0, size - 1)]
     keep = (nodes >= 0) & (head_of >= 0)
     papers, nodes, scores, head_of = papers[keep], nodes[keep], scores[keep], head_of[keep]
-    width = int(papers.max()) + 1 if len(papers) else 1
-    pairs = np.unique(head_of * width + papers)  # distinct (topic, paper)
-    tops, members = np.unique(pairs // width, return_counts=True)
-    count = dict(zip(tops.tolist(), members.tolist(), strict=True))
+    by_paper = np.lexsort((head_of, papers))  # (sorts, not np.unique: several times faster)
+    p, h = papers[by_paper], head_of[by_paper]
+    distinct = np.ones(len(p), dtype=bool)  # the first row of each (paper, topic)
+    distinct[1:] = (p[1:] != p[:-1]) | (h[1:] != h[:-1])
+    members = np.bincount(h[distinct], minlength=size)
+    count = {int(t): int(members[t]) for t in np.flatnonzero(members)}
     order = sorted(count, key=lambda t: (heads[t][2] == UNSORTED, -count[t], t))
     best = np.lexsort((nodes, -scores, papers))
     ranked = papers[best]

@@ -149,3 +149,11 @@ class MapPaper:
     year: int | None
     x: float
     y: float
+
+
+@dataclass(frozen=True)
+class MapTree:
+    """A tree that can colour the map: its name and the collection it organizes."""
+
+    name: str
+    collection: str | None

@@ -145,6 +145,11 @@ class MapRepo:
         return cur.fetchall()
 
     # -- what colours the map ---------------------------------------------------------------
+    def tree_names(self) -> list[tuple[str, str | None]]:
+        """``(name, collection)`` of every tree, by name (no counts: cheap at any size)."""
+        return [(r[0], json.loads(r[1]).get("collection")) for r in self.conn.execute(
+            "SELECT name, settings FROM trees ORDER BY name")]
+
     def tree_version(self, tree_id: int) -> str:
         """Changes whenever the tree is saved (its links with it)."""
         row = self.conn.execute("SELECT updated_at FROM trees WHERE id = ?",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -11,7 +13,8 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from ..bounds import MAX_ID, MAX_LIST, max_page, page_offset
-from ..errors import InvalidOptionError, NotFoundError
+from ..errors import InvalidOptionError, NotFoundError, PaperatlasError
+from ..library import Library
 from ..mapview.reader import MAX_BUDGET
 from ..records.trees import ROOT, UNSORTED
 from ..treeview import display_label
@@ -158,19 +161,30 @@ def map_page(request: Request, collection: str = "", tree: str | None = None,
     ctx = context(request)
     chosen = _blank(collection)
     with ctx.library() as lib:
-        info = lib.map.info()
         collections = lib.collections.all()
-        trees = lib.trees.all()
-    if chosen and chosen not in {c.name for c in collections}:
-        raise NotFoundError(f"no collection named {chosen!r}")
-    colour = _blank(tree)
-    if tree is None:
-        colour = next((t.name for t in trees if t.collection == chosen),
-                      trees[0].name if trees else None)
-    elif colour and colour not in {t.name for t in trees}:
-        raise NotFoundError(f"no tree named {colour!r}")
+        trees = lib.map.trees()
+        if chosen and chosen not in {c.name for c in collections}:
+            raise NotFoundError(f"no collection named {chosen!r}")
+        colour = _blank(tree)
+        if tree is None:
+            colour = next((t.name for t in trees if t.collection == chosen),
+                          trees[0].name if trees else None)
+        elif colour and colour not in {t.name for t in trees}:
+            raise NotFoundError(f"no tree named {colour!r}")
+        _prepare_map(lib, chosen, colour)
+        info = lib.map.info()
     query = urlencode({"collection": chosen or "", "tree": colour or ""})
     return ctx.render(request, "map.html", {
         "info": info, "collections": collections, "trees": trees, "collection": chosen,
         "tree": colour, "api": "/api/map?" + query, "points": "/api/map/points?" + query,
         "budget": budget})
+
+
+def _prepare_map(lib: Library, collection: str | None, tree: str | None) -> None:
+    """Compute the first window's colours in a thread while the page and its script load
+    (seconds for a tree of millions of papers; any error shows when the page asks)."""
+    def run() -> None:
+        with contextlib.suppress(PaperatlasError):
+            lib.map.prepare(collection=collection, tree=tree)
+
+    threading.Thread(target=run, name="map-prepare", daemon=True).start()
