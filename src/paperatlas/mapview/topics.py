@@ -82,6 +82,12 @@ def topic_index(order: list[int], papers: np.ndarray, tops: np.ndarray,
     position = np.full(int(max(order, default=0)) + 1, -1, dtype=np.int16)
     for i, nid in enumerate(order):
         position[nid] = i
+    top = int(max(papers[-1], wanted.max() if len(wanted) else 0))
+    if top < 4 * (len(papers) + len(wanted)) + 1_000_000:  # ids are dense: a lookup table
+        table = np.full(top + 1, -1, dtype=np.int16)
+        table[papers] = position[tops]
+        found: np.ndarray = table[wanted]
+        return found
     at = np.minimum(np.searchsorted(papers, wanted), len(papers) - 1)
     hit = papers[at] == wanted
     out = np.full(len(wanted), -1, dtype=np.int16)
