@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from sklearn.decomposition import PCA
 
 from paperatlas import Library
 from paperatlas.errors import InvalidOptionError, PreconditionError
-from paperatlas.mapview import build, pointfile, projection, service
+from paperatlas.mapview import build, colours, pointfile, projection, reader, service
 from test_map import _library
 from test_tree import papers_of, write_csv
 
@@ -104,6 +105,38 @@ def test_build_writes_the_point_file(slib: Library, tmp_path: Path) -> None:
     slib.index()
     slib.map.build()
     assert slib.map.window(budget=1000).count == 67  # placed papers are in the new file
+
+
+def test_build_stores_each_tree_s_colours(slib: Library,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = slib.map.service.folder
+    assert folder is not None
+    expected = slib.map.window(tree="t", budget=1000)
+    stem = pointfile.read_meta(folder).stem  # type: ignore[union-attr]
+    tree_id = slib.store.trees.id_for("t")
+    assert tree_id is not None and colours.path(folder, stem, tree_id).exists()
+    computed: list[int] = []
+    real = reader.tree_colours
+
+    def counting(*args: Any) -> Any:
+        computed.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(reader, "tree_colours", counting)
+    fresh = reader.MapReader(slib.store, folder)  # a new server process
+    got = fresh.window(collection=None, tree="t", box=None, budget=1000)
+    assert computed == [] and np.array_equal(got.topic, expected.topic)
+    assert [(t.id, t.label, t.size) for t in got.legend] == [
+        (t.id, t.label, t.size) for t in expected.legend]
+    tree = slib.trees.get("t")
+    with slib.store.transaction():  # the tree changes: the stored colours are not used
+        slib.store.trees.save(tree)
+        slib.store.trees.log("t", "edit", {})  # as every save of the tree service does
+    reader.MapReader(slib.store, folder).window(collection=None, tree="t", box=None,
+                                                budget=1000)
+    assert computed == [1]
+    slib.map.build()  # and the next build stores them again
+    assert colours.version(folder, stem, tree_id) == slib.store.maps.tree_version(tree_id)
 
 
 def test_a_failed_refit_leaves_no_map(slib: Library, monkeypatch: pytest.MonkeyPatch) -> None:

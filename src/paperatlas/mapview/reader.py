@@ -20,9 +20,9 @@ from ..errors import InvalidOptionError, NotFoundError, PreconditionError
 from ..records.maps import MapPaper, MapTopic, MapWindow
 from ..store import Store
 from ..treeview import display_label
-from . import pointfile
+from . import colours, pointfile
 from .pointfile import PointFile
-from .topics import first_level_arrays, topic_index
+from .topics import Heads, first_level_arrays, topic_index
 
 #: Masks and topic arrays kept per process (the least recently used go first).
 KEPT = 8
@@ -130,9 +130,20 @@ class MapReader:
                 ) -> tuple[list[MapTopic], np.ndarray]:
         """The tree's first-level topics (sizes 0) and each row's index among them."""
         tree_id = tree_id_of(self.store, tree)
-        key = (points.meta.stem, "tree", tree_id, self.store.maps.tree_version(tree_id))
-        found = self._kept_or(key, lambda: tree_colours(self.store, tree, tree_id,
-                                                        np.asarray(points.paper)))
+        now = self.store.maps.tree_version(tree_id)
+        key = (points.meta.stem, "tree", tree_id, now)
+
+        def make() -> tuple[list[MapTopic], np.ndarray]:
+            heads = self.store.trees.heads(tree)
+            stored = None if self.folder is None else colours.read(
+                self.folder, points.meta.stem, tree_id)
+            if (stored is not None and stored[0] == now and len(stored[2]) == points.meta.rows
+                    and all(nid in heads for nid in stored[1])):
+                return legend_of(heads, stored[1]), stored[2]  # as `map build` stored them
+            order, topic = tree_colours(self.store, tree_id, heads, np.asarray(points.paper))
+            return legend_of(heads, order), topic
+
+        found = self._kept_or(key, make)
         assert isinstance(found, tuple)
         return found
 
@@ -156,6 +167,7 @@ class MapReader:
                 self._making.pop(key, None)
         return value
 
+
 def tree_id_of(store: Store, tree: str) -> int:
     """The id of a tree by name, else :class:`NotFoundError` naming the trees there are."""
     tree_id = store.trees.id_for(tree)
@@ -166,12 +178,15 @@ def tree_id_of(store: Store, tree: str) -> int:
     return tree_id
 
 
-def tree_colours(store: Store, tree: str, tree_id: int,
-                 papers: np.ndarray) -> tuple[list[MapTopic], np.ndarray]:
-    """The tree's first-level topics (treemap order, sizes 0) and, for each of ``papers``,
+def tree_colours(store: Store, tree_id: int, heads: Heads,
+                 papers: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """The tree's first-level topics (node ids, treemap order) and, for each of ``papers``,
     the index of its first-level topic among them (-1: none)."""
-    heads = store.trees.heads(tree)
     order, linked, tops = first_level_arrays(heads, *store.maps.link_arrays(tree_id))
-    legend = [MapTopic(nid, display_label(heads[nid][1], heads[nid][2], nid), heads[nid][2], 0)
-              for nid in order]
-    return legend, topic_index(order, linked, tops, papers)
+    return order, topic_index(order, linked, tops, papers)
+
+
+def legend_of(heads: Heads, order: list[int]) -> list[MapTopic]:
+    """The legend of first-level topics ``order`` (sizes 0)."""
+    return [MapTopic(nid, display_label(heads[nid][1], heads[nid][2], nid), heads[nid][2], 0)
+            for nid in order]

@@ -11,10 +11,10 @@ from ..errors import PreconditionError
 from ..records.maps import MapInfo, MapPaper, MapReport, MapTopic, MapTree, MapView, MapWindow
 from ..store import Store
 from ..vectors import VectorStore
-from . import pointfile
+from . import colours, pointfile
 from .build import fit_all, place_new, write_fit
 from .projection import METHODS, VERSION, Projection, check_method
-from .reader import MapReader, tree_colours, tree_id_of
+from .reader import MapReader, legend_of, tree_colours, tree_id_of
 from .topics import first_level
 
 __all__ = ["MapService", "first_level"]
@@ -81,11 +81,21 @@ class MapService:
         if self.folder is None or state is None:
             return
         meta = pointfile.read_meta(self.folder)
-        if not force and meta is not None and meta.built_at == state["updated_at"]:
+        if force or meta is None or meta.built_at != state["updated_at"]:
+            meta = pointfile.write(
+                self.folder, self.store.maps.point_arrays(), method=state["method"],
+                model=state["model"], built_at=state["updated_at"],
+                seed=int(state["settings"].get("seed", 0)))
+        points = pointfile.load(self.folder)
+        if points is None:
             return
-        pointfile.write(self.folder, self.store.maps.point_arrays(), method=state["method"],
-                        model=state["model"], built_at=state["updated_at"],
-                        seed=int(state["settings"].get("seed", 0)))
+        for name, _ in self.store.maps.tree_names():  # each tree's colours, when changed
+            tree_id = tree_id_of(self.store, name)
+            now = self.store.maps.tree_version(tree_id)
+            if colours.version(self.folder, meta.stem, tree_id) != now:
+                order, topic = tree_colours(self.store, tree_id, self.store.trees.heads(name),
+                                            np.asarray(points.paper))
+                colours.write(self.folder, meta.stem, tree_id, now, order, topic)
 
     def window(self, *, collection: str | None = None, tree: str | None = None,
                box: tuple[float, float, float, float] | None = None,
@@ -128,7 +138,9 @@ class MapService:
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         topic = np.full(len(rows), -1, dtype=np.int16)
         if tree is not None:
-            legend, topic = tree_colours(self.store, tree, tree_id_of(self.store, tree), ids)
+            heads = self.store.trees.heads(tree)
+            order, topic = tree_colours(self.store, tree_id_of(self.store, tree), heads, ids)
+            legend = legend_of(heads, order)
         counts = np.bincount(topic[topic >= 0], minlength=len(legend))
         legend = [MapTopic(t.id, t.label, t.kind, int(n))
                   for t, n in zip(legend, counts, strict=True)]

@@ -151,10 +151,12 @@ class MapRepo:
             "SELECT name, settings FROM trees ORDER BY name")]
 
     def tree_version(self, tree_id: int) -> str:
-        """Changes whenever the tree is saved (its links with it)."""
-        row = self.conn.execute("SELECT updated_at FROM trees WHERE id = ?",
-                                (tree_id,)).fetchone()
-        return "" if row is None else str(row[0])
+        """Changes whenever the tree is saved: its time (to the second) and its last log
+        entry (every save through the tree service writes one)."""
+        row = self.conn.execute(
+            "SELECT updated_at, (SELECT MAX(id) FROM tree_log l WHERE l.tree_id = t.id)"
+            " FROM trees t WHERE id = ?", (tree_id,)).fetchone()
+        return "" if row is None else f"{row[0]}/{row[1]}"
 
     def link_arrays(self, tree_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every link of a tree as arrays: paper ids, node ids (int64), scores (float64)."""
