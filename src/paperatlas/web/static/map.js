@@ -37,6 +37,7 @@
   const papers = new Map(); // paper id -> {key, title, year}, fetched on hover
   let detailTimer = 0, detailAbort = null;
   let drawMs = 0; // how long the last frame took to draw
+  let image = null; // the frame's pixels, reused while the canvas keeps its size
 
   // -- colours ------------------------------------------------------------------------
   function hsl(h, s, l) {
@@ -222,8 +223,8 @@
     if (!meta || !width) return;
     const began = performance.now();
     const W = canvas.width, H = canvas.height;
-    const image = g.createImageData(W, H);
-    const buf = new Uint32Array(image.data.buffer);
+    if (!image || image.width !== W || image.height !== H) image = g.createImageData(W, H);
+    const buf = new Uint32Array(image.data.buffer); // (one buffer for every frame)
     buf.fill(pack(BACKGROUND));
     // Points grow as the map zooms in; sparse maps get bigger points to begin with.
     const total = meta.points;
@@ -240,7 +241,13 @@
         if (qx >= 0 && qy >= 0 && qx < W && qy < H) buf[qy * W + qx] = colour;
       }
     };
-    for (const {n, x, y, topic} of layers) { // everything, the focused topic's points on top
+    // A detail layer that covers the view holds every base point in it: draw it alone.
+    const vx0 = -view.ox / view.scale, vy0 = -view.oy / view.scale;
+    const vx1 = (width - view.ox) / view.scale, vy1 = (height - view.oy) / view.scale;
+    const d = layers[1];
+    const drawn = d && d.box[0] <= vx0 && d.box[1] <= vy0 && d.box[2] >= vx1 &&
+      d.box[3] >= vy1 ? [d] : layers;
+    for (const {n, x, y, topic} of drawn) { // everything, the focused topic's points on top
       for (let i = 0; i < n; i++) {
         const t = topic[i] < 0 ? none : topic[i];
         if (focus === -2) plot(x, y, i, colours[t]);
@@ -249,7 +256,7 @@
     }
     if (focus !== -2) {
       const t = focus < 0 ? none : focus;
-      for (const {n, x, y, topic} of layers) {
+      for (const {n, x, y, topic} of drawn) {
         for (let i = 0; i < n; i++) if (topic[i] === focus) plot(x, y, i, colours[t]);
       }
     }
