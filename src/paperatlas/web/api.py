@@ -123,7 +123,9 @@ def map_points(request: Request, collection: Collection = None,
     """The 2-D map as columns, one entry per paper: ``keys``, ``titles``, ``x``, ``y``
     (4 decimals; the fitted map spans [0, 1] on its longer axis) and ``topic`` (an index into
     ``topics``, the tree's first-level topics with their point counts; -1 for none), with the
-    ``method``, the ``count`` of points and the ``papers`` in scope. 409 before `map build`."""
+    ``method``, the ``count`` of points and the ``papers`` in scope. 409 before `map build`,
+    and for a map of more than 250,000 points in scope: read those in windows,
+    ``/api/map/points``."""
     with context(request).library() as lib:
         view = lib.map.points(collection=_blank(collection), tree=_blank(tree))
     body = json.dumps(to_json(view), ensure_ascii=False, separators=(",", ":")).encode()
