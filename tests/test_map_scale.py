@@ -139,6 +139,35 @@ def test_build_stores_each_tree_s_colours(slib: Library,
     assert colours.version(folder, stem, tree_id) == slib.store.maps.tree_version(tree_id)
 
 
+def test_umap_fits_a_sample_and_places_the_rest(slib: Library,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    fitted: list[int] = []
+
+    def fake_umap(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+        fitted.append(len(vectors))
+        return np.asarray(vectors[:, :2], dtype=np.float64)  # stands in for UMAP
+
+    monkeypatch.setattr(build, "fit_umap", fake_umap)
+    monkeypatch.setattr(build, "SAMPLE", 20)
+    monkeypatch.setattr(projection.importlib.util, "find_spec", lambda name: object())
+    report = slib.map.build(method="umap")
+    assert report.refitted and report.placed == 63 and fitted == [20]
+    info = slib.map.info()
+    assert info is not None and (info.method, info.fitted, info.points) == ("umap", 20, 63)
+    ids = np.array(sorted(slib.vectors.ids()), dtype=np.int64)
+    sample = np.sort(ids[np.argsort(pointfile.rank(ids), kind="stable")[:20]])
+    vectors = slib.vectors.get(sample.tolist())
+    raw = np.array([vectors[int(p)][:2] for p in sample], dtype=np.float64)
+    offset, scale = projection.frame(raw)
+    stored = slib.store.maps.xy_of(sample.tolist())
+    assert np.allclose([stored[int(p)] for p in sample], (raw - offset) / scale, atol=1e-6)
+    with slib.store.transaction():  # two points gone: placed among the sample, no refit
+        slib.store.conn.execute(f"DELETE FROM map_points WHERE paper_id IN "
+                                f"({int(ids[0])}, {int(ids[1])})")
+    again = slib.map.build()
+    assert not again.refitted and again.placed == 2 and fitted == [20]
+
+
 def test_a_failed_refit_leaves_no_map(slib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build, "WRITE", 20)
     calls = []
