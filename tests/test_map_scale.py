@@ -129,14 +129,37 @@ def test_build_stores_each_tree_s_colours(slib: Library,
     assert [(t.id, t.label, t.size) for t in got.legend] == [
         (t.id, t.label, t.size) for t in expected.legend]
     tree = slib.trees.get("t")
-    with slib.store.transaction():  # the tree changes: the stored colours are not used
+    first = tree.children(tree.root)[0]
+    first.label = "Renamed"
+    with slib.store.transaction():  # a new label only: the stored colours still hold
         slib.store.trees.save(tree)
         slib.store.trees.log("t", "edit", {})  # as every save of the tree service does
-    reader.MapReader(slib.store, folder).window(collection=None, tree="t", box=None,
-                                                budget=1000)
+    got = reader.MapReader(slib.store, folder).window(collection=None, tree="t", box=None,
+                                                      budget=1000)
+    assert computed == [] and "Renamed" in [t.label for t in got.legend]
+
+    def top_of(nid: int) -> int:
+        while tree.nodes[nid].parent != tree.root:
+            nid = tree.nodes[nid].parent  # type: ignore[assignment]
+        return nid
+
+    src = next(n for n in tree.nodes.values() if n.papers)
+    dst = next(n for n in tree.nodes.values() if n.papers and top_of(n.id) != top_of(src.id))
+    paper = next(iter(src.papers))
+    del src.papers[paper]
+    dst.papers[paper] = 10.0  # its best link now
+    moved = tree.nodes[top_of(dst.id)]
+    with slib.store.transaction():  # a paper moved: they do not
+        slib.store.trees.save(tree)
+        slib.store.trees.log("t", "edit", {})
+    got = reader.MapReader(slib.store, folder).window(collection=None, tree="t", box=None,
+                                                      budget=1000)
     assert computed == [1]
+    assert got.topic[list(got.paper).index(paper)] == [t.id for t in got.legend].index(moved.id)
     slib.map.build()  # and the next build stores them again
-    assert colours.version(folder, stem, tree_id) == slib.store.maps.tree_version(tree_id)
+    again = colours.read(folder, stem, tree_id)
+    assert again is not None and again.version == slib.store.maps.tree_version(tree_id)
+    assert np.array_equal(again.topic, got.topic)
 
 
 def test_umap_fits_a_sample_and_places_the_rest(slib: Library,

@@ -137,9 +137,9 @@ class MapReader:
             heads = self.store.trees.heads(tree)
             stored = None if self.folder is None else colours.read(
                 self.folder, points.meta.stem, tree_id)
-            if (stored is not None and stored[0] == now and len(stored[2]) == points.meta.rows
-                    and all(nid in heads for nid in stored[1])):
-                return legend_of(heads, stored[1]), stored[2]  # as `map build` stored them
+            if stored is not None and usable(self.store, stored, points.meta.rows, tree_id,
+                                             heads, now)[0]:
+                return legend_of(heads, stored.order), stored.topic  # as `map build` left them
             order, topic = tree_colours(self.store, tree_id, heads, np.asarray(points.paper))
             return legend_of(heads, order), topic
 
@@ -190,3 +190,15 @@ def legend_of(heads: Heads, order: list[int]) -> list[MapTopic]:
     """The legend of first-level topics ``order`` (sizes 0)."""
     return [MapTopic(nid, display_label(heads[nid][1], heads[nid][2], nid), heads[nid][2], 0)
             for nid in order]
+
+
+def usable(store: Store, stored: colours.Colours | None, rows: int, tree_id: int, heads: Heads,
+           now: str) -> tuple[bool, str | None]:
+    """Whether ``stored`` colours (of a point file of ``rows``) hold for the tree as it is
+    (version ``now``); and its fingerprint, where that had to be computed."""
+    if stored is None or len(stored.topic) != rows or any(n not in heads for n in stored.order):
+        return False, None
+    if stored.version == now:
+        return True, None
+    found = colours.fingerprint(store.maps.link_fingerprint(tree_id), heads)
+    return found == stored.fingerprint, found

@@ -14,7 +14,7 @@ from ..vectors import VectorStore
 from . import colours, pointfile
 from .build import fit_all, place_new, write_fit
 from .projection import METHODS, VERSION, Projection, check_method
-from .reader import MapReader, legend_of, tree_colours, tree_id_of
+from .reader import MapReader, legend_of, tree_colours, tree_id_of, usable
 from .topics import first_level
 
 __all__ = ["MapService", "first_level"]
@@ -92,10 +92,20 @@ class MapService:
         for name, _ in self.store.maps.tree_names():  # each tree's colours, when changed
             tree_id = tree_id_of(self.store, name)
             now = self.store.maps.tree_version(tree_id)
-            if colours.version(self.folder, meta.stem, tree_id) != now:
-                order, topic = tree_colours(self.store, tree_id, self.store.trees.heads(name),
+            stored = colours.read(self.folder, meta.stem, tree_id)
+            heads = self.store.trees.heads(name)
+            holds, found = usable(self.store, stored, meta.rows, tree_id, heads, now)
+            if holds and stored is not None and stored.version == now:
+                continue
+            found = found or colours.fingerprint(self.store.maps.link_fingerprint(tree_id),
+                                                 heads)
+            if holds and stored is not None:  # relabelled only: the same colours
+                order, topic = stored.order, stored.topic
+            else:
+                order, topic = tree_colours(self.store, tree_id, heads,
                                             np.asarray(points.paper))
-                colours.write(self.folder, meta.stem, tree_id, now, order, topic)
+            colours.write(self.folder, meta.stem, tree_id,
+                          colours.Colours(now, found, order, topic))
 
     def window(self, *, collection: str | None = None, tree: str | None = None,
                box: tuple[float, float, float, float] | None = None,

@@ -158,6 +158,14 @@ class MapRepo:
             " FROM trees t WHERE id = ?", (tree_id,)).fetchone()
         return "" if row is None else f"{row[0]}/{row[1]}"
 
+    def link_fingerprint(self, tree_id: int) -> str:
+        """A checksum of a tree's links (one scan: ~0.4 s at 2.5M): equal when an edit
+        changed only labels."""
+        row = self.conn.execute(
+            "SELECT COUNT(*), SUM((paper_id * 1000003 + node_id) % 2147483647), TOTAL(score)"
+            " FROM tree_links WHERE tree_id = ?", (tree_id,)).fetchone()
+        return f"{row[0]}/{row[1]}/{row[2]!r}"
+
     def link_arrays(self, tree_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every link of a tree as arrays: paper ids, node ids (int64), scores (float64)."""
         cur = self.conn.cursor()
