@@ -35,6 +35,11 @@ suggests suggesting reveal reveals revealed investigate investigated observed fo
 """.split())  # noqa: SIM905
 
 
+#: From this many papers on, the stages read the corpus's one phrase matrix: no transposed
+#: copy of it for the labeler, no copy of its single words for the features.
+ONE_MATRIX_MIN = 150_000
+
+
 def stop_words() -> frozenset[str]:
     """English stop words (scikit-learn's list) and :data:`ACADEMIC_STOPWORDS`."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Corpus, Featurizer, stop_words
+from .base import ONE_MATRIX_MIN, Corpus, Featurizer, stop_words
 from .phrases import count_phrases
 
 
@@ -66,9 +66,18 @@ class CombinedFeatures(Featurizer):
         self.power_iterations = power_iterations
         self.docs_per_dim = docs_per_dim
         self._counts: Any = None
+        self._columns: np.ndarray | None = None  # the single words' columns of _counts
 
     def fit(self, corpus: Corpus) -> None:
-        self._counts = corpus.words.matrix if self.text_weight > 0 else None
+        self._counts, self._columns = None, None
+        if self.text_weight <= 0:
+            return
+        if len(corpus.ids) >= ONE_MATRIX_MIN and "phrases" in corpus.__dict__:
+            # A large corpus's words are read from its phrase matrix, node by node.
+            self._counts = corpus.phrases.matrix
+            self._columns = np.flatnonzero(corpus.phrases.words == 1)
+        else:
+            self._counts = corpus.words.matrix
 
     def features(self, vectors: np.ndarray, texts: list[str],
                  rows: list[int] | None = None) -> np.ndarray:
@@ -77,6 +86,8 @@ class CombinedFeatures(Featurizer):
             return emb
         if rows is not None and self._counts is not None:
             counts = self._counts[rows]
+            if self._columns is not None:
+                counts = counts[:, self._columns]
         else:
             counts = _word_counts(texts)
         tfidf = node_tfidf(counts)

@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .base import Corpus, Group, Labeler, NodeLabel
+from .base import ONE_MATRIX_MIN, Corpus, Group, Labeler, NodeLabel
 from .features import normalize_rows
 from .phrases import WORD
 
 PhraseEmbed = Callable[[list[str]], np.ndarray]
-#: From this many papers on, no phrases x papers copy of the counts is kept.
-BY_PHRASE_MAX = 150_000
 
 
 def ctfidf(counts: Any) -> Any:
@@ -107,7 +105,7 @@ class KeywordLabeler(Labeler):
         if self.phrase_vectors == "papers":
             # A large corpus's phrase columns are read from the papers' matrix when asked
             # for (no transposed copy of it; the same weights).
-            small = len(corpus.ids) < BY_PHRASE_MAX
+            small = len(corpus.ids) < ONE_MATRIX_MIN
             self._by_phrase = counts.matrix.T.tocsr() if small else None
             self._paper_vectors = corpus.vectors
             self._column = {}  # filled with the candidates' columns
