@@ -33,6 +33,8 @@ PARALLEL_CHARS = 2_000_000
 CHUNK_PAPERS = 20_000
 #: Papers per step of the least document frequency of a phrase (:func:`phrase_min_df`).
 MIN_DF_STEP = 50_000
+#: Distinct keys of the chunks merged at once when counting document frequencies.
+MERGE_KEYS = 8_000_000
 
 
 @dataclass
@@ -195,29 +197,24 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
     chunks = [_Chunk.of(tokens, start, min(n, start + CHUNK_PAPERS), breaks, title_weight)
               for start in range(0, n, CHUNK_PAPERS)]
     columns: list[Any] = []
-    keeps: list[np.ndarray] = []  # per length, the ranks of the phrases kept
-    kept_keys: list[np.ndarray] = []  # ... and their keys
+    kept_keys: list[np.ndarray] = []  # per length, the keys of the phrases kept (sorted)
     for length in range(1, max_words + 1):
         # A phrase in min_df papers has its prefix and its last word in them too, so
         # only positions where both were kept can start one (the kept set is the same).
-        # Keys: a token id, then the prefix's rank x vocabulary size + the last token id.
-        uniq, df = _frequencies((c.found(length, size) for c in chunks), size, length == 1)
-        keep = np.flatnonzero(df >= min_df)
-        is_kept = np.zeros(len(uniq), dtype=bool)
-        is_kept[keep] = True
-        new_column = np.full(len(uniq), -1, dtype=np.int64)
-        new_column[keep] = np.arange(len(keep))
-        parts = [c.count(uniq, is_kept, new_column, len(keep), length) for c in chunks]
+        # Keys: a token id, then the prefix's rank among those kept x vocabulary size +
+        # the last token id (ranks grow with keys: the kept keys keep their order).
+        kept = _kept((c.found(length, size) for c in chunks), size, length == 1, min_df)
+        parts = [c.count(kept, length) for c in chunks]
         columns.append(sparse.vstack(parts, format="csr", dtype=np.float32) if parts else
-                       sparse.csr_matrix((0, len(keep)), dtype=np.float32))
-        keeps.append(keep)
-        kept_keys.append(uniq[keep])
-        if length < max_words and len(uniq) * size >= 2**62:  # the next keys would overflow
+                       sparse.csr_matrix((0, len(kept)), dtype=np.float32))
+        del parts
+        kept_keys.append(kept)
+        if length < max_words and len(kept) * size >= 2**62:  # the next keys would overflow
             raise OverflowError(f"too many distinct {length}-word phrases to count")
-    vocab = [_texts(names, kept_keys, keeps, length, np.arange(len(keep)), size)
-             for length, keep in enumerate(keeps, start=1)]
-    words = [np.full(len(keep), length, dtype=np.int64) for length, keep in
-             enumerate(keeps, start=1)]
+    vocab = [_texts(names, kept_keys, length, np.arange(len(kept)), size)
+             for length, kept in enumerate(kept_keys, start=1)]
+    words = [np.full(len(kept), length, dtype=np.int64) for length, kept in
+             enumerate(kept_keys, start=1)]
     matrix = sparse.hstack(columns, format="csr", dtype=np.float32)
     vocabulary = np.concatenate(vocab) if vocab else np.zeros(0, dtype=object)
     return PhraseCounts(matrix, vocabulary.astype(object), np.concatenate(words))
@@ -303,25 +300,29 @@ class _Chunk:
                              (self.papers, len(local)))
         return local, np.bincount(seen.indices, minlength=len(local))
 
-    def count(self, uniq: np.ndarray, is_kept: np.ndarray, new_column: np.ndarray,
-              width: int, length: int) -> Any:
-        """The counts of the kept phrases of ``length`` words (papers x kept phrases);
-        remembers each position's rank and whether its phrase was kept."""
+    def count(self, kept: np.ndarray, length: int) -> Any:
+        """The counts of the kept phrases of ``length`` words (papers x kept phrases;
+        ``kept`` their keys, sorted); remembers each position's rank among the kept
+        phrases (-1: not kept)."""
         at, local, inverse = self.pending
         self.pending = (at[:0], local[:0], inverse[:0])
-        rank = np.searchsorted(uniq, local).astype(np.int32)[inverse]
+        found = np.searchsorted(kept, local)
+        hit = found < len(kept)
+        hit[hit] = kept[found[hit]] == local[hit]
+        rank = np.where(hit, found, -1).astype(np.int32)[inverse]
+        del found, hit, local, inverse
         a, b, c, d = self.cut
         self.rank = np.full(max(0, b - a + d - c - length + 1), -1, dtype=np.int32)
         self.rank[at] = rank
         alive = np.zeros(len(self.rank), dtype=bool)
-        alive[at] = is_kept[rank]
+        alive[at] = rank >= 0
         self.alive = alive
         if length == 1:
             self.word_alive = alive
-        hit = is_kept[rank]
-        at = at[hit]
-        return sparse_matrix((self.weight(at), (self.doc(at), new_column[rank[hit]])),
-                             (self.papers, width))
+        use = rank >= 0
+        at = at[use]
+        return sparse_matrix((self.weight(at), (self.doc(at), rank[use])),
+                             (self.papers, len(kept)))
 
 
 def sparse_matrix(entries: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
@@ -334,34 +335,45 @@ def sparse_matrix(entries: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
     return out
 
 
-def _frequencies(found: Iterable[tuple[np.ndarray, np.ndarray]], size: int,
-                 dense: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct keys of every chunk, sorted, and the number of papers each is in;
-    ``found`` holds each chunk's distinct keys and their papers."""
-    keys_df = [(local, per) for local, per in found if len(local)]
+def _kept(found: Iterable[tuple[np.ndarray, np.ndarray]], size: int, dense: bool,
+          min_df: int) -> np.ndarray:
+    """The keys (sorted) in at least ``min_df`` papers; ``found`` holds each chunk's
+    distinct keys (sorted) and the number of its papers each is in. The keys are merged
+    in ranges of about :data:`MERGE_KEYS` keys (cut at the same keys in every chunk), so
+    no array holds every chunk's keys at once."""
+    keys_df = [(local, per.astype(np.int32)) for local, per in found if len(local)]
     if not keys_df:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64)
     if dense:
         df = np.zeros(size, dtype=np.int64)
         for local, per in keys_df:
             df[local] += per
-        uniq = np.flatnonzero(df)
-        return uniq, df[uniq]
-    every = np.concatenate([k for k, _ in keys_df])
-    uniq, inverse = np.unique(every, return_inverse=True)
-    df = np.bincount(inverse.ravel(), weights=np.concatenate([p for _, p in keys_df]),
-                     minlength=len(uniq)).astype(np.int64)
-    return uniq, df
+        return np.flatnonzero(df >= min_df)
+    total = sum(len(k) for k, _ in keys_df)
+    ranges = -(-total // MERGE_KEYS)
+    bounds = np.zeros(0, dtype=np.int64)
+    if ranges > 1:  # cut points: quantiles of a sample of every chunk's keys
+        every = np.concatenate([k[:: max(1, len(k) // 4096)] for k, _ in keys_df])
+        bounds = np.unique(np.quantile(every, np.linspace(0, 1, ranges + 1)[1:-1],
+                                       method="lower"))
+    cuts = [np.concatenate([[0], np.searchsorted(k, bounds), [len(k)]]) for k, _ in keys_df]
+    out = []
+    for r in range(len(bounds) + 1):
+        keys = np.concatenate([k[c[r]:c[r + 1]] for (k, _), c in zip(keys_df, cuts, strict=True)])
+        per = np.concatenate([p[c[r]:c[r + 1]] for (_, p), c in zip(keys_df, cuts, strict=True)])
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        df = np.bincount(inverse.ravel(), weights=per, minlength=len(uniq))
+        out.append(uniq[df >= min_df])
+    return np.concatenate(out)
 
 
-def _texts(names: np.ndarray, kept_keys: list[np.ndarray], keeps: list[np.ndarray],
-           length: int, positions: np.ndarray, size: int) -> np.ndarray:
+def _texts(names: np.ndarray, kept_keys: list[np.ndarray], length: int,
+           positions: np.ndarray, size: int) -> np.ndarray:
     """The text of the kept ``length``-word phrases at ``positions`` among those kept
-    (only those are built); a key's prefix rank is found among the kept ranks."""
+    (only those are built); a key's prefix is the kept phrase of its rank."""
     keys = kept_keys[length - 1][positions]
     if length == 1:
         return np.asarray(names[keys], dtype=object)
-    prefix = _texts(names, kept_keys, keeps, length - 1,
-                    np.searchsorted(keeps[length - 2], keys // size), size)
+    prefix = _texts(names, kept_keys, length - 1, keys // size, size)
     lasts = names[keys % size]
     return np.array([f"{a} {b}" for a, b in zip(prefix, lasts, strict=True)], dtype=object)
