@@ -56,6 +56,25 @@ def test_readers_share_one_mapping_and_see_a_new_version(store: Store,
         other.close()
 
 
+def test_a_stale_file_is_written_again_before_any_vector_is_read(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vs = SqliteVectorStore(store, tmp_path / "index", ann_min=10**6, serve_min=1)
+    ids = add_papers(store, 3000)
+    stored = embed(store, vs, ids, np.random.default_rng(10))
+    first = vs.serving
+    assert first is not None
+
+    def every_vector(*args: object) -> None:
+        raise AssertionError("every vector read into memory")
+
+    monkeypatch.setattr(vs, "_load", every_vector)
+    # 1,500 changed: too many to patch in (and the file is stale): written again first
+    stored.update(embed(store, vs, ids[:1500], np.random.default_rng(11)))
+    assert vs.serving is not None and vs.serving.stem != first.stem
+    q = unit(np.random.default_rng(12), 1)[0]
+    assert [h.paper_id for h in vs.search(q, 20)] == brute(stored, q, 20)
+
+
 def test_the_file_gives_the_scores_of_vectors_in_memory(store: Store, tmp_path: Path) -> None:
     mapped = SqliteVectorStore(store, tmp_path / "index", ann_min=10**6, serve_min=1)
     ids = add_papers(store, 120)

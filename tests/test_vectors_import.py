@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from paperatlas import Library
 from paperatlas.cli import main
 from paperatlas.errors import ParseError
+from paperatlas.search import npzfile
 from paperatlas.vectors import ModelMismatchError
 from test_ray_embed import keyed
 from test_semantic import HashingEmbedder
@@ -61,6 +62,30 @@ def save(path: Path, keys: list[str], vectors: np.ndarray, model: str | None = "
     with open(path, "wb") as out:
         np.savez(out, **arrays)
     return path
+
+
+def test_a_file_is_read_in_blocks_stored_or_compressed(
+        tmp_path: Path, seed_file: Path, monkeypatch: pytest.MonkeyPatch,
+        exported: tuple[Path, dict[str, np.ndarray], dict[str, np.ndarray]]) -> None:
+    monkeypatch.setattr(npzfile, "BLOCK", 5)  # 73 rows: 15 blocks, the last one short
+    path, texts, titles = exported
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    packed = tmp_path / "packed.npz"
+    np.savez_compressed(packed, **arrays)
+    for source in (path, packed):
+        with library(tmp_path / f"{source.stem}.db", seed_file) as lib:
+            assert lib.import_vectors(source).imported == 73
+            assert keyed(lib, titles=False).keys() == texts.keys()
+            assert all(np.array_equal(v, texts[k]) for k, v in keyed(lib, titles=False).items())
+            assert all(np.array_equal(v, titles[k]) for k, v in keyed(lib, titles=True).items())
+    late = dict(arrays, vectors=arrays["vectors"].copy())
+    late["vectors"][71] = 0  # in the last block: nothing is written
+    np.savez(tmp_path / "late.npz", **late)
+    with library(tmp_path / "late.db", seed_file) as lib:
+        with pytest.raises(ParseError, match=r"row 71 .* is zero"):
+            lib.import_vectors(tmp_path / "late.npz")
+        assert lib.vectors.count() == 0
 
 
 def test_unknown_keys_are_skipped_and_named_and_vectors_normalized(

@@ -25,6 +25,9 @@ _MAX_EXTRA = 20_000
 _MAX_PATCH = 50_000
 #: Rows copied at a time when a reload patches the vectors (bounds the temporary copies).
 _COPY_ROWS = 32_768
+#: Rows read from SQLite at a time when every vector is loaded or the serving file written
+#: (each batch is held as rows, then as two float32 matrices, until copied or written).
+_LOAD_ROWS = 8192
 
 
 def reload(vectors: SqliteVectorStore, old: Loaded,
@@ -133,17 +136,47 @@ def _patch(store: Store, old: Loaded, version: Version, head: int) -> Loaded | N
 
 
 def load_all(store: Store, version: Version, head: int) -> Loaded:
-    """Every vector, read into memory."""
-    ids: list[int] = []
-    parts, titles = [], []
-    for batch_ids, mat, title_mat, _ in store.vectors.load():
-        ids += batch_ids
-        parts.append(mat)
-        titles.append(title_mat)
-    empty = np.zeros((0, 0), dtype=np.float32)
-    return Loaded(version=version, head=head, ids=np.asarray(ids, dtype=np.int64),
-                  matrix=np.vstack(parts) if parts else empty,
-                  titles=np.vstack(titles) if titles else empty)
+    """Every vector, read into memory: each batch copied into matrices of the count read in
+    the same state (``version.vectors``), so that no list of batches is held beside them."""
+    rows = version.vectors
+    ids = np.empty(rows, dtype=np.int64)
+    matrix = titles = np.zeros((0, 0), dtype=np.float32)
+    done = 0
+    for batch_ids, mat, title_mat, _ in store.vectors.load(_LOAD_ROWS):
+        if not done:
+            matrix = np.empty((rows, mat.shape[1]), dtype=np.float32)
+            titles = np.empty_like(matrix)
+        end = done + len(batch_ids)
+        if end > rows:  # more than counted: cannot be in one state, but never overflow
+            ids, matrix, titles = (np.resize(a, (end, *a.shape[1:]))
+                                   for a in (ids, matrix, titles))
+            rows = end
+        ids[done:end], matrix[done:end], titles[done:end] = batch_ids, mat, title_mat
+        done = end
+    return Loaded(version=version, head=head, ids=ids[:done], matrix=matrix[:done],
+                  titles=titles[:done])
+
+
+def serving_fresh(vectors: SqliteVectorStore) -> bool:
+    """Whether the serving file is whole, of the stored vectors, and few enough papers
+    changed since it was written (:func:`.serving.stale_limit`) that it need not be
+    written again; asked before any vector is read, so that a file written again is
+    never preceded by every vector read into memory."""
+    mapped = None if vectors.folder is None else serving.open_mapped(vectors.folder)
+    if mapped is None:
+        return False
+    meta, store = mapped.meta, vectors.store
+    with store.snapshot():
+        version = vectors._version()
+        head = store.search.last_seq()
+        if (vectors.models() != [meta.model] or vectors.dimension() != meta.dim
+                or meta.cleared != version.cleared or version.seq < meta.seq
+                or head < meta.head):
+            return False
+        limit = serving.stale_limit(meta.rows)
+        changed = set(store.search.changed_between(meta.seq, version.seq, limit + 1))
+        changed.update(store.search.changed_between(meta.head, head, limit + 1))
+        return len(changed | vectors._unlogged) <= limit
 
 
 def write_serving(vectors: SqliteVectorStore, model: str) -> serving.ServeMeta:
@@ -157,7 +190,8 @@ def write_serving(vectors: SqliteVectorStore, model: str) -> serving.ServeMeta:
         meta = serving.write(
             vectors.folder, model=model, dim=dim, seq=version.seq,
             head=store.search.last_seq(), cleared=version.cleared,
-            batches=((ids, mat, heads) for ids, mat, heads, _ in store.vectors.load()))
+            batches=((ids, mat, heads) for ids, mat, heads, _ in
+                     store.vectors.load(_LOAD_ROWS)))
         vectors._unlogged.clear()
     return meta
 

@@ -57,10 +57,16 @@ class Mapped:
     titles: np.ndarray
 
 
+def stale_limit(rows: int) -> int:
+    """The most papers that may change since a version of ``rows`` rows was written before
+    it is written again (each reader holds those in memory as float32 until then)."""
+    return min(max(rows // 10, 1_000), 25_000)
+
+
 def stale(meta: ServeMeta, changed: int, rows: int) -> bool:
     """Whether a version should be written again: ``changed`` papers changed since it was,
-    of ``rows`` (each reader holds those in memory as float32 until then)."""
-    return changed > min(max(rows // 10, 1_000), 25_000)
+    of ``rows``."""
+    return changed > stale_limit(rows)
 
 
 def write(folder: Path, *, model: str, dim: int, seq: int, head: int, cleared: int,

@@ -37,7 +37,7 @@ from .base import (
     VectorStore,
 )
 from .loaded import Loaded, Version
-from .reload import load_all, reload, with_ann, write_serving
+from .reload import load_all, reload, serving_fresh, with_ann, write_serving
 
 #: The change-log position the vectors stand at (the embedding job's progress).
 STATE = "semantic"
@@ -224,11 +224,14 @@ class SqliteVectorStore(VectorStore):
                 ann.remove(self.folder)
                 serving.remove(self.folder)
             return AnnReport(0, 0, 0, False)
-        now = self._current()
-        if self.count() < self.serve_min:
+        serve = self.count() >= self.serve_min
+        if not serve:
             serving.remove(self.folder)
-        elif rebuild or now.base is None or serving.stale(
-                now.base.meta, now.size - now.live_count + len(now.ids), now.nb):
+        elif rebuild or not serving_fresh(self):  # written before any vector is read
+            write_serving(self, models[0])
+        now = self._current()
+        if serve and (now.base is None or serving.stale(
+                now.base.meta, now.size - now.live_count + len(now.ids), now.nb)):
             write_serving(self, models[0])
             now = self._current()
         if self.count() < self.ann_min:
