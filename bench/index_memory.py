@@ -6,6 +6,7 @@ Usage, on a copy of a library made by ``bench/scale_library.py`` (never the orig
 
     .venv/bin/python bench/index_memory.py reset --db COPY.db
     .venv/bin/python bench/index_memory.py index --db COPY.db
+    .venv/bin/python bench/index_memory.py clear-vectors --db COPY.db
     .venv/bin/python bench/index_memory.py import --db COPY.db FILE.npz [FILE.npz ...]
 
 ``reset`` puts the library back where ``vectors import`` left it: no lexical index, no
@@ -15,8 +16,9 @@ the token cache from scratch, hashes every paper's text, writes the serving file
 and brings the ANN up to date, as the first ``index`` after an import does. ``index``
 runs those stages as ``paperatlas index`` does and prints, per stage, its wall and CPU
 seconds and the peak RSS the process reached during it (``VmHWM``, reset before each stage
-through ``/proc/self/clear_refs``; file pages mapped count, as in ``time -v``). ``import``
-does the same for each ``vectors import`` of the files.
+through ``/proc/self/clear_refs``; file pages mapped count, as in ``time -v``).
+``clear-vectors`` drops every vector, the serving file and the ANN (as before the first
+import), and ``import`` then measures each ``vectors import`` of the files in the same way.
 """
 
 from __future__ import annotations
@@ -77,6 +79,17 @@ def reset(db: Path) -> None:
         meta_path.write_text(json.dumps(meta))
 
 
+def clear_vectors(db: Path) -> None:
+    """No vectors, no serving file, no ANN: as before the first ``vectors import``."""
+    folder = db.with_name(db.name + ".index")
+    for pattern in ("vectors.json", "serve-*", "ann.json", "ann-*"):
+        for path in folder.glob(pattern):
+            path.unlink()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM embeddings")
+        conn.execute("DELETE FROM index_state WHERE name LIKE 'semantic%'")
+
+
 def index(db: Path) -> None:
     lib = Library(db)
     service, trees = lib.indexer.search, lib.indexer.trees
@@ -106,14 +119,16 @@ def _total(rows: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=("reset", "index", "import"))
+    parser.add_argument("step", choices=("reset", "index", "clear-vectors", "import"))
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("files", type=Path, nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     if args.step == "reset":
         reset(args.db)
     elif args.step == "index":
         index(args.db)
+    elif args.step == "clear-vectors":
+        clear_vectors(args.db)
     else:
         import_files(args.db, args.files)
 

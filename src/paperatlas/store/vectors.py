@@ -27,9 +27,19 @@ class VectorRepo:
         self._memo = Memo(conn)
 
     def models(self) -> list[str]:
-        models: list[str] = self._memo.get("models", lambda: [
-            r[0] for r in self.conn.execute("SELECT DISTINCT model FROM embeddings")])
+        models: list[str] = self._memo.get("models", self._distinct_models)
         return list(models)
+
+    def _distinct_models(self) -> list[str]:
+        """The models, each found by one step along ``embeddings_model`` (``SELECT
+        DISTINCT`` reads every entry of the index: each upsert of a million-vector library
+        asked that again)."""
+        found: list[str] = []
+        while (row := self.conn.execute(
+                "SELECT min(model) FROM embeddings WHERE model > ?",
+                (found[-1] if found else "",)).fetchone())[0] is not None:
+            found.append(row[0])
+        return found
 
     def dimension(self) -> int | None:
         """The length of the stored vectors (float16: half the blob's bytes)."""
