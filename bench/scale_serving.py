@@ -133,7 +133,7 @@ def in_process(db: Path, queries: list[str]) -> dict[str, Any]:
         name = json.loads(con.execute("SELECT authors FROM papers LIMIT 1").fetchone()[0])[0]
         ids = np.array([r[0] for r in con.execute(
             "SELECT id FROM papers WHERE authors LIKE ?", (f'%"{name}"%',))], dtype=np.int64)
-        share = len(ids) / lib.store.papers.count()
+        share = len(ids) / con.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
         out["author_filter"] = {"author": name, "share": round(share, 4),
                                 **recall(lib, vectors, VectorFilter(papers=set(ids.tolist())),
                                          ids)}
