@@ -252,10 +252,16 @@ class SearchService:
         return page
 
     def _vector_filter(self, filters: Filters) -> VectorFilter:
-        """The papers the lexical index matches for ``filters`` (authors and categories
-        are matched as words there), as the vector store takes them."""
+        """``filters`` as the vector store takes them: a collection and years as such (the
+        store keeps their papers until the vectors change); with an author or a category,
+        the papers the lexical index matches (they are matched as words there). Reading
+        every match out of the lexical index costs ~1.4 s at 1M papers, so a collection or
+        year filter never does."""
         if filters == Filters():
             return VectorFilter()
+        if filters.author is None and filters.category is None:
+            return VectorFilter(collection_id=filters.collection_id,
+                                year_from=filters.year_from, year_to=filters.year_to)
         return VectorFilter(papers=self._reader().matching_ids(filters))
 
     def _fuse(self, lexical: list[tuple[int, float]], semantic: list[tuple[int, float]],
