@@ -52,7 +52,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
-from map_speed import CHROMIUM, free_port, get, log, remove_library
+from map_speed import CHROMIUM, free_port, get, log, remove_library, serve
 from paperatlas import Library
 from paperatlas.records.trees import ROOT, Node, Tree, TreeSettings
 from paperatlas.store import utcnow
@@ -142,27 +142,10 @@ def rss(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def serve(path: Path, port: int) -> subprocess.Popen[bytes]:
-    exe = Path(sys.executable).with_name("paperatlas")
-    server = subprocess.Popen([str(exe), "--db", str(path), "--model", "none", "serve",
-                               "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import socket
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the server did not start")
-
-
 def time_cold_page(cache: Path) -> list[tuple[str, float, str]]:
     """``/map`` as the first request of a fresh server, in a fresh browser."""
     port = free_port()
-    server = serve(cache, port)
+    server = serve(cache, port, "--model", "none")
     try:
         rows = time_browser(port, 0)[:1]
         now, peak = rss(server.pid)
@@ -177,7 +160,7 @@ def time_cold_page(cache: Path) -> list[tuple[str, float, str]]:
 def time_server(cache: Path, repeat: int, browser: bool) -> list[tuple[str, float, str]]:
     rows: list[tuple[str, float, str]] = time_cold_page(cache) if browser else []
     port = free_port()
-    server = serve(cache, port)
+    server = serve(cache, port, "--model", "none")
     try:
         mb = rss(server.pid)[0]
         rows.append(("server RSS after start-up (MB)", mb, "no request yet"))

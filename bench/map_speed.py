@@ -174,9 +174,12 @@ def get(port: int, url: str, encoding: str) -> tuple[float, int, int]:
     return seconds, len(body), response.status
 
 
-def serve(path: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(path: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
+    """``paperatlas serve`` on ``path`` (``options``: global ones, e.g. ``--model none``),
+    once it accepts connections."""
     exe = Path(sys.executable).with_name("paperatlas")
-    server = subprocess.Popen([str(exe), "--db", str(path), "serve", "--port", str(port)],
+    server = subprocess.Popen([str(exe), "--db", str(path), *options, "serve",
+                               "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
