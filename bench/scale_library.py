@@ -15,8 +15,11 @@ What it makes, in ``--work``:
   A's title (its first 12 words when it has none) followed by ``": "`` and 2-4 consecutive
   words of B's; its abstract is A's sentences with one of them (A has >= 3) replaced by a
   sentence of B's, else with B's sentence appended. Authors (1-6 names), categories,
-  comments, license and version dates come from the 49 real lines in
-  ``formats/arxiv-kaggle-metadata-sample``. 2% of lines are journal versions of an earlier
+  comments and license come from the 49 real lines in
+  ``formats/arxiv-kaggle-metadata-sample``; ids and submission dates run over the ``MONTHS``
+  (120) months from January 2015, ``n / 120`` a month, so each year holds a tenth of the
+  papers and year filters are not degenerate (libraries built before 2026-12-05 took the
+  lines' 2022 dates: one year for all). 2% of lines are journal versions of an earlier
   line (same id and DOI, a ``journal-ref`` and a v9 version), which ingest merges.
 - ``gold.tsv``: ``key, corpus, label`` of every paper: A's corpus, and for WOS and HoC
   bases the expert label (WOS level 1; HoC's first top-level hallmark), the gold set for
@@ -49,6 +52,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +77,7 @@ CORPORA = (("scifact", "scifact/corpus.jsonl", ""),
            ("hoc", "hierarchy/hoc-dev/corpus_with_labels.jsonl", "top_level_labels"))
 PER_FILE = 250_000
 DUPLICATES = 0.02
+MONTHS = 120
 FIDELITY = 1000
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
@@ -145,6 +151,7 @@ def generate(work: Path, n: int, seed: int = 18) -> dict[str, Any]:
     made: list[tuple[str, str, str]] = []  # earlier papers, for journal versions
     sample: list[dict[str, Any]] = []
     dups = 0
+    monthly = min(99_999, -(-n // MONTHS))  # submissions a month: n papers over MONTHS
     with (work / "snapshot.jsonl").open("w") as out, (work / "gold.tsv").open("w") as gold:
         gold.write("key\tcorpus\tlabel\n")
         for i in range(n):
@@ -153,8 +160,12 @@ def generate(work: Path, n: int, seed: int = 18) -> dict[str, Any]:
                 journal_version(row, *made[rng.randrange(len(made))])
                 dups += 1
             else:
-                block = i // 99_999  # ids of months from 1501 on, 99,999 a month
-                ident = f"{15 + block // 12:02d}{block % 12 + 1:02d}.{i % 99_999 + 1:05d}"
+                block = i // monthly  # ids of months from 1501 on, spread over 10 years
+                year, month = 2015 + block // 12, block % 12 + 1
+                ident = f"{year % 100:02d}{month:02d}.{i % monthly + 1:05d}"
+                row["versions"] = [{"version": "v1", "created": format_datetime(
+                    datetime(year, month, 1 + i % 28, 12, tzinfo=UTC), usegmt=True)}]
+                row["update_date"] = f"{year}-{month:02d}-{1 + i % 28:02d}"
                 a = order[len(keys) % len(pool)]
                 b = rng.randrange(len(pool))
                 title, abstract, share = paper(rng, pool[a], pool[b])

@@ -11,8 +11,10 @@ from NFCorpus's dev queries. In one process (``Library``, warm, top 10 with snip
 the CLI and web show them, the query embedding included): p50 and p95 of each mode. The
 semantic part: ``VectorStore.search`` (top 10, with the ANN as served) against exact
 top 10 computed here with numpy over the same float16 serving file (every row scored),
-recall@10; the same with a year filter (the most common year: a broad filter) and an
-author filter (papers of one author: narrow). Then ``paperatlas serve --workers 2`` on the
+recall@10; the same with a year filter (the most common year), an author filter (papers
+of one author: narrow), random allow-lists of 10% and 50% of the papers (below and above
+the share that is applied to the ANN's candidates instead of inside its search) and the
+most common category (matched in the lexical index; semantic and hybrid latency too). Then ``paperatlas serve --workers 2`` on the
 library answers every query once over HTTP in each mode (so both workers have loaded
 what they serve), and the RSS and PSS of its processes (the parent and its workers) are
 summed: RSS counts the shared file pages once per process, PSS shares them out.
@@ -44,9 +46,12 @@ sys.path.insert(0, str(REPO / "src"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from paperatlas import Library  # noqa: E402
+from paperatlas.search.lexical import Filters  # noqa: E402
 from paperatlas.vectors import VectorFilter  # noqa: E402
 
 MODES = ("lexical", "semantic", "hybrid")
+#: Shares of the library let through by the random allow-lists whose recall is measured.
+SHARES = (0.1, 0.5)
 
 
 def load_queries(n: int) -> list[str]:
@@ -140,7 +145,44 @@ def in_process(db: Path, queries: list[str]) -> dict[str, Any]:
         out["hybrid_year_filter"] = latency(lib, queries, "hybrid", year_from=year,
                                             year_to=year)
         out["hybrid_author_filter"] = latency(lib, queries, "hybrid", author=name)
+        all_ids = np.asarray(lib.vectors.ids(), dtype=np.int64)
+        rng = np.random.default_rng(18)
+        for share in SHARES:  # below and above the share applied after the ANN
+            ids = np.sort(rng.choice(all_ids, int(len(all_ids) * share), replace=False))
+            out[f"random_{share:g}_filter"] = recall(
+                lib, vectors, VectorFilter(papers=set(ids.tolist())), ids)
+        out["category_filter"] = category_filter(lib, con, queries, vectors)
     return out
+
+
+def category_filter(lib: Library, con: sqlite3.Connection, queries: list[str],
+                    vectors: np.ndarray) -> dict[str, Any]:
+    """The most common category of the first 20,000 papers (a broad filter, matched in the
+    lexical index): recall@10 of the semantic part against exact, and the latency of
+    the semantic and hybrid modes with it."""
+    counts: dict[str, int] = {}
+    for (cats,) in con.execute("SELECT categories FROM papers LIMIT 20000"):
+        for c in json.loads(cats):
+            counts[c] = counts.get(c, 0) + 1
+    category = max(counts, key=lambda c: (counts[c], c))
+    service = lib.search.service
+    filters = Filters(category=category)
+    allowed = service._reader().matching_ids(filters)
+    base = lib.vectors._current().base
+    assert base is not None
+    exact = exact_top(base.text, np.asarray(base.ids), vectors, 10, allowed)
+    got, times = [], []
+    for v in vectors:
+        start = time.perf_counter()
+        hits, _ = service._semantic(v, 10, filters, titles=False)
+        times.append((time.perf_counter() - start) * 1000)
+        got.append({pid for pid, _ in hits})
+    values = [len(g & e) / len(e) for g, e in zip(got, exact, strict=True) if e]
+    return {"category": category, "share": round(len(allowed) / len(base.ids), 4),
+            "recall_at_10": round(float(np.mean(values)), 4),
+            "p50_ms": round(statistics.median(times), 2), "p95_ms": pct(times, 0.95),
+            "semantic": latency(lib, queries, "semantic", category=category),
+            "hybrid": latency(lib, queries, "hybrid", category=category)}
 
 
 def tree_of(pid: int) -> list[int]:

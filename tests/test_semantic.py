@@ -160,3 +160,34 @@ def test_embedding_resumes_after_interruption(tmp_path: Path, write) -> None:
     assert lib.index().embedding.vectors == 600  # type: ignore[union-attr]
     assert resumed.calls == 2 * (600 - 256)  # each paper and its title
     lib.close()
+
+
+@pytest.mark.parametrize("allow_max", [50_000, 0])
+def test_author_and_category_filters_in_semantic_mode(
+        tmp_path: Path, write, monkeypatch: pytest.MonkeyPatch, allow_max: int) -> None:
+    """Narrow author/category filters reach the vectors as an allow-list, broad ones (all
+    of them with ``ALLOW_MAX`` 0) are checked on the nearest papers: both give the exact
+    filtered top, and the count of the papers that pass."""
+    from paperatlas.search import service
+
+    monkeypatch.setattr(service, "ALLOW_MAX", allow_max)
+    words = ["graph", "protein", "language", "model", "cell", "network", "vision", "gene"]
+    rows = ["title,abstract,authors,categories"]
+    for i in range(90):
+        text = " ".join(words[(i * k) % 8] for k in range(1, 6))
+        rows.append(f"Paper {i} {words[i % 8]},{text},Ada Lovelace{i % 3},cs.{'LG' if i % 4 else 'CL'}")
+    lib = Library(tmp_path / "f.db", embedding_model=HashingEmbedder("hash-f"))
+    lib.ingest([write("f.csv", "\n".join(rows) + "\n")])
+    lib.index()
+    papers = {p.key: p for p in lib.papers(limit=1000)}
+    query = "graph protein network"
+    ranked = [h.key for h in lib.search(query, mode="semantic", limit=200).hits]
+    assert len(ranked) == 90
+    for given, holds in (({"category": "cs.CL"}, lambda p: "cs.CL" in p.categories),
+                         ({"author": "Lovelace1"}, lambda p: "Ada Lovelace1" in p.authors)):
+        page = lib.search(query, mode="semantic", limit=5, **given)
+        assert [h.key for h in page.hits] == [k for k in ranked if holds(papers[k])][:5]
+        assert page.total == sum(1 for p in papers.values() if holds(p)) < 90
+        hybrid = lib.search(query, mode="hybrid", limit=5, **given)
+        assert hybrid.hits and all(holds(papers[h.key]) for h in hybrid.hits)
+    lib.close()

@@ -128,6 +128,8 @@ def test_a_failed_write_leaves_the_old_version_in_use(store: Store, tmp_path: Pa
 
 def test_filters_reach_the_ann_as_a_selector(store: Store, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A narrow filter goes into the ANN search as a selector; a broad one (a quarter of
+    the papers or more) is applied to the ANN's candidates; both keep the recall."""
     monkeypatch.setattr(sqlite_vectors, "_EXACT_ROWS", 30)  # more than 30: the ANN
     vs = SqliteVectorStore(store, tmp_path / "index", ann_min=10, serve_min=1)
     ids = add_papers(store, 600)
@@ -147,11 +149,13 @@ def test_filters_reach_the_ann_as_a_selector(store: Store, tmp_path: Path,
     even = set(vs.ids(VectorFilter(collection_id=cid)))
     recent = set(vs.ids(VectorFilter(year_from=2008)))
     few = set(ids[:25])
+    narrow = set(ids[200:300])  # a sixth: below the share applied afterwards
     found = total = 0
     for q in unit(np.random.default_rng(9), 30):
         for f, among in ((VectorFilter(collection_id=cid), even),
                          (VectorFilter(year_from=2008), recent),
                          (VectorFilter(papers=set(ids[:300])), set(ids[:300])),
+                         (VectorFilter(papers=narrow), narrow),
                          (VectorFilter(papers=few), few)):
             got = [h.paper_id for h in vs.search(q, 10, f)]
             exact = brute(stored, q, 10, among=among)
@@ -162,5 +166,7 @@ def test_filters_reach_the_ann_as_a_selector(store: Store, tmp_path: Path,
                 assert got[0] == exact[0]
                 found, total = found + len(set(got) & set(exact)), total + 10
     assert found / total >= 0.95
-    assert sorted(set(searched)) == sorted({len(even), len(recent), 300})
+    assert len(even) / 600 >= 0.25 > len(recent) / 600
+    assert sorted(set(searched)) == sorted({0, len(recent), len(narrow)})  # broad: none
     assert len(vs._allowed) == 2  # the collection's and the years' ids, kept
+    assert [sorted(a.bitmaps) for a in vs._allowed.values()] in ([[], [True]], [[True], []])

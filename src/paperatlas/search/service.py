@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,9 @@ _LEXICAL = "lexical"  # the lexical index's folder and state name
 _SYNC_BATCH = 5000
 #: How many candidates each mode contributes to a hybrid fusion (at least).
 FUSION_DEPTH = 200
+#: An author or category filter matching at most this many papers reaches the vector
+#: store as an allow-list; a broader one is checked on its candidates (``_semantic``).
+ALLOW_MAX = 50_000
 
 
 @dataclass(frozen=True)
@@ -242,8 +245,7 @@ class SearchService:
             if given:
                 centre = np.vstack([given[p] for p in paper_ids if p in given]).mean(axis=0)
                 centre = centre / (np.linalg.norm(centre) or 1.0)
-                semantic = [(h.paper_id, h.score) for h in self.vectors.search(
-                    centre, depth, self._vector_filter(filters), exclude, titles=False)]
+                semantic, _ = self._semantic(centre, depth, filters, exclude, titles=False)
                 hits = semantic if mode == Mode.SEMANTIC else self._fuse(
                     lexical, semantic, centre, False, Fusion.CONVEX)
         page = SearchPage(query=" ".join(keys), mode=mode, total=len(hits), offset=0,
@@ -251,18 +253,40 @@ class SearchService:
         self._fill(page, hits[:limit], None)
         return page
 
-    def _vector_filter(self, filters: Filters) -> VectorFilter:
-        """``filters`` as the vector store takes them: a collection and years as such (the
-        store keeps their papers until the vectors change); with an author or a category,
-        the papers the lexical index matches (they are matched as words there). Reading
-        every match out of the lexical index costs ~1.4 s at 1M papers, so a collection or
-        year filter never does."""
-        if filters == Filters():
-            return VectorFilter()
+    def _semantic(self, vector: np.ndarray, depth: int, filters: Filters,
+                  exclude: set[int] | None = None, *,
+                  titles: bool) -> tuple[list[tuple[int, float]], int]:
+        """The ``depth`` nearest papers that pass ``filters``, and how many pass.
+
+        A collection and years reach the vector store as such (it keeps their papers
+        until the vectors change). An author or a category is matched as words in the
+        lexical index: up to :data:`ALLOW_MAX` matching papers go to the vector store as
+        an allow-list (read out of a fast field, ~26 ms for 17k at 1M papers); a broader
+        one is checked on the vector store's candidates instead, asking for more of
+        them until ``depth`` pass or there are no more."""
+        among = VectorFilter(collection_id=filters.collection_id,
+                             year_from=filters.year_from, year_to=filters.year_to)
+        skip = exclude or set()
+
+        def nearest(k: int, where: VectorFilter) -> list[tuple[int, float]]:
+            return [(h.paper_id, h.score) for h in self.vectors.search(
+                vector, k, where, skip, titles=titles)]
+
         if filters.author is None and filters.category is None:
-            return VectorFilter(collection_id=filters.collection_id,
-                                year_from=filters.year_from, year_to=filters.year_to)
-        return VectorFilter(papers=self._reader().matching_ids(filters))
+            return nearest(depth, among), self.vectors.count(among)
+        reader = self._reader()
+        total = reader.count(filters)
+        if total <= ALLOW_MAX:
+            allowed = frozenset(reader.matching_ids(filters).tolist())
+            return nearest(depth, replace(among, papers=allowed)), total
+        ask = int(np.ceil(depth * 1.5 * max(self.vectors.count(), 1) / total))
+        while True:
+            hits = nearest(ask, among)
+            passed = set(reader.passing([pid for pid, _ in hits], filters).tolist())
+            found = [(pid, score) for pid, score in hits if pid in passed]
+            if len(found) >= depth or len(hits) < ask:
+                return found[:depth], total
+            ask *= 4
 
     def _fuse(self, lexical: list[tuple[int, float]], semantic: list[tuple[int, float]],
               vector: np.ndarray, titles: bool, fusion: Fusion) -> list[tuple[int, float]]:
@@ -290,11 +314,8 @@ class SearchService:
         # Hybrid also matches the query against title vectors (measured: +0.004 nDCG@10
         # hybrid, -0.018 semantic alone on SciFact train; bench/RESULTS.md).
         vector, titles = self._query_vector(query), mode == Mode.HYBRID
-        among = self._vector_filter(filters)
-        semantic = [(h.paper_id, h.score) for h in self.vectors.search(
-            vector, depth, among, titles=titles)]
+        semantic, total = self._semantic(vector, depth, filters, titles=titles)
         if mode == Mode.SEMANTIC:
-            total = len(among.papers) if among.papers is not None else self.vectors.count()
             return semantic[offset:offset + limit], total
         lexical = self._reader().search(query, filters, limit=depth)
         fused = self._fuse(lexical.hits, semantic, vector, titles, fusion)

@@ -149,20 +149,20 @@ class AnnIndex:
         return self.entries - int(np.isin(distinct >> 1, live, assume_unique=False).sum())
 
     def search(self, vector: np.ndarray, n: int, *, titles: bool,
-               allowed: np.ndarray | None = None,
-               share: float = 1.0) -> tuple[np.ndarray, bool]:
+               allowed: np.ndarray | None = None, share: float = 1.0,
+               bitmap: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
         """Paper ids of the best ``n`` entries, best first, each once; and whether the
         index has no more (fewer than ``n`` came back). Without ``titles``, only paper
         vectors count; with ``allowed`` (sorted paper ids, a ``share`` of all), only
-        their entries."""
+        their entries (``bitmap``: their :func:`entry_bitmap`, when the caller keeps it)."""
         faiss = _faiss()
         params = faiss.SearchParametersIVF()
         lists = self.meta.lists
         enough = max(MIN_PROBE, lists * PROBE_SHARE, MIN_SCAN * lists / max(self.entries, 1))
         params.nprobe = min(lists, int(np.ceil(enough / max(share, 1e-3))))
-        bitmap = None
         if allowed is not None:
-            bitmap = _entry_bitmap(allowed, titles)  # faiss reads its length in bytes
+            if bitmap is None:
+                bitmap = entry_bitmap(allowed, titles)  # faiss reads its length in bytes
             params.sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         elif not titles:
             params.sel = self._papers_only()
@@ -326,7 +326,7 @@ def _add(index: AnnIndex, positions: np.ndarray, rows: Rows) -> int:
     return added
 
 
-def _entry_bitmap(papers: np.ndarray, titles: bool) -> np.ndarray:
+def entry_bitmap(papers: np.ndarray, titles: bool) -> np.ndarray:
     """A bitmap of the entries of ``papers`` (sorted ids; their title entries too with
     ``titles``), bit ``i`` of byte ``i >> 3`` for entry ``i``, as faiss's
     ``IDSelectorBitmap`` reads it."""

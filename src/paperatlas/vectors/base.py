@@ -99,8 +99,8 @@ class VectorStore(ABC):
         """The length of the stored vectors (None when there are none)."""
 
     @abstractmethod
-    def count(self) -> int:
-        """How many papers have vectors."""
+    def count(self, filters: VectorFilter | None = None) -> int:
+        """How many papers have vectors (that pass ``filters``)."""
 
     @abstractmethod
     def ids(self, filters: VectorFilter | None = None) -> list[int]:

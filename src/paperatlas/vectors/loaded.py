@@ -102,11 +102,11 @@ class Loaded:
     def rows_in(self, paper_ids: np.ndarray) -> np.ndarray:
         """The live rows of those of ``paper_ids`` that have vectors, in their order."""
         out = np.full(len(paper_ids), -1, dtype=np.int64)
-        at, found = _find(self.ids, paper_ids)
+        at, found = find_sorted(self.ids, paper_ids)
         out[found] = at[found] + self.nb
         if self.base is not None and (~found).any():
             rest = np.flatnonzero(~found)
-            at, hit = _find(self.base.ids, paper_ids[rest])
+            at, hit = find_sorted(self.base.ids, paper_ids[rest])
             if self.live is not None:
                 hit[hit] = self.live[at[hit]]
             out[rest[hit]] = at[hit]
@@ -121,7 +121,7 @@ class Loaded:
             there = rows[~mine]
             text[~mine] = self.base.text[there]
             part = text[~mine]
-            at, hit = _find(np.asarray(self.base.titled), there)
+            at, hit = find_sorted(np.asarray(self.base.titled), there)
             part[hit] = self.base.titles[at[hit]]
             heads[~mine] = part
         if mine.any():
@@ -194,7 +194,7 @@ def _widen(block: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
-def _find(sorted_ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def find_sorted(sorted_ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each of ``wanted`` is in ``sorted_ids``, and whether it is there."""
     at = np.searchsorted(sorted_ids, wanted)
     found = at < len(sorted_ids)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..store import Store, utcnow
 from . import ann, serving
-from .ann import AnnIndex
+from .ann import AnnIndex, entry_bitmap
 from .base import (
     AnnReport,
     ModelMismatchError,
@@ -36,7 +37,7 @@ from .base import (
     VectorRecord,
     VectorStore,
 )
-from .loaded import Loaded, Version
+from .loaded import Loaded, Version, find_sorted
 from .reload import load_all, reload, serving_fresh, with_ann, write_serving
 
 #: The change-log position the vectors stand at (the embedding job's progress).
@@ -48,6 +49,24 @@ ANN_MIN = 20_000
 #: A filter letting at most this many papers through scores them all exactly (more: the
 #: ANN, when in use, searches among them).
 _EXACT_ROWS = 20_000
+#: A filter letting at least this share of the papers through is applied to the ANN's
+#: candidates (1/share times as many asked for); a narrower one goes into the ANN search
+#: as a bitmap of its entries (and more lists are probed).
+_POST_FILTER = 0.25
+
+
+@dataclass
+class _Allowed:
+    """The papers a filter lets through (sorted), and their entry bitmaps by ``titles``
+    (kept with the papers of a cached collection/year filter)."""
+
+    ids: np.ndarray
+    bitmaps: dict[bool, np.ndarray] = field(default_factory=dict)
+
+    def bitmap(self, titles: bool) -> np.ndarray:
+        if titles not in self.bitmaps:
+            self.bitmaps[titles] = entry_bitmap(self.ids, titles)
+        return self.bitmaps[titles]
 
 
 class SqliteVectorStore(VectorStore):
@@ -73,8 +92,8 @@ class SqliteVectorStore(VectorStore):
         #: Papers written or deleted through this object since the serving file was
         #: written (a reader patches them in even when the change log did not move).
         self._unlogged: set[int] = set()
-        #: ``(filter, version) -> allowed paper ids`` of the last collection/year filters.
-        self._allowed: dict[tuple[object, ...], np.ndarray] = {}
+        #: ``(filter, version) -> allowed papers`` of the last collection/year filters.
+        self._allowed: dict[tuple[object, ...], _Allowed] = {}
         self._loading = threading.Lock()  # one thread (re)loads; searches use a snapshot
 
     # -- what is stored ------------------------------------------------------------------
@@ -84,8 +103,12 @@ class SqliteVectorStore(VectorStore):
     def dimension(self) -> int | None:
         return self.store.vectors.dimension()
 
-    def count(self) -> int:
-        return self.store.vectors.count()
+    def count(self, filters: VectorFilter | None = None) -> int:
+        if filters is None or filters.empty:
+            return self.store.vectors.count()
+        allowed = self._allowed_ids(filters, self._current())
+        assert allowed is not None
+        return len(allowed.ids)
 
     def ids(self, filters: VectorFilter | None = None) -> list[int]:
         if filters is None or filters.empty:
@@ -178,13 +201,10 @@ class SqliteVectorStore(VectorStore):
         vector = vector.astype(np.float32)
         allowed = self._allowed_ids(filters, now)
         skip = np.unique(np.fromiter(set(exclude), dtype=np.int64))
-        if allowed is not None:
-            rows = now.rows_in(allowed)
-            if now.extra is not None and len(rows) > _EXACT_ROWS:
-                rows = _candidates(now, vector, k + len(skip), titles, allowed,
-                                   len(rows) / now.live_count)
+        if allowed is not None and (now.extra is None or len(allowed.ids) <= _EXACT_ROWS):
+            rows = now.rows_in(allowed.ids)
         elif now.extra is not None:
-            rows = _candidates(now, vector, k + len(skip), titles)
+            rows = _candidates(now, vector, k + len(skip), titles, allowed)
         else:  # every row
             scores = now.score_all(vector, titles)
             scores[now.rows_in(skip)] = -np.inf
@@ -193,25 +213,26 @@ class SqliteVectorStore(VectorStore):
             rows = rows[~np.isin(now.all_ids[rows], skip)]
         return now.best(rows, now.score_rows(vector, rows, titles), k)
 
-    def _allowed_ids(self, filters: VectorFilter | None, now: Loaded) -> np.ndarray | None:
-        """The papers ``filters`` lets through, sorted (None: all); those of a collection
-        or years are kept for the next searches until the vectors change."""
+    def _allowed_ids(self, filters: VectorFilter | None, now: Loaded) -> _Allowed | None:
+        """The papers ``filters`` lets through (None: all); those of a collection or
+        years are kept for the next searches until the vectors change."""
         if filters is None or filters.empty:
             return None
         papers = None if filters.papers is None else np.unique(
             np.fromiter(filters.papers, dtype=np.int64, count=len(filters.papers)))
-        if filters == VectorFilter(papers=filters.papers):
-            return papers
+        if papers is not None and filters == VectorFilter(papers=filters.papers):
+            return _Allowed(papers)
         key = (filters.collection_id, filters.year_from, filters.year_to, now.version)
         found = self._allowed.get(key)
         if found is None:
-            found = np.asarray(self.ids(VectorFilter(
+            found = _Allowed(np.asarray(self.ids(VectorFilter(
                 collection_id=filters.collection_id, year_from=filters.year_from,
-                year_to=filters.year_to)), dtype=np.int64)
+                year_to=filters.year_to)), dtype=np.int64))
             if len(self._allowed) >= 16:
                 self._allowed.clear()
             self._allowed[key] = found
-        return found if papers is None else np.intersect1d(found, papers, assume_unique=True)
+        return found if papers is None else _Allowed(
+            np.intersect1d(found.ids, papers, assume_unique=True))
 
     def optimize(self, *, rebuild: bool = False) -> AnnReport:
         """Write the serving file again when it is missing or many papers changed since
@@ -298,19 +319,29 @@ class SqliteVectorStore(VectorStore):
 
 
 def _candidates(now: Loaded, vector: np.ndarray, want: int, titles: bool,
-                allowed: np.ndarray | None = None, share: float = 1.0) -> np.ndarray:
+                allowed: _Allowed | None = None) -> np.ndarray:
     """Rows of at least ``want`` live papers (of ``allowed``) the ANN finds (if it holds
     that many), and the rows it lacks; sorted."""
     assert now.ann is not None and now.extra is not None
     ask = want * 2 if titles else want  # a paper has up to two entries
+    share = 1.0 if allowed is None else min(len(allowed.ids) / max(now.live_count, 1), 1.0)
+    after = allowed is not None and share >= _POST_FILTER
+    if after:
+        ask = int(np.ceil(ask / share))
     while True:
-        found, exhausted = now.ann.search(vector, ask, titles=titles, allowed=allowed,
-                                          share=share)
+        if allowed is None or after:
+            found, exhausted = now.ann.search(vector, ask, titles=titles)
+            if allowed is not None:
+                found = found[find_sorted(allowed.ids, found)[1]]
+        else:
+            found, exhausted = now.ann.search(vector, ask, titles=titles, allowed=allowed.ids,
+                                              share=share, bitmap=allowed.bitmap(titles))
         rows = now.rows_in(np.asarray(found, dtype=np.int64))
         if len(rows) >= want or exhausted:
             break
-        ask *= 4  # stale entries took places: look further
+        ask *= 4  # stale entries (or papers the filter keeps out) took places: look further
     extra = now.extra
     if allowed is not None:
-        extra = extra[np.isin(now.all_ids[extra], allowed)]
+        extra = extra[find_sorted(allowed.ids, now.all_ids[extra])[1]]
     return np.union1d(rows, extra)
+
