@@ -298,6 +298,10 @@ def test_update_reads_a_copy_only_to_add_and_never_beside_a_rebuild() -> None:
                                 changed=[], editable=editable)
     assert grown is not mapped and copies == [1] and report.added == 50
     assert not report.rebuilt and grown.entries == 200
+    # changed in the log but not in their vectors (their codes are the same): nothing added
+    kept, report = ann.updated(grown, model="m", seq=4, ids=ids, rows=rows, dim=32,
+                               changed=ids[:10].tolist(), editable=editable)
+    assert kept is grown and report.added == 0 and not report.rebuilt
     vectors[:60] = np.stack([unit(rng) for _ in range(60)])  # 60 of 200 re-embedded
     rebuilt, report = ann.updated(grown, model="m", seq=4, ids=ids, rows=rows, dim=32,
                                   changed=ids[:60].tolist(), editable=editable)

@@ -190,4 +190,10 @@ def test_author_and_category_filters_in_semantic_mode(
         assert page.total == sum(1 for p in papers.values() if holds(p)) < 90
         hybrid = lib.search(query, mode="hybrid", limit=5, **given)
         assert hybrid.hits and all(holds(papers[h.key]) for h in hybrid.hits)
+    # the papers a filter matched are kept only until the lexical index changes
+    lib.ingest([write("g.csv", "title,abstract,authors,categories\n"
+                      "Graph protein network,graph protein network,Ada Lovelace1,cs.CL\n")])
+    lib.index()
+    assert lib.search(query, mode="semantic", limit=5, author="Lovelace1").total == 31
+    assert lib.search(query, mode="semantic", limit=5, category="cs.CL").total == 24
     lib.close()

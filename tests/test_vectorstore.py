@@ -309,3 +309,21 @@ def test_a_model_switch_reads_every_vector_again(store: Store, tmp_path: Path) -
     finally:
         other.close()
     assert [h.paper_id for h in vs.search(q, 20)] == brute(stored, q, 20)
+
+
+def test_paper_set_is_a_sorted_set_that_keeps_what_is_derived() -> None:
+    from paperatlas.vectors import PaperSet
+
+    papers = PaperSet(np.array([9, 3, 3, 7]))
+    assert list(papers) == [3, 7, 9] and len(papers) == 3
+    assert 7 in papers and np.int64(9) in papers and 4 not in papers and "7" not in papers
+    assert papers == {3, 7, 9} and papers == PaperSet(np.array([3, 7, 9]))
+    assert papers != PaperSet(np.array([3, 7]))
+    made: list[int] = []
+
+    def make(ids: np.ndarray) -> int:
+        made.append(1)
+        return int(ids.sum())
+
+    assert papers.derived("sum", make) == 19 and papers.derived("sum", make) == 19
+    assert made == [1]

@@ -11,14 +11,16 @@ faster than scikit-learn's ``CountVectorizer`` with ``ngram_range=(1, 3)``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
-from .parallel import fork_map, threads
+from .ngrams import Chunk, key_ranges, merged, stacked
+from .parallel import fork_map, thread_map, threads
 
 #: A word: starts with a letter (or a digit followed by a letter: "3D"), two characters
 #: at least; hyphens inside are kept ("fine-tuning").
@@ -33,8 +35,8 @@ PARALLEL_CHARS = 2_000_000
 CHUNK_PAPERS = 20_000
 #: Papers per step of the least document frequency of a phrase (:func:`phrase_min_df`).
 MIN_DF_STEP = 50_000
-#: Distinct keys of the chunks merged at once when counting document frequencies.
-MERGE_KEYS = 8_000_000
+#: Positions where a phrase may start counted at once (a range of keys over every chunk).
+RANGE_POSITIONS = 8_000_000
 
 
 @dataclass
@@ -186,185 +188,46 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
     """:func:`count_phrases` of papers already tokenized (the phrases of up to
     ``max_words`` words; those of one word are the same whatever ``max_words``).
 
-    Papers are counted :data:`CHUNK_PAPERS` at a time, twice per phrase length: once for
-    every phrase's document frequency, once for the counts of those kept; what is held
-    for every token between lengths is an int32 rank and two flags."""
-    from scipy import sparse
-
+    Papers are counted :data:`CHUNK_PAPERS` at a time, one range of keys of about
+    :data:`RANGE_POSITIONS` positions at a time, twice per range: once for every phrase's
+    document frequency, once for the counts of those kept (:mod:`.ngrams`); what is held
+    for every token between lengths is an int32 prefix and a flag."""
     n, size = tokens.papers, max(len(tokens.names), 1)
     names = np.array(tokens.names, dtype=object)
     breaks = np.array([t in stop_words or not t[0].isalnum() for t in names], dtype=bool)
-    chunks = [_Chunk.of(tokens, start, min(n, start + CHUNK_PAPERS), breaks, title_weight)
+    chunks = [Chunk.of(tokens, start, min(n, start + CHUNK_PAPERS), breaks, title_weight)
               for start in range(0, n, CHUNK_PAPERS)]
-    columns: list[Any] = []
     kept_keys: list[np.ndarray] = []  # per length, the keys of the phrases kept (sorted)
     for length in range(1, max_words + 1):
         # A phrase in min_df papers has its prefix and its last word in them too, so
         # only positions where both were kept can start one (the kept set is the same).
-        # Keys: a token id, then the prefix's rank among those kept x vocabulary size +
-        # the last token id (ranks grow with keys: the kept keys keep their order).
-        kept = _kept((c.found(length, size) for c in chunks), size, length == 1, min_df)
-        parts = [c.count(kept, length) for c in chunks]
-        columns.append(sparse.vstack(parts, format="csr", dtype=np.float32) if parts else
-                       sparse.csr_matrix((0, len(kept)), dtype=np.float32))
-        del parts
-        kept_keys.append(kept)
-        if length < max_words and len(kept) * size >= 2**62:  # the next keys would overflow
+        # Keys grow with prefixes' ranks: the kept keys of the ranges, joined, are sorted.
+        domain = size if length == 1 else len(kept_keys[-1])
+        weights = np.zeros(domain, dtype=np.int64)
+        for part in thread_map(partial(Chunk.weights, domain=domain), chunks):
+            weights += part
+        kept: list[np.ndarray] = []
+        offset = 0
+        for lo, hi in key_ranges(weights, RANGE_POSITIONS):
+            found = thread_map(partial(Chunk.found, length=length, size=size, lo=lo, hi=hi),
+                               chunks)
+            keys = merged(found, min_df)
+            del found
+            thread_map(partial(Chunk.count, kept=keys, offset=offset), chunks)
+            offset += len(keys)
+            kept.append(keys)
+        thread_map(partial(Chunk.finish, length=length, more=length < max_words), chunks)
+        kept_keys.append(np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64))
+        if length < max_words and offset * size >= 2**62:  # the next keys would overflow
             raise OverflowError(f"too many distinct {length}-word phrases to count")
+    matrix = stacked(chunks, n, sum(map(len, kept_keys)))
+    del chunks
     vocab = [_texts(names, kept_keys, length, np.arange(len(kept)), size)
              for length, kept in enumerate(kept_keys, start=1)]
     words = [np.full(len(kept), length, dtype=np.int64) for length, kept in
              enumerate(kept_keys, start=1)]
-    matrix = sparse.hstack(columns, format="csr", dtype=np.float32)
     vocabulary = np.concatenate(vocab) if vocab else np.zeros(0, dtype=object)
     return PhraseCounts(matrix, vocabulary.astype(object), np.concatenate(words))
-
-
-@dataclass
-class _Chunk:
-    """The tokens of some papers (their titles, then their texts: views of the corpus's
-    arrays, joined only while the chunk is worked on) and, between phrase lengths, each
-    position's rank of the phrase counted there (-1: none) and whether it was kept, and
-    whether its word was: six bytes a token held between lengths."""
-
-    tokens: Tokens
-    cut: tuple[int, int, int, int]  # token spans of the chunk's titles and texts
-    start: int  # the chunk's first paper
-    title_weight: float
-    papers: int
-    alive: np.ndarray
-    word_alive: np.ndarray
-    rank: np.ndarray
-    #: Between :meth:`found` and :meth:`count`: positions, distinct keys, key of each.
-    pending: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64),) * 3
-
-    @classmethod
-    def of(cls, tokens: Tokens, start: int, stop: int, breaks: np.ndarray,
-           title_weight: int) -> _Chunk:
-        n = tokens.papers
-        a, b, c, d = np.searchsorted(tokens.segment, [start, stop, n + start, n + stop]).tolist()
-        chunk = cls(tokens, (a, b, c, d), start, float(title_weight), stop - start,
-                    np.zeros(0, dtype=bool), np.zeros(0, dtype=bool),
-                    np.zeros(0, dtype=np.int32))
-        ids = chunk.ids
-        ok = ~breaks[ids] if len(ids) else np.zeros(0, dtype=bool)
-        chunk.alive = chunk.word_alive = ok
-        return chunk
-
-    def _joined(self, array: np.ndarray) -> np.ndarray:
-        a, b, c, d = self.cut
-        return np.concatenate([array[a:b], array[c:d]])
-
-    @property
-    def ids(self) -> np.ndarray:
-        return self._joined(self.tokens.ids)
-
-    @property
-    def segment(self) -> np.ndarray:
-        return self._joined(self.tokens.segment)
-
-    def doc(self, at: np.ndarray) -> np.ndarray:
-        """The chunk's paper of the tokens at ``at``."""
-        doc: np.ndarray = (self.segment[at] % self.tokens.papers - self.start)
-        return doc.astype(np.int32)
-
-    def weight(self, at: np.ndarray) -> np.ndarray:
-        """The weight of the tokens at ``at`` (titles' tokens come first)."""
-        titles = self.cut[1] - self.cut[0]
-        return np.where(at < titles, np.float32(self.title_weight), np.float32(1.0))
-
-    def positions(self, length: int) -> np.ndarray:
-        """Where a phrase of ``length`` words may start."""
-        if length == 1:
-            return np.flatnonzero(self.alive)
-        segment = self.segment
-        same = segment[length - 1:] == segment[: len(segment) - length + 1]
-        return np.flatnonzero(self.alive[:-1] & self.word_alive[length - 1:] & same)
-
-    def keys(self, length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where a phrase of ``length`` words may start here, and its key there."""
-        at = self.positions(length)
-        ids = self.ids
-        if length == 1:
-            return at, ids[at].astype(np.int64)
-        return at, self.rank[at].astype(np.int64) * size + ids[at + length - 1]
-
-    def found(self, length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct keys of the phrases of ``length`` words here (sorted), and the
-        number of papers each is in; remembered (int32 per position) for :meth:`count`."""
-        at, keys = self.keys(length, size)
-        local, inverse = np.unique(keys, return_inverse=True)
-        inverse = inverse.ravel().astype(np.int32)
-        self.pending = (at.astype(np.int32), local, inverse)
-        seen = sparse_matrix((np.ones(len(at), dtype=np.float32), (self.doc(at), inverse)),
-                             (self.papers, len(local)))
-        return local, np.bincount(seen.indices, minlength=len(local))
-
-    def count(self, kept: np.ndarray, length: int) -> Any:
-        """The counts of the kept phrases of ``length`` words (papers x kept phrases;
-        ``kept`` their keys, sorted); remembers each position's rank among the kept
-        phrases (-1: not kept)."""
-        at, local, inverse = self.pending
-        self.pending = (at[:0], local[:0], inverse[:0])
-        found = np.searchsorted(kept, local)
-        hit = found < len(kept)
-        hit[hit] = kept[found[hit]] == local[hit]
-        rank = np.where(hit, found, -1).astype(np.int32)[inverse]
-        del found, hit, local, inverse
-        a, b, c, d = self.cut
-        self.rank = np.full(max(0, b - a + d - c - length + 1), -1, dtype=np.int32)
-        self.rank[at] = rank
-        alive = np.zeros(len(self.rank), dtype=bool)
-        alive[at] = rank >= 0
-        self.alive = alive
-        if length == 1:
-            self.word_alive = alive
-        use = rank >= 0
-        at = at[use]
-        return sparse_matrix((self.weight(at), (self.doc(at), rank[use])),
-                             (self.papers, len(kept)))
-
-
-def sparse_matrix(entries: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
-                  shape: tuple[int, int]) -> Any:
-    """A float32 CSR matrix of ``(values, (rows, columns))``, duplicates summed."""
-    from scipy import sparse
-
-    out = sparse.csr_matrix(entries, shape=shape, dtype=np.float32)
-    out.sum_duplicates()
-    return out
-
-
-def _kept(found: Iterable[tuple[np.ndarray, np.ndarray]], size: int, dense: bool,
-          min_df: int) -> np.ndarray:
-    """The keys (sorted) in at least ``min_df`` papers; ``found`` holds each chunk's
-    distinct keys (sorted) and the number of its papers each is in. The keys are merged
-    in ranges of about :data:`MERGE_KEYS` keys (cut at the same keys in every chunk), so
-    no array holds every chunk's keys at once."""
-    keys_df = [(local, per.astype(np.int32)) for local, per in found if len(local)]
-    if not keys_df:
-        return np.zeros(0, dtype=np.int64)
-    if dense:
-        df = np.zeros(size, dtype=np.int64)
-        for local, per in keys_df:
-            df[local] += per
-        return np.flatnonzero(df >= min_df)
-    total = sum(len(k) for k, _ in keys_df)
-    ranges = -(-total // MERGE_KEYS)
-    bounds = np.zeros(0, dtype=np.int64)
-    if ranges > 1:  # cut points: quantiles of a sample of every chunk's keys
-        every = np.concatenate([k[:: max(1, len(k) // 4096)] for k, _ in keys_df])
-        bounds = np.unique(np.quantile(every, np.linspace(0, 1, ranges + 1)[1:-1],
-                                       method="lower"))
-    cuts = [np.concatenate([[0], np.searchsorted(k, bounds), [len(k)]]) for k, _ in keys_df]
-    out = []
-    for r in range(len(bounds) + 1):
-        keys = np.concatenate([k[c[r]:c[r + 1]] for (k, _), c in zip(keys_df, cuts, strict=True)])
-        per = np.concatenate([p[c[r]:c[r + 1]] for (_, p), c in zip(keys_df, cuts, strict=True)])
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        df = np.bincount(inverse.ravel(), weights=per, minlength=len(uniq))
-        out.append(uniq[df >= min_df])
-    return np.concatenate(out)
 
 
 def _texts(names: np.ndarray, kept_keys: list[np.ndarray], length: int,

@@ -5,6 +5,7 @@ from . import serving
 from .base import (
     AnnReport,
     ModelMismatchError,
+    PaperSet,
     VectorBatch,
     VectorFilter,
     VectorHit,
@@ -13,5 +14,6 @@ from .base import (
 )
 from .sqlite import ANN_MIN, STATE, SqliteVectorStore
 
-__all__ = ["ANN_MIN", "STATE", "AnnReport", "ModelMismatchError", "SqliteVectorStore",
+__all__ = ["ANN_MIN", "STATE", "AnnReport", "ModelMismatchError", "PaperSet",
+           "SqliteVectorStore",
            "VectorBatch", "VectorFilter", "VectorHit", "VectorRecord", "VectorStore", "serving"]

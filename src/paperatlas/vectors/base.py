@@ -10,9 +10,10 @@ Writes run inside the caller's ``store.transaction()``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -35,12 +36,50 @@ class VectorRecord:
     text_hash: str = ""
 
 
+class PaperSet(AbstractSet[int]):
+    """An immutable set of paper ids held as a sorted array (a filter's allow-list that
+    is kept between searches): membership by binary search, and room for what a vector
+    store derives from it (e.g. an ANN's entry bitmap) to be kept with it."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids: np.ndarray = np.unique(np.asarray(ids, dtype=np.int64))
+        self.ids.setflags(write=False)
+        self._derived: dict[object, Any] = {}
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, int | np.integer):
+            return False
+        at = int(np.searchsorted(self.ids, item))
+        return at < len(self.ids) and int(self.ids[at]) == int(item)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PaperSet):
+            return other is self or np.array_equal(other.ids, self.ids)
+        return super().__eq__(other)
+
+    def derived(self, key: object, make: Callable[[np.ndarray], Any]) -> Any:
+        """``make(ids)``, computed once for ``key`` and kept with the set."""
+        if key not in self._derived:
+            self._derived[key] = make(self.ids)
+        return self._derived[key]
+
+
 @dataclass(frozen=True)
 class VectorFilter:
     """Which papers a search or an iteration may return; every field given must hold.
 
     ``papers`` is an explicit allow-list (e.g. what the lexical index matched for an
-    author or a category); ``collection_id`` and the years are the paper's own.
+    author or a category; a :class:`PaperSet` when it is kept between searches);
+    ``collection_id`` and the years are the paper's own.
     """
 
     papers: AbstractSet[int] | None = None

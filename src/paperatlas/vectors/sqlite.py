@@ -19,8 +19,7 @@ same way on every path (``einsum``: a BLAS product's last bit depends on the row
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from .ann import AnnIndex, entry_bitmap
 from .base import (
     AnnReport,
     ModelMismatchError,
+    PaperSet,
     VectorBatch,
     VectorFilter,
     VectorHit,
@@ -55,18 +55,8 @@ _EXACT_ROWS = 20_000
 _POST_FILTER = 0.25
 
 
-@dataclass
-class _Allowed:
-    """The papers a filter lets through (sorted), and their entry bitmaps by ``titles``
-    (kept with the papers of a cached collection/year filter)."""
-
-    ids: np.ndarray
-    bitmaps: dict[bool, np.ndarray] = field(default_factory=dict)
-
-    def bitmap(self, titles: bool) -> np.ndarray:
-        if titles not in self.bitmaps:
-            self.bitmaps[titles] = entry_bitmap(self.ids, titles)
-        return self.bitmaps[titles]
+def _bitmap(titles: bool) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda ids: entry_bitmap(ids, titles)
 
 
 class SqliteVectorStore(VectorStore):
@@ -93,7 +83,7 @@ class SqliteVectorStore(VectorStore):
         #: written (a reader patches them in even when the change log did not move).
         self._unlogged: set[int] = set()
         #: ``(filter, version) -> allowed papers`` of the last collection/year filters.
-        self._allowed: dict[tuple[object, ...], _Allowed] = {}
+        self._allowed: dict[tuple[object, ...], PaperSet] = {}
         self._loading = threading.Lock()  # one thread (re)loads; searches use a snapshot
 
     # -- what is stored ------------------------------------------------------------------
@@ -213,26 +203,27 @@ class SqliteVectorStore(VectorStore):
             rows = rows[~np.isin(now.all_ids[rows], skip)]
         return now.best(rows, now.score_rows(vector, rows, titles), k)
 
-    def _allowed_ids(self, filters: VectorFilter | None, now: Loaded) -> _Allowed | None:
+    def _allowed_ids(self, filters: VectorFilter | None, now: Loaded) -> PaperSet | None:
         """The papers ``filters`` lets through (None: all); those of a collection or
         years are kept for the next searches until the vectors change."""
         if filters is None or filters.empty:
             return None
-        papers = None if filters.papers is None else np.unique(
-            np.fromiter(filters.papers, dtype=np.int64, count=len(filters.papers)))
-        if papers is not None and filters == VectorFilter(papers=filters.papers):
-            return _Allowed(papers)
+        given = filters.papers
+        papers = given if given is None or isinstance(given, PaperSet) else PaperSet(
+            np.fromiter(given, dtype=np.int64, count=len(given)))
+        if papers is not None and filters == VectorFilter(papers=given):
+            return papers
         key = (filters.collection_id, filters.year_from, filters.year_to, now.version)
         found = self._allowed.get(key)
         if found is None:
-            found = _Allowed(np.asarray(self.ids(VectorFilter(
+            found = PaperSet(np.asarray(self.ids(VectorFilter(
                 collection_id=filters.collection_id, year_from=filters.year_from,
                 year_to=filters.year_to)), dtype=np.int64))
             if len(self._allowed) >= 16:
                 self._allowed.clear()
             self._allowed[key] = found
-        return found if papers is None else _Allowed(
-            np.intersect1d(found.ids, papers, assume_unique=True))
+        return found if papers is None else PaperSet(
+            np.intersect1d(found.ids, papers.ids, assume_unique=True))
 
     def optimize(self, *, rebuild: bool = False) -> AnnReport:
         """Write the serving file again when it is missing or many papers changed since
@@ -319,11 +310,12 @@ class SqliteVectorStore(VectorStore):
 
 
 def _candidates(now: Loaded, vector: np.ndarray, want: int, titles: bool,
-                allowed: _Allowed | None = None) -> np.ndarray:
+                allowed: PaperSet | None = None) -> np.ndarray:
     """Rows of at least ``want`` live papers (of ``allowed``) the ANN finds (if it holds
     that many), and the rows it lacks; sorted."""
     assert now.ann is not None and now.extra is not None
-    ask = want * 2 if titles else want  # a paper has up to two entries
+    # a paper has up to two entries; the codes rank approximately: score enough exactly
+    ask = max(want * 2 if titles else want, ann.RESCORE_MIN)
     share = 1.0 if allowed is None else min(len(allowed.ids) / max(now.live_count, 1), 1.0)
     after = allowed is not None and share >= _POST_FILTER
     if after:
@@ -335,7 +327,9 @@ def _candidates(now: Loaded, vector: np.ndarray, want: int, titles: bool,
                 found = found[find_sorted(allowed.ids, found)[1]]
         else:
             found, exhausted = now.ann.search(vector, ask, titles=titles, allowed=allowed.ids,
-                                              share=share, bitmap=allowed.bitmap(titles))
+                                              share=share,
+                                              bitmap=allowed.derived(("bitmap", titles),
+                                                                     _bitmap(titles)))
         rows = now.rows_in(np.asarray(found, dtype=np.int64))
         if len(rows) >= want or exhausted:
             break
