@@ -14,10 +14,12 @@ top 10 computed here with numpy over the same float16 serving file (every row sc
 recall@10; the same with a year filter (the most common year), an author filter (papers
 of one author: narrow), random allow-lists of 10% and 50% of the papers (below and above
 the share that is applied to the ANN's candidates instead of inside its search) and the
-most common category (matched in the lexical index; semantic and hybrid latency too). Then ``paperatlas serve --workers 2`` on the
-library answers every query once over HTTP in each mode (so both workers have loaded
-what they serve), and the RSS and PSS of its processes (the parent and its workers) are
-summed: RSS counts the shared file pages once per process, PSS shares them out.
+most common category (matched in the lexical index; semantic and hybrid latency too).
+Then ``paperatlas serve --workers 2`` on the library answers every query once over HTTP in
+each mode (so both workers have loaded what they serve), and the RSS and PSS of its
+processes (the parent and its workers) are summed: RSS counts the shared file pages once
+per process, PSS shares them out; ``rss_all_index_pages_mb`` is the RSS were every page of
+the index files each process maps resident (a long-running server's worst case).
 """
 
 from __future__ import annotations
@@ -201,15 +203,39 @@ def tree_of(pid: int) -> list[int]:
     return found
 
 
-def memory(pid: int) -> dict[str, int]:
-    rss = pss = 0
+def memory(pid: int, folder: Path | None = None) -> dict[str, int]:
+    """RSS and PSS of the process tree; with ``folder``, also its RSS were every page of
+    the files mapped from ``folder`` (the index files) touched, as a server running long
+    enough touches them: the measured RSS plus the untouched rest of those mappings."""
+    rss = pss = untouched = 0
     for p in tree_of(pid):
         for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
             if line.startswith("Rss:"):
                 rss += int(line.split()[1])
             elif line.startswith("Pss:"):
                 pss += int(line.split()[1])
-    return {"rss_mb": rss // 1024, "pss_mb": pss // 1024}
+        if folder is not None:
+            untouched += _untouched_kb(Path(f"/proc/{p}/smaps"), str(folder))
+    out = {"rss_mb": rss // 1024, "pss_mb": pss // 1024}
+    if folder is not None:
+        out["rss_all_index_pages_mb"] = (rss + untouched) // 1024
+    return out
+
+
+def _untouched_kb(smaps: Path, prefix: str) -> int:
+    """kB of the mappings of files under ``prefix`` that are not resident."""
+    total, mine, size = 0, False, 0
+    for line in smaps.read_text().splitlines():
+        head = line.split()
+        if not head:
+            continue
+        if "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line
+            mine = len(head) >= 6 and head[5].startswith(prefix)
+        elif mine and head[0] == "Size:":
+            size = int(head[1])
+        elif mine and head[0] == "Rss:":
+            total += size - int(head[1])
+    return total
 
 
 def server(db: Path, queries: list[str], workers: int) -> dict[str, Any]:
@@ -241,7 +267,7 @@ def server(db: Path, queries: list[str], workers: int) -> dict[str, Any]:
                 times[mode].append((time.perf_counter() - start) * 1000)
                 assert response.status == 200, response.status
                 conn.close()
-        return {"workers": workers, **memory(proc.pid),
+        return {"workers": workers, **memory(proc.pid, db.parent / f"{db.name}.index"),
                 **{f"http_{m}_p50_ms": round(statistics.median(t), 2) for m, t in times.items()}}
     finally:
         proc.terminate()

@@ -201,6 +201,23 @@ def test_corrupt_file_is_ignored_then_rebuilt(tmp_path: Path) -> None:
     again.close()
 
 
+def test_an_index_of_an_older_kind_is_rebuilt_and_its_file_removed(tmp_path: Path) -> None:
+    lib = open_lib(tmp_path)
+    add_papers(lib, tmp_path, 0, 60)
+    lib.index()
+    lib.close()
+    meta = json.loads((folder(lib) / ann.META).read_text())
+    (folder(lib) / ann.META).write_text(json.dumps({**meta, "kind": "ivf-fp16"}))
+    again = open_lib(tmp_path)
+    assert not again.search.service.vectors.ann_in_use  # not read as what it is not
+    report = again.index().ann
+    assert report is not None and report.rebuilt
+    now = json.loads((folder(lib) / ann.META).read_text())
+    assert now["kind"] == ann.KIND and not (folder(lib) / meta["file"]).exists()
+    assert [p.name for p in folder(lib).glob("ann-*")] == [now["file"]]
+    again.close()
+
+
 def test_leftover_temporary_files_are_ignored(tmp_path: Path) -> None:
     lib = open_lib(tmp_path)
     add_papers(lib, tmp_path, 0, 60)

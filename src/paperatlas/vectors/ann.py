@@ -217,7 +217,7 @@ class AnnIndex:
         """Write the index (unless its file is as it is) and then ``ann.json``, each to a
         temporary file first, then moved into place."""
         folder.mkdir(parents=True, exist_ok=True)
-        previous = read_meta(folder)
+        previous = _named_file(folder)  # of any kind: an older kind's file goes too
         name = self.meta.file
         if self.dirty or not (folder / name).is_file():
             name = f"{_PREFIX}{uuid.uuid4().hex}.ivf"
@@ -227,8 +227,8 @@ class AnnIndex:
             self.dirty = False
         self.meta = replace(self.meta, entries=self.entries, file=name)
         files.write_json(folder / META, asdict(self.meta))
-        if previous is not None and previous.file != name:
-            (folder / previous.file).unlink(missing_ok=True)
+        if previous is not None and previous != name:
+            (folder / previous).unlink(missing_ok=True)
         files.remove_orphans(_own_files(folder), [name])
 
     @classmethod
@@ -262,6 +262,15 @@ def read_meta(folder: Path) -> AnnMeta | None:
             or meta.kind != KIND):
         return None
     return meta
+
+
+def _named_file(folder: Path) -> str | None:
+    """The index file ``ann.json`` names, whatever kind of index it says it is."""
+    raw = files.read_json(folder / META)
+    name = raw.get("file") if isinstance(raw, dict) else None
+    if not isinstance(name, str) or Path(name).name != name or not name.startswith(_PREFIX):
+        return None
+    return name
 
 
 def meta_version(folder: Path) -> tuple[int, int, int] | None:
