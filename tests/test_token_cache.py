@@ -94,3 +94,19 @@ def test_a_library_indexed_before_the_cache_gets_it_on_the_next_index(tmp_path: 
         assert lib.trees.service.sync_tokens().updated == 0
     finally:
         lib.close()
+
+
+def test_assemble_in_small_blocks_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperatlas.organize import phrases
+
+    rng = np.random.default_rng(4)
+    vocab = [f"t{i}k" for i in range(60)]
+    segments = [" ".join(rng.choice(vocab, int(rng.integers(0, 9)))) for _ in range(80)]
+    table = {t: 1000 - i for i, t in enumerate(vocab)}
+    encode = [np.array([table[t] for t in tokens_of(s)], dtype=np.int32) for s in segments]
+    name = {i: t for t, i in table.items()}
+    whole = assemble(encode[:40], encode[40:], lambda ids: [name[int(i)] for i in ids])
+    monkeypatch.setattr(phrases, "FIRST_BLOCK", 3)
+    blocks = assemble(encode[:40], encode[40:], lambda ids: [name[int(i)] for i in ids])
+    assert same(blocks, whole) and same(whole, tokenize(segments[:40], segments[40:]))
+    assert blocks.ids.dtype == np.int32

@@ -290,3 +290,43 @@ def test_fork_map_raises_a_worker_error_here() -> None:
         fork_map(_fail_on_three, 0, list(range(6)), 2, sizes=[9, 1, 1, 1, 1, 1])  # 3: forked
     with pytest.raises(ValueError, match="item 3 failed"):
         fork_map(_fail_on_three, 0, list(range(6)), 2, sizes=[1, 1, 1, 9, 1, 1])  # 3: here
+
+
+def test_phrase_counts_by_small_chunks_and_key_ranges_are_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperatlas.organize import phrases
+
+    rng = np.random.default_rng(11)
+    words = [f"w{i}x" for i in range(12)] + ["the", "of", ",", "."]
+    docs = [rng.choice(words, int(rng.integers(0, 30))).tolist() for _ in range(300)]
+    texts = [" ".join(d) for d in docs]
+    titles = [" ".join(d[:4]) for d in docs]
+    stop = frozenset({"the", "of"})
+    whole = count_phrases(titles, texts, stop_words=stop, min_df=3)
+    monkeypatch.setattr(phrases, "CHUNK_PAPERS", 7)  # 43 chunks
+    monkeypatch.setattr(phrases, "RANGE_POSITIONS", 40)  # hundreds of key ranges
+    with using_threads(2):
+        parts = count_phrases(titles, texts, stop_words=stop, min_df=3)
+    assert (parts.vocab == whole.vocab).all() and (parts.words == whole.words).all()
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(parts.matrix, name), getattr(whole.matrix, name))
+    want = _reference_counts(titles, texts, stop, 3)
+    assert sorted(parts.vocab.tolist()) == sorted(want) and max(parts.words) == 3
+    dense = parts.matrix.toarray()
+    for col, phrase in enumerate(parts.vocab.tolist()):
+        assert {p: v for p, v in enumerate(dense[:, col]) if v} == want[phrase]
+
+
+def test_key_ranges_cover_every_prefix_once() -> None:
+    from itertools import pairwise
+
+    from paperatlas.organize.ngrams import key_ranges
+
+    weights = np.array([5, 0, 1, 30, 2, 2, 0, 7])
+    ranges = key_ranges(weights, 6)
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(weights)
+    assert all(a < b for a, b in ranges)
+    assert all(b == c for (_, b), (c, _) in pairwise(ranges))
+    assert all(weights[a:b].sum() <= 6 or b == a + 1 for a, b in ranges)
+    assert (3, 4) in ranges and len(ranges) == 4  # a heavy prefix alone, never cut
+    assert key_ranges(np.zeros(4, dtype=np.int64), 6) == [] == key_ranges(weights[:0], 6)

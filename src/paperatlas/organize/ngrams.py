@@ -122,17 +122,18 @@ class Chunk:
         self.parts.append(sparse_matrix((self.weight(at), (self.doc(at), rank)),
                                         (self.papers, len(kept))))
 
-    def finish(self, length: int, more: bool) -> None:
+    def finish(self, length: int, max_words: int) -> None:
         """After every range of ``length`` words was counted: each position's prefix for
         the next length is the rank of the phrase kept there, where the word after it was
-        kept and is in the same title or text (else -1)."""
+        kept and is in the same title or text (else -1). What no later length reads is let
+        go."""
         prefix = self.prefix
         np.negative(prefix, out=prefix)  # -2 - rank -> rank; -1 stays; others below -1
         prefix -= 2
         np.maximum(prefix, -1, out=prefix)
         if length == 1:
             self.word = prefix >= 0
-        if not more:
+        if length >= max_words:
             self.prefix = np.zeros(0, dtype=np.int32)
             self.word = np.zeros(0, dtype=bool)
             return
@@ -141,18 +142,21 @@ class Chunk:
         segment = self.segment
         gone = ~self.word[length:] | (segment[length:] != segment[:end])
         prefix[:end][gone] = -1
+        if length + 1 >= max_words:
+            self.word = np.zeros(0, dtype=bool)
 
 
 def key_ranges(weights: np.ndarray, per: int) -> list[tuple[int, int]]:
     """Consecutive ranges of prefixes (indexes of ``weights``, each prefix's number of
-    positions) of about ``per`` positions each (a prefix is never cut)."""
-    total = int(weights.sum())
-    if not len(weights) or not total:
+    positions) of at most ``per`` positions each, but for a prefix of more (alone then)."""
+    if not len(weights) or not weights.any():
         return []
-    count = -(-total // max(per, 1))
     cum = np.cumsum(weights)
-    cuts = np.searchsorted(cum, total * np.arange(1, count) / count) + 1
-    bounds = np.unique(np.concatenate([[0], cuts, [len(weights)]])).tolist()
+    bounds = [0]
+    while bounds[-1] < len(weights):
+        start = bounds[-1]
+        before = int(cum[start - 1]) if start else 0
+        bounds.append(max(int(np.searchsorted(cum, before + per, side="right")), start + 1))
     return list(pairwise(bounds))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .ngrams import Chunk, key_ranges, merged, stacked
-from .parallel import fork_map, thread_map, threads
+from .parallel import fork_map, release_memory, thread_map, threads
 
 #: A word: starts with a letter (or a digit followed by a letter: "3D"), two characters
 #: at least; hyphens inside are kept ("fine-tuning").
@@ -31,12 +31,14 @@ _TOKENS = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]|[0-9]+[a-z][a-z0-9\-]*|[.,;:!?()
 _SPLIT = re.compile(_TOKENS.pattern + "|\x00")  # the same, and the NUL between segments
 #: Texts longer than this (in characters) are tokenized in parallel parts.
 PARALLEL_CHARS = 2_000_000
+#: Tokens read at once when numbering cached tokens (:func:`assemble`).
+FIRST_BLOCK = 1 << 20
 #: Papers whose phrases are counted at once (bounds the work arrays of a count).
 CHUNK_PAPERS = 20_000
 #: Papers per step of the least document frequency of a phrase (:func:`phrase_min_df`).
 MIN_DF_STEP = 50_000
 #: Positions where a phrase may start counted at once (a range of keys over every chunk).
-RANGE_POSITIONS = 8_000_000
+RANGE_POSITIONS = 4_000_000
 
 
 @dataclass
@@ -142,19 +144,27 @@ def assemble(titles: list[np.ndarray], texts: list[np.ndarray],
     """The :class:`Tokens` of papers tokenized before (:func:`tokens_of`): each title and
     text is an array of ids of some larger vocabulary, of which ``names`` gives the token of
     each id asked for. The ids are numbered anew in order of first appearance, so the
-    result is what :func:`tokenize` gives for the same texts."""
+    result is what :func:`tokenize` gives for the same texts. The ids stay int32; the
+    first appearances are found :data:`FIRST_BLOCK` tokens at a time, among the tokens not
+    seen before only."""
     segments = [*titles, *texts]
     if not segments or not sum(map(len, segments)):
         return Tokens(np.zeros(0, dtype=np.int32), [], np.zeros(0, dtype=np.int32),
                       len(texts))
-    ids = np.concatenate(segments).astype(np.int64)
+    ids = np.concatenate(segments).astype(np.int32, copy=False)
     size = int(ids.max()) + 1
     first = np.full(size, len(ids), dtype=np.int64)
-    np.minimum.at(first, ids, np.arange(len(ids)))
+    for start in range(0, len(ids), FIRST_BLOCK):
+        block = ids[start:start + FIRST_BLOCK]
+        new = np.flatnonzero(first[block] == len(ids))
+        if len(new):
+            uniq, index = np.unique(block[new], return_index=True)
+            first[uniq] = new[index] + start
     present = np.flatnonzero(first < len(ids))
     order = present[np.argsort(first[present], kind="stable")]
+    del first
     local = np.empty(size, dtype=np.int32)
-    local[order] = np.arange(len(order))
+    local[order] = np.arange(len(order), dtype=np.int32)
     lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
     return Tokens(local[ids], names(order),
                   np.repeat(np.arange(len(segments), dtype=np.int32), lengths), len(texts))
@@ -216,7 +226,8 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
             thread_map(partial(Chunk.count, kept=keys, offset=offset), chunks)
             offset += len(keys)
             kept.append(keys)
-        thread_map(partial(Chunk.finish, length=length, more=length < max_words), chunks)
+            release_memory()
+        thread_map(partial(Chunk.finish, length=length, max_words=max_words), chunks)
         kept_keys.append(np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64))
         if length < max_words and offset * size >= 2**62:  # the next keys would overflow
             raise OverflowError(f"too many distinct {length}-word phrases to count")
