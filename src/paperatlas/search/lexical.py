@@ -188,7 +188,9 @@ class LexicalIndex:
         query_obj = self._filtered(tantivy.Query.boolean_query(should), filters or Filters())
         searcher = self.index.searcher()
         result = searcher.search(query_obj, limit, count=True, offset=offset)
-        hits = [(int(searcher.doc(addr)["pid"][0]), float(score)) for score, addr in result.hits]
+        pids = searcher.fast_field_values("pid", [addr for _, addr in result.hits])
+        hits = [(int(pid), float(score))
+                for pid, (score, _) in zip(pids, result.hits, strict=True)]
         count = getattr(result, "count", None)  # present at run time, missing from the stubs
         return LexicalHits(hits, int(count if count is not None else len(hits)))
 
