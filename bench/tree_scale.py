@@ -135,6 +135,7 @@ def child(args: argparse.Namespace) -> None:
     from paperatlas.organize.base import Corpus
     from paperatlas.organize.builder import TreeBuilder
     from paperatlas.organize.cluster import LeidenClusterer
+    from paperatlas.organize.parallel import using_threads
     from paperatlas.records.trees import TreeSettings
 
     watch = StageWatch() if args.stages else None
@@ -153,10 +154,11 @@ def child(args: argparse.Namespace) -> None:
     builder = TreeBuilder(TreeSettings(), clusterer=LeidenClusterer(**options), **build_options)
     t0, c0 = time.perf_counter(), os.times()
     if watch:
-        watch.enter("tokenize")
-        _ = corpus.tokens
-        watch.enter("phrases")
-        _ = corpus.phrases
+        with using_threads(builder.workers):  # as inside build
+            watch.enter("tokenize")
+            _ = corpus.tokens
+            watch.enter("phrases")
+            _ = corpus.phrases
         for obj, name, stage in ((builder.labeler, "fit", "labeler fit"),
                                  (builder.features, "fit", "features fit"),
                                  (builder, "grow", "grow"), (builder, "link", "link"),

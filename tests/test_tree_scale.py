@@ -122,3 +122,26 @@ def test_a_sampled_root_split_places_every_paper_and_agrees_with_the_exact_split
 def test_sample_max_is_checked() -> None:
     with pytest.raises(ValueError, match=r"sample_max must be 0 .* at least 100"):
         TreeBuilder(TreeSettings(), sample_max=50)
+
+
+def test_a_sampled_split_places_the_rest_by_words_where_embeddings_say_nothing() -> None:
+    from paperatlas.organize.features import CombinedFeatures
+    from paperatlas.organize.sampled import attach, centroids, sample
+
+    corpus, truth = toy_corpus(1500, 3, seed=2)
+    corpus.vectors = normalize_rows(np.random.default_rng(9).standard_normal((1500, 48)))
+    features = CombinedFeatures()
+    features.fit(corpus)
+    rows = list(range(1500))
+    split, rest = sample(rows, 300, seed=0)
+    feats, project = features.sampled(corpus.vectors[split],
+                                      [corpus.texts[r] for r in split], split)
+    assert project is not None
+    near = project(corpus.vectors[split], split) @ feats.T  # the sample maps onto itself
+    assert (np.argmax(near, axis=1) == np.arange(300)).mean() > 0.95
+    labels = truth[split]  # the sample's groups: the true topics
+    by_words = attach(corpus.vectors, rows, rest, labels, centroids(feats, labels), project)
+    by_embedding = attach(corpus.vectors, rows, rest, labels)
+    assert normalized_mutual_info_score(truth[rest], by_words[rest]) > 0.9
+    assert normalized_mutual_info_score(truth[rest], by_embedding[rest]) < 0.1
+    assert (by_words[~rest] == labels).all()

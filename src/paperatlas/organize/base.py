@@ -115,6 +115,11 @@ class NodeLabel:
     description: str = ""
 
 
+#: Maps more papers (their normalized embeddings, their rows in the last fit) into the
+#: feature space of a :meth:`Featurizer.sampled` call.
+Projection = Callable[[np.ndarray, list[int]], np.ndarray]
+
+
 class Featurizer(ABC):
     """Turns a node's papers into the vectors its split is computed on."""
 
@@ -127,6 +132,13 @@ class Featurizer(ABC):
         """Rows of L2-normalized features, one per paper (``vectors`` are normalized
         embeddings, ``texts`` the papers' titles and abstracts, ``rows`` their rows in
         the last :meth:`fit`, when there was one)."""
+
+    def sampled(self, vectors: np.ndarray, texts: list[str],
+                rows: list[int] | None = None) -> tuple[np.ndarray, Projection | None]:
+        """:meth:`features` of a sample of a node's papers, and how to map its other
+        papers into the same space (None where this featurizer cannot: they are then
+        placed by their embeddings)."""
+        return self.features(vectors, texts, rows), None
 
 
 class Clusterer(ABC):

@@ -20,7 +20,7 @@ from .parallel import (
     threads,
     using_threads,
 )
-from .sampled import SAMPLE_MAX, attach, check_sample_max, sample
+from .sampled import SAMPLE_MAX, attach, centroids, check_sample_max, sample
 
 REPRESENTATIVES = 5
 GROUP_TITLES = 30
@@ -124,15 +124,21 @@ class TreeBuilder:
         split, rest = rows, None
         if self.sample_max and len(rows) > self.sample_max:  # cluster a sample, attach the rest
             split, rest = sample(rows, self.sample_max, s.seed)
-        feats = self.features.features(corpus.vectors[split], [corpus.texts[r] for r in split],
-                                       rows=split if self._fit_on is corpus else None)
+        texts, fitted = [corpus.texts[r] for r in split], split if self._fit_on is corpus else None
+        if rest is None:
+            feats, project = self.features.features(corpus.vectors[split], texts, fitted), None
+        else:
+            feats, project = self.features.sampled(corpus.vectors[split], texts, fitted)
+        del texts
         labels = self.clusterer.split(feats, max_children=s.max_children, min_size=s.min_size,
                                       seed=s.seed)
+        cents = centroids(feats, labels) if project is not None else None
         del feats
+        if rest is not None:
+            labels = attach(corpus.vectors, rows, rest, labels, cents, project)
+        del project
         if len(split) >= RELEASE_MIN:
             release_memory()  # before the subtrees' workers fork
-        if rest is not None:
-            labels = attach(corpus.vectors, rows, rest, labels)
         count = int(labels.max()) + 1 if len(labels) else 0
         return [[rows[i] for i in np.flatnonzero(labels == c)] for c in range(count)]
 

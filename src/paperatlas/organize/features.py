@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import ONE_MATRIX_MIN, Corpus, Featurizer, stop_words
+from .base import ONE_MATRIX_MIN, Corpus, Featurizer, Projection, stop_words
 from .phrases import count_phrases
 
 
@@ -34,17 +34,27 @@ def node_tfidf(counts: Any, max_df: float = 0.5) -> Any:
     """Sublinear TF-IDF of one node's count rows, with the node's own document
     frequencies: words in fewer than two of its papers, or more than ``max_df`` of them,
     are dropped; rows are L2-normalized."""
-    from scipy import sparse
-    from sklearn.preprocessing import normalize
+    return _tfidf(counts, *_idf(counts, max_df))
 
+
+def _idf(counts: Any, max_df: float) -> tuple[np.ndarray, np.ndarray]:
+    """The columns :func:`node_tfidf` keeps of these count rows, and their weights."""
     n = counts.shape[0]
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     keep = np.flatnonzero((df >= 2) & (df <= max_df * n))
+    return keep, (np.log((1.0 + n) / (1.0 + df[keep])) + 1.0).astype(np.float32)
+
+
+def _tfidf(counts: Any, keep: np.ndarray, idf: np.ndarray) -> Any:
+    """Sublinear TF-IDF of count rows over the columns ``keep`` weighted ``idf``."""
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
     sub = sparse.csr_matrix(counts[:, keep], dtype=np.float32)
     if not len(keep):
         return sub
     sub.data = 1.0 + np.log(sub.data)
-    sub = sub @ sparse.diags((np.log((1.0 + n) / (1.0 + df[keep])) + 1.0).astype(np.float32))
+    sub = sub @ sparse.diags(idf)
     return normalize(sub)
 
 
@@ -81,23 +91,46 @@ class CombinedFeatures(Featurizer):
 
     def features(self, vectors: np.ndarray, texts: list[str],
                  rows: list[int] | None = None) -> np.ndarray:
+        return self.sampled(vectors, texts, rows)[0]
+
+    def sampled(self, vectors: np.ndarray, texts: list[str],
+                rows: list[int] | None = None) -> tuple[np.ndarray, Projection | None]:
+        """The features, and a map of other papers into them: their word view is their
+        TF-IDF (with these papers' document frequencies) on these papers' SVD axes."""
         emb = normalize_rows(vectors)
         if self.text_weight <= 0 or len(texts) < self.min_docs:
-            return emb
-        if rows is not None and self._counts is not None:
-            counts = self._counts[rows]
-            if self._columns is not None:
-                counts = counts[:, self._columns]
-        else:
-            counts = _word_counts(texts)
-        tfidf = node_tfidf(counts)
+            return emb, _embeddings
+        counts = self._rows(rows) if rows is not None and self._counts is not None else \
+            _word_counts(texts)
+        keep, idf = _idf(counts, 0.5)
+        tfidf = _tfidf(counts, keep, idf)
+        del counts
         dims = min(self.dims, tfidf.shape[1] - 1, len(texts) - 1)
         if self.docs_per_dim:
             dims = min(dims, max(10, len(texts) // self.docs_per_dim))
         if dims < 2:
-            return emb
+            return emb, _embeddings
         from sklearn.utils.extmath import randomized_svd
 
-        u, sigma, _ = randomized_svd(tfidf, dims, n_iter=self.power_iterations,
-                                     random_state=0)
-        return normalize_rows(np.hstack([emb, self.text_weight * normalize_rows(u * sigma)]))
+        u, sigma, axes = randomized_svd(tfidf, dims, n_iter=self.power_iterations,
+                                        random_state=0)
+        feats = normalize_rows(np.hstack([emb, self.text_weight * normalize_rows(u * sigma)]))
+        if rows is None or self._counts is None:  # words counted here: no other rows
+            return feats, None
+
+        def project(more: np.ndarray, more_rows: list[int]) -> np.ndarray:
+            words = np.asarray(_tfidf(self._rows(more_rows), keep, idf) @ axes.T)
+            return normalize_rows(np.hstack([normalize_rows(more),
+                                             self.text_weight * normalize_rows(words)]))
+
+        return feats, project
+
+    def _rows(self, rows: list[int]) -> Any:
+        """The word counts of some rows of the fitted corpus."""
+        counts = self._counts[rows]
+        return counts[:, self._columns] if self._columns is not None else counts
+
+
+def _embeddings(vectors: np.ndarray, rows: list[int]) -> np.ndarray:
+    """The features of papers where they are their embeddings."""
+    return normalize_rows(vectors)
