@@ -44,6 +44,8 @@ FUSION_DEPTH = 200
 #: An author or category filter matching at most this many papers reaches the vector
 #: store as an allow-list; a broader one is checked on its candidates (``_semantic``).
 ALLOW_MAX = 300_000
+#: A broader one asks the vector store for this many times the candidates it should need.
+CHECK_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,7 @@ class SearchService:
             self._matched[key] = allowed
         if allowed is not None:
             return nearest(depth, replace(among, papers=allowed)), total
-        ask = int(np.ceil(depth * 1.5 * max(self.vectors.count(), 1) / total))
+        ask = int(np.ceil(depth * CHECK_MARGIN * max(self.vectors.count(), 1) / total))
         while True:
             hits = nearest(ask, among)
             passed = set(reader.passing([pid for pid, _ in hits], filters).tolist())
