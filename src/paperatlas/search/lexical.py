@@ -190,7 +190,7 @@ class LexicalIndex:
         result = searcher.search(query_obj, limit, count=True, offset=offset)
         pids = searcher.fast_field_values("pid", [addr for _, addr in result.hits])
         hits = [(int(pid), float(score))
-                for pid, (score, _) in zip(pids, result.hits, strict=True)]
+                for pid, (score, _) in zip(pids, result.hits, strict=True) if pid is not None]
         count = getattr(result, "count", None)  # present at run time, missing from the stubs
         return LexicalHits(hits, int(count if count is not None else len(hits)))
 
