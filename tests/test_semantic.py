@@ -197,3 +197,30 @@ def test_author_and_category_filters_in_semantic_mode(
     assert lib.search(query, mode="semantic", limit=5, author="Lovelace1").total == 31
     assert lib.search(query, mode="semantic", limit=5, category="cs.CL").total == 24
     lib.close()
+
+
+def test_hybrid_runs_its_lexical_half_beside_the_vectors(
+        tmp_path: Path, write, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from paperatlas.search.lexical import LexicalIndex
+
+    path = write("a.csv", "title,abstract\nGraph networks,nodes and edges\nProteins,folding\n")
+    lib = Library(tmp_path / "h.db", embedding_model=HashingEmbedder("hash-a"))
+    lib.ingest([path])
+    lib.index()
+    threads: list[str] = []
+    real = LexicalIndex.search
+
+    def spy(self: LexicalIndex, *args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LexicalIndex, "search", spy)
+    alone = [h.key for h in lib.search("graph networks", mode="lexical").hits]
+    hybrid = lib.search("graph networks", mode="hybrid")
+    assert hybrid.hits[0].title == "Graph networks" and alone
+    assert threads[0] == threading.current_thread().name
+    assert threads[1].startswith("lexical-half")
+    lib.close()
+    assert lib.search.service._beside_pool is None

@@ -100,6 +100,7 @@ class Library:
             FeedBuilder(self.papers, search, self.trees, trends))
 
     def close(self) -> None:
+        self.search.service.close()
         self.store.close()
 
     def __enter__(self) -> Library:

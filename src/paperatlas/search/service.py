@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -106,6 +107,8 @@ class SearchService:
         self._read_seq = -1  # the lexical state the reader last reloaded at
         #: ``(filters, lexical state) -> papers`` of the last author/category filters.
         self._matched: dict[tuple[Filters, int], PaperSet] = {}
+        self._beside_pool: ThreadPoolExecutor | None = None
+        self._beside_lock = threading.Lock()
         # Snippets stem every word of every shown abstract; words repeat across queries.
         self._stems = StemCache()
         self._make_embedder = embedder
@@ -331,13 +334,32 @@ class SearchService:
                                     "`paperatlas index` with an embedding model first")
         # Hybrid also matches the query against title vectors (measured: +0.004 nDCG@10
         # hybrid, -0.018 semantic alone on SciFact train; bench/RESULTS.md).
+        # Hybrid runs its lexical half in another thread meanwhile (tantivy, the encoder
+        # and faiss release the GIL): the query's latency is the longer half, not the sum.
+        pending = None if mode == Mode.SEMANTIC else self._beside().submit(
+            self._reader().search, query, filters, limit=depth)
         vector, titles = self._query_vector(query), mode == Mode.HYBRID
         semantic, total = self._semantic(vector, depth, filters, titles=titles)
-        if mode == Mode.SEMANTIC:
+        if pending is None:
             return semantic[offset:offset + limit], total
-        lexical = self._reader().search(query, filters, limit=depth)
+        lexical = pending.result()
         fused = self._fuse(lexical.hits, semantic, vector, titles, fusion)
         return fused[offset:offset + limit], max(lexical.total, len(fused))
+
+    def close(self) -> None:
+        """Let the threads of :meth:`_beside` go (a later hybrid search makes new ones)."""
+        with self._beside_lock:
+            pool, self._beside_pool = self._beside_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+    def _beside(self) -> ThreadPoolExecutor:
+        """The threads hybrid searches run their lexical half in (made on first use)."""
+        with self._beside_lock:
+            if self._beside_pool is None:
+                self._beside_pool = ThreadPoolExecutor(max_workers=4,
+                                                       thread_name_prefix="lexical-half")
+            return self._beside_pool
 
     def _fill(self, page: SearchPage, hits: list[tuple[int, float]],
               stems: set[str] | None) -> None:
