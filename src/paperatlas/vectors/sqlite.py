@@ -1,6 +1,6 @@
 """The first :class:`~.base.VectorStore`: vectors in the library's SQLite file, served
 from a memory-mapped float16 file (:mod:`.serving`) that every process shares, with a
-faiss HNSW index (:mod:`.ann`, memory-mapped too) once there are many.
+faiss IVF-PQ index (:mod:`.ann`, memory-mapped too) once there are many.
 
 With a ``folder``, :meth:`SqliteVectorStore.optimize` (the index job) writes the serving
 file; searches map it and read from SQLite only the papers changed since it was written
@@ -14,6 +14,9 @@ like these" compares paper vectors only. With an ANN index in ``folder`` (kept b
 :meth:`~SqliteVectorStore.search` scores only its candidates, plus
 the papers changed since it was written; every score is exact, computed row by row the
 same way on every path (``einsum``: a BLAS product's last bit depends on the rows around).
+A filter of at most ``_EXACT_ROWS`` papers scores just those; one letting through
+``_POST_FILTER`` of the papers or more is applied to the ANN's candidates; one between goes
+into the ANN search as a bitmap kept with its papers (:class:`~.base.PaperSet`).
 """
 
 from __future__ import annotations
