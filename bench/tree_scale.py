@@ -47,11 +47,13 @@ import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, cast  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from paperatlas.organize.base import TextView  # noqa: E402
 from tree_stages import StageWatch, staged  # noqa: E402
 
 TOPICS, SUBTOPICS, DIMS = 24, 8, 384
@@ -68,10 +70,32 @@ def word(i: int, prefix: str) -> str:
     return prefix + letters
 
 
-def synthetic(n: int, seed: int, words: int = 160
-              ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+class Written(TextView):
+    """Titles or texts kept as word ids (uint16, two bytes a word) and written out when
+    read, as :func:`synthetic` writes them: about 0.34 KB a paper of 160 words instead of
+    ~1.2 KB of ``str`` (``--compact-texts``)."""
+
+    def __init__(self, vocab: list[str], head: np.ndarray, body: np.ndarray | None) -> None:
+        self.vocab, self.head, self.body = vocab, head, body
+
+    def __len__(self) -> int:
+        return len(self.head)
+
+    def text(self, i: int) -> str:
+        vocab = self.vocab
+        title = " ".join([vocab[k] for k in self.head[i].tolist()]).capitalize()
+        if self.body is None:
+            return title
+        body = [vocab[k] for k in self.body[i].tolist()]
+        return title + ". " + ". ".join([" ".join(body[j:j + 20])
+                                         for j in range(0, len(body), 20)]) + "."
+
+
+def synthetic(n: int, seed: int, words: int = 160, compact: bool = False
+              ) -> tuple[np.ndarray, Sequence[str], Sequence[str], np.ndarray]:
     """Vectors, titles, texts and the true topic of ``n`` clustered papers (see above;
-    ``words`` words of abstract), drawn :data:`BLOCK` papers at a time."""
+    ``words`` words of abstract), drawn :data:`BLOCK` papers at a time; with ``compact``
+    the titles and texts are :class:`Written` (the same strings, written when read)."""
     rng = np.random.default_rng(seed)
     subs = rng.integers(0, TOPICS * SUBTOPICS, n)
     topic = subs // SUBTOPICS
@@ -91,7 +115,10 @@ def synthetic(n: int, seed: int, words: int = 160
     t_base, s_base = GENERAL, GENERAL + TOPICS * TOPIC_WORDS
     zipf = 1.0 / np.arange(1, GENERAL + 1)
     zipf /= zipf.sum()
-    titles, texts = [], []
+    titles: list[str] = []
+    texts: list[str] = []
+    heads = np.empty((n if compact else 0, 8), dtype=np.uint16)
+    bodies = np.empty((n if compact else 0, words), dtype=np.uint16)
     for a in range(0, n, BLOCK):
         b = min(n, a + BLOCK)
         s, t = subs[a:b, None], topic[a:b, None]
@@ -104,11 +131,17 @@ def synthetic(n: int, seed: int, words: int = 160
                         np.where(kind < 0.35, t_base + t * TOPIC_WORDS
                                  + rng.integers(0, TOPIC_WORDS, (b - a, words)),
                                  rng.choice(GENERAL, (b - a, words), p=zipf)))
+        if compact:
+            heads[a:b], bodies[a:b] = head, body
+            continue
         for title_ids, body_ids in zip(vocab[head].tolist(), vocab[body].tolist(), strict=True):
             title = " ".join(title_ids).capitalize()
             sentences = [" ".join(body_ids[j:j + 20]) for j in range(0, words, 20)]
             titles.append(title)
             texts.append(title + ". " + ". ".join(sentences) + ".")
+    if compact:
+        names = vocab.tolist()
+        return vectors, Written(names, heads, None), Written(names, heads, bodies), topic
     return vectors, titles, texts, topic
 
 
@@ -142,8 +175,11 @@ def child(args: argparse.Namespace) -> None:
     if watch:
         watch.start()
         watch.enter("generate")
-    vectors, titles, texts, topic = synthetic(args.child, args.seed, args.words)
-    corpus = Corpus(list(range(1, args.child + 1)), vectors, titles, texts)
+    vectors, titles, texts, topic = synthetic(args.child, args.seed, args.words,
+                                              args.compact_texts)
+    # Written titles and texts read as lists do (indexed, iterated, measured).
+    corpus = Corpus(list(range(1, args.child + 1)), vectors, cast("list[str]", titles),
+                    cast("list[str]", texts))
     rss_corpus = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     options: dict[str, Any] = {}
     build_options: dict[str, Any] = {}
@@ -184,7 +220,8 @@ def run(size: int, args: argparse.Namespace, src: Path | None, ann_min: int = 0,
         env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, __file__, "--child", str(size), "--seed", str(args.seed),
            "--ann-min", str(ann_min), "--words", str(args.words),
-           "--sample-max", str(sample_max)] + (["--stages"] if args.stages else [])
+           "--sample-max", str(sample_max)] + (["--stages"] if args.stages else []) \
+        + (["--compact-texts"] if args.compact_texts else [])
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
@@ -216,6 +253,10 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=160, help="words of abstract per paper")
     parser.add_argument("--sample-max", type=int, default=-1,
                         help="TreeBuilder's sample_max for the 'after' builds (default: its own)")
+    parser.add_argument("--compact-texts", action="store_true",
+                        help="keep the corpus's titles and texts as word ids, written when "
+                             "read (the same strings; the build's memory without ~1 KB a "
+                             "paper of str that a library's texts would hold)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ann-min", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()

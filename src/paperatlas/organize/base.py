@@ -8,9 +8,10 @@ different object to :class:`~paperatlas.organize.builder.TreeBuilder` to swap a 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import overload
 
 import numpy as np
 
@@ -77,9 +78,12 @@ class Corpus:
         """Counts of 1-3 word phrases per paper (titles count three times), counted once
         for every stage; phrases of fewer than :func:`~.phrases.phrase_min_df` papers are
         left out (two below 150,000 papers; one, in a corpus of fewer than four). The
-        tokens are let go once these are counted (nothing else reads them)."""
-        counts = self.count(3)
-        self.__dict__.pop("tokens", None)
+        tokens are handed to the counting, which lets them go once it has copied them in
+        chunks (nothing else reads them)."""
+        tokens = self.tokens
+        del self.__dict__["tokens"]
+        counts = count_tokens(tokens, stop_words=stop_words(), max_words=3,
+                              min_df=phrase_min_df(len(self.ids)), release=True)
         release_memory()
         return counts
 
@@ -92,6 +96,30 @@ class Corpus:
         """Counts of the phrases of up to ``max_words`` words (as :attr:`phrases`)."""
         return count_tokens(self.tokens, stop_words=stop_words(), max_words=max_words,
                             min_df=phrase_min_df(len(self.ids)))
+
+
+class TextView(Sequence[str]):
+    """Texts written or looked up when read, one at a time (no list of them is made)."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def text(self, i: int) -> str:
+        """Text ``i`` (``0 <= i < len(self)``)."""
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self.text(j) for j in range(*i.indices(len(self)))]
+        at = i + len(self) if i < 0 else i
+        if not 0 <= at < len(self):
+            raise IndexError(i)
+        return self.text(at)
 
 
 @dataclass
@@ -127,13 +155,13 @@ class Featurizer(ABC):
         """See every paper of the tree once (``features`` ``rows`` index ``corpus``)."""
 
     @abstractmethod
-    def features(self, vectors: np.ndarray, texts: list[str],
+    def features(self, vectors: np.ndarray, texts: Sequence[str],
                  rows: list[int] | None = None) -> np.ndarray:
         """Rows of L2-normalized features, one per paper (``vectors`` are normalized
         embeddings, ``texts`` the papers' titles and abstracts, ``rows`` their rows in
         the last :meth:`fit`, when there was one)."""
 
-    def sampled(self, vectors: np.ndarray, texts: list[str],
+    def sampled(self, vectors: np.ndarray, texts: Sequence[str],
                 rows: list[int] | None = None) -> tuple[np.ndarray, Projection | None]:
         """:meth:`features` of a sample of a node's papers, and how to map its other
         papers into the same space (None where this featurizer cannot: they are then

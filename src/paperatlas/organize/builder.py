@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
 import numpy as np
 
 from ..records.trees import ROOT, TOPIC, UNSORTED, Node, Tree, TreeSettings
-from .base import Clusterer, Corpus, Featurizer, Group, Labeler
+from .base import Clusterer, Corpus, Featurizer, Group, Labeler, TextView
 from .cluster import LeidenClusterer
 from .features import CombinedFeatures, normalize_rows
 from .label import KeywordLabeler
@@ -124,7 +125,7 @@ class TreeBuilder:
         split, rest = rows, None
         if self.sample_max and len(rows) > self.sample_max:  # cluster a sample, attach the rest
             split, rest = sample(rows, self.sample_max, s.seed)
-        texts, fitted = [corpus.texts[r] for r in split], split if self._fit_on is corpus else None
+        texts, fitted = Picked(corpus.texts, split), split if self._fit_on is corpus else None
         if rest is None:
             feats, project = self.features.features(corpus.vectors[split], texts, fitted), None
         else:
@@ -237,6 +238,20 @@ class TreeBuilder:
         centroid = np.asarray(node.centroid, dtype=np.float32) if node.centroid else None
         return Group(node_id=node.id, titles=[corpus.titles[r] for r in order],
                      texts=[corpus.texts[r] for r in order], rows=rows, centroid=centroid)
+
+
+class Picked(TextView):
+    """Some rows of a corpus's texts, read when indexed (no list of them is made: a
+    featurizer that reads the fitted words only asks how many there are)."""
+
+    def __init__(self, texts: Sequence[str], rows: list[int]) -> None:
+        self.texts, self.rows = texts, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def text(self, i: int) -> str:
+        return self.texts[self.rows[i]]
 
 
 class _Subtrees:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,12 +20,12 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 class EmbeddingFeatures(Featurizer):
     """The papers' stored embeddings, as they are."""
 
-    def features(self, vectors: np.ndarray, texts: list[str],
+    def features(self, vectors: np.ndarray, texts: Sequence[str],
                  rows: list[int] | None = None) -> np.ndarray:
         return normalize_rows(vectors)
 
 
-def _word_counts(texts: list[str]) -> Any:
+def _word_counts(texts: Sequence[str]) -> Any:
     """A ``docs x words`` sparse count matrix of some papers' texts (stop words left out)."""
     return count_phrases(texts, texts, stop_words=stop_words(), max_words=1, min_df=1,
                          title_weight=0).matrix
@@ -89,11 +90,11 @@ class CombinedFeatures(Featurizer):
         else:
             self._counts = corpus.words.matrix
 
-    def features(self, vectors: np.ndarray, texts: list[str],
+    def features(self, vectors: np.ndarray, texts: Sequence[str],
                  rows: list[int] | None = None) -> np.ndarray:
         return self.sampled(vectors, texts, rows)[0]
 
-    def sampled(self, vectors: np.ndarray, texts: list[str],
+    def sampled(self, vectors: np.ndarray, texts: Sequence[str],
                 rows: list[int] | None = None) -> tuple[np.ndarray, Projection | None]:
         """The features, and a map of other papers into them: their word view is their
         TF-IDF (with these papers' document frequencies) on these papers' SVD axes."""

@@ -8,9 +8,11 @@ vocabulary size, plus the id of its last word. The prefixes are cut into ranges 
 is counted over every chunk in two passes: the distinct keys of each chunk and the papers
 each is in (:meth:`Chunk.found`), merged into the keys kept (:func:`merged`), then the
 counts of those (:meth:`Chunk.count`). What a chunk holds between lengths is, per token,
-the prefix of the phrase that may start there (int32, -1: none) and whether its word was
-kept: five bytes a token; between the two passes of a range, the range's positions, their
-distinct keys and the key of each (about 16 bytes a position of the range).
+its id (a copy: the corpus's tokens go once chunked), the prefix of the phrase that may
+start there (int32, -1: none) and whether its word was kept: nine bytes a token, and 8
+bytes per title and text (where each starts); between the two passes of a range, the
+range's positions, their distinct keys and the key of each (about 16 bytes a position of
+the range).
 """
 
 from __future__ import annotations
@@ -29,19 +31,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class Chunk:
-    """The tokens of some papers (their titles, then their texts: views of the corpus's
-    arrays, joined only while the chunk is worked on), the prefix of each position and
-    whether each word was kept, and the chunk's counts so far: one CSR matrix (papers x
-    kept keys) per length and range, in column order."""
+    """The tokens of some papers (a copy of their titles' ids, then their texts'), where
+    each title and text starts, the prefix of each position and whether each word was
+    kept, and the chunk's counts so far: one CSR matrix (papers x kept keys) per length
+    (the ranges of the length being counted apart, until :meth:`finish`), in column
+    order."""
 
-    tokens: Tokens
-    cut: tuple[int, int, int, int]  # token spans of the chunk's titles and texts
+    ids: np.ndarray
+    bounds: np.ndarray  # where each title, then each text, starts; then the end (int64)
     start: int  # the chunk's first paper
     title_weight: float
     papers: int
     prefix: np.ndarray
     word: np.ndarray
     parts: list[Any] = field(default_factory=list)
+    ranges: int = 0  # parts of the length being counted
     #: Between :meth:`found` and :meth:`count`: positions, distinct keys, key of each.
     pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
@@ -50,35 +54,26 @@ class Chunk:
            title_weight: int) -> Chunk:
         """Papers ``start`` to ``stop``; a single word may start wherever a token is not
         one of ``breaks`` (stop words, punctuation)."""
-        n = tokens.papers
-        a, b, c, d = np.searchsorted(tokens.segment, [start, stop, n + start, n + stop]).tolist()
-        chunk = cls(tokens, (a, b, c, d), start, float(title_weight), stop - start,
+        n, offsets = tokens.papers, tokens.offsets
+        a, b, c, d = offsets[[start, stop, n + start, n + stop]].tolist()
+        ids = np.concatenate([tokens.ids[a:b], tokens.ids[c:d]])
+        bounds = np.concatenate([offsets[start:stop] - a, offsets[n + start:n + stop + 1]
+                                 - c + (b - a)])
+        chunk = cls(ids, bounds, start, float(title_weight), stop - start,
                     np.zeros(0, dtype=np.int32), np.zeros(0, dtype=bool))
-        ids = chunk.ids
         chunk.word = ~breaks[ids] if len(ids) else np.zeros(0, dtype=bool)
         chunk.prefix = np.where(chunk.word, ids, np.int32(-1)).astype(np.int32)
         return chunk
 
-    def _joined(self, array: np.ndarray) -> np.ndarray:
-        a, b, c, d = self.cut
-        return np.concatenate([array[a:b], array[c:d]])
-
-    @property
-    def ids(self) -> np.ndarray:
-        return self._joined(self.tokens.ids)
-
-    @property
-    def segment(self) -> np.ndarray:
-        return self._joined(self.tokens.segment)
-
     def doc(self, at: np.ndarray) -> np.ndarray:
-        """The chunk's paper of the tokens at ``at``."""
-        doc: np.ndarray = (self.segment[at] % self.tokens.papers - self.start)
+        """The chunk's paper of the tokens at ``at`` (sorted)."""
+        segment = np.searchsorted(self.bounds, at, side="right") - 1
+        doc: np.ndarray = segment % self.papers
         return doc.astype(np.int32)
 
     def weight(self, at: np.ndarray) -> np.ndarray:
         """The weight of the tokens at ``at`` (titles' tokens come first)."""
-        titles = self.cut[1] - self.cut[0]
+        titles = int(self.bounds[self.papers])
         return np.where(at < titles, np.float32(self.title_weight), np.float32(1.0))
 
     def weights(self, domain: int) -> np.ndarray:
@@ -121,12 +116,20 @@ class Chunk:
         self.prefix[at] = -2 - offset - rank
         self.parts.append(sparse_matrix((self.weight(at), (self.doc(at), rank)),
                                         (self.papers, len(kept))))
+        self.ranges += 1
 
     def finish(self, length: int, max_words: int) -> None:
-        """After every range of ``length`` words was counted: each position's prefix for
-        the next length is the rank of the phrase kept there, where the word after it was
-        kept and is in the same title or text (else -1). What no later length reads is let
-        go."""
+        """After every range of ``length`` words was counted: the ranges' counts become one
+        matrix (a row pointer per range would cost four bytes a paper each), and each
+        position's prefix for the next length is the rank of the phrase kept there, where
+        the word after it was kept and is in the same title or text (else -1). What no
+        later length reads is let go (the ids after the last length)."""
+        if self.ranges > 1:
+            from scipy import sparse
+
+            mine = sparse.hstack(self.parts[-self.ranges:], format="csr", dtype=np.float32)
+            self.parts[-self.ranges:] = [mine]
+        self.ranges = 0
         prefix = self.prefix
         np.negative(prefix, out=prefix)  # -2 - rank -> rank; -1 stays; others below -1
         prefix -= 2
@@ -136,12 +139,15 @@ class Chunk:
         if length >= max_words:
             self.prefix = np.zeros(0, dtype=np.int32)
             self.word = np.zeros(0, dtype=bool)
+            self.ids = np.zeros(0, dtype=np.int32)
             return
         end = max(len(prefix) - length, 0)
         prefix[end:] = -1
-        segment = self.segment
-        gone = ~self.word[length:] | (segment[length:] != segment[:end])
-        prefix[:end][gone] = -1
+        prefix[:end][~self.word[length:]] = -1
+        ends = self.bounds[1:]  # the last `length` positions of a title or text end there
+        for back in range(1, length + 1):
+            at = ends - back
+            prefix[at[at >= 0]] = -1
         if length + 1 >= max_words:
             self.word = np.zeros(0, dtype=bool)
 

@@ -11,7 +11,7 @@ faster than scikit-learn's ``CountVectorizer`` with ``ngram_range=(1, 3)``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
@@ -31,6 +31,8 @@ _TOKENS = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]|[0-9]+[a-z][a-z0-9\-]*|[.,;:!?()
 _SPLIT = re.compile(_TOKENS.pattern + "|\x00")  # the same, and the NUL between segments
 #: Texts longer than this (in characters) are tokenized in parallel parts.
 PARALLEL_CHARS = 2_000_000
+#: Characters of titles and texts joined and tokenized at once (:func:`_token_ids`).
+GROUP_CHARS = 64_000_000
 #: Tokens read at once when numbering cached tokens (:func:`assemble`).
 FIRST_BLOCK = 1 << 20
 #: Papers whose phrases are counted at once (bounds the work arrays of a count).
@@ -59,38 +61,69 @@ class PhraseCounts:
         return self.select(np.flatnonzero(self.words == 1))
 
 
-def _token_ids(segments: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+def _token_ids(segments: Iterable[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Lower-case tokens of every segment, concatenated, as ids numbered in order of first
-    appearance; the token of each id; and the segment of each token. The segments are read
-    as one text joined by NUL characters (a token of their own here, then dropped), twice as
-    fast as a regular-expression call per segment; a long text is read in parts, one per
+    appearance; the token of each id; and where each segment's tokens start (int64, one
+    more than the segments: the last is the number of tokens). Segments are read
+    :data:`GROUP_CHARS` characters at a time (only that much text is joined), each group as
+    one text joined by NUL characters (a token of their own here, then dropped), twice as
+    fast as a regular-expression call per segment; a long group is read in parts, one per
     worker process (:func:`~.parallel.threads`), with the same result."""
+    table: dict[str, int] = {}
+    pieces: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    for group in _groups(segments):
+        ids, sizes = _group_ids(group, table)
+        pieces.append(ids)
+        lengths.append(sizes)
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    del pieces
+    offsets = np.zeros(sum(map(len, lengths)) + 1, dtype=np.int64)
+    if len(offsets) > 1:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    return ids, list(table), offsets
+
+
+def _groups(segments: Iterable[str]) -> Iterator[list[str]]:
+    """Consecutive groups of segments of about :data:`GROUP_CHARS` characters."""
+    group: list[str] = []
+    chars = 0
+    for text in segments:
+        group.append(text)
+        chars += len(text) + 1
+        if chars >= GROUP_CHARS:
+            yield group
+            group, chars = [], 0
+    if group:
+        yield group
+
+
+def _group_ids(segments: list[str], table: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of one group's tokens (numbered in ``table``, which new tokens join) and the
+    number of tokens of each segment."""
+    add = table.setdefault
     joined = "\x00".join(segments).lower()
-    if joined.count("\x00") != max(len(segments) - 1, 0):  # NUL in a text: call per segment
+    if joined.count("\x00") != len(segments) - 1:  # NUL in a text: call per segment
+        del joined
         found = [_TOKENS.findall(s.lower()) for s in segments]
-        table: dict[str, int] = {}
-        add = table.setdefault
         ids = np.array([add(t, len(table)) for t in chain.from_iterable(found)],
                        dtype=np.int32)
-        return ids, list(table), np.repeat(np.arange(len(segments), dtype=np.int32),
-                                           [len(f) for f in found])
+        return ids, np.fromiter(map(len, found), dtype=np.int64, count=len(found))
     parts = _parts(joined, threads() if len(joined) >= PARALLEL_CHARS else 1)
-    table = {}
-    add = table.setdefault
     pieces = []
     for local, vocab in fork_map(_part_ids, joined, parts, len(parts)):
-        pieces.append(np.array([add(t, len(table)) for t in vocab], dtype=np.int32)[local])
+        # The separator is never numbered (-1 here, dropped below).
+        known = np.array([-1 if t == "\x00" else add(t, len(table)) for t in vocab],
+                         dtype=np.int32)
+        pieces.append(known[local])
     del joined
     ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
     del pieces
-    if "\x00" not in table:
-        return ids, list(table), np.zeros(len(ids), dtype=np.int32)
-    sep = table.pop("\x00")  # drop the separators; later ids move down by one
-    is_sep = ids == sep
-    segment = np.cumsum(is_sep, dtype=np.int32)[~is_sep]
-    ids = ids[~is_sep]
-    ids -= ids > sep
-    return ids, list(table), segment
+    at = np.flatnonzero(ids < 0)  # the separators, one between each two segments
+    sizes = np.diff(np.concatenate([[-1], at, [len(ids)]])) - 1
+    if len(at):
+        ids = np.delete(ids, at)
+    return ids, sizes.astype(np.int64)
 
 
 def _parts(joined: str, count: int) -> list[tuple[int, int]]:
@@ -126,12 +159,20 @@ def _part_ids(joined: str, span: tuple[int, int]) -> tuple[np.ndarray, list[str]
 class Tokens:
     """The tokens of some papers: ``ids`` (int32) of the tokens of every title, then of
     every text (numbered in order of first appearance), ``names`` the token of each id,
-    and ``segment`` (int32) the title (``i``) or text (``papers + i``) each token is in."""
+    and ``offsets`` (int64) where the tokens of each title (``i``) and text
+    (``papers + i``) start, and after the last, the number of tokens."""
 
     ids: np.ndarray
     names: list[str]
-    segment: np.ndarray
+    offsets: np.ndarray
     papers: int
+
+    @property
+    def segment(self) -> np.ndarray:
+        """The title or text (as in :attr:`offsets`) each token is in (int32; built when
+        asked for: four bytes a token)."""
+        return np.repeat(np.arange(len(self.offsets) - 1, dtype=np.int32),
+                         np.diff(self.offsets))
 
 
 def tokens_of(text: str) -> list[str]:
@@ -149,8 +190,8 @@ def assemble(titles: list[np.ndarray], texts: list[np.ndarray],
     seen before only."""
     segments = [*titles, *texts]
     if not segments or not sum(map(len, segments)):
-        return Tokens(np.zeros(0, dtype=np.int32), [], np.zeros(0, dtype=np.int32),
-                      len(texts))
+        return Tokens(np.zeros(0, dtype=np.int32), [], np.zeros(len(segments) + 1,
+                                                                 dtype=np.int64), len(texts))
     ids = np.concatenate(segments).astype(np.int32, copy=False)
     size = int(ids.max()) + 1
     first = np.full(size, len(ids), dtype=np.int64)
@@ -165,20 +206,22 @@ def assemble(titles: list[np.ndarray], texts: list[np.ndarray],
     del first
     local = np.empty(size, dtype=np.int32)
     local[order] = np.arange(len(order), dtype=np.int32)
-    lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
-    return Tokens(local[ids], names(order),
-                  np.repeat(np.arange(len(segments), dtype=np.int32), lengths), len(texts))
+    offsets = np.zeros(len(segments) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, segments), dtype=np.int64, count=len(segments)),
+              out=offsets[1:])
+    return Tokens(local[ids], names(order), offsets, len(texts))
 
 
-def tokenize(titles: list[str], texts: list[str]) -> Tokens:
-    """The tokens of paper ``i``'s title ``titles[i]`` and text ``texts[i]``."""
+def tokenize(titles: Sequence[str], texts: Sequence[str]) -> Tokens:
+    """The tokens of paper ``i``'s title ``titles[i]`` and text ``texts[i]`` (read a group
+    at a time: no list of them all is made)."""
     if len(titles) != len(texts):
         raise ValueError(f"titles ({len(titles)}) and texts ({len(texts)}) differ in length")
-    ids, names, segment = _token_ids(list(titles) + list(texts))
-    return Tokens(ids, names, segment, len(texts))
+    ids, names, offsets = _token_ids(chain(titles, texts))
+    return Tokens(ids, names, offsets, len(texts))
 
 
-def count_phrases(titles: list[str], texts: list[str], *, stop_words: frozenset[str],
+def count_phrases(titles: Sequence[str], texts: Sequence[str], *, stop_words: frozenset[str],
                   max_words: int = 3, min_df: int = 2, title_weight: int = 2) -> PhraseCounts:
     """Count the phrases of paper ``i`` in ``texts[i]`` plus ``title_weight`` times
     ``titles[i]`` (texts usually hold the title too: then it counts ``title_weight + 1``
@@ -194,19 +237,26 @@ def phrase_min_df(papers: int) -> int:
 
 
 def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int = 3,
-                 min_df: int = 2, title_weight: int = 2) -> PhraseCounts:
+                 min_df: int = 2, title_weight: int = 2, release: bool = False
+                 ) -> PhraseCounts:
     """:func:`count_phrases` of papers already tokenized (the phrases of up to
-    ``max_words`` words; those of one word are the same whatever ``max_words``).
+    ``max_words`` words; those of one word are the same whatever ``max_words``). With
+    ``release``, ``tokens`` are emptied once the chunks have copied them (a caller that
+    holds no other reference to their arrays then gets that memory back during the count).
 
     Papers are counted :data:`CHUNK_PAPERS` at a time, one range of keys of about
     :data:`RANGE_POSITIONS` positions at a time, twice per range: once for every phrase's
     document frequency, once for the counts of those kept (:mod:`.ngrams`); what is held
-    for every token between lengths is an int32 prefix and a flag."""
+    for every token between lengths is its id, an int32 prefix and a flag."""
     n, size = tokens.papers, max(len(tokens.names), 1)
     names = np.array(tokens.names, dtype=object)
     breaks = np.array([t in stop_words or not t[0].isalnum() for t in names], dtype=bool)
     chunks = [Chunk.of(tokens, start, min(n, start + CHUNK_PAPERS), breaks, title_weight)
               for start in range(0, n, CHUNK_PAPERS)]
+    if release:
+        tokens.ids, tokens.names = np.zeros(0, dtype=np.int32), []
+        tokens.offsets = np.zeros(1, dtype=np.int64)
+        release_memory()
     kept_keys: list[np.ndarray] = []  # per length, the keys of the phrases kept (sorted)
     for length in range(1, max_words + 1):
         # A phrase in min_df papers has its prefix and its last word in them too, so
