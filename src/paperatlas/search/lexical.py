@@ -1,4 +1,4 @@
-"""BM25 over title + abstract with tantivy, updated incrementally.
+"""BM25 over title + abstract with tantivy, updated incrementally, in shards.
 
 The index lives in a folder beside the library file. Two text fields hold each
 paper: ``all`` (title and abstract) and ``title`` (boosted by :data:`TITLE_BOOST`), so
@@ -6,43 +6,55 @@ title words weigh more. Both use English stemming and stop words. Filters
 (collection, year, author, category) are indexed fields, so counts and
 pagination are exact.
 
-One process at a time writes the index (tantivy's writer lock): :meth:`LexicalIndex.writing`
-waits for another writer up to a bound, then raises :class:`IndexBusyError`. Readers
-never wait; :meth:`LexicalIndex.reload` shows them what another process committed.
+The papers are split over :data:`SHARDS` tantivy indexes (sub-folders ``0``, ``1``, ...;
+a paper lives in shard ``id % SHARDS``), searched side by side on their own threads once
+the library is large (tantivy releases the GIL). tantivy's Python binding collects every
+match (no block-max pruning), so a query's time grows with the postings it reads; shards
+split that work over the cores. Each term's weight is corrected to the whole library's
+inverse document frequency, so a paper scores as in one index (up to each shard's own
+average length, which is the library's within a fraction of a percent at scale).
+
+One process at a time writes the index (tantivy's writer locks, taken for every shard):
+:meth:`LexicalIndex.writing` waits for another writer up to a bound, then raises
+:class:`IndexBusyError`. Readers never wait; :meth:`LexicalIndex.reload` shows them what
+another process committed.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-import time
+import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import tantivy
 
-from ..errors import StoreError
+from .lexical_write import LOCK_WAIT, IndexBusyError, IndexWriter, acquire, release
 from .query import terms
+
+__all__ = ["LOCK_WAIT", "Filters", "IndexBusyError", "IndexWriter", "LexicalHits",
+           "LexicalIndex"]
 
 #: Weight of the separate title field on top of the combined field. Chosen on SciFact
 #: train (0, 0.2, 0.4, 0.7 tried; see bench/RESULTS.md).
 TITLE_BOOST = 0.2
 #: Terms of a paper that "similar" searches with (Lucene MoreLikeThis' default).
 MORE_LIKE_TERMS = 25
+#: Shards of the index (each searched on its own thread; two cores on the reference box).
+SHARDS = 2
+#: From this many papers the shards are searched side by side (below, a thread's hand-off
+#: costs more than the shard's search).
+PARALLEL_MIN = 50_000
 _TOKENIZER = "en_stem_stop"
 _KEYWORD = "raw_lower"
-_SETTINGS = {"engine": "tantivy", "title_boost": TITLE_BOOST, "version": 1}
-#: Seconds an index write waits for another process's writer to finish before giving up.
-LOCK_WAIT = 60.0
-_HEAP = 64_000_000
-
-
-class IndexBusyError(StoreError):
-    """Another process kept the search index's writer for longer than the wait."""
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,14 @@ class LexicalHits:
 
     hits: list[tuple[int, float]]
     total: int
+
+
+def idf(docs: int, doc_freq: int) -> float:
+    """BM25's inverse document frequency as tantivy computes it (tantivy counts deleted
+    papers not yet merged away in both; here ``docs`` are the live ones, so a document
+    frequency above them is taken as all of them)."""
+    doc_freq = min(doc_freq, docs)
+    return math.log(1.0 + (docs - doc_freq + 0.5) / (doc_freq + 0.5))
 
 
 def _analyzers() -> tuple[Any, Any]:
@@ -89,20 +109,31 @@ def _schema() -> Any:
 
 
 class LexicalIndex:
-    """A tantivy index of the library's papers."""
+    """A tantivy index of the library's papers, in ``shards`` sub-folders of ``path``."""
 
-    settings = _SETTINGS
-
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shards: int = SHARDS,
+                 parallel_min: int = PARALLEL_MIN) -> None:
+        if shards < 1:
+            raise ValueError(f"shards must be at least 1, not {shards}")
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.schema = _schema()
-        reuse = tantivy.Index.exists(str(path))
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=reuse)
+        self.settings = {"engine": "tantivy", "title_boost": TITLE_BOOST, "version": 2,
+                         "shards": shards}
+        self.parallel_min = parallel_min
         text, keyword = _analyzers()
-        self.index.register_tokenizer(_TOKENIZER, text)
-        self.index.register_tokenizer(_KEYWORD, keyword)
+        self.shards = [self._open(path / str(i), text, keyword) for i in range(shards)]
         self._analyzer = text
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _open(self, folder: Path, text: Any, keyword: Any) -> Any:
+        folder.mkdir(exist_ok=True)
+        index = tantivy.Index(self.schema, path=str(folder),
+                              reuse=tantivy.Index.exists(str(folder)))
+        index.register_tokenizer(_TOKENIZER, text)
+        index.register_tokenizer(_KEYWORD, keyword)
+        return index
 
     def analyze(self, text: str) -> list[str]:
         """The index terms of ``text`` (lowercased, stop words out, stemmed)."""
@@ -113,39 +144,21 @@ class LexicalIndex:
         """The index's writer, for one process at a time: waits up to ``wait`` seconds
         while another holds it (retrying with backoff), then raises
         :class:`IndexBusyError`. Each :meth:`IndexWriter.update` commits; an error rolls
-        back what was not committed. The lock is released on leaving."""
-        writer = self._acquire(wait)
+        back what was not committed. The locks are released on leaving."""
+        writers = acquire(self.shards, self.path, wait)
         ok = False
         try:
-            self.index.reload()  # what the previous holder committed
-            yield IndexWriter(self, writer)
+            self.reload()  # what the previous holder committed
+            yield IndexWriter(writers, self.path, self.reload)
             ok = True
         finally:
-            if not ok:
-                writer.rollback()
-            writer.wait_merging_threads()  # consumes the writer: the lock is free again
-            self.index.reload()
-
-    def _acquire(self, wait: float) -> Any:
-        deadline = time.monotonic() + wait
-        delay = 0.02
-        while True:
-            try:
-                return self.index.writer(heap_size=_HEAP, num_threads=1)
-            except ValueError as exc:  # tantivy says LockBusy in a ValueError
-                if "LockBusy" not in str(exc):
-                    raise
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise IndexBusyError(
-                    f"another process is writing the search index in {self.path} (waited "
-                    f"{wait:g} s); run `paperatlas index` again once it is done") from None
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 0.5)
+            release(writers, commit_failed=not ok)
+            self.reload()
 
     def reload(self) -> None:
         """Search what was last committed (by this process or another)."""
-        self.index.reload()
+        for index in self.shards:
+            index.reload()
 
     def update(self, rows: Iterable[dict[str, Any]], removed: Iterable[int], *,
                wait: float = LOCK_WAIT) -> None:
@@ -157,15 +170,23 @@ class LexicalIndex:
         with self.writing(wait) as writer:
             writer.clear()
 
+    def close(self) -> None:
+        """Let the shard-search threads go (a later search makes new ones)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
     def more_like(self, text: str, filters: Filters | None = None, *,
                   limit: int = 10, max_terms: int = MORE_LIKE_TERMS) -> LexicalHits:
         """Papers sharing the most telling words of ``text`` (a paper's title and abstract):
         its ``max_terms`` terms of highest tf-idf, as Lucene's MoreLikeThis picks them."""
         tokens = self._analyzer.analyze(" ".join(terms(text)))
-        searcher = self.index.searcher()
-        n = max(int(searcher.num_docs), 1)
+        searchers = self._searchers()
+        n = max(sum(int(s.num_docs) for s in searchers), 1)
         tf = Counter(tokens)
-        weight = {tok: count * math.log(1 + n / (1 + searcher.doc_freq("all", tok)))
+        weight = {tok: count * math.log(1 + n / (1 + sum(s.doc_freq("all", tok)
+                                                          for s in searchers)))
                   for tok, count in tf.items()}
         chosen = sorted(weight, key=lambda tok: (-weight[tok], tok))[:max_terms]
         return self._bm25(chosen, filters, limit, 0)
@@ -180,45 +201,84 @@ class LexicalIndex:
               offset: int) -> LexicalHits:
         if not tokens or limit <= 0:
             return LexicalHits([], 0)
-        # Built from analyzed terms, never parsed: user text cannot be engine syntax.
-        should = [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "all", tok))
-                  for tok in tokens]
-        should += [(tantivy.Occur.Should, tantivy.Query.boost_query(
-            tantivy.Query.term_query(self.schema, "title", tok), TITLE_BOOST)) for tok in tokens]
-        query_obj = self._filtered(tantivy.Query.boolean_query(should), filters or Filters())
-        searcher = self.index.searcher()
-        result = searcher.search(query_obj, limit, count=True, offset=offset)
-        pids = searcher.fast_field_values("pid", [addr for _, addr in result.hits])
-        hits = [(int(pid), float(score))
-                for pid, (score, _) in zip(pids, result.hits, strict=True) if pid is not None]
-        count = getattr(result, "count", None)  # present at run time, missing from the stubs
-        return LexicalHits(hits, int(count if count is not None else len(hits)))
+        searchers = self._searchers()
+        docs = [int(s.num_docs) for s in searchers]
+        fields = [("all", tok, 1.0) for tok in tokens]
+        fields += [("title", tok, TITLE_BOOST) for tok in tokens]
+        freqs = [[s.doc_freq(field, tok) for field, tok, _ in fields] for s in searchers]
+        whole = [idf(sum(docs), sum(f[i] for f in freqs)) for i in range(len(fields))]
+        f = filters or Filters()
+
+        def one(shard: int) -> tuple[list[tuple[float, int]], int]:
+            searcher = searchers[shard]
+            # Built from analyzed terms, never parsed: user text cannot be engine syntax.
+            should = [(tantivy.Occur.Should, tantivy.Query.boost_query(
+                tantivy.Query.term_query(self.schema, field, tok),
+                boost * whole[i] / idf(docs[shard], freqs[shard][i])))
+                for i, (field, tok, boost) in enumerate(fields) if freqs[shard][i]]
+            if not should:
+                return [], 0
+            query = self._filtered(tantivy.Query.boolean_query(should), f)
+            result = searcher.search(query, offset + limit, count=True)
+            pids = searcher.fast_field_values("pid", [addr for _, addr in result.hits])
+            count = getattr(result, "count", None)  # present at run time, not in the stubs
+            return ([(float(score), int(pid))
+                     for pid, (score, _) in zip(pids, result.hits, strict=True)
+                     if pid is not None], int(count or 0))
+
+        parts = self._each(len(searchers), one, sum(docs))
+        best = heapq.nsmallest(offset + limit, (hit for hits, _ in parts for hit in hits),
+                               key=lambda hit: (-hit[0], hit[1]))
+        return LexicalHits([(pid, score) for score, pid in best[offset:]],
+                           sum(count for _, count in parts))
 
     def count(self, filters: Filters) -> int:
         """How many papers pass the filters (counted in the index, none read out)."""
-        searcher = self.index.searcher()
         query = self._filtered(tantivy.Query.all_query(), filters)
-        count = getattr(searcher.search(query, 1, count=True), "count", None)
-        return int(count or 0)  # present at run time, missing from the stubs
+        total = 0
+        for searcher in self._searchers():
+            count = getattr(searcher.search(query, 1, count=True), "count", None)
+            total += int(count or 0)  # present at run time, missing from the stubs
+        return total
 
     def matching_ids(self, filters: Filters) -> np.ndarray:
         """Every paper id that passes the filters, ascending (for filtering other modes);
         read from the ``pid`` fast field (~8 ms for 17k papers, ~0.4 s for 1M)."""
-        return self._ids(self._filtered(tantivy.Query.all_query(), filters))
+        query = self._filtered(tantivy.Query.all_query(), filters)
+        searchers = self._searchers()
+        parts = self._each(len(searchers), lambda i: _ids(searchers[i], query),
+                           sum(int(s.num_docs) for s in searchers))
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def passing(self, paper_ids: Iterable[int], filters: Filters) -> np.ndarray:
         """Those of ``paper_ids`` that pass the filters, ascending."""
-        wanted = sorted(set(paper_ids))
-        if not wanted:
-            return np.zeros(0, dtype=np.int64)
-        return self._ids(self._filtered(
-            tantivy.Query.term_set_query(self.schema, "pid", wanted), filters), len(wanted))
+        n = len(self.shards)
+        wanted: list[list[int]] = [[] for _ in range(n)]
+        for pid in sorted(set(paper_ids)):
+            wanted[pid % n].append(pid)
+        found = [_ids(searcher, self._filtered(
+            tantivy.Query.term_set_query(self.schema, "pid", ids), filters), len(ids))
+            for searcher, ids in zip(self._searchers(), wanted, strict=True) if ids]
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
-    def _ids(self, query: Any, limit: int | None = None) -> np.ndarray:
-        searcher = self.index.searcher()
-        result = searcher.search(query, limit or max(int(searcher.num_docs), 1), count=False)
-        found = searcher.fast_field_values("pid", [addr for _, addr in result.hits])
-        return np.unique(np.asarray(found, dtype=np.int64))
+    def _searchers(self) -> list[Any]:
+        return [index.searcher() for index in self.shards]
+
+    def _each(self, n: int, work: Callable[[int], _T], docs: int) -> list[_T]:
+        """``work(shard)`` for every shard: side by side once the index holds
+        :attr:`parallel_min` papers (this thread takes the first shard)."""
+        if n == 1 or docs < self.parallel_min:
+            return [work(i) for i in range(n)]
+        pending = [self._threads().submit(work, i) for i in range(1, n)]
+        first = work(0)
+        return [first] + [p.result() for p in pending]
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2 * (len(self.shards) - 1),
+                                                thread_name_prefix="lexical-shard")
+            return self._pool
 
     def _filtered(self, text: Any, f: Filters) -> Any:
         must = []
@@ -237,45 +297,17 @@ class LexicalIndex:
             must.append(tantivy.Query.term_query(self.schema, "category", f.category.lower()))
         if not must:
             return text
-        clauses = [(tantivy.Occur.Must, text)] + [(tantivy.Occur.Must, q) for q in must]
+        # A filter only restricts: it adds nothing to a paper's score (a scored author or
+        # collection clause would rank papers by the filter's own term statistics).
+        clauses = [(tantivy.Occur.Must, text)] + [
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in must]
         return tantivy.Query.boolean_query(clauses)
 
     def __len__(self) -> int:
-        return int(self.index.searcher().num_docs)
+        return sum(int(s.num_docs) for s in self._searchers())
 
 
-class IndexWriter:
-    """The writer of a :class:`LexicalIndex` while :meth:`LexicalIndex.writing` holds it."""
-
-    def __init__(self, index: LexicalIndex, writer: Any) -> None:
-        self._index = index
-        self._writer = writer
-
-    def update(self, rows: Iterable[dict[str, Any]], removed: Iterable[int]) -> None:
-        """Replace the given papers' documents and drop the removed ones; one commit."""
-        writer = self._writer
-        for pid in removed:
-            writer.delete_documents_by_term("pid", pid)
-        for row in rows:
-            writer.delete_documents_by_term("pid", row["id"])
-            doc = tantivy.Document()
-            doc.add_integer("pid", row["id"])
-            doc.add_text("all", f"{row['title']} {row['abstract']}")
-            doc.add_text("title", row["title"])
-            for name in row["authors"]:
-                doc.add_text("author", name)
-            for cat in row["categories"]:
-                doc.add_text("category", cat)
-            if row["year"] is not None:
-                doc.add_integer("year", row["year"])
-            for cid in row["collections"]:
-                doc.add_integer("collection", cid)
-            writer.add_document(doc)
-        writer.commit()
-        self._index.reload()
-
-    def clear(self) -> None:
-        """Delete every document; one commit."""
-        self._writer.delete_all_documents()
-        self._writer.commit()
-        self._index.reload()
+def _ids(searcher: Any, query: Any, limit: int | None = None) -> np.ndarray:
+    result = searcher.search(query, limit or max(int(searcher.num_docs), 1), count=False)
+    found = searcher.fast_field_values("pid", [addr for _, addr in result.hits])
+    return np.unique(np.asarray(found, dtype=np.int64))

@@ -349,11 +349,14 @@ class SearchService:
         return fused[offset:offset + limit], max(lexical.total, len(fused))
 
     def close(self) -> None:
-        """Let the threads of :meth:`_beside` go (a later hybrid search makes new ones)."""
+        """Let the threads of :meth:`_beside` and of the lexical shards go (a later search
+        makes new ones)."""
         with self._beside_lock:
             pool, self._beside_pool = self._beside_pool, None
         if pool is not None:
             pool.shutdown(wait=False)
+        if self._lexical is not None:
+            self._lexical.close()
 
     def _beside(self) -> ThreadPoolExecutor:
         """The threads hybrid searches run their lexical half in (made on first use)."""
