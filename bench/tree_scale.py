@@ -53,9 +53,11 @@ from typing import Any, cast  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from paperatlas.organize.base import TextView  # noqa: E402
+from paperatlas.organize import base  # noqa: E402
 from tree_stages import StageWatch, staged  # noqa: E402
 
+#: An older checkout (``--before``) has no text views: its builds get no compact texts.
+TextView: Any = getattr(base, "TextView", Sequence)
 TOPICS, SUBTOPICS, DIMS = 24, 8, 384
 GENERAL, TOPIC_WORDS, SUB_WORDS = 5000, 150, 40
 BLOCK = 20_000
@@ -91,16 +93,17 @@ class Written(TextView):
                                          for j in range(0, len(body), 20)]) + "."
 
 
-def synthetic(n: int, seed: int, words: int = 160, compact: bool = False
-              ) -> tuple[np.ndarray, Sequence[str], Sequence[str], np.ndarray]:
+def synthetic(n: int, seed: int, words: int = 160, compact: bool = False,
+              topics: int = TOPICS) -> tuple[np.ndarray, Sequence[str], Sequence[str], np.ndarray]:
     """Vectors, titles, texts and the true topic of ``n`` clustered papers (see above;
-    ``words`` words of abstract), drawn :data:`BLOCK` papers at a time; with ``compact``
-    the titles and texts are :class:`Written` (the same strings, written when read)."""
+    ``words`` words of abstract, ``topics`` topics), drawn :data:`BLOCK` papers at a time;
+    with ``compact`` the titles and texts are :class:`Written` (the same strings, written
+    when read)."""
     rng = np.random.default_rng(seed)
-    subs = rng.integers(0, TOPICS * SUBTOPICS, n)
+    subs = rng.integers(0, topics * SUBTOPICS, n)
     topic = subs // SUBTOPICS
-    t_cent = rng.standard_normal((TOPICS, DIMS)).astype(np.float32)
-    s_cent = rng.standard_normal((TOPICS * SUBTOPICS, DIMS)).astype(np.float32)
+    t_cent = rng.standard_normal((topics, DIMS)).astype(np.float32)
+    s_cent = rng.standard_normal((topics * SUBTOPICS, DIMS)).astype(np.float32)
     vectors = np.empty((n, DIMS), dtype=np.float32)
     for a in range(0, n, BLOCK):
         b = min(n, a + BLOCK)
@@ -109,10 +112,10 @@ def synthetic(n: int, seed: int, words: int = 160, compact: bool = False
         vectors[a:b] = v / np.linalg.norm(v, axis=1, keepdims=True)
     # One vocabulary: general words, then each topic's, then each subtopic's.
     vocab = np.array([word(i, "g") for i in range(GENERAL)]
-                     + [word(i, "t") for i in range(TOPICS * TOPIC_WORDS)]
-                     + [word(i, "s") for i in range(TOPICS * SUBTOPICS * SUB_WORDS)],
+                     + [word(i, "t") for i in range(topics * TOPIC_WORDS)]
+                     + [word(i, "s") for i in range(topics * SUBTOPICS * SUB_WORDS)],
                      dtype=object)
-    t_base, s_base = GENERAL, GENERAL + TOPICS * TOPIC_WORDS
+    t_base, s_base = GENERAL, GENERAL + topics * TOPIC_WORDS
     zipf = 1.0 / np.arange(1, GENERAL + 1)
     zipf /= zipf.sum()
     titles: list[str] = []
@@ -176,7 +179,7 @@ def child(args: argparse.Namespace) -> None:
         watch.start()
         watch.enter("generate")
     vectors, titles, texts, topic = synthetic(args.child, args.seed, args.words,
-                                              args.compact_texts)
+                                              args.compact_texts, args.topics)
     # Written titles and texts read as lists do (indexed, iterated, measured).
     corpus = Corpus(list(range(1, args.child + 1)), vectors, cast("list[str]", titles),
                     cast("list[str]", texts))
@@ -221,7 +224,7 @@ def run(size: int, args: argparse.Namespace, src: Path | None, ann_min: int = 0,
     cmd = [sys.executable, __file__, "--child", str(size), "--seed", str(args.seed),
            "--ann-min", str(ann_min), "--words", str(args.words),
            "--sample-max", str(sample_max)] + (["--stages"] if args.stages else []) \
-        + (["--compact-texts"] if args.compact_texts else [])
+        + (["--compact-texts"] if args.compact_texts else []) + ["--topics", str(args.topics)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
@@ -257,6 +260,8 @@ def main() -> None:
                         help="keep the corpus's titles and texts as word ids, written when "
                              "read (the same strings; the build's memory without ~1 KB a "
                              "paper of str that a library's texts would hold)")
+    parser.add_argument("--topics", type=int, default=TOPICS,
+                        help="topics of the corpus (the gold set of the NMI); default 24")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ann-min", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()

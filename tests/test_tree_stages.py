@@ -305,11 +305,16 @@ def test_phrase_counts_by_small_chunks_and_key_ranges_are_the_same(
     whole = count_phrases(titles, texts, stop_words=stop, min_df=3)
     monkeypatch.setattr(phrases, "CHUNK_PAPERS", 7)  # 43 chunks
     monkeypatch.setattr(phrases, "RANGE_POSITIONS", 40)  # hundreds of key ranges
+    monkeypatch.setattr(phrases, "MAX_RANGES", 10**6)
     with using_threads(2):
         parts = count_phrases(titles, texts, stop_words=stop, min_df=3)
-    assert (parts.vocab == whole.vocab).all() and (parts.words == whole.words).all()
-    for name in ("data", "indices", "indptr"):
-        assert np.array_equal(getattr(parts.matrix, name), getattr(whole.matrix, name))
+    monkeypatch.setattr(phrases, "MAX_RANGES", 3)  # ranges of more positions
+    with using_threads(2):
+        wide = count_phrases(titles, texts, stop_words=stop, min_df=3)
+    for got in (parts, wide):
+        assert (got.vocab == whole.vocab).all() and (got.words == whole.words).all()
+        for name in ("data", "indices", "indptr"):
+            assert np.array_equal(getattr(got.matrix, name), getattr(whole.matrix, name))
     want = _reference_counts(titles, texts, stop, 3)
     assert sorted(parts.vocab.tolist()) == sorted(want) and max(parts.words) == 3
     dense = parts.matrix.toarray()

@@ -41,6 +41,9 @@ CHUNK_PAPERS = 20_000
 MIN_DF_STEP = 50_000
 #: Positions where a phrase may start counted at once (a range of keys over every chunk).
 RANGE_POSITIONS = 4_000_000
+#: Ranges of keys per length at most (more positions a range then): every range reads
+#: every chunk's prefixes once.
+MAX_RANGES = 32
 
 
 @dataclass
@@ -245,7 +248,8 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
     holds no other reference to their arrays then gets that memory back during the count).
 
     Papers are counted :data:`CHUNK_PAPERS` at a time, one range of keys of about
-    :data:`RANGE_POSITIONS` positions at a time, twice per range: once for every phrase's
+    :data:`RANGE_POSITIONS` positions at a time (or more, in :data:`MAX_RANGES` ranges at
+    most), twice per range: once for every phrase's
     document frequency, once for the counts of those kept (:mod:`.ngrams`); what is held
     for every token between lengths is its id, an int32 prefix and a flag."""
     n, size = tokens.papers, max(len(tokens.names), 1)
@@ -268,7 +272,8 @@ def count_tokens(tokens: Tokens, *, stop_words: frozenset[str], max_words: int =
             weights += part
         kept: list[np.ndarray] = []
         offset = 0
-        for lo, hi in key_ranges(weights, RANGE_POSITIONS):
+        per = max(RANGE_POSITIONS, int(weights.sum()) // MAX_RANGES)
+        for lo, hi in key_ranges(weights, per):
             found = thread_map(partial(Chunk.found, length=length, size=size, lo=lo, hi=hi),
                                chunks)
             keys = merged(found, min_df)
