@@ -62,8 +62,21 @@ class StageWatch(threading.Thread):
         self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self._mark
         self._mark = now
         self.sample()
+        self.log()
         self.stage = stage
         self.sample()
+
+    def log(self) -> None:
+        """The stage that ends, as a line appended to the file ``TREE_STAGES_LOG`` names
+        (when set): what a run stopped early leaves."""
+        path = os.environ.get("TREE_STAGES_LOG")
+        if path and self.stage in self.peaks:
+            peak = self.peaks[self.stage]
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(f"{time.strftime('%H:%M:%S')} {self.stage}: "
+                          f"{self.seconds[self.stage]:.1f} s, peak RSS {peak[0]:.0f} MB, "
+                          f"peak PSS with workers {peak[1]:.0f} MB, "
+                          f"RSS after {peak[2]:.0f} MB; load {os.getloadavg()[0]:.1f}\n")
 
     def sample(self) -> None:
         me = os.getpid()
