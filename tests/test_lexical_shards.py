@@ -1,5 +1,5 @@
 """The lexical index in shards: the same ranking as one index, exact counts and filters,
-writers held all or none, and an index from before the shards rebuilt on the next sync."""
+writers held all or none, and an index of an older layout rebuilt on the next sync."""
 
 from __future__ import annotations
 
@@ -154,6 +154,8 @@ def test_an_index_from_before_the_shards_is_rebuilt(lib: Library, tmp_path: Path
     writer.commit()
     writer.wait_merging_threads()
     assert (folder / "meta.json").exists()
+    (folder / "0").mkdir()  # and a shard of an earlier layout
+    (folder / "0" / "meta.json").write_text("{}")
     repo = lib.store.search
     seq, _ = repo.state("lexical")
     with lib.store.transaction():
@@ -161,6 +163,7 @@ def test_an_index_from_before_the_shards_is_rebuilt(lib: Library, tmp_path: Path
                                         "version": 1}, "2026-01-01T00:00:00Z")
     report = service.sync()
     assert report.rebuilt and report.documents == 6
-    assert not (folder / "meta.json").exists()
+    assert not (folder / "meta.json").exists() and not (folder / "0").exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["v3.0", "v3.1"]
     assert not [p for p in folder.iterdir() if p.is_file() and p.suffix == ".idx"]
     assert lib.search("protein", mode="lexical").total == 6

@@ -1,18 +1,19 @@
 """BM25 over title + abstract with tantivy, updated incrementally, in shards.
 
-The index lives in a folder beside the library file. Two text fields hold each
-paper: ``all`` (title and abstract) and ``title`` (boosted by :data:`TITLE_BOOST`), so
-title words weigh more. Both use English stemming and stop words. Filters
-(collection, year, author, category) are indexed fields, so counts and
-pagination are exact.
+The index lives in a folder beside the library file. One text field, ``all``, holds each
+paper's title :data:`TITLE_COPIES` times and its abstract once, so title words weigh more
+(a BM25F with the title weighted, in one field: one term query per query word), with
+English stemming and stop words. Filters (collection, year, author, category) are indexed
+fields, so counts and pagination are exact.
 
-The papers are split over :data:`SHARDS` tantivy indexes (sub-folders ``0``, ``1``, ...;
-a paper lives in shard ``id % SHARDS``), searched side by side on their own threads once
-the library is large (tantivy releases the GIL). tantivy's Python binding collects every
-match (no block-max pruning), so a query's time grows with the postings it reads; shards
-split that work over the cores. Each term's weight is corrected to the whole library's
-inverse document frequency, so a paper scores as in one index (up to each shard's own
-average length, which is the library's within a fraction of a percent at scale).
+The papers are split over :data:`SHARDS` tantivy indexes (sub-folders ``v3.0``, ``v3.1``,
+...: the layout's version, then the shard; a paper lives in shard ``id % SHARDS``),
+searched side by side on their own threads once the library is large (tantivy releases
+the GIL). tantivy's Python binding collects every match (no block-max pruning), so a
+query's time grows with the postings it reads; shards split that work over the cores.
+Each term's weight is corrected to the whole library's inverse document frequency, so a
+paper scores as in one index (up to each shard's own average length, which is the
+library's within a fraction of a percent at scale).
 
 One process at a time writes the index (tantivy's writer locks, taken for every shard):
 :meth:`LexicalIndex.writing` waits for another writer up to a bound, then raises
@@ -36,15 +37,19 @@ from typing import Any, TypeVar
 import numpy as np
 import tantivy
 
-from .lexical_write import LOCK_WAIT, IndexBusyError, IndexWriter, acquire, release
+from .lexical_write import (
+    LOCK_WAIT,
+    TITLE_COPIES,
+    IndexBusyError,
+    IndexWriter,
+    acquire,
+    release,
+)
 from .query import terms
 
-__all__ = ["LOCK_WAIT", "Filters", "IndexBusyError", "IndexWriter", "LexicalHits",
-           "LexicalIndex"]
+__all__ = ["LOCK_WAIT", "TITLE_COPIES", "Filters", "IndexBusyError", "IndexWriter",
+           "LexicalHits", "LexicalIndex"]
 
-#: Weight of the separate title field on top of the combined field. Chosen on SciFact
-#: train (0, 0.2, 0.4, 0.7 tried; see bench/RESULTS.md).
-TITLE_BOOST = 0.2
 #: Terms of a paper that "similar" searches with (Lucene MoreLikeThis' default).
 MORE_LIKE_TERMS = 25
 #: Shards of the index (each searched on its own thread; two cores on the reference box).
@@ -52,6 +57,10 @@ SHARDS = 2
 #: From this many papers the shards are searched side by side (below, a thread's hand-off
 #: costs more than the shard's search).
 PARALLEL_MIN = 50_000
+#: The version of the documents' fields; shard folders are named after it, so an index of
+#: another layout is never opened with this schema (the next sync rebuilds it, and drops
+#: the old folders).
+LAYOUT = 3
 _TOKENIZER = "en_stem_stop"
 _KEYWORD = "raw_lower"
 _T = TypeVar("_T")
@@ -100,7 +109,6 @@ def _schema() -> Any:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("pid", stored=True, indexed=True, fast=True)
     sb.add_text_field("all", tokenizer_name=_TOKENIZER, stored=False)
-    sb.add_text_field("title", tokenizer_name=_TOKENIZER, stored=False)
     sb.add_text_field("author", tokenizer_name="default", stored=False)
     sb.add_text_field("category", tokenizer_name=_KEYWORD, stored=False)
     sb.add_integer_field("year", indexed=True, fast=True)
@@ -118,11 +126,13 @@ class LexicalIndex:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.schema = _schema()
-        self.settings = {"engine": "tantivy", "title_boost": TITLE_BOOST, "version": 2,
-                         "shards": shards}
+        self.settings = {"engine": "tantivy", "title_copies": TITLE_COPIES,
+                         "version": LAYOUT, "shards": shards}
         self.parallel_min = parallel_min
         text, keyword = _analyzers()
-        self.shards = [self._open(path / str(i), text, keyword) for i in range(shards)]
+        self._names = {f"v{LAYOUT}.{i}" for i in range(shards)}
+        self.shards = [self._open(path / f"v{LAYOUT}.{i}", text, keyword)
+                       for i in range(shards)]
         self._analyzer = text
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -149,7 +159,7 @@ class LexicalIndex:
         ok = False
         try:
             self.reload()  # what the previous holder committed
-            yield IndexWriter(writers, self.path, self.reload)
+            yield IndexWriter(writers, self.path, self._names, self.reload)
             ok = True
         finally:
             release(writers, commit_failed=not ok)
@@ -193,7 +203,7 @@ class LexicalIndex:
 
     def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
                offset: int = 0) -> LexicalHits:
-        """BM25 over titles (boosted) and abstracts."""
+        """BM25 over titles (weighted) and abstracts."""
         tokens = list(dict.fromkeys(self._analyzer.analyze(" ".join(terms(query)))))
         return self._bm25(tokens, filters, limit, offset)
 
@@ -203,19 +213,17 @@ class LexicalIndex:
             return LexicalHits([], 0)
         searchers = self._searchers()
         docs = [int(s.num_docs) for s in searchers]
-        fields = [("all", tok, 1.0) for tok in tokens]
-        fields += [("title", tok, TITLE_BOOST) for tok in tokens]
-        freqs = [[s.doc_freq(field, tok) for field, tok, _ in fields] for s in searchers]
-        whole = [idf(sum(docs), sum(f[i] for f in freqs)) for i in range(len(fields))]
+        freqs = [[s.doc_freq("all", tok) for tok in tokens] for s in searchers]
+        whole = [idf(sum(docs), sum(f[i] for f in freqs)) for i in range(len(tokens))]
         f = filters or Filters()
 
         def one(shard: int) -> tuple[list[tuple[float, int]], int]:
             searcher = searchers[shard]
             # Built from analyzed terms, never parsed: user text cannot be engine syntax.
             should = [(tantivy.Occur.Should, tantivy.Query.boost_query(
-                tantivy.Query.term_query(self.schema, field, tok),
-                boost * whole[i] / idf(docs[shard], freqs[shard][i])))
-                for i, (field, tok, boost) in enumerate(fields) if freqs[shard][i]]
+                tantivy.Query.term_query(self.schema, "all", tok),
+                whole[i] / idf(docs[shard], freqs[shard][i])))
+                for i, tok in enumerate(tokens) if freqs[shard][i]]
             if not should:
                 return [], 0
             query = self._filtered(tantivy.Query.boolean_query(should), f)

@@ -8,6 +8,7 @@ so two processes never hold half each. A paper lives in the shard ``id % shards`
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,10 +20,15 @@ from ..errors import StoreError
 
 #: Seconds an index write waits for another process's writer to finish before giving up.
 LOCK_WAIT = 60.0
+#: How many times a paper's title is indexed beside its abstract (title words weigh more).
+#: Chosen on SciFact train and NFCorpus dev against a separate title field at boost 0.2
+#: (bench/RESULTS.md): as good, with one term query per word instead of two.
+TITLE_COPIES = 2
 #: Each shard writer's indexing memory (tantivy flushes a segment when it is full).
 _HEAP = 64_000_000
 #: Files of an index written before the shards (tantivy's, at the folder's top level).
-_UNSHARDED = re.compile(r"(meta\.json|\.managed\.json|[0-9a-f]{32}\.[a-z]+(\.del)?)")
+_UNSHARDED = re.compile(
+    r"(meta\.json|\.managed\.json|\.tantivy-(meta|writer)\.lock|[0-9a-f]{32}\.[a-z]+(\.del)?)")
 
 
 class IndexBusyError(StoreError):
@@ -70,23 +76,29 @@ def release(writers: Sequence[Any], *, commit_failed: bool) -> None:
         writer.wait_merging_threads()  # consumes the writer: the lock is free again
 
 
-def remove_unsharded(folder: Path) -> int:
-    """Delete the files of an index made before the shards, from ``folder``'s top level
-    (the shards live in sub-folders); how many went."""
+def remove_stale(folder: Path, keep: set[str]) -> int:
+    """Delete what older layouts of the index left in ``folder``: tantivy's files at its
+    top level (before the shards) and shard folders not in ``keep``; how many went."""
     gone = 0
     for path in folder.iterdir():
         if path.is_file() and _UNSHARDED.fullmatch(path.name):
             path.unlink(missing_ok=True)
-            gone += 1
+        elif path.is_dir() and path.name not in keep and (path / "meta.json").exists():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            continue
+        gone += 1
     return gone
 
 
 class IndexWriter:
     """The writers of a lexical index's shards while ``LexicalIndex.writing`` holds them."""
 
-    def __init__(self, writers: Sequence[Any], folder: Path, reload: Any) -> None:
+    def __init__(self, writers: Sequence[Any], folder: Path, shards: set[str],
+                 reload: Any) -> None:
         self._writers = list(writers)
         self._folder = folder
+        self._shards = shards
         self._reload = reload
 
     def update(self, rows: Iterable[dict[str, Any]], removed: Iterable[int]) -> None:
@@ -108,19 +120,20 @@ class IndexWriter:
         self._reload()
 
     def clear(self) -> None:
-        """Delete every document (and an index from before the shards); commits."""
+        """Delete every document (and what older layouts left); commits."""
         for writer in self._writers:
             writer.delete_all_documents()
             writer.commit()
-        remove_unsharded(self._folder)
+        remove_stale(self._folder, self._shards)
         self._reload()
 
 
 def _document(row: dict[str, Any]) -> Any:
     doc = tantivy.Document()
     doc.add_integer("pid", row["id"])
-    doc.add_text("all", f"{row['title']} {row['abstract']}")
-    doc.add_text("title", row["title"])
+    for _ in range(TITLE_COPIES):
+        doc.add_text("all", row["title"])
+    doc.add_text("all", row["abstract"])
     for name in row["authors"]:
         doc.add_text("author", name)
     for cat in row["categories"]:
