@@ -56,6 +56,13 @@ class Outcome:
 
 
 # -- the work of each kind --------------------------------------------------------------------
+def map_follows(store: Store) -> FollowUps:
+    """A map placement when there is a map, after the trees changed: it places new papers
+    and colours the map by the trees as they are now, so no server has to (seconds at
+    millions of papers)."""
+    return [("map_place", {})] if store.maps.state() is not None else []
+
+
 def after_ingest(report: IngestReport) -> FollowUps:
     """An index of the collections that got papers, if any did."""
     touched = sorted({f.collection for f in report.files if f.collection and
@@ -97,18 +104,16 @@ class Indexer:
         return report
 
     def after_index(self, job: Job, report: IndexReport) -> FollowUps:
-        """A tree update (when trees exist) and a map placement (when a map exists), after
-        an index that changed something (or that was taken again: its first run may have)."""
+        """A tree update (when trees exist; it places the papers on the map after) or a map
+        placement (when a map exists), after an index that changed something (or that was
+        taken again: its first run may have)."""
         embedded = report.embedding.embedded if report.embedding else 0
         if not (report.updated or report.removed or embedded or job.attempts > 1):
             return []
-        follow: FollowUps = []
         collections = job.params.get("collections")
         if self._trees_of(collections):
-            follow.append(("tree_update", {"collections": collections}))
-        if self.store.maps.state() is not None:
-            follow.append(("map_place", {}))
-        return follow
+            return [("tree_update", {"collections": collections})]
+        return map_follows(self.store)
 
     def update_trees(self, collections: list[str] | None,
                      progress: Progress | None = None) -> dict[str, Any]:
@@ -186,7 +191,7 @@ class Indexer:
 
     def _tree_update(self, job: Job, progress: Progress) -> Outcome:
         job.result = self.update_trees(job.params.get("collections"), progress)
-        return Outcome(job.result)
+        return Outcome(job.result, map_follows(self.store))
 
     def _map_place(self, job: Job, progress: Progress) -> Outcome:
         job.result = self.place_on_map()

@@ -18,7 +18,7 @@ from ..organize.service import TreeService, check_name
 from ..records.jobs import Job
 from ..records.trees import BuildReport, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
 from ..treeview import PaperTopic, TopicPage, page_paper_ids, paper_topics, subtree, topic_page
-from ..work import Indexer, Outcome, Progress
+from ..work import Indexer, Outcome, Progress, map_follows
 from .papers import Papers
 from .search import Search
 
@@ -64,7 +64,7 @@ class Trees:
                                            "removed": report.removed,
                                            "unsorted": report.unsorted}}}
             progress(1, 1)
-            return Outcome(report)
+            return Outcome(report, map_follows(self.store))
 
         value: UpdateReport = self.indexer.foreground(
             "tree_update", {"trees": [name]}, run, take_queued=False)

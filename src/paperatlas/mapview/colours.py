@@ -7,8 +7,8 @@ writes, for each tree, ``map-<stem>-t<tree id>.npz`` (uncompressed, a few bytes 
 ``fingerprint`` (of the tree's links and first levels, :func:`fingerprint`). A server reads
 it in milliseconds while the tree is unchanged, and after an edit that left its links and
 first levels alone (a rename: one scan of the links to check); otherwise it computes the
-colours itself (and the next ``map build``, or the ``map_place`` job after an index,
-writes them again).
+colours itself (and the next ``map build``, or the ``map_place`` job that follows a tree
+update or an index, writes them again).
 """
 
 from __future__ import annotations
