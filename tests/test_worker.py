@@ -281,6 +281,25 @@ def test_an_upload_reaches_the_tree_and_the_map_with_no_command(mapped: Library)
     assert "not indexed yet" not in client.get("/uploads").text
 
 
+def test_a_tree_edit_recolours_the_map_in_a_job(mapped: Library) -> None:
+    from paperatlas.mapview import colours, pointfile
+    from paperatlas.organize.edit_types import MovePaper
+
+    tree = mapped.trees.get("t")
+    first = tree.children(tree.root)
+    paper = next(mapped.papers(collection="main")).key
+    mapped.trees.edit("t", MovePaper(paper=paper, node=first[-1].id))
+    assert [(j.kind, j.status) for j in mapped.jobs.recent(1)] == [("map_place", "queued")]
+    assert Worker(mapped).run_once() == 1
+    folder = mapped.map.service.folder
+    assert folder is not None
+    meta = pointfile.read_meta(folder)
+    tree_id = mapped.store.trees.id_for("t")
+    assert meta is not None and tree_id is not None
+    stored = colours.read(folder, meta.stem, tree_id)
+    assert stored is not None and stored.version == mapped.store.maps.tree_version(tree_id)
+
+
 # -- the CLI ---------------------------------------------------------------------------------
 def test_cli_runs_jobs_in_the_foreground_and_worker_once(tmp_path: Path) -> None:
     db = tmp_path / "c.db"

@@ -47,8 +47,10 @@ class Trees:
         if self.store.trees.id_for(name) is None:
             check_name(name)  # before indexing, which may take long
         self.indexer.index()
-        return self.service.build(name, settings,
-                                  labeler=self._labeler(llm_url, llm_model, llm_key))
+        report = self.service.build(name, settings,
+                                    labeler=self._labeler(llm_url, llm_model, llm_key))
+        self._recolour()
+        return report
 
     def update(self, name: str = "default", *, llm_url: str | None = None,
                llm_model: str | None = None, llm_key: str | None = None) -> UpdateReport:
@@ -75,7 +77,14 @@ class Trees:
         a paper named by key or identifier is resolved to its id here."""
         if isinstance(edit, (MovePaper, Unpin)):
             edit = dataclasses.replace(edit, paper=self.papers.resolve(str(edit.paper)))
-        return self.service.edit(name, edit)
+        done = self.service.edit(name, edit)
+        self._recolour()
+        return done
+
+    def _recolour(self) -> None:
+        """Queue the map's colouring by the trees as they now are (when there is a map)."""
+        for kind, params in map_follows(self.store):
+            self.indexer.jobs.enqueue(kind, params)
 
     def get(self, name: str = "default") -> Tree:
         return self.service.get(name)
