@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -274,17 +275,25 @@ def main() -> None:
     parser.add_argument("--sweep", default="",
                         help="instead of the phases: the search page of each mode at these "
                         "client counts (comma-separated), each on a fresh server")
+    parser.add_argument("--library", type=Path,
+                        help="an indexed library to serve as it is (e.g. the 1M bench library "
+                        "of bench/scale_library.py) instead of --cache/--scale")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from urllib.parse import urlencode
 
-    papers = prepare(args.cache, args.scale)
+    if args.library is not None:
+        args.cache = args.library
+        with Library(args.library, embedding_model=None) as lib:
+            papers = lib.stats().papers
+    else:
+        papers = prepare(args.cache, args.scale)
     queries = [json.loads(x)["text"] for x in (SHARED / "queries-train.jsonl").open()]
     if args.sweep:
         sweep(args, papers, queries)
         return
     with Library(args.cache, embedding_model=None) as lib:
-        keys = [p.key for p in lib.papers()]
+        keys = [p.key for p in itertools.islice(lib.papers(), 50_000)]
     rng = random.Random(0)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
