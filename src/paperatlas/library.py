@@ -1,9 +1,9 @@
 """The facade: a small composition root whose nouns do the work (sqlite-utils' shape).
 
 ``lib.papers``, ``lib.collections``, ``lib.search``, ``lib.trees``, ``lib.map``,
-``lib.follow``, ``lib.people`` and ``lib.jobs``; the library itself ingests, indexes and
-counts. Each noun is built from typed collaborators (the store, the services, other nouns),
-never from the library, so nothing below calls back up into it.
+``lib.follow``, ``lib.ask``, ``lib.people`` and ``lib.jobs``; the library itself ingests,
+indexes and counts. Each noun is built from typed collaborators (the store, the services,
+other nouns), never from the library, so nothing below calls back up into it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .accounts import AccountService
 from .embed import Embedder
 from .embed.sbert import BACKENDS, DEFAULT_MODEL, SentenceTransformerEmbedder
 from .errors import InvalidOptionError
+from .facade.ask import Ask
 from .facade.feeds import FeedBuilder
 from .facade.follow import Follow
 from .facade.maps import Map
@@ -32,6 +33,7 @@ from .organize.service import TreeService
 from .records.papers import IngestReport, Stats
 from .records.vectors import VectorExportReport, VectorImportReport
 from .search import IndexReport, SearchService
+from .search.evidence import EvidenceFinder
 from .search.exchange import export_vectors, import_vectors
 from .search.ray_embed import RayOptions
 from .store import Store
@@ -81,6 +83,8 @@ class Library:
         self.search = search = Search(
             SearchService(store, index_folder, factory, vectors=self.vectors), self.papers)
         encode = search.encode_queries if factory else None
+        #: Questions answered with the papers' sentences (``lib.ask("...")``).
+        self.ask = Ask(store, self.papers, EvidenceFinder(search.service))
         tree_service = TreeService(store, self.vectors, embed=encode, search=search.ids)
         self.people = AccountService(store)
         self.jobs = JobService(store)
@@ -131,13 +135,14 @@ class Library:
 
     def index(self, *, embed: bool = True, switch_model: bool = False,
               progress: Progress | None = None, wait: float | None = None,
-              ray: RayOptions | None = None) -> IndexReport:
+              ray: RayOptions | None = None, sentences: bool = True) -> IndexReport:
         """Bring the search index, the token cache that tree builds read and (with an
         embedding model) the vectors up to date, as an ``index`` job run here (the queued
         one, if any); ``wait`` bounds the wait for another process that is indexing
-        (``StoreError``, ``IndexBusyError`` after); ``ray`` embeds on a Ray cluster."""
+        (``StoreError``, ``IndexBusyError`` after); ``ray`` embeds on a Ray cluster;
+        ``sentences`` also splits and embeds the abstracts' sentences (``ask``)."""
         return self.indexer.index(embed=embed, switch_model=switch_model, progress=progress,
-                                  wait=wait, ray=ray)
+                                  wait=wait, ray=ray, sentences=sentences)
 
     def import_vectors(self, path: str | Path, *, model: str | None = None,
                        switch_model: bool = False) -> VectorImportReport:

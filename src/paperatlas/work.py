@@ -90,10 +90,11 @@ class Indexer:
     # -- the steps ----------------------------------------------------------------------
     def index_now(self, *, embed: bool = True, switch_model: bool = False,
                   progress: Progress | None = None, wait: float | None = None,
-                  ray: RayOptions | None = None) -> IndexReport:
+                  ray: RayOptions | None = None, sentences: bool = True) -> IndexReport:
         """Bring the search index, the token cache that tree builds read and (with an
-        embedding model) the vectors and the ANN index up to date (resumable); ``ray``
-        embeds on a Ray cluster."""
+        embedding model) the vectors, the ANN index and (with ``sentences``) the
+        abstracts' sentence vectors up to date (resumable); ``ray`` embeds on a Ray
+        cluster."""
         service = self.search
         report = service.sync(progress, wait=wait)
         self.trees.sync_tokens()
@@ -101,6 +102,9 @@ class Indexer:
             vectors = service.embed(switch_model=switch_model, progress=progress, ray=ray)
             report = dataclasses.replace(report, embedding=vectors,
                                          ann=service.update_ann(rebuild=switch_model))
+            if sentences:
+                report = dataclasses.replace(report,
+                                             sentences=service.embed_sentences(progress))
         return report
 
     def after_index(self, job: Job, report: IndexReport) -> FollowUps:
@@ -185,7 +189,8 @@ class Indexer:
         return Outcome(report, after_ingest(report))
 
     def _index(self, job: Job, progress: Progress) -> Outcome:
-        report = self.index_now(embed=bool(job.params.get("embed", True)), progress=progress)
+        report = self.index_now(embed=bool(job.params.get("embed", True)), progress=progress,
+                                sentences=bool(job.params.get("sentences", True)))
         job.result = to_json(report)
         return Outcome(report, self.after_index(job, report))
 
@@ -218,11 +223,12 @@ class Indexer:
 
     def index(self, *, embed: bool = True, switch_model: bool = False,
               progress: Progress | None = None, wait: float | None = None,
-              ray: RayOptions | None = None) -> IndexReport:
+              ray: RayOptions | None = None, sentences: bool = True) -> IndexReport:
         """An ``index`` job run here (the queued one, if any); see :meth:`index_now`."""
         def run(job: Job, report_progress: Progress) -> Outcome:
             report = self.index_now(embed=embed, switch_model=switch_model,
-                                    progress=report_progress, wait=wait, ray=ray)
+                                    progress=report_progress, wait=wait, ray=ray,
+                                    sentences=sentences)
             job.result = to_json(report)
             return Outcome(report, self.after_index(job, report))
 

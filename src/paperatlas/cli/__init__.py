@@ -13,6 +13,7 @@ from ..embed.sbert import BACKENDS, DEFAULT_MODEL
 from ..errors import PaperatlasError
 from ..ingest import FIELDS, FORMAT_NAMES
 from ..records.serialize import to_json
+from . import ask as ask_commands
 from . import digest as digest_commands
 from . import follow as follow_commands
 from . import mapcmd as map_commands
@@ -207,3 +208,4 @@ digest_commands.register(main, State)
 worker_commands.register(main, State)
 source_commands.register(main, State)
 vector_commands.register(main, State)
+ask_commands.register(main, State)

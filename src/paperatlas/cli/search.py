@@ -37,16 +37,18 @@ def register(main: click.Group, state_type: type[State]) -> None:
                   "(host:6379, ray://host:10001, auto), else a local one for this run.")
     @click.option("--ray-actors", type=click.IntRange(1, 4096),
                   help="Encoder actors on Ray (default: one per CPU of the cluster).")
+    @click.option("--sentences/--no-sentences", default=True, show_default=True,
+                  help="Also split and embed the abstracts' sentences (for `ask`).")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
     def index(state: State, embed: bool, switch_model: bool, ray_address: str | None,
-              ray_actors: int | None, as_json: bool) -> None:
+              ray_actors: int | None, sentences: bool, as_json: bool) -> None:
         """Bring the search index and vectors up to date (only what changed since last time)."""
         ray = None if ray_address is None else RayOptions(ray_address, ray_actors)
         bars = render.CountBar("embedding")
         try:
             report = state.library().index(embed=embed, switch_model=switch_model,
-                                           progress=bars, ray=ray)
+                                           progress=bars, ray=ray, sentences=sentences)
         finally:
             bars.close()
         if as_json:
@@ -59,6 +61,11 @@ def register(main: click.Group, state_type: type[State]) -> None:
             e = report.embedding
             click.echo(f"embedded {e.embedded} papers with {e.model} ({e.unchanged} unchanged);"
                        f" {e.vectors} vectors")
+        if report.sentences:
+            s = report.sentences
+            click.echo(f"split and embedded {s.embedded} abstracts into sentences "
+                       f"({s.unchanged} unchanged, {s.removed} removed); {s.sentences} "
+                       f"sentences of {s.papers} papers")
         if report.ann and report.ann.entries:
             a = report.ann
             click.echo(f"ANN index: {a.entries} entries, {a.added} added, {a.stale} stale"

@@ -20,6 +20,7 @@ from ..bounds import check_limit
 from ..embed import Embedder
 from ..errors import PreconditionError
 from ..options import choose
+from ..records.evidence import SentenceReport
 from ..records.serialize import json_field
 from ..store import Store, utcnow
 from ..vectors import (
@@ -36,6 +37,7 @@ from .query import MODES as MODES  # the valid modes, where they were defined be
 from .query import Mode, SearchQuery, terms
 from .ray_embed import RayOptions, embed_on_ray
 from .semantic import EmbedReport, embed_changes
+from .sentences import embed_sentences
 from .snippets import Snippet, StemCache, make_snippet
 
 _LEXICAL = "lexical"  # the lexical index's folder and state name
@@ -92,6 +94,8 @@ class IndexReport:
     documents: int
     embedding: EmbedReport | None = None
     ann: AnnReport | None = None
+    #: The abstracts' sentences split and embedded (for ``ask``), when embedding ran.
+    sentences: SentenceReport | None = None
 
 
 class SearchService:
@@ -152,6 +156,35 @@ class SearchService:
                                 switch_model=switch_model, progress=progress)
         return embed_changes(self.store, self.vectors, self.embedder, switch_model=switch_model,
                              progress=progress)
+
+    def embed_sentences(self, progress: Callable[[int, int], None] | None = None
+                        ) -> SentenceReport:
+        """Split and embed the abstracts of new and changed papers (``paperatlas ask``
+        scores their sentences)."""
+        return embed_sentences(self.store, self.embedder, progress=progress)
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """``text`` as a query vector of the library's model (kept for repeated queries)."""
+        return self._query_vector(text)
+
+    def candidates(self, text: str, depth: int, *, collection_id: int | None = None,
+                   papers: PaperSet | None = None) -> list[tuple[int, float]]:
+        """The ``depth`` best papers for ``text`` (hybrid with vectors, else lexical),
+        best first, among ``papers`` when given (the lexical half is read deeper and
+        filtered; the semantic half searches the allow-list)."""
+        filters = Filters(collection_id)
+        mode = self.default_mode()
+        if papers is None:
+            return self._ranked(text, mode, filters, depth, 0, Fusion.CONVEX)[0]
+        found = self._reader().search(text, filters, limit=max(depth, FUSION_DEPTH) * 10)
+        lexical = [(pid, score) for pid, score in found.hits if pid in papers][:depth]
+        if mode == Mode.LEXICAL or not terms(text):
+            return lexical
+        vector = self._query_vector(text)
+        semantic = [(h.paper_id, h.score) for h in self.vectors.search(
+            vector, depth, VectorFilter(papers=papers, collection_id=collection_id),
+            set(), titles=True)]
+        return self._fuse(lexical, semantic, vector, True, Fusion.CONVEX)[:depth]
 
     def update_ann(self, *, rebuild: bool = False) -> AnnReport:
         """Bring the vector store's ANN index up to the vectors (``rebuild``: built again)."""

@@ -24,6 +24,7 @@ from .outbox import OutboxRepo
 from .papers import PaperRepo
 from .provenance import ProvenanceRepo
 from .search import SearchRepo
+from .sentences import SentenceRepo
 from .sessions import SessionRepo
 from .sources import SignalRepo, SourceRepo
 from .subscriptions import SubscriptionRepo
@@ -35,9 +36,9 @@ from .vectors import VectorRepo
 from .votes import PaperScope, VoteRepo
 
 __all__ = ["CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo", "PaperScope",
-           "ProvenanceRepo", "Repos", "SearchRepo", "SessionRepo", "SignalRepo", "SourceRepo",
-           "Store", "SubscriptionRepo", "ThrottleRepo", "TokenRepo", "TreeRepo", "UserRepo",
-           "VectorRepo", "VoteRepo", "utcnow"]
+           "ProvenanceRepo", "Repos", "SearchRepo", "SentenceRepo", "SessionRepo",
+           "SignalRepo", "SourceRepo", "Store", "SubscriptionRepo", "ThrottleRepo", "TokenRepo",
+           "TreeRepo", "UserRepo", "VectorRepo", "VoteRepo", "utcnow"]
 
 
 class Repos:
@@ -48,6 +49,7 @@ class Repos:
         self.provenance = ProvenanceRepo(conn)
         self.collections = CollectionRepo(conn)
         self.search = SearchRepo(conn)
+        self.sentences = SentenceRepo(conn)
         self.vectors = VectorRepo(conn)
         self.trees = TreeRepo(conn)
         self.tokens = TokenRepo(conn)
@@ -142,6 +144,10 @@ class Store:
     @property
     def search(self) -> SearchRepo:
         return self._repos.search
+
+    @property
+    def sentences(self) -> SentenceRepo:
+        return self._repos.sentences
 
     @property
     def vectors(self) -> VectorRepo:

@@ -18,6 +18,7 @@ from .migrations_late import (
     m015_ingest_progress,
     m016_hashed_title_keys,
     m017_embedding_hashes,
+    m018_paper_sentences,
 )
 
 
@@ -438,4 +439,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_change_log, m003_embeddings, m004_title_vectors, m005_trees,
     m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
     m011_sessions_throttle, m012_recheck_collections, m013_job_worker, m014_live_sources,
-    m015_ingest_progress, m016_hashed_title_keys, m017_embedding_hashes]
+    m015_ingest_progress, m016_hashed_title_keys, m017_embedding_hashes,
+    m018_paper_sentences]

@@ -161,3 +161,23 @@ def m017_embedding_hashes(conn: sqlite3.Connection) -> None:
     point is missing or stale reads it instead of every vector (0.94 -> 0.33 s at 2.5M
     papers)."""
     _run(conn, "CREATE INDEX IF NOT EXISTS embeddings_hashes ON embeddings(paper_id, text_hash)")
+
+
+def m018_paper_sentences(conn: sqlite3.Connection) -> None:
+    """Each paper's abstract split into sentences, with a vector per sentence: one row per
+    paper (the sentences as a JSON list, their vectors as one float16 matrix), kept with
+    the hash of the text they were split from and the model that embedded them, so a
+    changed abstract or model splits and embeds again. Written by the index job only."""
+    _run(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS paper_sentences (
+            paper_id  INTEGER PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE,
+            text_hash TEXT NOT NULL,
+            model     TEXT NOT NULL,
+            dim       INTEGER NOT NULL,
+            sentences TEXT NOT NULL,
+            vectors   BLOB NOT NULL
+        )
+        """,
+    )

@@ -1,0 +1,117 @@
+"""Evidence for a question: the sentences of the best papers that answer it.
+
+Papers are retrieved first (hybrid, :meth:`SearchService.candidates`), then each of their
+stored sentences (:mod:`.sentences`) is scored against the question::
+
+    score = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * lexical
+
+``cosine`` is between the question's and the sentence's vectors; ``lexical`` is the share
+of the question's analyzed terms (stemmed, stop words out) the sentence holds, each
+weighted by its BM25 inverse document frequency among the candidate sentences (0-1). The
+weight and the cut-offs were chosen on SciFact's train claims by cross-validation
+(``bench/ask_evidence.py``; bench/RESULTS.md). Nothing is written here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import PreconditionError
+from ..vectors import PaperSet
+from .query import terms
+from .service import SearchService
+
+#: Weight of the cosine in a sentence's score (the lexical signal has the rest).
+COSINE_WEIGHT = 0.5
+#: Papers whose sentences are scored.
+PAPERS = 20
+#: A scope of at most this many papers has every sentence scored (no retrieval first).
+SCAN_ALL = 300
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate sentence: its paper, index and text, and its scores."""
+
+    paper_id: int
+    sentence: int
+    text: str
+    score: float
+    cosine: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class Found:
+    """Every scored sentence (best first), and how long each step took (ms)."""
+
+    sentences: list[Scored]
+    timings: dict[str, float]
+
+
+def idf_weights(question: list[str], sentences: list[set[str]]) -> dict[str, float]:
+    """BM25's inverse document frequency of each question term among ``sentences``."""
+    n = len(sentences)
+    return {t: math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            for t in question for df in [sum(1 for s in sentences if t in s)]}
+
+
+def coverage(question: list[str], sentence: set[str], idf: dict[str, float]) -> float:
+    """The idf-weighted share of the question's terms that ``sentence`` holds (0-1)."""
+    total = sum(idf[t] for t in question)
+    return sum(idf[t] for t in question if t in sentence) / total if total else 0.0
+
+
+class EvidenceFinder:
+    """Scores the stored sentences of a question's best papers (reads only)."""
+
+    def __init__(self, service: SearchService, *, cosine_weight: float = COSINE_WEIGHT,
+                 papers: int = PAPERS) -> None:
+        self.service = service
+        self.cosine_weight = cosine_weight
+        self.papers = papers
+
+    def find(self, question: str, *, collection_id: int | None = None,
+             among: PaperSet | None = None) -> Found:
+        """Every sentence of the best papers for ``question`` (of a collection, or
+        ``among`` given papers), scored, best first."""
+        service = self.service
+        if not service.semantic_enabled:
+            raise PreconditionError("ask needs an embedding model (--model or "
+                                    "PAPERATLAS_MODEL) and `paperatlas index` run with it")
+        started = time.perf_counter()
+        if among is not None and len(among) <= SCAN_ALL:
+            ids = list(among)
+        else:
+            ids = [pid for pid, _ in service.candidates(
+                question, self.papers, collection_id=collection_id, papers=among)]
+        retrieved = time.perf_counter()
+        found = self.score(question, ids)
+        done = time.perf_counter()
+        return Found(found, {"retrieve": (retrieved - started) * 1000,
+                             "score": (done - retrieved) * 1000})
+
+    def score(self, question: str, paper_ids: list[int]) -> list[Scored]:
+        """The stored sentences of ``paper_ids`` scored against ``question``, best first."""
+        service = self.service
+        rows = service.store.sentences.get_many(paper_ids, service.embedder.name)
+        if not rows:
+            return []
+        vector = service.query_vector(question)
+        analyze = service.lexical.analyze
+        asked = list(dict.fromkeys(analyze(" ".join(terms(question)))))
+        texts = [(row.paper_id, i, text) for row in rows for i, text in enumerate(row.sentences)]
+        words = [set(analyze(" ".join(terms(text)))) for _, _, text in texts]
+        idf = idf_weights(asked, words)
+        cosines = np.concatenate([row.vectors for row in rows]).astype(np.float32) @ vector
+        w = self.cosine_weight
+        scored = [Scored(pid, i, text, w * float(c) + (1 - w) * lex, float(c), lex)
+                  for (pid, i, text), c, lex in zip(
+                      texts, cosines.tolist(), [coverage(asked, s, idf) for s in words],
+                      strict=True)]
+        scored.sort(key=lambda s: (-s.score, s.paper_id, s.sentence))
+        return scored
