@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_semantic import HashingEmbedder
 
 from paperatlas import Library
 from paperatlas.cli import main
@@ -21,6 +20,7 @@ from paperatlas.records.trees import Node, Tree
 from paperatlas.search.sentences import STATE, embed_sentences
 from paperatlas.search.splitter import sentence_spans, split_sentences
 from paperatlas.store.migrations_late import m018_paper_sentences
+from test_semantic import HashingEmbedder
 
 PAPERS = [
     {"_id": "ocean", "title": "Ocean heat",
@@ -212,3 +212,13 @@ def test_cli_ask_bad_input_names_the_line_or_option(cli: Path, tmp_path: Path) -
         from paperatlas.facade.ask import read_questions
         questions.write_text("[1]\n")
         list(read_questions(questions))
+
+
+def test_a_large_scope_is_searched_within_its_papers(alib: Library,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperatlas.search import evidence
+
+    monkeypatch.setattr(evidence, "SCAN_ALL", 0)  # every scope retrieves papers first
+    only = alib.ask("neonicotinoid honey bee colony", papers=["graph", "ocean"])
+    assert {e.key for e in only.evidence + only.nearest} <= {"graph", "ocean"}
+    assert alib.ask("neonicotinoid honey bee colony", papers=["bees"]).evidence[0].key == "bees"
