@@ -14,11 +14,13 @@ Measures, all in one run:
   (anything returned for them is wrong). Our sentences are mapped to SciFact's by
   offsets: both splits of an abstract are laid on its text with white space (and BEIR's
   literal ``\\n``) collapsed, and each of ours takes the SciFact sentence it overlaps most.
-- ours: hybrid papers, then their sentences by ``w * cosine + (1 - w) * coverage``;
-  ``w``, the papers scored and the sentences returned chosen by k-fold cross-validation
-  on sentence F1 (held-out F1 reported), the simplest within one standard error of the
-  best kept; then the abstention threshold chosen on the dev claims (SciFact with and
-  without evidence, and the claims asked of CSFCube).
+- ours: hybrid papers, then their sentences by ``w * cosine + (1 - w) * coverage``
+  (the sentence's score) plus ``v`` times its paper's retrieval score over the best's;
+  ``w``, ``v``, the papers scored and the sentences returned chosen by k-fold
+  cross-validation on sentence F1 (held-out F1 reported), the simplest within one
+  standard error of the best kept (no paper term, one signal, fewer papers and
+  sentences); then the abstention threshold on the best sentence's own score, chosen on
+  the dev claims (SciFact with and without evidence, and the claims asked of CSFCube).
 - peers: BM25 sentence ranking over BM25-retrieved abstracts; plain MiniLM cosine over
   every sentence of the library (each with its own cross-validated depth and count).
 - latency: `lib.ask` p50/p99 warm over the claims; ``--scale N`` also builds an N-paper
@@ -59,6 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = [round(0.1 * i, 1) for i in range(11)]
 DEPTHS = [5, 10, 20, 30]
 COUNTS = [1, 2, 3, 4, 5]
+PRIORS = [0.0, 0.5, 1.0]
 PER_PAPER = 3
 
 
@@ -188,15 +191,16 @@ def build(db: Path, corpus: Path, collection: str) -> None:
 
 
 def candidate_lists(lib: Library, claims: Sequence[Claim], depth: int, mode: str
-                    ) -> list[list[int]]:
+                    ) -> list[list[tuple[int, float]]]:
     service = lib.search.service
-    out = []
-    for c in claims:
-        if mode == "hybrid":
-            out.append([pid for pid, _ in service.candidates(c.text, depth)])
-        else:
-            out.append([pid for pid, _ in service.lexical.search(c.text, limit=depth).hits])
-    return out
+    if mode == "hybrid":
+        return [service.candidates(c.text, depth) for c in claims]
+    return [service.lexical.search(c.text, limit=depth).hits for c in claims]
+
+
+def relative(ranked: list[tuple[int, float]]) -> dict[int, float]:
+    top = ranked[0][1] if ranked and ranked[0][1] > 0 else 1.0
+    return {pid: score / top for pid, score in ranked}
 
 
 def bm25_sentences(lib: Library, question: str, ids: list[int], model: str
@@ -252,37 +256,41 @@ def main() -> None:
     # -- ours: every sentence of the top papers scored once per depth --------------------
     finder = ev.EvidenceFinder(service)
     hybrid = candidate_lists(lib, claims, max(DEPTHS), "hybrid")
-    scored = {d: [finder.score(c.text, ids[:d]) for c, ids in zip(claims, hybrid, strict=True)]
-              for d in DEPTHS}
+    scored = {d: [finder.score(c.text, [p for p, _ in ids[:d]], relative(ids[:d]))
+                  for c, ids in zip(claims, hybrid, strict=True)] for d in DEPTHS}
 
-    def ranked(w: float, d: int, i: int) -> list[Scored]:
-        return sorted(scored[d][i], key=lambda s: -(w * s.cosine + (1 - w) * s.lexical))
+    def ranked(w: float, d: int, i: int, v: float) -> list[Scored]:
+        return sorted(scored[d][i],
+                      key=lambda s: -(w * s.cosine + (1 - w) * s.lexical + v * s.paper))
 
     picked = {}
-    for wd in [(w, d) for w in WEIGHTS for d in DEPTHS]:
-        lists = [ranked(*wd, i) for i in range(len(claims))]
+    for wdv in [(w, d, v) for w in WEIGHTS for d in DEPTHS for v in PRIORS]:
+        lists = [ranked(*wdv[:2], i, wdv[2]) for i in range(len(claims))]
         for k in COUNTS:
-            picked[(*wd, k)] = [to_gold(select(r, k, PER_PAPER)) for r in lists]
+            picked[(*wdv[:2], k, wdv[2])] = [to_gold(select(r, k, PER_PAPER)) for r in lists]
 
     def ours_f1(cfg: object, ids: Sequence[int]) -> float:
         got = picked[cfg]  # type: ignore[index]
         return evaluate([claims[i] for i in ids], [got[i] for i in ids])["sentence_f1"]
 
-    configs = [(w, d, k) for w in WEIGHTS for d in DEPTHS for k in COUNTS]
-    # Simpler: one signal alone (w 0 or 1) first, then fewer papers and sentences.
-    chosen, held, se = cross_validate(len(claims), args.folds, configs, ours_f1,
-                                      lambda c: (c[0] not in (0.0, 1.0)) * 100 + c[1] + c[2])  # type: ignore[index]
-    w, d, k = chosen  # type: ignore[misc]
-    by_weight = {str(x): round(ours_f1((x, d, k), range(len(claims))), 4) for x in WEIGHTS}
+    configs = [(w, d, k, v) for w in WEIGHTS for d in DEPTHS for k in COUNTS for v in PRIORS]
+    # Simpler: no paper term, one signal alone (w 0 or 1), then fewer papers and sentences.
+    chosen, held, se = cross_validate(
+        len(claims), args.folds, configs, ours_f1,
+        lambda c: (c[3] > 0) * 1000 + (c[0] not in (0.0, 1.0)) * 100 + c[1] + c[2])  # type: ignore[index]
+    w, d, k, v = chosen  # type: ignore[misc]
     all_ids = list(range(len(claims)))
-    best_of = [ranked(w, d, i) for i in all_ids]
-    report["ours"] = {"weight": w, "papers": d, "sentences": k, "held_out_f1": held,
-                      "held_out_se": se, "f1_by_weight": by_weight,
+    by_weight = {str(x): round(ours_f1((x, d, k, v), all_ids), 4) for x in WEIGHTS}
+    by_prior = {str(x): round(ours_f1((w, d, k, x), all_ids), 4) for x in PRIORS}
+    best_of = [ranked(w, d, i, v) for i in all_ids]
+    report["ours"] = {"weight": w, "paper_weight": v, "papers": d, "sentences": k,
+                      "held_out_f1": held, "held_out_se": se, "f1_by_weight": by_weight,
+                      "f1_by_paper_weight": by_prior,
                       **evaluate(claims, [to_gold(select(r, k, PER_PAPER)) for r in best_of])}
 
     # -- peers -----------------------------------------------------------------------------
     lexical = candidate_lists(lib, claims, max(DEPTHS), "lexical")
-    bm25 = {dd: [bm25_sentences(lib, c.text, ids[:dd], model)
+    bm25 = {dd: [bm25_sentences(lib, c.text, [p for p, _ in ids[:dd]], model)
                  for c, ids in zip(claims, lexical, strict=True)] for dd in DEPTHS}
     matrix = np.vstack([r.vectors for b in lib.store.sentences.iterate(model) for r in b]
                        ).astype(np.float32)
@@ -312,14 +320,14 @@ def main() -> None:
                                             for i in all_ids])}
 
     # -- abstention: the threshold on the best sentence's score -------------------------
-    best_sci = [r[0].score if r else 0.0 for r in best_of]
+    best_sci = [max((w * s.cosine + (1 - w) * s.lexical for s in scored[d][i]), default=0.0)
+                for i in all_ids]
     lib.close()
     other = Library(args.work / "csfcube.db")
-    ofinder = ev.EvidenceFinder(other.search.service, cosine_weight=w, papers=d)
-    best_csf = []
-    for c in claims:
-        found = ofinder.find(c.text).sentences
-        best_csf.append(found[0].score if found else 0.0)
+    ofinder = ev.EvidenceFinder(other.search.service, cosine_weight=w, paper_weight=v,
+                                papers=d)
+    best_csf = [max((s.score for s in ofinder.find(c.text).sentences), default=0.0)
+                for c in claims]
     with_ev = [i for i, c in enumerate(claims) if c.gold]
     without = [i for i, c in enumerate(claims) if not c.gold]
 
@@ -354,6 +362,7 @@ def main() -> None:
     # -- latency and cost --------------------------------------------------------------------
     lib = Library(args.work / "scifact.db")
     lib.ask.finder.cosine_weight, lib.ask.finder.papers = w, d
+    lib.ask.finder.paper_weight = v
     lib.ask.settings = AnswerSettings(threshold, k, PER_PAPER)
     report["latency_5k"] = latency(lib, [c.text for c in claims])
     papers, sentences, size = lib.store.sentences.totals()
@@ -363,7 +372,7 @@ def main() -> None:
     lib.close()
     if args.scale:
         report[f"latency_{args.scale}"] = scaled_latency(args.work, args.scale, claims,
-                                                         (w, d, k, threshold))
+                                                         (w, d, k, v, threshold))
     report["meta"] = {"date": f"{datetime.now(UTC):%Y-%m-%d}", "machine": platform.machine(),
                       "cores": os.cpu_count(), "load": os.getloadavg(),
                       "seconds": time.time() - started}
@@ -417,7 +426,7 @@ def index_time(lib: Library, work: Path, n: int = 400) -> dict[str, float]:
 
 
 def scaled_latency(work: Path, scale: int, claims: list[Claim],
-                   cfg: tuple[float, int, int, float]) -> dict[str, float]:
+                   cfg: tuple[float, int, int, float, float]) -> dict[str, float]:
     """`ask` latency on a library of ``scale`` papers: SciFact's copied (titles numbered,
     the originals' vectors and sentences copied: nothing is embedded again)."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -453,8 +462,9 @@ def scaled_latency(work: Path, scale: int, claims: list[Claim],
         big.index()  # nothing to embed: marks the vectors and sentences current, the ANN
         big.close()
     big = Library(db)
-    w, d, k, threshold = cfg
+    w, d, k, v, threshold = cfg
     big.ask.finder.cosine_weight, big.ask.finder.papers = w, d
+    big.ask.finder.paper_weight = v
     big.ask.settings = AnswerSettings(threshold, k, PER_PAPER)
     out = latency(big, [c.text for c in claims])
     out["papers"] = big.store.papers.counts()["papers"]

@@ -26,7 +26,9 @@ class SentenceReport:
 class Evidence:
     """One sentence of a paper's abstract as evidence: ``sentence`` is its index among the
     abstract's sentences, ``text`` the sentence itself; ``score`` combines its closeness
-    to the question in meaning (``cosine``) and in words (``lexical``, 0-1)."""
+    to the question in meaning (``cosine``) and in words (``lexical``, 0-1); ``paper`` is
+    its paper's retrieval score relative to the best paper's (evidence is ordered by
+    ``score`` plus that, weighted)."""
 
     key: str
     sentence: int
@@ -34,6 +36,7 @@ class Evidence:
     score: float = field(metadata=json_field(digits=4))
     cosine: float = field(metadata=json_field(digits=4))
     lexical: float = field(metadata=json_field(digits=4))
+    paper: float = field(default=0.0, metadata=json_field(digits=4))
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,17 @@ Papers are retrieved first (hybrid, :meth:`SearchService.candidates`), then each
 stored sentences (:mod:`.sentences`) is scored against the question::
 
     score = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * lexical
+    rank  = score + PAPER_WEIGHT * paper
 
 ``cosine`` is between the question's and the sentence's vectors; ``lexical`` is the share
 of the question's analyzed terms (stemmed, stop words out) the sentence holds, each
-weighted by its BM25 inverse document frequency among the candidate sentences (0-1). The
-weight and the cut-offs were chosen on SciFact's train claims by cross-validation
-(``bench/ask_evidence.py``; bench/RESULTS.md). Nothing is written here.
+weighted by its BM25 inverse document frequency among the candidate sentences (0-1);
+``paper`` is the sentence's paper's retrieval score over the best paper's (0-1; 0 for a
+scope small enough to be read whole). Sentences are returned by ``rank``; ``score``, the
+sentence's own, is what abstention looks at (``rank`` is relative to the question's
+papers, so it cannot tell a library that holds no answer). The weights and cut-offs were
+chosen on SciFact's train claims by cross-validation (``bench/ask_evidence.py``;
+bench/RESULTS.md). Nothing is written here.
 """
 
 from __future__ import annotations
@@ -27,15 +32,18 @@ from .service import SearchService
 
 #: Weight of the cosine in a sentence's score (the lexical signal has the rest).
 COSINE_WEIGHT = 0.5
+#: Weight of the paper's retrieval score in a sentence's rank.
+PAPER_WEIGHT = 1.0
 #: Papers whose sentences are scored.
-PAPERS = 20
+PAPERS = 5
 #: A scope of at most this many papers has every sentence scored (no retrieval first).
 SCAN_ALL = 300
 
 
 @dataclass(frozen=True)
 class Scored:
-    """A candidate sentence: its paper, index and text, and its scores."""
+    """A candidate sentence: its paper, index and text, its own score and signals, and
+    its paper's retrieval score relative to the best paper's."""
 
     paper_id: int
     sentence: int
@@ -43,6 +51,7 @@ class Scored:
     score: float
     cosine: float
     lexical: float
+    paper: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,9 +79,10 @@ class EvidenceFinder:
     """Scores the stored sentences of a question's best papers (reads only)."""
 
     def __init__(self, service: SearchService, *, cosine_weight: float = COSINE_WEIGHT,
-                 papers: int = PAPERS) -> None:
+                 paper_weight: float = PAPER_WEIGHT, papers: int = PAPERS) -> None:
         self.service = service
         self.cosine_weight = cosine_weight
+        self.paper_weight = paper_weight
         self.papers = papers
 
     def find(self, question: str, *, collection_id: int | None = None,
@@ -85,18 +95,22 @@ class EvidenceFinder:
                                     "PAPERATLAS_MODEL) and `paperatlas index` run with it")
         started = time.perf_counter()
         if among is not None and len(among) <= SCAN_ALL:
-            ids = list(among)
+            ids, relative = list(among), None
         else:
-            ids = [pid for pid, _ in service.candidates(
-                question, self.papers, collection_id=collection_id, papers=among)]
+            ranked = service.candidates(question, self.papers, collection_id=collection_id,
+                                        papers=among)
+            top = ranked[0][1] if ranked and ranked[0][1] > 0 else 1.0
+            ids, relative = [pid for pid, _ in ranked], {pid: s / top for pid, s in ranked}
         retrieved = time.perf_counter()
-        found = self.score(question, ids)
+        found = self.score(question, ids, relative)
         done = time.perf_counter()
         return Found(found, {"retrieve": (retrieved - started) * 1000,
                              "score": (done - retrieved) * 1000})
 
-    def score(self, question: str, paper_ids: list[int]) -> list[Scored]:
-        """The stored sentences of ``paper_ids`` scored against ``question``, best first."""
+    def score(self, question: str, paper_ids: list[int],
+              relative: dict[int, float] | None = None) -> list[Scored]:
+        """The stored sentences of ``paper_ids`` scored against ``question``, by rank
+        (``relative``: each paper's retrieval score over the best's)."""
         service = self.service
         rows = service.store.sentences.get_many(paper_ids, service.embedder.name)
         if not rows:
@@ -108,10 +122,12 @@ class EvidenceFinder:
         words = [set(analyze(" ".join(terms(text)))) for _, _, text in texts]
         idf = idf_weights(asked, words)
         cosines = np.concatenate([row.vectors for row in rows]).astype(np.float32) @ vector
-        w = self.cosine_weight
-        scored = [Scored(pid, i, text, w * float(c) + (1 - w) * lex, float(c), lex)
+        w, prior = self.cosine_weight, relative or {}
+        scored = [Scored(pid, i, text, w * float(c) + (1 - w) * lex, float(c), lex,
+                         prior.get(pid, 0.0))
                   for (pid, i, text), c, lex in zip(
                       texts, cosines.tolist(), [coverage(asked, s, idf) for s in words],
                       strict=True)]
-        scored.sort(key=lambda s: (-s.score, s.paper_id, s.sentence))
+        pw = self.paper_weight
+        scored.sort(key=lambda s: (-(s.score + pw * s.paper), s.paper_id, s.sentence))
         return scored
