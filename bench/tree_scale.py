@@ -4,7 +4,7 @@ Usage (2 cores, as on CI):
 
     .venv/bin/python bench/tree_scale.py [--before /tmp/before] [--sizes 100000 1000000] \
         [--stages] [--words 160] [--sample-max N] [--nmi-size 100000 [--exact-knn]] \
-        [--out tree_scale.json]
+        [--topics 24] [--compact-texts] [--out tree_scale.json]
 
 ``--before`` is a checkout of the code to compare with (``git worktree add /tmp/before
 <commit>``); its ``src`` goes first on ``PYTHONPATH`` of the "before" builds (up to
@@ -25,7 +25,9 @@ have cosine ~0.38, of a topic ~0.22, else ~0. Its title is 8 words (4 of the sub
 words, 2 of the topic's 150, 2 general), its abstract ``--words`` words (160; 15% subtopic,
 20% topic, 65% of 5,000 general words drawn by a Zipf law), with a full stop every 20 words;
 the text is title + abstract. Words are letter strings. At 1M papers the texts alone hold
-~1.3 GB (as a library's would).
+~1.1 GB (as a library's would); ``--compact-texts`` keeps them as word ids instead (0.34 GB
+at 1M), each written when read, so the figures leave out what a library's str texts hold.
+``--topics`` sets the number of topics (the NMI's gold set).
 
 NMI (``--nmi-size``): the first-level topic of each paper (its best link's first-level
 ancestor) in the build under test against this code's build without sampling
