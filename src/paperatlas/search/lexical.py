@@ -202,13 +202,15 @@ class LexicalIndex:
         return self._bm25(chosen, filters, limit, 0)
 
     def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
-               offset: int = 0) -> LexicalHits:
-        """BM25 over titles (weighted) and abstracts."""
+               offset: int = 0, side_by_side: bool = True) -> LexicalHits:
+        """BM25 over titles (weighted) and abstracts. ``side_by_side=False`` searches the
+        shards one after the other (when another thread has the other core: hybrid
+        search's vector half)."""
         tokens = list(dict.fromkeys(self._analyzer.analyze(" ".join(terms(query)))))
-        return self._bm25(tokens, filters, limit, offset)
+        return self._bm25(tokens, filters, limit, offset, side_by_side)
 
     def _bm25(self, tokens: list[str], filters: Filters | None, limit: int,
-              offset: int) -> LexicalHits:
+              offset: int, side_by_side: bool = True) -> LexicalHits:
         if not tokens or limit <= 0:
             return LexicalHits([], 0)
         searchers = self._searchers()
@@ -234,7 +236,8 @@ class LexicalIndex:
                      for pid, (score, _) in zip(pids, result.hits, strict=True)
                      if pid is not None], int(count or 0))
 
-        parts = self._each(len(searchers), one, sum(docs))
+        parts = self._each(len(searchers), one,
+                           side_by_side and sum(docs) >= self.parallel_min)
         best = heapq.nsmallest(offset + limit, (hit for hits, _ in parts for hit in hits),
                                key=lambda hit: (-hit[0], hit[1]))
         return LexicalHits([(pid, score) for score, pid in best[offset:]],
@@ -255,7 +258,7 @@ class LexicalIndex:
         query = self._filtered(tantivy.Query.all_query(), filters)
         searchers = self._searchers()
         parts = self._each(len(searchers), lambda i: _ids(searchers[i], query),
-                           sum(int(s.num_docs) for s in searchers))
+                           sum(int(s.num_docs) for s in searchers) >= self.parallel_min)
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def passing(self, paper_ids: Iterable[int], filters: Filters) -> np.ndarray:
@@ -272,10 +275,10 @@ class LexicalIndex:
     def _searchers(self) -> list[Any]:
         return [index.searcher() for index in self.shards]
 
-    def _each(self, n: int, work: Callable[[int], _T], docs: int) -> list[_T]:
-        """``work(shard)`` for every shard: side by side once the index holds
-        :attr:`parallel_min` papers (this thread takes the first shard)."""
-        if n == 1 or docs < self.parallel_min:
+    def _each(self, n: int, work: Callable[[int], _T], side_by_side: bool) -> list[_T]:
+        """``work(shard)`` for every shard, side by side on threads when asked (this
+        thread takes the first shard)."""
+        if n == 1 or not side_by_side:
             return [work(i) for i in range(n)]
         pending = [self._threads().submit(work, i) for i in range(1, n)]
         first = work(0)
