@@ -34,6 +34,7 @@ demo: setup
 	$(BIN)/paperatlas --db $(DEMO_DB) search "hierarchical organization of scientific literature" --limit 3
 	$(BIN)/paperatlas --db $(DEMO_DB) search "efficient fine-tuning of large language models" --limit 3
 	$(BIN)/paperatlas --db $(DEMO_DB) search "retrieval augmented generation" --limit 3
+	$(BIN)/paperatlas --db $(DEMO_DB) ask "How can retrieval improve the answers of language models?"
 	$(BIN)/paperatlas --db $(DEMO_DB) tree build --name seeds
 	$(BIN)/paperatlas --db $(DEMO_DB) tree show --name seeds
 	$(BIN)/paperatlas --db $(DEMO_DB) tree export --name seeds --format html -o $(DEMO_DB).tree.html
