@@ -208,10 +208,10 @@ def test_cli_ask_bad_input_names_the_line_or_option(cli: Path, tmp_path: Path) -
     assert r.exit_code == 1 and "valid values are: c" in r.output
     r = run(main, ["--db", str(cli), "ask"])
     assert r.exit_code == 2 and "give a QUESTION" in r.output
+    from paperatlas.beir import read_queries
+    questions.write_text("[1]\n")
     with pytest.raises(ParseError, match="line"):
-        from paperatlas.facade.ask import read_questions
-        questions.write_text("[1]\n")
-        list(read_questions(questions))
+        list(read_queries(questions))
 
 
 def test_a_large_scope_is_searched_within_its_papers(alib: Library,

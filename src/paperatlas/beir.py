@@ -8,6 +8,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,19 +35,31 @@ class BeirResult:
     p99_ms: float
 
 
-def load_queries(path: Path) -> list[tuple[str, str]]:
-    """``(_id, text)`` pairs from a BEIR queries JSONL file."""
-    out = []
+def read_queries(path: Path) -> Iterator[tuple[str, str]]:
+    """``(_id, text)`` of each line of a BEIR-style queries (or questions) JSONL file, as
+    read; a line that is not a JSON object with an ``_id`` and a ``text`` is a
+    :class:`ParseError` naming the file and line."""
     with path.open(encoding="utf-8-sig") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-                out.append((str(obj["_id"]), str(obj.get("text", ""))))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ParseError(f"not a BEIR query line ({exc})", path=str(path), line=n) from exc
-    return out
+            except ValueError as exc:
+                raise ParseError(f"invalid JSON ({exc})", path=str(path), line=n) from exc
+            if not isinstance(obj, dict):
+                raise ParseError("a query line must be a JSON object", path=str(path),
+                                 line=n)
+            for name in ("_id", "text"):
+                if not isinstance(obj.get(name), str | int) or obj.get(name) == "":
+                    raise ParseError(f"field {name!r} is missing or not a string",
+                                     path=str(path), line=n)
+            yield str(obj["_id"]), str(obj["text"])
+
+
+def load_queries(path: Path) -> list[tuple[str, str]]:
+    """``(_id, text)`` pairs from a BEIR queries JSONL file (see :func:`read_queries`)."""
+    return list(read_queries(path))
 
 
 def load_qrels(path: Path) -> dict[str, dict[str, int]]:

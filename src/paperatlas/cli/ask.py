@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..facade.ask import read_questions
+from ..beir import read_queries
 from ..records.evidence import Answer
 from ..records.serialize import to_json
+from . import render
 from .state import State
 
 
@@ -54,12 +55,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
         if questions is not None or out is not None:
             if questions is None or out is None or question is not None:
                 raise click.UsageError("batch mode needs --questions and --out and no QUESTION")
-            tmp = out.with_name(out.name + ".part")
-            with tmp.open("w", encoding="utf-8") as fh:
-                n = state.library().ask.batch(read_questions(questions), fh,
-                                               collection=collection, node=node,
-                                               papers=papers)
-            tmp.replace(out)
+            n = render.write_whole(out, lambda fh: state.library().ask.batch(
+                read_queries(questions), fh, collection=collection, node=node, papers=papers))
             click.echo(f"answered {n} questions; wrote {out}", err=True)
             return
         if question is None:

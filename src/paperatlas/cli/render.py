@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
 
 import click
 
@@ -174,3 +176,13 @@ def _split_marks(text: str) -> list[str]:
 
 def search_dict(page: SearchPage) -> dict[str, object]:
     return to_json(page)
+
+
+def write_whole(path: Path, write: Callable[[TextIO], int]) -> int:
+    """``write(file)`` into ``PATH.part``, renamed to ``path`` once it returned: a failed
+    batch leaves no half-written output. Returns what ``write`` returned."""
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", encoding="utf-8") as fh:
+        n = write(fh)
+    tmp.replace(path)
+    return n

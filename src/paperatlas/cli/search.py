@@ -122,11 +122,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
         if queries is not None or run_file is not None:
             if queries is None or run_file is None or text is not None:
                 raise click.UsageError("batch mode needs --queries and --run-file and no TEXT")
-            tmp = run_file.with_name(run_file.name + ".part")
-            with tmp.open("w", encoding="utf-8") as out:
-                n = state.library().search.run_queries(load_queries(queries), out,
-                                                       **query.options())
-            tmp.replace(run_file)
+            n = render.write_whole(run_file, lambda out: state.library().search.run_queries(
+                load_queries(queries), out, **query.options()))
             click.echo(f"ran {n} queries; wrote {run_file}", err=True)
             return
         if text is None:

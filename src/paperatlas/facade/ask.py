@@ -5,13 +5,12 @@ scoring is in ``search/evidence.py``, the answer in ``search/answer.py``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import TextIO
 
 import numpy as np
 
-from ..errors import InvalidOptionError, ParseError
+from ..errors import InvalidOptionError
 from ..records.evidence import Answer
 from ..search.answer import AnswerSettings, make_answer
 from ..search.evidence import EvidenceFinder
@@ -30,26 +29,6 @@ def parse_node(node: str) -> tuple[str, int]:
     if not name or not number.isdigit():
         raise InvalidOptionError("topic node", node, ["TREE:ID, e.g. default:4"])
     return name, int(number)
-
-
-def read_questions(path: Path) -> Iterator[tuple[str, str]]:
-    """``(_id, text)`` of each line of a BEIR-style questions file (JSON Lines)."""
-    with path.open(encoding="utf-8-sig") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise ParseError(f"invalid JSON ({exc})", path=str(path), line=n) from exc
-            if not isinstance(obj, dict):
-                raise ParseError("a question line must be a JSON object", path=str(path),
-                                 line=n)
-            for name in ("_id", "text"):
-                if not isinstance(obj.get(name), str | int) or obj.get(name) == "":
-                    raise ParseError(f"field {name!r} is missing or not a string",
-                                     path=str(path), line=n)
-            yield str(obj["_id"]), str(obj["text"])
 
 
 class Ask:
