@@ -196,6 +196,20 @@ def test_cli_ask_text_json_and_batch(cli: Path, tmp_path: Path) -> None:
     assert lines[0]["evidence"][0]["key"] == "bees" and lines[0]["evidence"][0]["sentence"] == 1
 
 
+def test_cli_index_no_sentences_leaves_them_for_a_later_index(cli: Path, alib: Library,
+                                                              tmp_path: Path) -> None:
+    run = CliRunner().invoke
+    new = [{"_id": "soil", "title": "Soil carbon",
+            "text": "Tilling released soil carbon. No-till plots kept it."}]
+    alib.ingest([write_papers(tmp_path / "new.jsonl", new)])
+    r = run(main, ["--db", str(cli), "index", "--no-sentences", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["sentences"] is None
+    r = run(main, ["--db", str(cli), "index", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["sentences"]["embedded"] == 1
+
+
 def test_cli_ask_bad_input_names_the_line_or_option(cli: Path, tmp_path: Path) -> None:
     run = CliRunner().invoke
     questions = tmp_path / "q.jsonl"
