@@ -18,7 +18,7 @@ from paperatlas.records.jobs import Job
 from paperatlas.records.maps import MapTopic, MapView
 from paperatlas.records.papers import Change, FileReport, IngestReport, Paper, Rejection, SourceInfo
 from paperatlas.records.serialize import json_field, to_json
-from paperatlas.search.service import SearchHit, SearchPage
+from paperatlas.search.results import SearchHit, SearchPage
 from paperatlas.search.snippets import Snippet
 
 

@@ -192,3 +192,14 @@ class Candidate:
     norm_title: str
     abstract: str
     ids: dict[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a search result shows of a paper (read in one query, none of its identifiers)."""
+
+    key: str
+    title: str
+    abstract: str
+    year: int | None
+    authors: list[str]

@@ -2,7 +2,8 @@
 
 from .fusion import FUSIONS, Fusion
 from .query import MODES, Mode, SearchOptions, SearchQuery
-from .service import IndexReport, SearchHit, SearchPage, SearchService
+from .results import IndexReport, SearchHit, SearchPage
+from .service import SearchService
 from .snippets import Snippet
 
 __all__ = ["FUSIONS", "MODES", "Fusion", "IndexReport", "Mode", "SearchHit", "SearchOptions",

@@ -11,7 +11,7 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,6 @@ from ..embed import Embedder
 from ..errors import PreconditionError
 from ..options import choose
 from ..records.evidence import SentenceReport
-from ..records.serialize import json_field
 from ..store import Store, utcnow
 from ..vectors import (
     STATE,
@@ -36,6 +35,7 @@ from .lexical import LOCK_WAIT, Filters, LexicalIndex
 from .query import MODES as MODES  # the valid modes, where they were defined before
 from .query import Mode, SearchQuery, terms
 from .ray_embed import RayOptions, embed_on_ray
+from .results import IndexReport, SearchHit, SearchPage
 from .semantic import EmbedReport, embed_changes
 from .sentences import embed_sentences
 from .snippets import Snippet, StemCache, make_snippet
@@ -51,51 +51,6 @@ FUSION_DEPTH = 200
 ALLOW_MAX = 500_000
 #: A broader one asks the vector store for this many times the candidates it should need.
 CHECK_MARGIN = 1.5
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One result, named by the paper's key."""
-
-    rank: int
-    key: str
-    title: str
-    score: float
-    year: int | None
-    authors: list[str]
-    snippet: Snippet = field(metadata=json_field(
-        flatten={"snippet": "text", "highlights": "highlights"}))
-
-
-@dataclass
-class SearchPage:
-    """A page of results and how many papers match in all (``search --json`` and
-    ``/api/search`` show it by :func:`~paperatlas.records.serialize.to_json`, hits as
-    ``results``)."""
-
-    query: str
-    mode: str
-    total: int
-    offset: int
-    limit: int
-    hits: list[SearchHit] = field(default_factory=list,
-                                  metadata=json_field(key="results", last=True))
-    #: Papers added, changed or removed since the indexes this page used were updated.
-    pending: int = 0
-
-
-@dataclass(frozen=True)
-class IndexReport:
-    """What an index sync did: the lexical index, and the vectors when embedding ran."""
-
-    updated: int
-    removed: int
-    rebuilt: bool
-    documents: int
-    embedding: EmbedReport | None = None
-    ann: AnnReport | None = None
-    #: The abstracts' sentences split and embedded (for ``ask``), when embedding ran.
-    sentences: SentenceReport | None = None
 
 
 class SearchService:
@@ -403,7 +358,7 @@ class SearchService:
 
     def _fill(self, page: SearchPage, hits: list[tuple[int, float]],
               stems: set[str] | None) -> None:
-        papers = {p.id: p for p in self.store.papers.get_many([pid for pid, _ in hits])}
+        papers = self.store.papers.shown([pid for pid, _ in hits])
         for rank, (pid, score) in enumerate(hits, page.offset + 1):
             paper = papers.get(pid)
             if paper is None:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..records.papers import Candidate, Paper
+from ..records.papers import Candidate, Paper, Shown
 from .db import chunks
 from .keys import key_hash
 
@@ -181,6 +181,16 @@ class PaperRepo:
         rows = self.conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", paper_ids)
         by_id = {r["id"]: _paper(r, ids[r["id"]]) for r in rows}
         return [by_id[i] for i in paper_ids if i in by_id]
+
+    def shown(self, paper_ids: list[int]) -> dict[int, Shown]:
+        """``paper id -> what a search result shows of it`` (one query per 900 ids)."""
+        out: dict[int, Shown] = {}
+        for chunk in chunks(paper_ids):
+            out.update((r[0], Shown(r[1], r[2], r[3], r[4], json.loads(r[5])))
+                       for r in self.conn.execute(
+                           "SELECT id, key, title, abstract, year, authors FROM papers "
+                           f"WHERE id IN ({_placeholders(len(chunk))})", chunk))
+        return out
 
     def texts(self, paper_ids: list[int]) -> dict[int, tuple[str, str, str]]:
         """``paper id -> (key, title, abstract)``, read in chunks."""
