@@ -1,25 +1,11 @@
 """Typed records of evidence: sentences of papers that answer a question (``paperatlas
-ask``), and what the index job did to the stored sentences."""
+ask``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from .serialize import json_field
-
-
-@dataclass(frozen=True)
-class SentenceReport:
-    """What the index job did to the stored sentences: papers split and embedded, papers
-    already up to date, papers whose sentences went (deleted, or no abstract now), and the
-    library's totals after."""
-
-    embedded: int
-    unchanged: int
-    removed: int
-    model: str
-    papers: int
-    sentences: int
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..records.evidence import SentenceReport
+from ..records.sentences import SentenceReport
 from ..records.serialize import json_field
 from ..vectors import AnnReport
 from .semantic import EmbedReport

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..embed import Embedder
-from ..records.evidence import SentenceReport
+from ..records.sentences import SentenceReport
 from ..store import Store, utcnow
 from ..store.sentences import NewRow
 from .splitter import SPLITTER_VERSION, split_sentences

@@ -20,7 +20,7 @@ from ..bounds import check_limit
 from ..embed import Embedder
 from ..errors import PreconditionError
 from ..options import choose
-from ..records.evidence import SentenceReport
+from ..records.sentences import SentenceReport
 from ..store import Store, utcnow
 from ..vectors import (
     STATE,
