@@ -5,7 +5,8 @@ Usage: .venv/bin/python bench/ask_evidence.py [--work DIR] [--folds 5] [--scale 
 
 Libraries (made in ``--work`` by `paperatlas ingest` + `index` when missing, then reused):
 SciFact's 5,183 abstracts and CSFCube's 4,205 computer-science abstracts, each indexed with
-the default model (papers and sentences). Questions: the 809 SciFact train claims.
+the default model (papers; sentences are split by `index` and embedded when a question
+needs them). Questions: the 809 SciFact train claims.
 
 Measures, all in one run:
 - abstract level: a returned abstract counts when it is one of the claim's evidence
@@ -23,8 +24,11 @@ Measures, all in one run:
   the dev claims (SciFact with and without evidence, and the claims asked of CSFCube).
 - peers: BM25 sentence ranking over BM25-retrieved abstracts; plain MiniLM cosine over
   every sentence of the library (each with its own cross-validated depth and count).
-- latency: `lib.ask` p50/p99 warm over the claims; ``--scale N`` also builds an N-paper
-  library of SciFact copies (their stored vectors and sentences copied, not re-embedded).
+- latency: `lib.ask` p50/p99 warm (the model loaded) over the claims, with the process's
+  kept sentence vectors as a server has them, and cold (none kept: every question embeds
+  its papers' sentences); ``--scale N`` also builds an N-paper library of SciFact copies
+  (their stored vectors and sentence splits copied, not computed again).
+- cost: the stored splits' bytes and the time to split, against embedding, per 100k papers.
 """
 
 from __future__ import annotations
@@ -203,11 +207,10 @@ def relative(ranked: list[tuple[int, float]]) -> dict[int, float]:
     return {pid: score / top for pid, score in ranked}
 
 
-def bm25_sentences(lib: Library, question: str, ids: list[int], model: str
-                   ) -> list[Scored]:
+def bm25_sentences(lib: Library, question: str, ids: list[int]) -> list[Scored]:
     """Peer: BM25 (k1 1.2, b 0.75; idf among these sentences) over the papers' sentences."""
     analyze = lib.search.service.lexical.analyze
-    rows = lib.store.sentences.get_many(ids, model)
+    rows = lib.store.sentences.get_many(ids)
     texts = [(r.paper_id, i, t) for r in rows for i, t in enumerate(r.sentences)]
     docs = [analyze(" ".join(terms(t))) for _, _, t in texts]
     asked = list(dict.fromkeys(analyze(" ".join(terms(question)))))
@@ -240,11 +243,10 @@ def main() -> None:
     claims = load_claims()
     claims = claims[:args.claims] if args.claims else claims
     service = lib.search.service
-    model = service.embedder.name
     smap = SentenceMap(lib)
     keys = {p.id: p.key for p in lib.store.papers.get_many(
-        [r.paper_id for batch in lib.store.sentences.iterate(model) for r in batch])}
-    ours_of = {r.paper_id: r.sentences for b in lib.store.sentences.iterate(model) for r in b}
+        [r.paper_id for batch in lib.store.sentences.iterate() for r in batch])}
+    ours_of = {r.paper_id: r.sentences for b in lib.store.sentences.iterate() for r in b}
     exact = sum(1 for pid, s in ours_of.items() if [_norm(x) for x in s] ==
                 [_norm(x) for x in smap.gold.get(keys[pid], [])])
     report: dict[str, object] = {"split_exact": exact / len(ours_of), "abstracts": len(ours_of)}
@@ -254,7 +256,7 @@ def main() -> None:
             s.sentence]) for s in chosen})
 
     # -- ours: every sentence of the top papers scored once per depth --------------------
-    finder = ev.EvidenceFinder(service)
+    finder = ev.EvidenceFinder(service, kept_sentences=10**7)  # every sentence, once
     hybrid = candidate_lists(lib, claims, max(DEPTHS), "hybrid")
     scored = {d: [finder.score(c.text, [p for p, _ in ids[:d]], relative(ids[:d]))
                   for c, ids in zip(claims, hybrid, strict=True)] for d in DEPTHS}
@@ -290,12 +292,11 @@ def main() -> None:
 
     # -- peers -----------------------------------------------------------------------------
     lexical = candidate_lists(lib, claims, max(DEPTHS), "lexical")
-    bm25 = {dd: [bm25_sentences(lib, c.text, [p for p, _ in ids[:dd]], model)
+    bm25 = {dd: [bm25_sentences(lib, c.text, [p for p, _ in ids[:dd]])
                  for c, ids in zip(claims, lexical, strict=True)] for dd in DEPTHS}
-    matrix = np.vstack([r.vectors for b in lib.store.sentences.iterate(model) for r in b]
-                       ).astype(np.float32)
-    where = [(r.paper_id, i) for b in lib.store.sentences.iterate(model) for r in b
-             for i in range(len(r.sentences))]
+    every = [r for b in lib.store.sentences.iterate() for r in b]
+    matrix = np.vstack(finder.vectors()(every)).astype(np.float32)
+    where = [(r.paper_id, i) for r in every for i in range(len(r.sentences))]
     cosine_all = []
     for c in claims:
         sims = matrix @ service.query_vector(c.text)
@@ -365,6 +366,7 @@ def main() -> None:
     lib.ask.finder.paper_weight = v
     lib.ask.settings = AnswerSettings(threshold, k, PER_PAPER)
     report["latency_5k"] = latency(lib, [c.text for c in claims])
+    report["latency_5k_cold"] = latency(lib, [c.text for c in claims], cold=True)
     papers, sentences, size = lib.store.sentences.totals()
     report["storage"] = {"papers": papers, "sentences": sentences, "bytes": size,
                          "bytes_per_100k_papers": size / papers * 100_000}
@@ -382,12 +384,17 @@ def main() -> None:
         args.out.write_text(text)
 
 
-def latency(lib: Library, questions: list[str], n: int = 200) -> dict[str, float]:
+def latency(lib: Library, questions: list[str], n: int = 200, *,
+            cold: bool = False) -> dict[str, float]:
+    """``lib.ask`` p50/p99 over ``n`` questions after 3 to warm up; ``cold``: no sentence
+    vector kept from an earlier question."""
     for q in questions[:3]:
         lib.ask(q)
     lib.search.service._query_vector.cache_clear()
     times = []
     for q in questions[3:3 + n]:
+        if cold:
+            lib.ask.finder._vectors = None
         t0 = time.perf_counter()
         lib.ask(q)
         times.append((time.perf_counter() - t0) * 1000)
@@ -397,10 +404,10 @@ def latency(lib: Library, questions: list[str], n: int = 200) -> dict[str, float
 
 
 def index_time(lib: Library, work: Path, n: int = 400) -> dict[str, float]:
-    """Seconds to split and embed the sentences of ``n`` SciFact papers, against embedding
-    the same papers (a fresh library of them), per 100k papers."""
+    """Seconds to split the abstracts of ``n`` SciFact papers into sentences, against
+    embedding the same papers (a fresh library of them), per 100k papers."""
     from paperatlas.search.semantic import embed_changes
-    from paperatlas.search.sentences import embed_sentences
+    from paperatlas.search.sentences import split_abstracts
 
     sample = work / "timing.jsonl"
     with sample.open("w", encoding="utf-8") as out:
@@ -417,7 +424,7 @@ def index_time(lib: Library, work: Path, n: int = 400) -> dict[str, float]:
     t0 = time.perf_counter()
     embed_changes(small.store, small.vectors, embedder)
     t1 = time.perf_counter()
-    embed_sentences(small.store, embedder)
+    split_abstracts(small.store)
     t2 = time.perf_counter()
     small.close()
     return {"papers": n, "paper_vectors_s": t1 - t0, "sentences_s": t2 - t1,
@@ -428,7 +435,7 @@ def index_time(lib: Library, work: Path, n: int = 400) -> dict[str, float]:
 def scaled_latency(work: Path, scale: int, claims: list[Claim],
                    cfg: tuple[float, int, int, float, float]) -> dict[str, float]:
     """`ask` latency on a library of ``scale`` papers: SciFact's copied (titles numbered,
-    the originals' vectors and sentences copied: nothing is embedded again)."""
+    the originals' vectors and sentence splits copied: nothing is embedded again)."""
     sys.path.insert(0, str(Path(__file__).parent))
     from paperatlas.embed.base import paper_text
     from paperatlas.search.semantic import text_hash
@@ -456,10 +463,10 @@ def scaled_latency(work: Path, scale: int, claims: list[Claim],
                     " WHERE p.key = ?", (pid, text_hash(paper_text(title, abstract)), base))
                 conn.execute(
                     "INSERT OR REPLACE INTO main.paper_sentences SELECT ?, s.text_hash,"
-                    " s.model, s.dim, s.sentences, s.vectors FROM src.paper_sentences s"
+                    " s.sentences FROM src.paper_sentences s"
                     " JOIN src.papers p ON p.id = s.paper_id WHERE p.key = ?", (pid, base))
         conn.execute("DETACH DATABASE src")
-        big.index()  # nothing to embed: marks the vectors and sentences current, the ANN
+        big.index()  # nothing to embed: marks the vectors and splits current, the ANN
         big.close()
     big = Library(db)
     w, d, k, v, threshold = cfg

@@ -1,11 +1,12 @@
-"""Issue 19: sentences stored at index time, evidence retrieval and answers without an LLM
-(``paperatlas ask``), on real SQLite with the hashing stand-in embedder."""
+"""Issue 19: sentences split at index time and embedded when a question needs them,
+evidence retrieval and answers without an LLM (``paperatlas ask``), on real SQLite with
+the hashing stand-in embedder."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,15 @@ from paperatlas.cli import main
 from paperatlas.cli.state import State
 from paperatlas.errors import InvalidOptionError, ParseError
 from paperatlas.records.trees import Node, Tree
-from paperatlas.search.sentences import STATE, embed_sentences
+from paperatlas.search import sentences as sentences_module
+from paperatlas.search.evidence import SentenceVectors
+from paperatlas.search.sentences import STATE, split_abstracts
 from paperatlas.search.splitter import sentence_spans, split_sentences
-from paperatlas.store.migrations_late import m018_paper_sentences
+from paperatlas.store.migrations_late import (
+    m018_paper_sentences,
+    m019_sentences_without_vectors,
+)
+from paperatlas.store.sentences import SentenceRow
 from test_semantic import HashingEmbedder
 
 PAPERS = [
@@ -61,61 +68,97 @@ def test_splitter_keeps_abbreviations_decimals_and_initials() -> None:
     assert split_sentences("It rose. then fell.") == ["It rose. then fell."]
 
 
-def test_migration_18_runs_twice(tmp_path: Path) -> None:
+def test_migrations_18_and_19_run_twice_and_keep_the_splits(tmp_path: Path) -> None:
     lib = Library(tmp_path / "m.db", embedding_model=None)
     m018_paper_sentences(lib.store.conn)  # already applied: nothing changes, no error
+    m019_sentences_without_vectors(lib.store.conn)
     cols = [r[1] for r in lib.store.conn.execute("PRAGMA table_info(paper_sentences)")]
-    assert cols == ["paper_id", "text_hash", "model", "dim", "sentences", "vectors"]
+    assert cols == ["paper_id", "text_hash", "sentences"]
     lib.close()
+    old = sqlite3.connect(tmp_path / "old.db")  # a table of migration 18, with vectors
+    old.executescript("CREATE TABLE papers (id INTEGER PRIMARY KEY);"
+                      "INSERT INTO papers VALUES (7);")
+    m018_paper_sentences(old)
+    old.execute("INSERT INTO paper_sentences VALUES (7, 'h', 'm', 2, '[\"A.\", \"B.\"]', x'00')")
+    m019_sentences_without_vectors(old)
+    m019_sentences_without_vectors(old)
+    assert old.execute("SELECT * FROM paper_sentences").fetchall() == [(7, "h", '["A.", "B."]')]
+    old.close()
 
 
-def test_index_stores_sentences_once_and_follows_changes(alib: Library, tmp_path: Path) -> None:
-    rows = {r.paper_id: r for r in alib.store.sentences.get_many([1, 2, 3], "hash-64")}
+def test_index_splits_sentences_once_and_follows_changes(alib: Library, tmp_path: Path) -> None:
+    rows = {r.paper_id: r for r in alib.store.sentences.get_many([1, 2, 3])}
     assert [len(r.sentences) for r in rows.values()] == [3, 3, 3]
-    assert rows[1].vectors.dtype == np.float16 and rows[1].vectors.shape == (3, 64)
     embedder = alib.search.service.embedder
     assert isinstance(embedder, HashingEmbedder)
     calls = embedder.calls
+    assert embedder.calls == 6  # the papers and their titles: the index embeds no sentence
     assert alib.index().sentences is not None and embedder.calls == calls  # nothing to do
     changed = [dict(PAPERS[0], text="One new sentence. And a second one.")]
-    alib.ingest([write_papers(tmp_path / "v2.jsonl", changed)], collection="c")
     with alib.store.transaction():  # the same paper's abstract, revised
         alib.store.conn.execute("UPDATE papers SET abstract = ? WHERE key = 'ocean'",
                                 (changed[0]["text"],))
     report = alib.index().sentences
-    assert report is not None and report.embedded == 1 and report.sentences == 8
-    assert alib.store.sentences.get_many([1], "hash-64")[0].sentences[1] == "And a second one."
+    assert report is not None and report.split == 1 and report.sentences == 8
+    assert alib.store.sentences.get_many([1])[0].sentences[1] == "And a second one."
     with alib.store.transaction():
         alib.store.conn.execute("DELETE FROM papers WHERE key = 'graph'")
     assert alib.index().sentences.papers == 2  # type: ignore[union-attr]
 
 
-def test_a_new_model_embeds_every_sentence_again(alib: Library) -> None:
-    other = HashingEmbedder("hash-32", 32)
-    report = embed_sentences(alib.store, other)
-    assert report.embedded == 3 and other.calls == 9
-    assert alib.store.sentences.get_many([1, 2, 3], "hash-32")[0].vectors.shape == (3, 32)
+def test_sentences_are_embedded_when_a_question_needs_them_then_kept(alib: Library) -> None:
+    embedder = alib.search.service.embedder
+    assert isinstance(embedder, HashingEmbedder)
+    before = embedder.calls
+    alib.ask("neonicotinoid exposure honey bee colony survival", papers=["bees", "ocean"])
+    assert embedder.calls == before + 6 + 1  # two papers' three sentences, and the question
+    alib.ask("coral bleaching in the ocean", papers=["bees", "ocean"])
+    assert embedder.calls == before + 6 + 2  # the sentences were kept: the question only
+    finder = alib.ask.finder
+    kept = finder.vectors()
+    assert finder.vectors() is kept and kept.model == "hash-64"
+    finder._vectors = SentenceVectors(HashingEmbedder("old", 32).encode, "old")
+    assert finder.vectors().model == "hash-64"  # another model's vectors are not used
 
 
-class Failing(HashingEmbedder):
-    """Fails on its second batch, as a killed index job would stop."""
+def test_sentence_vectors_keep_the_most_recently_used_up_to_a_limit() -> None:
+    embedder = HashingEmbedder("hash-8", 8)
+    kept = SentenceVectors(embedder.encode, "hash-8", limit=5)
+    rows = [SentenceRow(i, f"h{i}", [f"s{i} one", f"s{i} two"]) for i in range(4)]
+    got = kept(rows[:2])
+    assert [m.shape for m in got] == [(2, 8), (2, 8)] and got[0].dtype == np.float16
+    assert embedder.calls == 4
+    kept(rows[:1])  # paper 0 used again: paper 1 is now the oldest
+    kept(rows[2:3])  # 6 sentences > 5: paper 1 goes
+    assert embedder.calls == 6
+    kept(rows[:1])
+    assert embedder.calls == 6  # paper 0 was kept
+    kept(rows[1:2])
+    assert embedder.calls == 8  # paper 1 was not
+    changed = SentenceRow(0, "another hash", ["s0 changed"])
+    assert kept([changed])[0].shape == (1, 8) and embedder.calls == 9
 
-    def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
-        if self.calls:
-            raise KeyboardInterrupt
-        return super().encode(texts, kind=kind)
 
-
-def test_sentence_embedding_resumes_after_the_last_batch(tmp_path: Path) -> None:
+def test_splitting_resumes_after_the_last_batch(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     lib = Library(tmp_path / "r.db", embedding_model=None)
     lib.ingest([write_papers(tmp_path / "p.jsonl", PAPERS)])
+    split, seen = sentences_module.split_sentences, []
+
+    def failing(text: str) -> list[str]:
+        seen.append(text)
+        if len(seen) > 2:
+            raise KeyboardInterrupt  # as a killed index job stops
+        return split(text)
+
+    monkeypatch.setattr(sentences_module, "split_sentences", failing)
     with pytest.raises(KeyboardInterrupt):
-        embed_sentences(lib.store, Failing("hash-64", 64), batch=2)
+        split_abstracts(lib.store, batch=2)
     assert lib.store.sentences.totals()[0] == 2  # the first batch committed with its place
     assert lib.store.search.state(STATE)[0] > 0
-    again = HashingEmbedder("hash-64", 64)
-    report = embed_sentences(lib.store, again, batch=2)
-    assert report.embedded == 1 and again.calls == 3 and report.papers == 3
+    monkeypatch.setattr(sentences_module, "split_sentences", split)
+    report = split_abstracts(lib.store, batch=2)
+    assert report.split == 1 and report.papers == 3
     lib.close()
 
 
@@ -207,7 +250,7 @@ def test_cli_index_no_sentences_leaves_them_for_a_later_index(cli: Path, alib: L
     assert json.loads(r.output)["sentences"] is None
     r = run(main, ["--db", str(cli), "index", "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["sentences"]["embedded"] == 1
+    assert json.loads(r.output)["sentences"]["split"] == 1
 
 
 def test_cli_ask_bad_input_names_the_line_or_option(cli: Path, tmp_path: Path) -> None:
@@ -228,11 +271,8 @@ def test_cli_ask_bad_input_names_the_line_or_option(cli: Path, tmp_path: Path) -
         list(read_queries(questions))
 
 
-def test_a_large_scope_is_searched_within_its_papers(alib: Library,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from paperatlas.search import evidence
-
-    monkeypatch.setattr(evidence, "SCAN_ALL", 0)  # every scope retrieves papers first
+def test_a_large_scope_is_searched_within_its_papers(alib: Library) -> None:
+    alib.ask.finder.papers = 1  # a scope of more than one paper retrieves papers first
     only = alib.ask("neonicotinoid honey bee colony", papers=["graph", "ocean"])
     assert {e.key for e in only.evidence + only.nearest} <= {"graph", "ocean"}
     assert alib.ask("neonicotinoid honey bee colony", papers=["bees"]).evidence[0].key == "bees"

@@ -93,8 +93,7 @@ class Indexer:
                   ray: RayOptions | None = None, sentences: bool = True) -> IndexReport:
         """Bring the search index, the token cache that tree builds read and (with an
         embedding model) the vectors, the ANN index and (with ``sentences``) the
-        abstracts' sentence vectors up to date (resumable); ``ray`` embeds on a Ray
-        cluster."""
+        abstracts' sentences up to date (resumable); ``ray`` embeds on a Ray cluster."""
         service = self.search
         report = service.sync(progress, wait=wait)
         self.trees.sync_tokens()
@@ -104,7 +103,7 @@ class Indexer:
                                          ann=service.update_ann(rebuild=switch_model))
             if sentences:
                 report = dataclasses.replace(report,
-                                             sentences=service.embed_sentences(progress))
+                                             sentences=service.split_sentences(progress))
         return report
 
     def after_index(self, job: Job, report: IndexReport) -> FollowUps:

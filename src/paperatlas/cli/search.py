@@ -38,7 +38,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @click.option("--ray-actors", type=click.IntRange(1, 4096),
                   help="Encoder actors on Ray (default: one per CPU of the cluster).")
     @click.option("--sentences/--no-sentences", default=True, show_default=True,
-                  help="Also split and embed the abstracts' sentences (for `ask`).")
+                  help="Also split the abstracts into sentences (for `ask`).")
     @click.option("--json", "as_json", is_flag=True)
     @pass_state
     def index(state: State, embed: bool, switch_model: bool, ray_address: str | None,
@@ -63,7 +63,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
                        f" {e.vectors} vectors")
         if report.sentences:
             s = report.sentences
-            click.echo(f"split and embedded {s.embedded} abstracts into sentences "
+            click.echo(f"split {s.split} abstracts into sentences "
                        f"({s.unchanged} unchanged, {s.removed} removed); {s.sentences} "
                        f"sentences of {s.papers} papers")
         if report.ann and report.ann.entries:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SentenceReport:
-    """What the index job did to the stored sentences: papers split and embedded, papers
-    already up to date, papers whose sentences went (deleted, or no abstract now), and the
-    library's totals after."""
+    """What the index job did to the stored sentences: papers whose abstracts it split,
+    papers already up to date, papers whose sentences went (deleted, or no abstract now),
+    and the library's totals after."""
 
-    embedded: int
+    split: int
     unchanged: int
     removed: int
-    model: str
     papers: int
     sentences: int

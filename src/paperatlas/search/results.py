@@ -54,5 +54,5 @@ class IndexReport:
     documents: int
     embedding: EmbedReport | None = None
     ann: AnnReport | None = None
-    #: The abstracts' sentences split and embedded (for ``ask``), when embedding ran.
+    #: The abstracts' sentences split (for ``ask``), when embedding ran.
     sentences: SentenceReport | None = None

@@ -37,7 +37,7 @@ from .query import Mode, SearchQuery, terms
 from .ray_embed import RayOptions, embed_on_ray
 from .results import IndexReport, SearchHit, SearchPage
 from .semantic import EmbedReport, embed_changes
-from .sentences import embed_sentences
+from .sentences import split_abstracts
 from .snippets import Snippet, StemCache, make_snippet
 
 _LEXICAL = "lexical"  # the lexical index's folder and state name
@@ -112,11 +112,11 @@ class SearchService:
         return embed_changes(self.store, self.vectors, self.embedder, switch_model=switch_model,
                              progress=progress)
 
-    def embed_sentences(self, progress: Callable[[int, int], None] | None = None
+    def split_sentences(self, progress: Callable[[int, int], None] | None = None
                         ) -> SentenceReport:
-        """Split and embed the abstracts of new and changed papers (``paperatlas ask``
-        scores their sentences)."""
-        return embed_sentences(self.store, self.embedder, progress=progress)
+        """Split the abstracts of new and changed papers into sentences (``paperatlas
+        ask`` scores them)."""
+        return split_abstracts(self.store, progress=progress)
 
     def query_vector(self, text: str) -> np.ndarray:
         """``text`` as a query vector of the library's model (kept for repeated queries)."""

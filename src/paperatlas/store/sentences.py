@@ -1,4 +1,4 @@
-"""SQL for papers' sentences and their vectors (``paper_sentences``; written by the
+"""SQL for papers' sentences (``paper_sentences``: each abstract's split, written by the
 index job, read by evidence retrieval)."""
 
 from __future__ import annotations
@@ -8,22 +8,16 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from .db import chunks
 
 
 @dataclass(frozen=True)
 class SentenceRow:
-    """A paper's sentences (in order) and their float16 vectors, row-aligned."""
+    """A paper's sentences, in order, and the hash of the text they were split from."""
 
     paper_id: int
+    text_hash: str
     sentences: list[str]
-    vectors: np.ndarray
-
-
-#: What is written per paper: id, text hash, model, sentences, float16 vectors.
-NewRow = tuple[int, str, str, list[str], np.ndarray]
 
 
 class SentenceRepo:
@@ -32,27 +26,23 @@ class SentenceRepo:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def hashes(self, paper_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """``paper_id -> (text hash, model)`` of the rows there are."""
-        out: dict[int, tuple[str, str]] = {}
+    def hashes(self, paper_ids: Sequence[int]) -> dict[int, str]:
+        """``paper_id -> text hash`` of the rows there are."""
+        out: dict[int, str] = {}
         for part in chunks(paper_ids):
             marks = ",".join("?" * len(part))
-            for pid, digest, model in self.conn.execute(
-                    "SELECT paper_id, text_hash, model FROM paper_sentences"
-                    f" WHERE paper_id IN ({marks})", list(part)):
-                out[pid] = (digest, model)
+            out.update(self.conn.execute(
+                f"SELECT paper_id, text_hash FROM paper_sentences WHERE paper_id IN ({marks})",
+                list(part)).fetchall())
         return out
 
-    def upsert(self, rows: Sequence[NewRow]) -> None:
+    def upsert(self, rows: Sequence[SentenceRow]) -> None:
         self.conn.executemany(
-            "INSERT INTO paper_sentences (paper_id, text_hash, model, dim, sentences, vectors)"
-            " VALUES (?,?,?,?,?,?) ON CONFLICT(paper_id) DO UPDATE SET"
-            " text_hash = excluded.text_hash, model = excluded.model, dim = excluded.dim,"
-            " sentences = excluded.sentences, vectors = excluded.vectors",
-            [(pid, digest, model, int(vectors.shape[1]),
-              json.dumps(sentences, ensure_ascii=False),
-              np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
-             for pid, digest, model, sentences, vectors in rows])
+            "INSERT INTO paper_sentences (paper_id, text_hash, sentences) VALUES (?,?,?)"
+            " ON CONFLICT(paper_id) DO UPDATE SET text_hash = excluded.text_hash,"
+            " sentences = excluded.sentences",
+            [(row.paper_id, row.text_hash, json.dumps(row.sentences, ensure_ascii=False))
+             for row in rows])
 
     def delete(self, paper_ids: Sequence[int]) -> int:
         gone = 0
@@ -62,36 +52,32 @@ class SentenceRepo:
                 f"DELETE FROM paper_sentences WHERE paper_id IN ({marks})", list(part)).rowcount
         return gone
 
-    def get_many(self, paper_ids: Sequence[int], model: str) -> list[SentenceRow]:
-        """The rows of ``paper_ids`` embedded by ``model`` (others are left out)."""
-        out: list[SentenceRow] = []
+    def get_many(self, paper_ids: Sequence[int]) -> list[SentenceRow]:
+        """The rows of ``paper_ids`` there are, in the order of ``paper_ids``."""
+        found: dict[int, SentenceRow] = {}
         for part in chunks(paper_ids):
             marks = ",".join("?" * len(part))
-            out += [_row(r) for r in self.conn.execute(
-                "SELECT paper_id, dim, sentences, vectors FROM paper_sentences"
-                f" WHERE model = ? AND paper_id IN ({marks})", [model, *part])]
-        return out
+            found.update((r[0], _row(r)) for r in self.conn.execute(
+                "SELECT paper_id, text_hash, sentences FROM paper_sentences"
+                f" WHERE paper_id IN ({marks})", list(part)))
+        return [found[pid] for pid in paper_ids if pid in found]
 
-    def iterate(self, model: str, batch: int = 2000) -> Iterator[list[SentenceRow]]:
-        """Every row of ``model``, in paper order, ``batch`` rows at a time."""
+    def iterate(self, batch: int = 2000) -> Iterator[list[SentenceRow]]:
+        """Every row, in paper order, ``batch`` rows at a time."""
         after = -1
         while rows := [_row(r) for r in self.conn.execute(
-                "SELECT paper_id, dim, sentences, vectors FROM paper_sentences"
-                " WHERE model = ? AND paper_id > ? ORDER BY paper_id LIMIT ?",
-                (model, after, batch))]:
+                "SELECT paper_id, text_hash, sentences FROM paper_sentences"
+                " WHERE paper_id > ? ORDER BY paper_id LIMIT ?", (after, batch))]:
             yield rows
             after = rows[-1].paper_id
 
     def totals(self) -> tuple[int, int, int]:
-        """Papers, sentences and bytes (sentences' text and vectors) stored."""
+        """Papers, sentences and bytes (the sentences' text) stored."""
         row = self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(json_array_length(sentences)), 0),"
-            " COALESCE(SUM(length(sentences) + length(vectors)), 0) FROM paper_sentences"
-        ).fetchone()
+            " COALESCE(SUM(length(sentences)), 0) FROM paper_sentences").fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 
 
-def _row(r: sqlite3.Row | tuple[int, int, str, bytes]) -> SentenceRow:
-    pid, dim, sentences, blob = r[0], r[1], r[2], r[3]
-    vectors = np.frombuffer(blob, dtype=np.float16).reshape(-1, int(dim))
-    return SentenceRow(int(pid), json.loads(sentences), vectors)
+def _row(r: sqlite3.Row | tuple[int, str, str]) -> SentenceRow:
+    return SentenceRow(int(r[0]), str(r[1]), json.loads(r[2]))
