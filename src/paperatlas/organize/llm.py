@@ -7,14 +7,11 @@ prompt and as the fallback for any group the model does not name usefully.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import urllib.error
-import urllib.request
 from typing import Any
 
-from paperatlas.errors import UpstreamError
+from paperatlas.chat import ChatClient, LLMError, completions_url
 from paperatlas.organize.base import Corpus, Group, Labeler, NodeLabel
 
 SYSTEM_PROMPT = (
@@ -28,8 +25,7 @@ MAX_WORDS = 6
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
 
 
-class LLMError(UpstreamError):
-    """The chat completions endpoint could not be reached or gave an unusable answer."""
+__all__ = ["LLMError", "LLMLabeler", "completions_url"]  # the errors and URLs: paperatlas.chat
 
 
 class LLMLabeler(Labeler):
@@ -38,11 +34,10 @@ class LLMLabeler(Labeler):
     def __init__(self, url: str, model: str, *, keywords: Labeler, api_key: str | None = None,
                  timeout: float = 60.0, max_titles: int = 12,
                  temperature: float = 0.0) -> None:
-        self.url = completions_url(url)
+        self.chat = ChatClient(url, model, api_key=api_key, timeout=timeout)
+        self.url = self.chat.url
         self.model = model
         self.keywords = keywords
-        self.api_key = api_key
-        self.timeout = timeout
         self.max_titles = max_titles
         self.temperature = temperature
 
@@ -68,45 +63,7 @@ class LLMLabeler(Labeler):
 
     def _complete(self, messages: list[dict[str, str]]) -> str:
         """POST the messages and return ``choices[0].message.content``."""
-        payload = {"model": self.model, "messages": messages, "temperature": self.temperature}
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=json.dumps(payload).encode("utf-8"),
-                                         headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read().decode("utf-8", errors="replace")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", errors="replace")[:200]
-            raise LLMError(f"{self.url}: HTTP {exc.code}: {detail}") from exc
-        except urllib.error.URLError as exc:
-            raise LLMError(f"{self.url}: cannot connect: {exc.reason}") from exc
-        except TimeoutError as exc:
-            raise LLMError(f"{self.url}: timed out after {self.timeout:g}s") from exc
-        except (OSError, http.client.HTTPException) as exc:
-            raise LLMError(f"{self.url}: request failed: {exc}") from exc
-        try:
-            reply = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise LLMError(f"{self.url}: reply is not JSON: {body[:200]!r}") from exc
-        try:
-            content = reply["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError) as exc:
-            raise LLMError(f"{self.url}: reply has no choices[0].message.content: "
-                           f"{body[:200]!r}") from exc
-        if not isinstance(content, str):
-            raise LLMError(f"{self.url}: choices[0].message.content is not text: "
-                           f"{body[:200]!r}")
-        return content
-
-
-def completions_url(url: str) -> str:
-    """The chat completions URL for a base URL such as ``http://host:8000/v1``."""
-    url = url.rstrip("/")
-    if url.endswith("/chat/completions"):
-        return url
-    return f"{url}/chat/completions"
+        return self.chat.complete(messages, temperature=self.temperature)
 
 
 def build_prompt(groups: list[Group], hints: list[NodeLabel], *, parent: str = "",
