@@ -1,9 +1,9 @@
 """The facade: a small composition root whose nouns do the work (sqlite-utils' shape).
 
 ``lib.papers``, ``lib.collections``, ``lib.search``, ``lib.trees``, ``lib.map``,
-``lib.follow``, ``lib.ask``, ``lib.people`` and ``lib.jobs``; the library itself ingests,
-indexes and counts. Each noun is built from typed collaborators (the store, the services,
-other nouns), never from the library, so nothing below calls back up into it.
+``lib.follow``, ``lib.ask``, ``lib.review``, ``lib.people`` and ``lib.jobs``; the library
+itself ingests, indexes and counts. Each noun is built from typed collaborators (the store,
+the services, other nouns), never from the library, so nothing below calls back up into it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .facade.feeds import FeedBuilder
 from .facade.follow import Follow
 from .facade.maps import Map
 from .facade.papers import Collections, Papers
+from .facade.review import Reviews
 from .facade.search import Search
 from .facade.sources import Sources
 from .facade.trees import Trees
@@ -85,6 +86,8 @@ class Library:
         encode = search.encode_queries if factory else None
         #: Questions answered with the papers' sentences (``lib.ask("...")``).
         self.ask = Ask(store, self.papers, EvidenceFinder(search.service))
+        #: Literature reviews of topics (``lib.review("default:4")``).
+        self.review = Reviews(store, self.ask.finder)
         tree_service = TreeService(store, self.vectors, embed=encode, search=search.ids)
         self.people = AccountService(store)
         self.jobs = JobService(store)
@@ -140,7 +143,7 @@ class Library:
         embedding model) the vectors up to date, as an ``index`` job run here (the queued
         one, if any); ``wait`` bounds the wait for another process that is indexing
         (``StoreError``, ``IndexBusyError`` after); ``ray`` embeds on a Ray cluster;
-        ``sentences`` also splits and embeds the abstracts' sentences (``ask``)."""
+        ``sentences`` also splits the abstracts into sentences (``ask``)."""
         return self.indexer.index(embed=embed, switch_model=switch_model, progress=progress,
                                   wait=wait, ray=ray, sentences=sentences)
 

@@ -18,6 +18,7 @@ from . import digest as digest_commands
 from . import follow as follow_commands
 from . import mapcmd as map_commands
 from . import render
+from . import review as review_commands
 from . import search as search_commands
 from . import sources as source_commands
 from . import subscriptions as subscription_commands
@@ -160,7 +161,7 @@ def papers(state: State, collection: str | None, limit: int, recent: bool,
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "bibtex"]), default="jsonl",
               show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here (default: standard output).")
@@ -209,3 +210,4 @@ worker_commands.register(main, State)
 source_commands.register(main, State)
 vector_commands.register(main, State)
 ask_commands.register(main, State)
+review_commands.register(main, State)
