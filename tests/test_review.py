@@ -9,11 +9,14 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from llm_standin import Chat, ChatStandIn, chat_standin, evidence_of
 from paperatlas import Library
+from paperatlas.chat import LLMError, LLMSettings
 from paperatlas.cli import main
 from paperatlas.cli.state import State
 from paperatlas.errors import InvalidOptionError, OutOfRangeError, PreconditionError
@@ -324,3 +327,90 @@ def test_write_bibtex_escapes_types_and_keys_and_reads_back(tmp_path: Path) -> N
         assert got.ids.get("arxiv") == p.ids.get("arxiv")
     assert back.papers["10.1000/x-y"].ids["doi"] == "10.1000/abc_%7B1%7D"
     back.close()
+
+
+def fabricating(request: dict[str, Any]) -> Chat:
+    """A model that writes a cited sentence, one citing evidence it was not given, and
+    one citing nothing (or declines when a section's prompt names "decline")."""
+    if "decline" in request["messages"][-1]["content"]:
+        return Chat("Not enough evidence.")
+    n = len(evidence_of(request))
+    return Chat(f"The papers agree on the first points [1, {n}]. A claim no paper makes "
+                f"[{n + 90}]. And a sentence with no citation at all.")
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatStandIn]:
+    with chat_standin() as server:
+        server.answer = fabricating
+        yield server
+
+
+def test_llm_paragraphs_are_checked_and_a_fabricated_citation_is_flagged(
+        rlib: Library, chat: ChatStandIn) -> None:
+    tree = tree_of(rlib)
+    llm = LLMSettings(chat.base, "stand-in", api_key="k")
+    review = rlib.review(f"t:{tree.root}", llm=llm)
+    assert review.model == "stand-in" and len(chat.requests) == len(review.sections)
+    for section, request in zip(review.sections, chat.requests, strict=True):
+        given = evidence_of(request)  # the section's own evidence, numbered, and no other
+        assert [(key, text) for _, key, text in given] == [
+            (e.key, e.text) for e in section.evidence]
+        assert section.label in request["messages"][-1]["content"]
+        statuses = [s.status for s in section.paragraph]
+        assert statuses == ["cited", "miscited", "uncited"]
+        assert section.paragraph[0].citations == [1, len(section.evidence)]
+        assert section.paragraph[1].invalid == [len(section.evidence) + 90]
+        assert section.precision == pytest.approx(2 / 3) and not section.declined
+    assert review.precision == pytest.approx(2 / 3)
+    markdown = rlib.review.render(review, "markdown")
+    first = review.sections[0]
+    keys = " ".join(dict.fromkeys(f"[{first.evidence[n - 1].key}]" for n in
+                                  first.paragraph[0].citations))
+    assert f"The papers agree on the first points. {keys}".replace("_", "\\_") in markdown
+    assert f"**(unverified: cites [{len(first.evidence) + 90}], which the model was not " \
+           "given)**" in markdown.replace("\\[", "[").replace("\\]", "]")
+    assert "**(unverified: cites no evidence)**" in markdown
+    assert "Overall citation precision: 0.67 (paragraphs by stand-in)" in markdown
+    page = rlib.review.render(review, "html")
+    assert page.count('<span class="flag">(unverified:') == 2 * len(review.sections)
+    assert chat.headers[0]["Authorization"] == "Bearer k"
+
+
+def test_llm_decline_and_endpoint_errors(rlib: Library, chat: ChatStandIn) -> None:
+    tree = tree_of(rlib)
+    leaf = script_leaf(rlib)
+    old = tree.nodes[leaf].label
+    rlib.trees.edit("t", Rename(leaf, "please decline"))
+    try:
+        review = rlib.review(f"t:{leaf}", llm=LLMSettings(chat.base, "m"))
+    finally:
+        rlib.trees.edit("t", Rename(leaf, old))
+    section = review.sections[0]
+    assert section.declined and section.paragraph == [] and section.precision is None
+    assert review.precision is None and section.evidence  # the evidence stays
+    assert "*The model found this evidence not enough" in rlib.review.render(review)
+    chat.answer = lambda request: Chat(status=500, body="model crashed")
+    with pytest.raises(LLMError, match="HTTP 500: model crashed"):
+        rlib.review(f"t:{leaf}", llm=LLMSettings(chat.base, "m"))
+    chat.answer = lambda request: Chat("late [1].", delay=3)
+    with pytest.raises(LLMError, match="timed out"):
+        rlib.review(f"t:{leaf}", llm=LLMSettings(chat.base, "m", timeout=0.3))
+    with pytest.raises(InvalidOptionError, match="LLM URL"):
+        rlib.review(f"t:{leaf}", llm=LLMSettings("ftp://x", "m"))
+
+
+def test_cli_review_with_an_llm(cli: Path, rlib: Library, chat: ChatStandIn) -> None:
+    run = CliRunner().invoke
+    top = f"t:{tree_of(rlib).root}"
+    r = run(main, ["--db", str(cli), "review", top, "--llm-url", chat.base,
+                   "--llm-model", "stand-in", "--sections", "2"])
+    assert r.exit_code == 0, r.output
+    assert "Overall citation precision: 0.67 (paragraphs by stand-in)" in r.output
+    assert len(chat.requests) == 2
+    r = run(main, ["--db", str(cli), "review", top, "--llm-url", chat.base])
+    assert r.exit_code == 2 and "--llm-url and --llm-model go together" in r.output
+    chat.answer = lambda request: Chat(status=503, body="busy")
+    r = run(main, ["--db", str(cli), "review", top, "--llm-url", chat.base,
+                   "--llm-model", "m"])
+    assert r.exit_code == 1 and "HTTP 503: busy" in r.output and chat.base in r.output

@@ -3,11 +3,13 @@ BibTeX file of every cited paper)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from ..chat import LLMSettings
 from ..search import review as core
 from . import render
 from .state import State
@@ -31,14 +33,22 @@ def register(main: click.Group, state_type: type[State]) -> None:
                   show_default=True, help="Representative papers per section.")
     @click.option("--sentences", type=click.IntRange(1, core.MAX_SENTENCES),
                   default=core.SENTENCES, show_default=True, help="Key sentences per paper.")
+    @click.option("--llm-url", help="OpenAI-compatible endpoint that writes a paragraph per "
+                  "section, e.g. http://localhost:8080/v1 (key: $PAPERATLAS_LLM_KEY).")
+    @click.option("--llm-model", help="Model name at that endpoint.")
     @pass_state
     def review(state: State, node: str, fmt: str, out: Path | None, bibtex: Path | None,
-               sections: int, papers: int, sentences: int) -> None:
+               sections: int, papers: int, sentences: int, llm_url: str | None,
+               llm_model: str | None) -> None:
         """Review topic TREE:NODE (e.g. default:4): its sub-topics, their representative
-        papers and key sentences, each cited."""
+        papers and key sentences, each cited; with an LLM, a checked paragraph each."""
+        if bool(llm_url) != bool(llm_model):
+            raise click.UsageError("--llm-url and --llm-model go together")
+        llm = LLMSettings(llm_url, llm_model, os.environ.get("PAPERATLAS_LLM_KEY")) \
+            if llm_url and llm_model else None
         lib = state.library()
         done = lib.review(node, sections_max=sections, papers_per_section=papers,
-                          sentences_per_paper=sentences)
+                          sentences_per_paper=sentences, llm=llm)
         text = lib.review.render(done, fmt)
         if out is None:
             sys.stdout.write(text)

@@ -10,6 +10,7 @@ import json
 import time
 from typing import TextIO
 
+from ..chat import LLMSettings
 from ..errors import InvalidOptionError, PreconditionError
 from ..export import bibtex_keys, write_bibtex
 from ..organize.export import node_sizes
@@ -36,15 +37,22 @@ class Reviews:
 
     def __call__(self, node: str, *, sections_max: int = core.SECTIONS,
                  papers_per_section: int = core.PAPERS,
-                 sentences_per_paper: int = core.SENTENCES) -> Review:
+                 sentences_per_paper: int = core.SENTENCES,
+                 llm: LLMSettings | None = None) -> Review:
         """The review of topic ``node`` (``TREE:ID``): one section per sub-topic (at most
         ``sections_max``, largest first; a topic without sub-topics is its own section),
         each with ``papers_per_section`` representative papers and their best
-        ``sentences_per_paper`` sentences; every cited paper once in the references."""
+        ``sentences_per_paper`` sentences; every cited paper once in the references.
+
+        With ``llm``, the model writes a paragraph per section from that section's
+        numbered evidence only, checked like an answer (``search/cite.py``): citation
+        precision per section and overall, uncited and mis-cited sentences flagged. A
+        failing endpoint: ``LLMError``."""
         settings = core.ReviewSettings(sections_max, papers_per_section, sentences_per_paper)
         if not self.finder.service.semantic_enabled:
             raise PreconditionError("review needs an embedding model (--model or "
                                     "PAPERATLAS_MODEL) and `paperatlas index` run with it")
+        client = llm.client() if llm is not None else None  # a bad URL fails first
         started = time.perf_counter()
         tree, node_id = self._node(node)
         sizes = node_sizes(tree)
@@ -55,17 +63,23 @@ class Reviews:
                     for sid in ids]
         keys = bibtex_keys(p.key for p in cited.values())
         head = tree.nodes[node_id]
+        label = tree.name if node_id == tree.root else core.label_of(head)
+        timings = {"evidence": (time.perf_counter() - started) * 1000}
+        if client is not None:
+            sections = [core.checked_paragraph(s, client.complete(
+                core.paragraph_messages(label, s), temperature=0.0)) if s.evidence else s
+                for s in sections]
+            timings["llm"] = (time.perf_counter() - started) * 1000 - timings["evidence"]
         notes = [] if cited else ["no paper of this topic has indexed sentences yet; run "
                                   "`paperatlas index`"]
         return Review(
-            tree=tree.name, node=node_id,
-            label=tree.name if node_id == tree.root else core.label_of(head),
-            size=sizes[node_id], keywords=list(head.keywords),
-            description=head.description,
+            tree=tree.name, node=node_id, label=label, size=sizes[node_id],
+            keywords=list(head.keywords), description=head.description,
             path=[core.label_of(n) for n in tree.path(node_id)[:-1]],
             sections=sections, references=core.references(cited.values(), keys),
-            omitted=omitted, notes=notes,
-            timings={"total": (time.perf_counter() - started) * 1000})
+            omitted=omitted, model=llm.model if llm else None,
+            precision=core.overall_precision(sections) if llm else None, notes=notes,
+            timings=timings)
 
     def _node(self, node: str) -> tuple[Tree, int]:
         """The tree and topic id ``TREE:ID`` names; a bad one lists the valid ones."""

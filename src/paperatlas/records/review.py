@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .evidence import Evidence
+from .evidence import AnswerSentence, Evidence
 from .serialize import json_field
 
 
@@ -25,26 +25,15 @@ class ReviewPaper:
 
 
 @dataclass(frozen=True)
-class ReviewSentence:
-    """A sentence of a section's paragraph written by a language model, as checked:
-    ``citations`` the evidence numbers it cites (1-based, into the section's numbered
-    evidence), ``valid`` those that name evidence given to the model; ``problem`` says
-    what is wrong ("uncited", "cites [7], not given"), empty when nothing is."""
-
-    text: str
-    citations: list[int]
-    valid: list[int]
-    problem: str = ""
-
-
-@dataclass(frozen=True)
 class Section:
     """One sub-topic of the reviewed topic (the topic itself when it has none): its tree
     node, label, size (distinct papers), keywords, the ``question`` its sentences were
     scored against (label and keywords), its papers, and the ``evidence`` in the order it
     was numbered for a language model (``[1]`` is ``evidence[0]``). With a model,
-    ``paragraph`` holds the checked sentences it wrote and ``precision`` the share of its
-    citations that name given evidence (None without a model or without citations)."""
+    ``paragraph`` holds the sentences it wrote from that evidence alone, each checked
+    (uncited and mis-cited ones kept and flagged by their ``status``), and ``precision``
+    the share of its citations that name given evidence (None without a model or without
+    citations); ``declined`` says the model found the evidence not enough."""
 
     id: int
     label: str
@@ -53,8 +42,9 @@ class Section:
     question: str
     papers: list[ReviewPaper]
     evidence: list[Evidence]
-    paragraph: list[ReviewSentence] = field(default_factory=list)
+    paragraph: list[AnswerSentence] = field(default_factory=list)
     precision: float | None = field(default=None, metadata=json_field(digits=4))
+    declined: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,27 @@ over while others are left, and one without stored sentences (no abstract, or no
 indexed yet) is skipped. Key sentences: each candidate's sentences are scored with
 :meth:`EvidenceFinder.score` against the section's label and keywords as the question;
 the best ``sentences`` of each chosen paper are quoted.
+
+With a language model, each section's evidence (its quoted sentences, best first) is
+numbered and given to the model, which writes one paragraph from it alone, a citation
+after every sentence; the paragraph is then checked as an answer is
+(:mod:`.cite`): each sentence cited, uncited or mis-cited (kept and flagged), and the
+citation precision of the section and of the whole review.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..bounds import check_limit
 from ..organize.export import ordered_children
-from ..records.evidence import Evidence
+from ..records.evidence import AnswerSentence, Evidence
 from ..records.papers import Paper
-from ..records.review import Reference, ReviewPaper
+from ..records.review import Reference, ReviewPaper, Section
 from ..records.trees import UNSORTED, Node, Tree
 from ..treeview import display_label
+from . import cite
 from .evidence import Scored
 
 #: Defaults: sections at most, papers per section, sentences per paper.
@@ -133,3 +140,45 @@ def references(papers: Iterable[Paper], bibkeys: Mapping[str, str]) -> list[Refe
     """The references list of the cited ``papers`` (in order of first citation)."""
     return [Reference(p.key, bibkeys[p.key], p.title, list(p.authors), p.year, p.venue,
                       dict(p.ids), paper_url(p)) for p in papers]
+
+
+PARAGRAPH_PROMPT = """\
+You write one paragraph of a literature review from numbered evidence sentences of \
+research papers, and from nothing else: never from your own knowledge.
+
+Rules:
+1. Write 2 to 6 sentences on what the evidence says about the sub-topic: the problems, \
+methods and findings, and where the papers agree or differ.
+2. End every sentence with the numbers of the evidence sentences it rests on, in square \
+brackets: [1] or [2, 5]. Cite only numbers from the list. Do not write a sentence you \
+cannot cite.
+3. Write the paragraph only: no heading, no list, no verdict. If the evidence says \
+nothing about the sub-topic, write only "Not enough evidence.\""""
+
+
+def paragraph_messages(topic: str, section: Section) -> list[dict[str, str]]:
+    """The chat messages for a section's paragraph: the rules, then the topic, the
+    sub-topic and its numbered evidence only."""
+    words = f" (keywords: {', '.join(section.keywords)})" if section.keywords else ""
+    user = (f"Topic of the review: {topic}\nSub-topic of this paragraph: {section.label}"
+            f"{words}\n\nEvidence:\n{cite.evidence_lines(section.evidence)}\n\n"
+            f"Write the paragraph; end every sentence with its citations [n] "
+            f"(1 to {len(section.evidence)}).")
+    return [{"role": "system", "content": PARAGRAPH_PROMPT}, {"role": "user", "content": user}]
+
+
+def checked_paragraph(section: Section, text: str) -> Section:
+    """``section`` with the model's paragraph ``text`` parsed and checked against its
+    numbered evidence (a paragraph that declines is left empty, ``declined`` set)."""
+    verdict, parsed = cite.parse_answer(text)
+    sentences = cite.check(parsed, len(section.evidence))
+    if cite.abstains(verdict, sentences):
+        return replace(section, declined=True)
+    return replace(section, paragraph=sentences,
+                   precision=cite.citation_precision(sentences))
+
+
+def overall_precision(sections: Iterable[Section]) -> float | None:
+    """The citation precision of every paragraph together."""
+    sentences: list[AnswerSentence] = [s for section in sections for s in section.paragraph]
+    return cite.citation_precision(sentences)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import html
 import re
 
-from ..records.review import Reference, Review, ReviewSentence, Section
+from ..records.evidence import AnswerSentence
+from ..records.review import Reference, Review, Section
 
 #: Authors named in a reference before "et al.".
 AUTHORS = 3
+#: What a section says when the model found its evidence not enough for a paragraph.
+DECLINED = "The model found this evidence not enough for a paragraph."
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
@@ -37,10 +40,16 @@ def section_line(section: Section) -> str:
     return f"{section.size} papers{words}"
 
 
-def sentence_marks(section: Section, sentence: ReviewSentence) -> tuple[list[str], str]:
-    """The keys a paragraph's sentence cites (its valid citations), and its flag."""
-    keys = list(dict.fromkeys(section.evidence[n - 1].key for n in sentence.valid))
-    return keys, sentence.problem
+def sentence_marks(section: Section, sentence: AnswerSentence) -> tuple[list[str], str]:
+    """The keys of the papers a paragraph's sentence cites (its valid citations), and
+    what is wrong with it ("" when nothing is)."""
+    keys = list(dict.fromkeys(section.evidence[n - 1].key for n in sentence.citations))
+    if sentence.status == "uncited":
+        return keys, "cites no evidence"
+    if sentence.status == "miscited":
+        given = ", ".join(str(n) for n in sentence.invalid)
+        return keys, f"cites [{given}], which the model was not given"
+    return keys, ""
 
 
 def reference_parts(ref: Reference) -> tuple[str, str, str]:
@@ -68,6 +77,8 @@ def to_markdown(review: Review) -> str:
         out += ["", f"## {i}. {md(section.label)}", "", f"*{md(section_line(section))}*", ""]
         if section.paragraph:
             out += [_md_paragraph(section), ""]
+        elif section.declined:
+            out += [f"*{DECLINED}*", ""]
         if section.precision is not None:
             out += [f"Citation precision: {section.precision:.2f}", ""]
         for paper in section.papers:
@@ -131,6 +142,8 @@ def to_html(review: Review) -> str:
                 f'<p class="meta">{_h(section_line(section))}</p>']
         if section.paragraph:
             out.append(f"<p>{_html_paragraph(section)}</p>")
+        elif section.declined:
+            out.append(f'<p class="meta">{DECLINED}</p>')
         if section.precision is not None:
             out.append(f'<p class="meta">Citation precision: {section.precision:.2f}</p>')
         out.append("<ul>")
