@@ -47,7 +47,7 @@ def test_a_correct_cited_answer() -> None:
 
 
 def test_a_fabricated_citation_is_caught() -> None:
-    verdict, sentences = checked("VERDICT: SUPPORT\nX raises Y [1]. Also Z [9].")
+    _, sentences = checked("VERDICT: SUPPORT\nX raises Y [1]. Also Z [9].")
     assert sentences[1] == AnswerSentence("Also Z.", [], "miscited", [9])
     assert citation_precision(sentences) == 0.5
     _, zero = checked("VERDICT: SUPPORT\nX [0]. Y [1, 6].")
@@ -78,7 +78,7 @@ def test_markers_after_the_point_belong_to_the_sentence_before() -> None:
 
 
 def test_an_uncited_sentence_is_flagged_and_kept() -> None:
-    verdict, sentences = checked("VERDICT: SUPPORT\nX raises Y [1]. This is well known.")
+    _, sentences = checked("VERDICT: SUPPORT\nX raises Y [1]. This is well known.")
     assert sentences[1] == AnswerSentence("This is well known.", [], "uncited")
     assert citation_precision(sentences) == 1.0  # uncited sentences cite nothing wrong
     assert render(sentences) == "X raises Y [1]. This is well known."
