@@ -2,6 +2,8 @@
 precision/recall/F1, abstention, `ask` latency and the cost of the stored sentences.
 
 Usage: .venv/bin/python bench/ask_evidence.py [--work DIR] [--folds 5] [--scale 0]
+With a chat model instead (bench/ask_llm.py: citation precision, label accuracy):
+       .venv/bin/python bench/ask_evidence.py --llm-url URL --llm-model M [--limit N]
 
 Libraries (made in ``--work`` by `paperatlas ingest` + `index` when missing, then reused):
 SciFact's 5,183 abstracts and CSFCube's 4,205 computer-science abstracts, each indexed with
@@ -234,10 +236,18 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0)
     parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--claims", type=int, default=0, help="only the first N (a quick run)")
+    parser.add_argument("--llm-url", help="instead: the claims through this chat model "
+                        "endpoint (bench/ask_llm.py); key from $PAPERATLAS_LLM_KEY")
+    parser.add_argument("--llm-model", help="the model's name at --llm-url")
+    parser.add_argument("--llm-timeout", type=float, default=120.0)
+    parser.add_argument("--limit", type=int, default=0, help="with --llm-url: first N claims")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.time()
     build(args.work / "scifact.db", DATA / "scifact/corpus.jsonl", "scifact")
+    if args.llm_url or args.llm_model:
+        llm_bench(args)
+        return
     build(args.work / "csfcube.db", DATA / "csfcube/corpus.jsonl", "csfcube")
     lib = Library(args.work / "scifact.db")
     claims = load_claims()
@@ -378,6 +388,23 @@ def main() -> None:
     report["meta"] = {"date": f"{datetime.now(UTC):%Y-%m-%d}", "machine": platform.machine(),
                       "cores": os.cpu_count(), "load": os.getloadavg(),
                       "seconds": time.time() - started}
+    text = json.dumps(report, indent=2, default=float)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+def llm_bench(args: argparse.Namespace) -> None:
+    """The claims through a chat model: citation precision and label accuracy."""
+    from ask_llm import main_llm
+
+    if not (args.llm_url and args.llm_model):
+        raise SystemExit("--llm-url and --llm-model go together")
+    lib = Library(args.work / "scifact.db")
+    report = main_llm(lib, DATA / "scifact/evidence/claims-train.csv", SentenceMap(lib),
+                      args.llm_url, args.llm_model, os.environ.get("PAPERATLAS_LLM_KEY"),
+                      args.llm_timeout, args.limit)
+    lib.close()
     text = json.dumps(report, indent=2, default=float)
     print(text)
     if args.out:
