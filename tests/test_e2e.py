@@ -229,3 +229,24 @@ def test_api_docs_render_offline(site: tuple[str, Library], page: Page) -> None:
     expect(page.locator(".opblock-summary-path").first).to_be_visible()  # Swagger UI ran
     expect(page.locator(".opblock-summary-path[data-path='/api/search']")).to_be_visible()
     shot(page, "10-api-docs")
+
+
+def test_ask_a_question_and_open_a_cited_sentence(site: tuple[str, Library],
+                                                   page: Page) -> None:
+    base, _ = site
+    page.goto(base + "/")
+    page.locator("nav a[href='/ask']").click()
+    question = page.locator(".askform input[name=q]")
+    question.fill("How can an LLM organize scientific studies into a hierarchy?")
+    question.press("Enter")
+    page.wait_for_url("**/ask?*")
+    cite = page.locator(".evidence a.cite").first
+    expect(cite).to_be_visible()
+    quoted = cite.inner_text().strip("“”")
+    shot(page, "10-ask")
+    cite.click()
+    page.wait_for_url("**/papers/**#s*")
+    target = page.locator(".abstract .sentence:target")
+    expect(target).to_have_text(quoted)
+    assert target.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+    shot(page, "11-cited-sentence")

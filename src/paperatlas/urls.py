@@ -55,6 +55,16 @@ class Urls:
     def collection(self, name: str) -> str:
         return self.url("/collections/" + quote(name, safe=""))
 
+    def sentence(self, key: str, index: int) -> str:
+        """A sentence of a paper's abstract (``index`` from 0), on the paper's page."""
+        return f"{self.paper(key)}#s{index}"
+
+    def ask(self, question: str = "", **scope: str) -> str:
+        """The Ask page, with a question and a scope (``collection``, ``node``,
+        ``papers``) filled in."""
+        fields = {k: v for k, v in {"q": question, **scope}.items() if v}
+        return self.url("/ask" + ("?" + urlencode(fields) if fields else ""))
+
     def search(self, query: str, mode: str | None = None) -> str:
         return self.url("/search?" + _search_params(query, mode))
 

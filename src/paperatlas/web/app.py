@@ -14,6 +14,7 @@ from ..follow.settings import DigestSettings, MailSettings
 from ..library import Library
 from . import (
     api,
+    ask,
     auth,
     feeds,
     headers,
@@ -79,7 +80,7 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
     app.include_router(api.router)
     app.include_router(pages.router)
     for router in (write_api.router, signin.router, write_pages.router, votes.router,
-                   feeds.router, sources.router):
+                   feeds.router, sources.router, ask.router):
         app.include_router(router)
     subscribe.install(app, digest, mail)
     install_error_handlers(app)

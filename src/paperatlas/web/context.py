@@ -109,8 +109,10 @@ def _templates(settings: WebSettings) -> Jinja2Templates:
     env.globals.update(
         site_title=settings.title, version=__version__, modes=MODES,
         paper_url=present.paper_url, tree_url=present.tree_url, urls=SITE,
+        sentence_url=SITE.sentence,
     )
     env.filters.update(segments=present.segments, id_links=present.id_links,
                        web_links=present.web_links, source_badges=present.source_badges,
-                       upvotes=present.upvotes, signal_items=present.signal_items)
+                       upvotes=present.upvotes, signal_items=present.signal_items,
+                       sentences=present.abstract_sentences)
     return Jinja2Templates(env=env)

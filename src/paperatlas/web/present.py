@@ -10,6 +10,8 @@ from urllib.parse import quote, urlencode
 
 from ..records.papers import Paper
 from ..search import SearchPage, Snippet
+from ..search.sentences import MAX_SENTENCES
+from ..search.splitter import sentence_spans, split_sentences
 from ..urls import SITE
 from ..urls import tree_name as tree_name  # the segment's reader, for the routes
 
@@ -29,6 +31,23 @@ ID_NAMES: dict[str, str] = {"arxiv": "arXiv", "doi": "DOI", "pmid": "PubMed",
 def paper_url(key: str) -> str:
     """The page of a paper, relative to the site (see :class:`paperatlas.urls.Urls`)."""
     return SITE.paper(key)
+
+
+def abstract_sentences(abstract: str) -> list[tuple[int | None, str]]:
+    """The abstract as ``(index, sentence)`` and ``(None, gap)`` pieces, in order: each
+    sentence numbered as ``ask`` cites it (the stored split: the same splitter), so a
+    citation's link lands on it."""
+    sentences = split_sentences(abstract)[:MAX_SENTENCES]
+    pieces: list[tuple[int | None, str]] = []
+    at = 0
+    for i, (start, end) in enumerate(sentence_spans(abstract, sentences)):
+        if start > at:
+            pieces.append((None, abstract[at:start]))
+        pieces.append((i, abstract[start:end]))
+        at = end
+    if at < len(abstract):
+        pieces.append((None, abstract[at:]))
+    return pieces
 
 
 def tree_url(name: str, node: int | None = None) -> str:
