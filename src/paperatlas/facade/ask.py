@@ -32,7 +32,7 @@ MAX_QUESTION = 2_000
 def parse_node(node: str) -> tuple[str, int]:
     """``TREE:ID`` (a tree's name and a topic id in it) as its two parts."""
     name, _, number = node.rpartition(":")
-    if not name or not number.isdigit():
+    if not name or not (number.isascii() and number.isdigit()):
         raise InvalidOptionError("topic node", node, ["TREE:ID, e.g. default:4"])
     return name, int(number)
 
