@@ -47,7 +47,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,6 +76,7 @@ class Claim:
     id: str
     text: str
     gold: dict[str, set[int]]  # evidence abstract -> its rationale sentences
+    labels: set[str] = field(default_factory=set)  # its evidence's SUPPORT / CONTRADICT
 
 
 def load_claims() -> list[Claim]:
@@ -86,6 +87,7 @@ def load_claims() -> list[Claim]:
             if row["evidence_doc_id"]:
                 idx = {int(x) for x in row["evidence_sentences"].strip("[]").split()}
                 c.gold.setdefault(row["evidence_doc_id"], set()).update(idx)
+                c.labels.add(row["evidence_label"])
     return list(claims.values())
 
 
@@ -401,9 +403,10 @@ def llm_bench(args: argparse.Namespace) -> None:
     if not (args.llm_url and args.llm_model):
         raise SystemExit("--llm-url and --llm-model go together")
     lib = Library(args.work / "scifact.db")
-    report = main_llm(lib, DATA / "scifact/evidence/claims-train.csv", SentenceMap(lib),
+    claims = load_claims()
+    report = main_llm(lib, claims[:args.limit] if args.limit else claims, SentenceMap(lib),
                       args.llm_url, args.llm_model, os.environ.get("PAPERATLAS_LLM_KEY"),
-                      args.llm_timeout, args.limit)
+                      args.llm_timeout)
     lib.close()
     text = json.dumps(report, indent=2, default=float)
     print(text)

@@ -18,14 +18,11 @@ sentences, numbered, go to the model; its answer comes back checked). Measures:
 
 from __future__ import annotations
 
-import csv
 import statistics
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from paperatlas import Library
 from paperatlas.chat import LLMError, LLMSettings
@@ -35,25 +32,13 @@ from paperatlas.records.evidence import Answer
 FAILURES = 5
 
 
-@dataclass
-class LabelledClaim:
+class LabelledClaim(Protocol):
+    """A SciFact claim (ask_evidence.Claim): its evidence and that evidence's labels."""
+
     id: str
     text: str
     gold: dict[str, set[int]]  # evidence abstract -> its rationale sentences
     labels: set[str]  # SciFact's labels of its evidence abstracts (none: no evidence)
-
-
-def load_labelled(path: Path) -> list[LabelledClaim]:
-    """SciFact's claims (claims-train.csv), with their evidence and its labels."""
-    claims: dict[str, LabelledClaim] = {}
-    with path.open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            c = claims.setdefault(row["id"], LabelledClaim(row["id"], row["claim"], {}, set()))
-            if row["evidence_doc_id"]:
-                idx = {int(x) for x in row["evidence_sentences"].strip("[]").split()}
-                c.gold.setdefault(row["evidence_doc_id"], set()).update(idx)
-                c.labels.add(row["evidence_label"])
-    return list(claims.values())
 
 
 def run_llm(lib: Library, claims: Sequence[LabelledClaim], llm: LLMSettings,
@@ -112,12 +97,10 @@ def _on_rationale(answer: Answer, n: int, claim: LabelledClaim, gold_index: Any)
     return e.key in claim.gold and gold_index(e.key, e.sentence) in claim.gold[e.key]
 
 
-def main_llm(lib: Library, csv_path: Path, smap: Any, url: str, model: str,
-             key: str | None, timeout: float, limit: int) -> dict[str, Any]:
+def main_llm(lib: Library, claims: Sequence[LabelledClaim], smap: Any, url: str, model: str,
+             key: str | None, timeout: float) -> dict[str, Any]:
     """The LLM half of ask_evidence.py: ``smap`` is its SentenceMap of ``lib``."""
-    claims = load_labelled(csv_path)
-    claims = claims[:limit] if limit else claims
-    ids = {}
+    ids: dict[str, int] = {}
 
     def gold_index(key: str, sentence: int) -> int:
         if key not in ids:
