@@ -30,7 +30,7 @@ PATH = "/v1/chat/completions"
 @dataclass
 class Chat:
     """One answer: the model's ``content`` (streamed in ``pieces`` when given, else word
-    by word), or a raw ``body`` with a ``status``; faults: ``delay`` seconds before
+    by word), or a raw ``body`` with a ``status`` (and ``content_type``); faults: ``delay`` seconds before
     answering, ``gap`` seconds between streamed pieces, silence after ``hang_after``
     pieces (until the server stops), ``raw`` data lines streamed after the pieces as they
     are (a malformed chunk)."""
@@ -43,6 +43,7 @@ class Chat:
     gap: float = 0.0
     hang_after: int | None = None
     raw: list[str] = field(default_factory=list)
+    content_type: str = "application/json"
 
 
 def evidence_of(request: dict[str, Any]) -> list[tuple[int, str, str]]:
@@ -97,7 +98,7 @@ def _handler(state: ChatStandIn) -> type[BaseHTTPRequestHandler]:
                 {"choices": [{"message": {"role": "assistant", "content": chat.content}}]})
             data = body.encode("utf-8")
             self.send_response(chat.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", chat.content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

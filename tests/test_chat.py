@@ -104,6 +104,13 @@ def test_malformed_stream_chunks(chat: ChatStandIn, chunk: str) -> None:
     assert got == ["ok"]
 
 
+def test_a_stream_request_answered_with_a_page(chat: ChatStandIn) -> None:
+    chat.answer = lambda request: Chat(body="<html><body>Log in</body></html>",
+                                       content_type="text/html")
+    with pytest.raises(LLMError, match="not a stream of server-sent events: '<html>"):
+        list(ChatClient(chat.base, "m").stream(MESSAGES))
+
+
 def test_connection_refused() -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -37,6 +37,19 @@ def test_prompt_holds_only_the_question_and_the_numbered_evidence() -> None:
         "that each end with their citations [n] (1 to 2).")
 
 
+def test_the_evidence_own_reference_marks_are_not_numbers() -> None:
+    marked = Evidence("p9", 0, "As shown before [12], [3-4] it rises.", 0.5, 0.5, 0.5)
+    user = build_messages("q", [marked])[1]["content"]
+    assert "[1] (p9) As shown before (12), (3-4) it rises." in user
+
+
+def test_a_reasoning_model_thoughts_are_left_out() -> None:
+    verdict, sentences = checked("<think>Maybe [7]?\nVERDICT: MIXED</think>\n"
+                                 "VERDICT: SUPPORT\nX [1].")
+    assert verdict == "SUPPORT" and [s.text for s in sentences] == ["X."]
+    assert checked("<think>still thinking [9] when cut")[1] == []
+
+
 def test_a_correct_cited_answer() -> None:
     verdict, sentences = checked("VERDICT: SUPPORT\nX raises Y [1]. It does so in mice [2, 3].")
     assert verdict == "SUPPORT"

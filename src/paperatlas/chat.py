@@ -148,22 +148,30 @@ class ChatClient:
 
     def _events(self, response: http.client.HTTPResponse, deadline: float) -> Iterator[str]:
         """The ``data`` of each server-sent event (multi-line data joined; comments,
-        ``event:`` and ``id:`` lines skipped)."""
+        ``event:`` and ``id:`` lines skipped). A body with no event at all (an HTML page,
+        plain text) raises."""
         data: list[str] = []
+        events, other = 0, ""
         while True:
             raw = self._guarded(response.readline)
             self._check_deadline(deadline)
             if not raw:
                 if data:
                     yield "\n".join(data)
+                elif not events:
+                    raise LLMError(f"{self.url}: reply is not a stream of server-sent events: "
+                                   f"{other[:EXCERPT]!r}")
                 return
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not line:
                 if data:
+                    events += 1
                     yield "\n".join(data)
                     data = []
             elif line.startswith("data:"):
                 data.append(line[5:].removeprefix(" "))
+            elif not events and len(other) < EXCERPT:
+                other += line + "\n"
 
     def _guarded(self, read: Any) -> bytes:
         try:

@@ -57,6 +57,8 @@ _MARKER = re.compile(r"\[\s*\d+(?:\s*(?:,|;|-|\u2013|\u2014|and)\s*\d+)*\s*\]")
 #: A sentence's end with markers after it ("rises. [1]"): the markers go before the end.
 _MARKERS_AFTER_END = re.compile(rf"([.!?])((?:\s*{_MARKER.pattern})+)")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022>]|\d+[.)])\s+")
+#: A reasoning model's thoughts before its answer (``<think>...</think>``, or cut short).
+_THINKING = re.compile(r"<think>.*?(?:</think>|\Z)", re.S | re.I)
 _ABSTAIN = re.compile(r"\b(?:not enough|insufficient)\s+(?:evidence|information)\b", re.I)
 _VERDICT_LINE = re.compile(r"^verdict\s*[:\-]?\s*(.*)$", re.I)
 _ALIASES = {"SUPPORTS": "SUPPORT", "SUPPORTED": "SUPPORT", "CONTRADICTS": "CONTRADICT",
@@ -68,8 +70,14 @@ _ALIASES = {"SUPPORTS": "SUPPORT", "SUPPORTED": "SUPPORT", "CONTRADICTS": "CONTR
 
 def evidence_lines(evidence: Sequence[Evidence]) -> str:
     """The numbered evidence as the model sees it: ``[n] (paper key) sentence``."""
-    return "\n".join(f"[{n}] ({e.key}) {' '.join(e.text.split())}"
+    return "\n".join(f"[{n}] ({e.key}) {_unmarked(e.text)}"
                      for n, e in enumerate(evidence, start=1))
+
+
+def _unmarked(text: str) -> str:
+    """A sentence on one line, its own reference marks ("[12]") as "(12)": the model is
+    not to take them for evidence numbers."""
+    return " ".join(_MARKER.sub(lambda m: f"({m.group(0)[1:-1].strip()})", text).split())
 
 
 def build_messages(question: str, evidence: Sequence[Evidence]) -> list[dict[str, str]]:
@@ -110,7 +118,9 @@ def parse_answer(text: str) -> tuple[str | None, list[tuple[str, list[int]]]]:
     """The model's verdict (its first non-blank line, if it states one) and its
     sentences: each as its text without citation markers and the numbers it cites (in
     order, once each). Markers written after a sentence's end ("rises. [1]") belong to
-    that sentence; bullets and line breaks end sentences."""
+    that sentence; bullets and line breaks end sentences; a reasoning model's
+    ``<think>...</think>`` is left out."""
+    text = _THINKING.sub("", text)
     lines = [line for line in text.strip().splitlines() if line.strip()]
     verdict = parse_verdict(lines[0]) if lines else None
     if verdict is not None:
