@@ -19,6 +19,7 @@ from paperatlas import Library
 from paperatlas.chat import LLMError, LLMSettings
 from paperatlas.cli import main
 from paperatlas.cli.state import State
+from paperatlas.errors import InvalidOptionError
 from paperatlas.records.evidence import AnswerEvent, DeltaEvent, EvidenceEvent
 from paperatlas.records.serialize import to_json
 from test_ask import PAPERS, write_papers
@@ -127,6 +128,9 @@ def test_stream_yields_evidence_then_deltas_then_the_checked_answer(
         "text": "Colonies fell.", "citations": [1, 2], "status": "cited", "invalid": []}
     without = list(lib.ask.stream(BEES))  # no model: evidence, then the answer
     assert [type(e) for e in without] == [EvidenceEvent, AnswerEvent]
+    with pytest.raises(InvalidOptionError, match="collection"):
+        lib.ask.stream(BEES, llm=settings(chat), collection="nope")  # at the call
+    assert len(chat.requests) == 1
 
 
 def test_a_hanging_endpoint_fails_within_the_timeout(lib: Library, chat: ChatStandIn) -> None:

@@ -85,9 +85,12 @@ class Ask:
         written: the numbered evidence first (an :class:`EvidenceEvent`; empty when the
         library does not address the question), then the model's text as it generates it
         (:class:`DeltaEvent`; none without ``llm`` or when abstaining), then the checked
-        answer (:class:`AnswerEvent`). Bad options raise before the first event; a
-        failing endpoint raises ``LLMError`` from the iterator."""
-        answer = self._evidence(question, collection, node, papers, llm)
+        answer (:class:`AnswerEvent`). Bad options raise here, at the call, and the
+        evidence is found then; a failing endpoint raises ``LLMError`` from the iterator,
+        after the evidence event."""
+        return self._events(self._evidence(question, collection, node, papers, llm), llm)
+
+    def _events(self, answer: Answer, llm: LLMSettings | None) -> Iterator[AskEvent]:
         yield EvidenceEvent(answer.evidence, answer.papers)
         if llm is not None and not answer.abstained:
             started = time.perf_counter()
