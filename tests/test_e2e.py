@@ -250,3 +250,35 @@ def test_ask_a_question_and_open_a_cited_sentence(site: tuple[str, Library],
     expect(target).to_have_text(quoted)
     assert target.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
     shot(page, "11-cited-sentence")
+
+
+def test_ask_with_a_model_streams_a_checked_answer(site: tuple[str, Library],
+                                                   page: Page) -> None:
+    from llm_standin import chat_standin
+
+    _, lib = site
+    port = _free_port()
+    with chat_standin() as chat:
+        settings = WebSettings(port=port, llm_url=chat.base, llm_model="stand-in-7b")
+        server = uvicorn.Server(uvicorn.Config(create_app(lib, settings), host="127.0.0.1",
+                                               port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            page.goto(f"http://127.0.0.1:{port}/ask?q=" + "hierarchical organization of "
+                      "scientific studies with LLMs")
+            status = page.locator(".written-status")
+            expect(status).to_contain_text("citation precision 1.00")
+            marker = page.locator(".written-text a.marker").first
+            expect(marker).to_have_text("[1]")
+            shot(page, "12-ask-written")
+            marker.click()
+            page.wait_for_url("**/papers/**#s*")
+            expect(page.locator(".abstract .sentence:target")).to_be_visible()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+    assert chat.requests and "[1]" in chat.requests[0]["messages"][-1]["content"]

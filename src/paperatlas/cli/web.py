@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from ..chat import LLMSettings
+from .llm import llm_options, llm_settings
 from .settings import for_web
 from .state import State
 
@@ -48,10 +50,13 @@ def register(main: click.Group, state_type: type[State]) -> None:
                   help="Have the job worker run `paperatlas update` at start and then this "
                        "often (6h, 1d): sync the due sources, index, update the trees and "
                        "the map, send due digests. Off by default.")
+    @llm_options
     @pass_state
     def serve(state: State, host: str, port: int, private: bool, max_upload_mb: int,
               workers: int, base_url: str | None, allowed_hosts: tuple[str, ...],
-              no_worker: bool, update_every: str | None) -> None:
+              no_worker: bool, update_every: str | None, llm_url: str | None,
+              llm_model: str | None, llm_key: str | None, llm_timeout: float,
+              no_llm: bool) -> None:
         """Serve the web app and its JSON API (docs at /docs) until Ctrl-C, with one job
         worker process beside it (`paperatlas worker`: it ingests uploads, indexes, updates
         the topic trees and the map; the server itself never does).
@@ -84,7 +89,9 @@ def register(main: click.Group, state_type: type[State]) -> None:
                                secret_key=secret_key(state.db),
                                max_upload_bytes=max_upload_mb * 1024 * 1024,
                                base_url=digest.base_url,
-                               allowed_hosts=(*hosts, *allowed_hosts))
+                               allowed_hosts=(*hosts, *allowed_hosts),
+                               **web_llm(llm_settings(llm_url, llm_model, llm_key, llm_timeout,
+                                                      no_llm)))
         click.echo(f"serving {state.db} at {served}/ (Ctrl-C stops)", err=True)
         if settings.base_url == served and host in ("0.0.0.0", "::"):
             click.echo(f"warning: links in mail and feeds point at {served}: set base_url in "
@@ -176,6 +183,14 @@ def listening_socket(config: Any) -> socket.socket:
 
 #: How `serve --workers N` hands its options to the worker processes uvicorn starts.
 _WORKER_CONFIG = "PAPERATLAS_SERVE_CONFIG"
+
+
+def web_llm(llm: LLMSettings | None) -> dict[str, Any]:
+    """The web settings' fields for a chat model (none: empty)."""
+    if llm is None:
+        return {}
+    return {"llm_url": llm.url, "llm_model": llm.model, "llm_key": llm.api_key or "",
+            "llm_timeout": llm.timeout}
 
 
 def worker_app() -> Any:

@@ -14,6 +14,8 @@ from starlette.responses import HTMLResponse
 
 from .. import __version__
 from ..accounts import AuthLimits
+from ..chat import TIMEOUT as LLM_TIMEOUT
+from ..chat import LLMSettings
 from ..library import Library
 from ..search import MODES
 from ..urls import SITE
@@ -44,6 +46,11 @@ class WebSettings:
     base_url: str = ""  # where links in mail and feeds point; empty: http://HOST:PORT
     allowed_hosts: tuple[str, ...] = ()  # Host names answered besides the base URL's,
     # the host served on and this machine's (a reverse proxy's name; "*.example.org")
+    # A chat model that writes answers on the Ask page (OpenAI-compatible; empty: none).
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_key: str = ""
+    llm_timeout: float = LLM_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.base_url:
@@ -56,6 +63,14 @@ class WebSettings:
         """The base of every absolute link: ``base_url``, else the address served on
         (never the request's ``Host`` header)."""
         return self.base_url or hosts.served_url(self.host, self.port)
+
+    @property
+    def llm(self) -> LLMSettings | None:
+        """The chat model answers are written with, when one is configured."""
+        if not (self.llm_url and self.llm_model):
+            return None
+        return LLMSettings(self.llm_url, self.llm_model, self.llm_key or None,
+                           self.llm_timeout)
 
     @property
     def auth_limits(self) -> AuthLimits:
