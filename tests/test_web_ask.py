@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from llm_standin import Chat, ChatStandIn, chat_standin
 from paperatlas import Library
 from paperatlas.records.trees import Node, Tree
 from paperatlas.urls import Urls
 from paperatlas.web import WebSettings, create_app
 from paperatlas.web.present import abstract_sentences
-from llm_standin import Chat, ChatStandIn, chat_standin
 from test_ask import PAPERS, write_papers
 from test_semantic import HashingEmbedder
 
