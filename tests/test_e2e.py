@@ -282,3 +282,20 @@ def test_ask_with_a_model_streams_a_checked_answer(site: tuple[str, Library],
             server.should_exit = True
             thread.join(timeout=10)
     assert chat.requests and "[1]" in chat.requests[0]["messages"][-1]["content"]
+
+
+def test_a_topic_overview_quotes_its_papers(site: tuple[str, Library], page: Page) -> None:
+    base, lib = site
+    tree = lib.trees.get("seeds")
+    top = max(tree.children(tree.root), key=lambda n: len(tree.subtree_papers(n.id)))
+    page.goto(f"{base}/trees/seeds/nodes/{top.id}")
+    page.locator(".topic-actions a", has_text="Overview").click()
+    page.wait_for_url("**/overview")
+    expect(page.locator("h1")).to_contain_text("Overview")
+    expect(page.locator(".overview-section").first).to_be_visible()
+    cite = page.locator(".overview-section a.cite").first
+    expect(cite).to_be_visible()
+    shot(page, "13-overview")
+    cite.click()
+    page.wait_for_url("**/papers/**#s*")
+    expect(page.locator(".abstract .sentence:target")).to_be_visible()

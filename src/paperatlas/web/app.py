@@ -19,6 +19,7 @@ from . import (
     feeds,
     headers,
     pages,
+    review,
     signin,
     sources,
     subscribe,
@@ -80,7 +81,7 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
     app.include_router(api.router)
     app.include_router(pages.router)
     for router in (write_api.router, signin.router, write_pages.router, votes.router,
-                   feeds.router, sources.router, ask.router):
+                   feeds.router, sources.router, ask.router, review.router):
         app.include_router(router)
     subscribe.install(app, digest, mail)
     install_error_handlers(app)
