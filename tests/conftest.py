@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_standin import ChatStandIn, chat_standin
 from paperatlas import Library
 from paperatlas.sources import arxiv_api
 from standin import ARXIV_RECORDED, StandIn, serve_feed, split_feed, standin
@@ -49,6 +50,13 @@ def server() -> Iterator[StandIn]:
     """A stand-in server with no routes yet (tests/standin.py)."""
     with standin() as s:
         yield s
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatStandIn]:
+    """A stand-in OpenAI-compatible chat endpoint on loopback (``tests/llm_standin.py``)."""
+    with chat_standin() as server:
+        yield server
 
 
 @pytest.fixture

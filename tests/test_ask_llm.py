@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from llm_standin import Chat, ChatStandIn, chat_standin, evidence_of
+from llm_standin import Chat, ChatStandIn, evidence_of
 from paperatlas import Library
 from paperatlas.chat import LLMError, LLMSettings
 from paperatlas.cli import main
@@ -36,12 +36,6 @@ def lib(tmp_path: Path) -> Iterator[Library]:
                    index=True)
     yield library
     library.close()
-
-
-@pytest.fixture
-def chat() -> Iterator[ChatStandIn]:
-    with chat_standin() as server:
-        yield server
 
 
 def settings(chat: ChatStandIn, timeout: float = 10) -> LLMSettings:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from llm_standin import Chat, ChatStandIn, chat_standin
+from llm_standin import Chat, ChatStandIn
 from paperatlas import Library
 from paperatlas.records.trees import Node, Tree
 from paperatlas.urls import Urls
@@ -99,12 +99,6 @@ def _events(text: str) -> list[tuple[str, dict[str, Any]]]:
         fields = dict(line.split(": ", 1) for line in block.splitlines())
         out.append((fields["event"], json.loads(fields["data"])))
     return out
-
-
-@pytest.fixture
-def chat() -> Iterator[ChatStandIn]:
-    with chat_standin() as server:
-        yield server
 
 
 @pytest.fixture

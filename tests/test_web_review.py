@@ -10,18 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from llm_standin import ChatStandIn, chat_standin
+from llm_standin import ChatStandIn
 from paperatlas import Library
 from paperatlas.records.trees import Node, Tree
 from paperatlas.web import WebSettings, create_app
 from test_ask import PAPERS, write_papers
 from test_semantic import HashingEmbedder
-
-
-@pytest.fixture
-def chat() -> Iterator[ChatStandIn]:
-    with chat_standin() as server:
-        yield server
 
 
 @pytest.fixture
