@@ -409,7 +409,14 @@ def test_cli_review_with_an_llm(cli: Path, rlib: Library, chat: ChatStandIn) -> 
     assert "Overall citation precision: 0.67 (paragraphs by stand-in)" in r.output
     assert len(chat.requests) == 2
     r = run(main, ["--db", str(cli), "review", top, "--llm-url", chat.base])
-    assert r.exit_code == 2 and "--llm-url and --llm-model go together" in r.output
+    assert r.exit_code == 2 and "needs both an endpoint and a model name" in r.output
+    r = run(main, ["--db", str(cli), "review", top, "--llm-url", chat.base,
+                   "--llm-model", "stand-in", "--llm-key", "k2", "--sections", "1",
+                   "--no-llm"])
+    assert r.exit_code == 0 and len(chat.requests) == 2  # --no-llm: no model asked
+    r = run(main, ["--db", str(cli), "review", top, "--llm-url", chat.base,
+                   "--llm-model", "stand-in", "--llm-key", "k2", "--sections", "1"])
+    assert r.exit_code == 0 and chat.headers[-1]["Authorization"] == "Bearer k2"
     chat.answer = lambda request: Chat(status=503, body="busy")
     r = run(main, ["--db", str(cli), "review", top, "--llm-url", chat.base,
                    "--llm-model", "m"])

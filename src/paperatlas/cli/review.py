@@ -3,15 +3,14 @@ BibTeX file of every cited paper)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from ..chat import LLMSettings
 from ..search import review as core
 from . import render
+from .llm import llm_options, llm_settings
 from .state import State
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -33,19 +32,16 @@ def register(main: click.Group, state_type: type[State]) -> None:
                   show_default=True, help="Representative papers per section.")
     @click.option("--sentences", type=click.IntRange(1, core.MAX_SENTENCES),
                   default=core.SENTENCES, show_default=True, help="Key sentences per paper.")
-    @click.option("--llm-url", help="OpenAI-compatible endpoint that writes a paragraph per "
-                  "section, e.g. http://localhost:8080/v1 (key: $PAPERATLAS_LLM_KEY).")
-    @click.option("--llm-model", help="Model name at that endpoint.")
+    @llm_options
     @pass_state
     def review(state: State, node: str, fmt: str, out: Path | None, bibtex: Path | None,
                sections: int, papers: int, sentences: int, llm_url: str | None,
-               llm_model: str | None) -> None:
+               llm_model: str | None, llm_key: str | None, llm_timeout: float,
+               no_llm: bool) -> None:
         """Review topic TREE:NODE (e.g. default:4): its sub-topics, their representative
-        papers and key sentences, each cited; with an LLM, a checked paragraph each."""
-        if bool(llm_url) != bool(llm_model):
-            raise click.UsageError("--llm-url and --llm-model go together")
-        llm = LLMSettings(llm_url, llm_model, os.environ.get("PAPERATLAS_LLM_KEY")) \
-            if llm_url and llm_model else None
+        papers and key sentences, each cited; with --llm-url and --llm-model a chat model
+        writes a paragraph per section from its evidence, every citation checked."""
+        llm = llm_settings(llm_url, llm_model, llm_key, llm_timeout, no_llm)
         lib = state.library()
         done = lib.review(node, sections_max=sections, papers_per_section=papers,
                           sentences_per_paper=sentences, llm=llm)
