@@ -11,7 +11,9 @@ import json
 import re
 from typing import Any
 
-from paperatlas.chat import ChatClient, LLMError, completions_url
+from paperatlas.chat import ChatClient
+from paperatlas.chat import LLMError as LLMError  # where it was first; one class
+from paperatlas.chat import completions_url as completions_url
 from paperatlas.organize.base import Corpus, Group, Labeler, NodeLabel
 
 SYSTEM_PROMPT = (
@@ -23,9 +25,6 @@ SYSTEM_PROMPT = (
 
 MAX_WORDS = 6
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
-
-
-__all__ = ["LLMError", "LLMLabeler", "completions_url"]  # the errors and URLs: paperatlas.chat
 
 
 class LLMLabeler(Labeler):
