@@ -7,22 +7,15 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from llm_standin import Chat, ChatStandIn, chat_standin
+from llm_standin import Chat, ChatStandIn
 from paperatlas.chat import ChatClient, LLMError, LLMSettings, completions_url
 from paperatlas.errors import InvalidOptionError, UpstreamError
 from paperatlas.organize import llm as organize_llm
 
 MESSAGES = [{"role": "user", "content": "Say hi."}]
-
-
-@pytest.fixture
-def chat() -> Iterator[ChatStandIn]:
-    with chat_standin() as server:
-        yield server
 
 
 def test_complete_sends_model_messages_params_and_key(chat: ChatStandIn) -> None:
