@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from llm_standin import Chat, ChatStandIn, chat_standin, evidence_of
+from llm_standin import Chat, ChatStandIn, evidence_of
 from paperatlas import Library
 from paperatlas.chat import LLMError, LLMSettings
 from paperatlas.cli import main
@@ -340,10 +340,10 @@ def fabricating(request: dict[str, Any]) -> Chat:
 
 
 @pytest.fixture
-def chat() -> Iterator[ChatStandIn]:
-    with chat_standin() as server:
-        server.answer = fabricating
-        yield server
+def chat(chat: ChatStandIn) -> ChatStandIn:
+    """conftest's chat stand-in, answering with :func:`fabricating`."""
+    chat.answer = fabricating
+    return chat
 
 
 def test_llm_paragraphs_are_checked_and_a_fabricated_citation_is_flagged(
