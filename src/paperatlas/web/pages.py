@@ -103,6 +103,19 @@ def paper(request: Request, key: str) -> HTMLResponse:
         "votes": votes, "signals": signals})
 
 
+@router.get("/similar", response_class=HTMLResponse)
+def similar(request: Request, paper: str, mode: str = "") -> HTMLResponse:
+    """More like this: the papers most like one, with their scores as they are (cosines in
+    the default semantic mode) and the mode to change."""
+    ctx = context(request)
+    with ctx.library() as lib:
+        found = lib.papers.get(paper)
+        page = lib.search.similar([found.key], limit=ctx.settings.page_size,
+                                  mode=_blank(mode))
+    return ctx.render(request, "similar.html", {"paper": found, "result": page,
+                                                "mode": _blank(mode) or ""})
+
+
 @router.get("/trees", response_class=HTMLResponse)
 def trees(request: Request) -> HTMLResponse:
     """The library's topic trees."""
