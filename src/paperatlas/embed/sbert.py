@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -114,6 +115,7 @@ class SentenceTransformerEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
 
         transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        _quiet_loss_notice()
         path = resolve_model(self._source)
         try:
             model = SentenceTransformer(path, device=self._device or "cpu")
@@ -169,3 +171,18 @@ class SentenceTransformerEmbedder(Embedder):
 def _unloaded(model: str, settings: dict[str, Any]) -> SentenceTransformerEmbedder:
     """A pickled :class:`SentenceTransformerEmbedder` again (its model not loaded yet)."""
     return SentenceTransformerEmbedder(model, **settings)
+
+
+class _LossNotice(logging.Filter):
+    """Drops transformers' "`loss_type=None` was set in the config but it is unrecognized"
+    notice: an encoder never computes a training loss, so it only alarms users."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "loss_type=" not in record.getMessage()
+
+
+def _quiet_loss_notice() -> None:
+    """Filter the notice on the logger that writes it (once per process)."""
+    log = logging.getLogger("transformers.modeling_utils")
+    if not any(isinstance(f, _LossNotice) for f in log.filters):
+        log.addFilter(_LossNotice())
