@@ -299,3 +299,27 @@ def test_a_topic_overview_quotes_its_papers(site: tuple[str, Library], page: Pag
     cite.click()
     page.wait_for_url("**/papers/**#s*")
     expect(page.locator(".abstract .sentence:target")).to_be_visible()
+
+
+def test_a_phone_sized_screen_keeps_the_search_box(site: tuple[str, Library],
+                                                   browser: Browser) -> None:
+    base, _ = site
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    tab = context.new_page()
+    try:
+        for path in ("/", "/search?q=language+models", "/ask"):
+            tab.goto(base + path)
+            box = tab.locator(".topsearch input")
+            expect(box).to_be_visible()
+            bounds = box.bounding_box()
+            assert bounds and bounds["x"] >= 0 and bounds["x"] + bounds["width"] <= 390
+            expect(tab.locator("nav.nav a[href='/search']")).to_be_visible()
+            width = tab.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} scrolls sideways: {width}px"
+        shot(tab, "14-phone-search")
+        tab.locator(".topsearch input").fill("hierarchical organization")
+        tab.locator(".topsearch input").press("Enter")
+        tab.wait_for_url("**/search?*")
+        expect(tab.locator("ol.results a.title").first).to_be_visible()
+    finally:
+        context.close()
