@@ -129,13 +129,6 @@ def test_paper_text_skips_a_title_that_is_the_abstracts_opening() -> None:
     assert not title_in_abstract("", "anything") and paper_text("T", "") == "T"
 
 
-def test_single_word_labels_join_a_different_word() -> None:
-    from paperatlas.organize.label import _names
-
-    assert _names(["Scientific", "science", "Survey"])[0] == "Scientific and survey"
-    assert _names(["Graph", "graphs"]) == ["Graph", "graphs"]
-
-
 def topic_corpus(papers_per_topic: int = 120, seed: int = 0) -> Corpus:
     """Papers of four topics, each with its own words, and embeddings near its centre."""
     rng = np.random.default_rng(seed)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import overload
 
 import numpy as np
 
 from .parallel import release_memory
 from .phrases import PhraseCounts, Tokens, count_tokens, phrase_min_df, tokenize
+from .stopwords import function_words
 
 #: Words that say nothing about a topic in a paper abstract.
 ACADEMIC_STOPWORDS = frozenset("""
@@ -41,11 +42,11 @@ suggests suggesting reveal reveals revealed investigate investigated observed fo
 ONE_MATRIX_MIN = 150_000
 
 
+@cache
 def stop_words() -> frozenset[str]:
-    """English stop words (scikit-learn's list) and :data:`ACADEMIC_STOPWORDS`."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS) | ACADEMIC_STOPWORDS
+    """English stop words (scikit-learn's list), :data:`ACADEMIC_STOPWORDS` and the stop
+    words of common European languages (:mod:`.stopwords`)."""
+    return function_words() | ACADEMIC_STOPWORDS
 
 
 @dataclass
@@ -141,6 +142,8 @@ class NodeLabel:
     label: str
     keywords: list[str] = field(default_factory=list)
     description: str = ""
+    #: Other names the labeler found fit, best first (a tree's duplicate takes one).
+    alternatives: list[str] = field(default_factory=list)
 
 
 #: Maps more papers (their normalized embeddings, their rows in the last fit) into the

@@ -13,6 +13,7 @@ from .base import Clusterer, Corpus, Featurizer, Group, Labeler, TextView
 from .cluster import LeidenClusterer
 from .features import CombinedFeatures, normalize_rows
 from .label import KeywordLabeler
+from .labelrules import unique_labels
 from .parallel import (
     default_workers,
     fork_map,
@@ -59,6 +60,8 @@ class TreeBuilder:
         #: A node of more papers is split on a seeded sample of this many (0: never).
         self.sample_max = check_sample_max(sample_max)
         self._fit_on: Corpus | None = None  # the corpus the stages last saw
+        #: The other names the labeler offered for the nodes named last, best first.
+        self._alternatives: dict[int, list[str]] = {}
 
     def prepare(self, corpus: Corpus) -> None:
         """Let the labeler and the features see every paper once (phrase and word counts)."""
@@ -186,24 +189,36 @@ class TreeBuilder:
     # -- label ------------------------------------------------------------------------
     def name_children(self, tree: Tree, parent_id: int, corpus: Corpus, *,
                       recursive: bool = False, only: set[int] | None = None) -> None:
-        """Name the children of ``parent_id`` together (locked labels are kept)."""
+        """Name the children of ``parent_id`` together (locked labels are kept); a name
+        another topic of the tree has is changed (:func:`~.labelrules.unique_labels`)."""
+        self._alternatives = {}
         self._name(tree, parent_id, corpus, _Subtrees(tree, corpus), recursive, only)
+        self._unique(tree)
+
+    def _unique(self, tree: Tree) -> None:
+        """Make the labels just named distinct from every other label of the tree."""
+        named = self._alternatives
+        unique_labels(tree, lambda node_id: named.get(node_id, []), set(named))
 
     def _name_tree(self, tree: Tree, root_id: int, corpus: Corpus) -> None:
         """Name every node: the first level here, then the subtree under each first-level
         node (in worker processes when the labeler allows it; the names are the same)."""
         under = _Subtrees(tree, corpus)
+        self._alternatives = {}
         self._name(tree, root_id, corpus, under, False, None)
         first = [c for c in under.kids[root_id] if tree.nodes[c].kind == TOPIC]
         if threads() < 2 or not self.labeler.forkable or len(corpus.ids) < self.parallel_min:
             for c in first:
                 self._name(tree, c, corpus, under, True, None)
-            return
-        sizes = [float(len(under.rows(c))) for c in first]
-        for names in fork_map(_name_task, (self, tree, corpus, under), first, threads(), sizes):
-            for node_id, (label, keywords, description) in names.items():
-                node = tree.nodes[node_id]
-                node.label, node.keywords, node.description = label, keywords, description
+        else:
+            sizes = [float(len(under.rows(c))) for c in first]
+            for names in fork_map(_name_task, (self, tree, corpus, under), first, threads(),
+                                  sizes):
+                for node_id, (label, keywords, description, others) in names.items():
+                    node = tree.nodes[node_id]
+                    node.label, node.keywords, node.description = label, keywords, description
+                    self._alternatives[node_id] = others
+        self._unique(tree)
 
     def _name(self, tree: Tree, parent_id: int, corpus: Corpus, under: _Subtrees,
               recursive: bool, only: set[int] | None) -> None:
@@ -214,17 +229,12 @@ class TreeBuilder:
             parent = tree.nodes[parent_id]
             groups = [self._group(c, corpus, under) for c in named]
             names = self.labeler.label(groups, parent="" if parent.kind == ROOT else parent.label)
-            others = {c.label.lower() for c in children if c not in named}
             for child, name in zip(named, names, strict=True):
                 child.keywords = name.keywords
                 child.description = name.description or child.description
-                if not child.label_locked:
-                    label = name.label
-                    if label.lower() in others:  # a new node beside existing ones
-                        extra = next((k for k in name.keywords if k.lower() not in label.lower()),
-                                     str(child.id))
-                        label = f"{label} and {extra.lower()}"
-                    child.label = label
+                if not child.label_locked:  # a name a sibling has: see _unique
+                    child.label = name.label
+                    self._alternatives[child.id] = name.alternatives
         if recursive:
             for c in children:
                 self._name(tree, c.id, corpus, under, recursive, None)
@@ -296,15 +306,17 @@ def _grow_task(shared: tuple[TreeBuilder, Corpus], item: tuple[list[int], int]) 
 
 
 def _name_task(shared: tuple[TreeBuilder, Tree, Corpus, _Subtrees],
-               node_id: int) -> dict[int, tuple[str, list[str], str]]:
-    """Name the nodes under one node; their label, keywords and description."""
+               node_id: int) -> dict[int, tuple[str, list[str], str, list[str]]]:
+    """Name the nodes under one node; their label, keywords, description and the other
+    names offered."""
     builder, tree, corpus, under = shared
     builder._name(tree, node_id, corpus, under, True, None)
-    out: dict[int, tuple[str, list[str], str]] = {}
+    out: dict[int, tuple[str, list[str], str, list[str]]] = {}
     stack = list(under.kids[node_id])
     while stack:
         node = tree.nodes[stack.pop()]
-        out[node.id] = (node.label, node.keywords, node.description)
+        out[node.id] = (node.label, node.keywords, node.description,
+                        builder._alternatives.get(node.id, []))
         stack.extend(under.kids[node.id])
     return out
 

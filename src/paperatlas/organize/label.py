@@ -10,7 +10,6 @@ a phrase occurs in, or from an embedding model).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 
 from .base import ONE_MATRIX_MIN, Corpus, Group, Labeler, NodeLabel
 from .features import normalize_rows
-from .phrases import WORD
+from .labelrules import WORD, Surface, extended, phrase_ok, prepared, scan, shaped
 
 PhraseEmbed = Callable[[list[str]], np.ndarray]
 
@@ -71,7 +70,8 @@ class KeywordLabeler(Labeler):
 
     def __init__(self, embed: PhraseEmbed | None = None, candidates: int = 20,
                  keywords: int = 8, diversity: float = 0.4,
-                 phrase_vectors: str = "papers") -> None:
+                 phrase_vectors: str = "papers", min_support: float = 0.2,
+                 first: int = 6, sample: int = 80) -> None:
         if phrase_vectors not in PHRASE_VECTORS:
             raise ValueError(f"phrase_vectors must be one of {', '.join(PHRASE_VECTORS)}, "
                              f"not {phrase_vectors!r}")
@@ -83,6 +83,13 @@ class KeywordLabeler(Labeler):
         self.candidates = candidates
         self.keywords = keywords
         self.diversity = diversity
+        #: A label is preferably one of the ``first`` names that is a phrase of this
+        #: share of its node's papers (read in a sample of ``sample`` of them).
+        self.min_support = min_support
+        self.first = first
+        self.sample = sample
+        self._titles: list[str] = []
+        self._texts: list[str] = []
         self._matrix: Any = None
         self._by_phrase: Any = None  # phrases x papers
         self._paper_vectors: np.ndarray | None = None
@@ -110,6 +117,7 @@ class KeywordLabeler(Labeler):
             self._paper_vectors = corpus.vectors
             self._column = {}  # filled with the candidates' columns
         self._casing = _casing(corpus.titles)
+        self._titles, self._texts = corpus.titles, corpus.texts
 
     def label(self, groups: list[Group], *, parent: str = "") -> list[NodeLabel]:
         if not len(self._vocab):
@@ -139,14 +147,56 @@ class KeywordLabeler(Labeler):
         out = []
         for group, (phrases, relevance) in zip(groups, candidates, strict=True):
             phrases = self._reranked(phrases, relevance, group)
-            label = next((p for p in _names(phrases) if p.lower() not in taken), None)
+            names, forms = self._names(phrases, group)
+            label = next((p for p in names if p.lower() not in taken), None)
             if label is None:
-                label = phrases[0] if phrases else f"Topic {group.node_id}"
+                usable = [p for p in phrases if phrase_ok(p)] or phrases
+                label = self._display(usable[0]) if usable else f"Topic {group.node_id}"
                 label = f"{label} ({group.node_id})" if label.lower() in taken else label
             taken.add(label.lower())
-            group.keywords = phrases[:self.keywords]
-            out.append(NodeLabel(label=label, keywords=phrases[:self.keywords]))
+            keywords = forms or [self._display(p) for p in phrases if phrase_ok(p)]
+            group.keywords = keywords[:self.keywords]
+            out.append(NodeLabel(label=label, keywords=keywords[:self.keywords],
+                                 alternatives=[n for n in names if n != label]))
         return out
+
+    def _names(self, phrases: list[str], group: Group) -> tuple[list[str], list[str]]:
+        """The label phrases among a node's candidates (best first, as written; the one
+        of most support among the ``first`` leads: :func:`_by_support`), and the written
+        forms of the candidates that passed, in rank order (the node's keywords). A
+        candidate its papers always continue is extended by the word that follows it
+        ("central nervous" + "system"), or left out when no one word does; a single word
+        is joined with another candidate only as its papers write the pair ("DNA damage
+        and repair")."""
+        texts = self._sample(group)
+        seen: dict[str, Surface] = {}
+        for phrase in phrases:
+            if not phrase_ok(phrase):
+                continue
+            found = extended(scan(phrase, texts), texts)
+            if found.papers and not found.continued():
+                seen.setdefault(phrase, found)
+        forms = list(dict.fromkeys(f.form for f in seen.values()))
+        least = max(self.min_support * len(texts), 2.0 if len(texts) >= 10 else 1.0)
+        names: dict[str, float] = {}
+        for found in seen.values():
+            name = found.form
+            if " " not in found.phrase:
+                pair = next((w for w, n in found.pairs.most_common() if n >= least and
+                             w in seen and w != found.phrase), None)
+                name = f"{name} and {seen[pair].form if shaped(seen[pair].form) else pair}" \
+                    if pair else name
+            names.setdefault(name, found.support)
+        return _by_support(names, self.min_support, self.first), forms
+
+    def _sample(self, group: Group) -> list[tuple[str, int]]:
+        """Up to ``sample`` of a group's texts, evenly over its papers, for :func:`scan`."""
+        rows = group.rows
+        if not rows or not self._texts:
+            return prepared(group.titles, group.texts)
+        if len(rows) > self.sample:
+            rows = [rows[i] for i in np.linspace(0, len(rows) - 1, self.sample).astype(int)]
+        return prepared([self._titles[r] for r in rows], [self._texts[r] for r in rows])
 
     def _candidates(self, score: np.ndarray, count: np.ndarray, columns: np.ndarray,
                     parent_words: set[str]) -> tuple[list[str], np.ndarray]:
@@ -169,7 +219,7 @@ class KeywordLabeler(Labeler):
         return phrases, relevance / max(relevance.max(initial=0.0), 1e-12)
 
     def _reranked(self, phrases: list[str], relevance: np.ndarray, group: Group) -> list[str]:
-        """Candidates re-ranked by MMR, best first, in display casing."""
+        """Candidates re-ranked by MMR, best first (lower case)."""
         if not phrases:
             return []
         if group.centroid is not None and (self.embed or self._paper_vectors is not None):
@@ -179,7 +229,7 @@ class KeywordLabeler(Labeler):
         else:
             similarity = _overlap(phrases)
         order = mmr(relevance, similarity, len(phrases), self.diversity)
-        return [self._display(phrases[i]) for i in order]
+        return [phrases[i] for i in order]
 
     def _vectors(self, phrases: list[str]) -> np.ndarray:
         """Normalized vectors of phrases (see ``phrase_vectors``), cached per fit."""
@@ -203,28 +253,15 @@ class KeywordLabeler(Labeler):
         return text[:1].upper() + text[1:]
 
 
-def _names(phrases: list[str]) -> list[str]:
-    """Label candidates of 2-6 words: multi-word phrases as they are, a single word
-    joined with the next single word (``"Senescence and telomerase"``)."""
-    out: list[str] = []
-    singles = [p for p in phrases if " " not in p]
-    for p in phrases:
-        if " " in p:
-            out.append(p)
-        else:
-            other = next((q for q in singles if not _same_root(q, p)), None)
-            if other is None:
-                out.append(p)
-            else:
-                second = other.lower() if other[1:].islower() else other
-                out.append(f"{p} and {second}")
-    return out
-
-
-def _same_root(a: str, b: str) -> bool:
-    """Whether two words look like forms of one word ("science", "scientific")."""
-    a, b = a.lower(), b.lower()
-    return a == b or (min(len(a), len(b)) >= 5 and a[:5] == b[:5]) or a in b or b in a
+def _by_support(names: dict[str, float], least: float, first: int) -> list[str]:
+    """Names in rank order but for the best ``first``: of these, the first of at least
+    ``least`` support leads, else the one of most support (the earlier on a tie)."""
+    order = list(names)
+    head = order[:first]
+    lead = next((n for n in head if names[n] >= least), None)
+    if lead is None and head:
+        lead = max(head, key=lambda n: names[n])
+    return [lead, *(n for n in order if n != lead)] if lead is not None else order
 
 
 def _stem(word: str) -> str:
@@ -244,17 +281,13 @@ def _drop_contained(phrases: list[str]) -> list[str]:
 
 
 def _casing(titles: list[str]) -> dict[str, str]:
-    """The usual surface form of words written with capitals inside (LLM, 3D, BERT)."""
-    counts = Counter(re.findall(WORD, "\n".join(titles)))  # forms, in order of appearance
-    wanted = {form.lower() for form in counts
-              if any(c.isupper() for c in form[1:]) or (form.isupper() and len(form) > 1)}
+    """The usual surface form of words written with capitals inside (LLM, 3D, BERT,
+    CXCR4) in the titles, for phrases not read in their papers."""
+    counts = Counter(m.group() for m in WORD.finditer("\n".join(titles)))
+    wanted = {form.lower() for form in counts if shaped(form)}
     best: dict[str, tuple[int, str]] = {}
     for form, n in counts.items():  # the most frequent form; the first seen on a tie
         low = form.lower()
         if low in wanted and (low not in best or n > best[low][0]):
             best[low] = (n, form)
-    out = {}
-    for low, (_, form) in best.items():
-        if any(c.isupper() for c in form[1:]) or (form.isupper() and len(form) > 1):
-            out[low] = form
-    return out
+    return {low: form for low, (_, form) in best.items() if shaped(form)}

@@ -15,6 +15,7 @@ from paperatlas.chat import ChatClient
 from paperatlas.chat import LLMError as LLMError  # where it was first; one class
 from paperatlas.chat import completions_url as completions_url
 from paperatlas.organize.base import Corpus, Group, Labeler, NodeLabel
+from paperatlas.organize.phrases import clean
 
 SYSTEM_PROMPT = (
     "You name the topics of a research paper collection. You are given sibling groups "
@@ -127,14 +128,17 @@ def parse_topics(content: str, count: int) -> dict[int, tuple[str, str]] | None:
 
 
 def clean_label(label: str) -> str:
-    """Strip quotes and trailing periods, collapse whitespace, keep at most six words."""
-    text = " ".join(label.split()).strip(_QUOTES + " ").rstrip(". ").strip(_QUOTES + " ")
+    """Strip markup and quotes and trailing periods, read literal ``\\uXXXX`` escapes,
+    collapse whitespace, keep at most six words (see :func:`~.phrases.clean`)."""
+    text = " ".join(clean(label).split()).strip(_QUOTES + " ").rstrip(". ")
+    text = text.strip(_QUOTES + " ")
     return " ".join(text.split()[:MAX_WORDS]).rstrip(",;:-")
 
 
 def merge_labels(topics: dict[int, tuple[str, str]], fallbacks: list[NodeLabel], *,
                  parent: str = "") -> list[NodeLabel]:
-    """The model's cleaned names where usable (distinct, not the parent's), else fallbacks."""
+    """The model's cleaned names where usable (distinct, not the parent's), else fallbacks;
+    the keyword names are the alternatives a tree's duplicate takes."""
     taken = {parent.strip().casefold()} if parent.strip() else set()
     result: list[NodeLabel] = []
     for n, fallback in enumerate(fallbacks, start=1):
@@ -142,7 +146,9 @@ def merge_labels(topics: dict[int, tuple[str, str]], fallbacks: list[NodeLabel],
         label = clean_label(raw)
         if not label or label.casefold() in taken:
             label = fallback.label
-        chosen = NodeLabel(label, list(fallback.keywords), description or fallback.description)
+        others = [a for a in (fallback.label, *fallback.alternatives) if a != label]
+        chosen = NodeLabel(label, list(fallback.keywords), description or fallback.description,
+                           alternatives=others)
         taken.add(chosen.label.casefold())
         result.append(chosen)
     return result

@@ -10,6 +10,7 @@ faster than scikit-learn's ``CountVectorizer`` with ``ngram_range=(1, 3)``.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,13 +23,21 @@ import numpy as np
 from .ngrams import Chunk, key_ranges, merged, stacked
 from .parallel import fork_map, release_memory, thread_map, threads
 
-#: A word: starts with a letter (or a digit followed by a letter: "3D"), two characters
-#: at least; hyphens inside are kept ("fine-tuning").
-WORD = r"\b[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]\b|\b[0-9][A-Za-z][A-Za-z0-9\-]*\b"
-#: The same on lower-cased text, plus punctuation that ends a phrase (no ``\b``: faster;
-#: a number glued to letters is kept whole: "100b", "3d").
-_TOKENS = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]|[0-9]+[a-z][a-z0-9\-]*|[.,;:!?()\[\]{}]")
-_SPLIT = re.compile(_TOKENS.pattern + "|\x00")  # the same, and the NUL between segments
+#: A token of lower-cased text: a word starts with a letter (or a number glued to a
+#: letter: "100b", "3d"), has two characters at least, keeps hyphens inside
+#: ("fine-tuning"); or punctuation that ends a phrase. Letters are any script's
+#: ("planlægning", "hif-1\u03b1"); ASCII text is read by the faster ASCII-only pattern, which
+#: finds the same tokens there.
+_ASCII = r"[a-z][a-z0-9\-]*[a-z0-9]|[0-9]+[a-z][a-z0-9\-]*|[.,;:!?()\[\]{}]"
+_UNICODE = r"[^\W\d_](?:[^\W_]|-)*[^\W_]|[0-9]+[^\W\d_](?:[^\W_]|-)*|[.,;:!?()\[\]{}]"
+_TOKENS = re.compile(_ASCII)
+_TOKENS_UNICODE = re.compile(_UNICODE)
+_SPLIT = re.compile(_ASCII + "|\x00")  # the same, and the NUL between segments
+_SPLIT_UNICODE = re.compile(_UNICODE + "|\x00")
+#: Markup left in abstracts (``<span class="...">``, ``<jats:p>``), a tag at a time.
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9:\-]*(?:\s[^<>\x00]*)?/?>")
+#: A literal ``\uXXXX`` escape of a non-ASCII character (``\u03b1``).
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 #: Texts longer than this (in characters) are tokenized in parallel parts.
 PARALLEL_CHARS = 2_000_000
 #: Characters of titles and texts joined and tokenized at once (:func:`_token_ids`).
@@ -105,10 +114,10 @@ def _group_ids(segments: list[str], table: dict[str, int]) -> tuple[np.ndarray, 
     """The ids of one group's tokens (numbered in ``table``, which new tokens join) and the
     number of tokens of each segment."""
     add = table.setdefault
-    joined = "\x00".join(segments).lower()
+    joined = clean("\x00".join(segments).lower())
     if joined.count("\x00") != len(segments) - 1:  # NUL in a text: call per segment
         del joined
-        found = [_TOKENS.findall(s.lower()) for s in segments]
+        found = [tokens_of(s) for s in segments]
         ids = np.array([add(t, len(table)) for t in chain.from_iterable(found)],
                        dtype=np.int32)
         return ids, np.fromiter(map(len, found), dtype=np.int64, count=len(found))
@@ -151,7 +160,8 @@ def _part_ids(joined: str, span: tuple[int, int]) -> tuple[np.ndarray, list[str]
     while begin < end:
         stop = joined.find("\x00", min(begin + PARALLEL_CHARS, end), end)
         stop = end if stop < 0 else stop
-        pieces.append(np.array([add(t, len(table)) for t in _SPLIT.findall(joined, begin, stop)],
+        split = _SPLIT if joined[begin:stop].isascii() else _SPLIT_UNICODE
+        pieces.append(np.array([add(t, len(table)) for t in split.findall(joined, begin, stop)],
                                dtype=np.int32))
         begin = stop
     ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
@@ -180,7 +190,27 @@ class Tokens:
 
 def tokens_of(text: str) -> list[str]:
     """The lower-case tokens of one title or text, as :func:`tokenize` reads them."""
-    return _TOKENS.findall(text.lower())
+    text = clean(text.lower())
+    return (_TOKENS if text.isascii() else _TOKENS_UNICODE).findall(text)
+
+
+def clean(text: str) -> str:
+    """Text as it is tokenized (any case): markup tags and entities (``<span ...>``,
+    ``&amp;``) become spaces, literal ``\\uXXXX`` escapes the characters they stand for
+    (each only looked for where its first character occurs)."""
+    if "&" in text:
+        text = html.unescape(text)
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "\\u" in text:
+        text = _ESCAPE.sub(_unescaped, text)
+    return text
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    """The character of a ``\\uXXXX`` escape; an ASCII or surrogate code: a space."""
+    code = int(match.group(1), 16)
+    return chr(code) if code >= 0x80 and not 0xD800 <= code < 0xE000 else " "
 
 
 def assemble(titles: list[np.ndarray], texts: list[np.ndarray],

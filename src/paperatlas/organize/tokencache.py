@@ -19,7 +19,7 @@ from .phrases import Tokens, assemble, tokens_of
 #: The change-log reader's name in ``index_state``.
 STATE = "tokens"
 #: Bumped whenever :func:`~.phrases.tokens_of` changes what it returns (the cache restarts).
-SETTINGS = {"tokenizer": 1}
+SETTINGS = {"tokenizer": 2}  # 2: letters of every script, markup and escapes
 BATCH = 5000
 #: With more papers changed than this since the last sync, the cache is not consulted.
 STALE_LIMIT = 10_000
