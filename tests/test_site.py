@@ -46,3 +46,32 @@ def test_one_trending_tab(client: TestClient) -> None:
     home = client.get("/", params={"tab": "trending", "window": "month"}).text
     assert 'aria-current="page">Trending</a>' in home and "Trending (" not in home
     assert 'aria-current="true">month</a>' in home
+
+
+def test_subscribe_by_picking_topics_without_mail_set_up(tmp_path: Path) -> None:
+    import re
+
+    from paperatlas.records.trees import Node, Tree
+
+    lib = Library(tmp_path / "t.db", embedding_model=HashingEmbedder("hash-64", 64))
+    lib.ingest([write_papers(tmp_path / "corpus.jsonl", PAPERS)], collection="c", index=True)
+    nodes = {0: Node(0, None, kind="root"), 1: Node(1, 0, "Nature", papers={1: 0.9}),
+             2: Node(2, 1, "Bees", papers={3: 0.9}), 3: Node(3, 2, "Too deep", papers={3: 1})}
+    with lib.store.transaction():
+        lib.store.trees.save(Tree("t", nodes, 0, next_id=4))
+    assert lib.trees.choices() == [("t:1", "t \u203a Nature"), ("t:2", "t \u203a Nature \u203a Bees")]
+    client = TestClient(create_app(lib, WebSettings(secret_key="k")))
+    form = client.get("/subscribe")
+    assert '<option value="t:2">t › Nature › Bees</option>' in form.text
+    assert "Topic (TREE:ID)" not in form.text and "no mail set up yet" in form.text
+    assert 'data-paper-picker="seed-papers"' in form.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf
+    r = client.post("/subscribe", data={"csrf": csrf.group(1), "email": "ada@example.org",
+                                        "node": ["t:1", "t:2"], "collection": [""],
+                                        "frequency": "weekly"})
+    assert r.status_code == 200 and "Subscription saved" in r.text
+    assert "Check your inbox" not in r.text and "nothing was sent" in r.text
+    sub = lib.follow.subscriptions(email="ada@example.org")[0]
+    assert sorted(item.value for item in sub.items) == ["t:1", "t:2"]
+    lib.close()

@@ -278,6 +278,7 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     cli = [sys.executable, "-c", "from paperatlas.cli import main; main()"]
     env = {**os.environ, "PAPERATLAS_SECRET_KEY": "test-key"}
+    env.pop("PAPERATLAS_SMTP_HOST", None)
     server = subprocess.Popen([*cli, "--db", str(db), "--model", "none", "serve",
                                "--port", str(port), "--workers", "2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -304,6 +305,8 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    said = server.stderr.read().decode() if server.stderr else ""
+    assert "warning: no mail server is set up" in said  # PAPERATLAS_SMTP_HOST is not set
 
 
 def test_api_docs_work_without_internet(client: TestClient) -> None:

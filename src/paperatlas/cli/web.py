@@ -93,6 +93,10 @@ def register(main: click.Group, state_type: type[State]) -> None:
                                **web_llm(llm_settings(llm_url, llm_model, llm_key, llm_timeout,
                                                       no_llm)))
         click.echo(f"serving {state.db} at {served}/ (Ctrl-C stops)", err=True)
+        if mail is None:
+            click.echo("warning: no mail server is set up (the settings file's [smtp], or "
+                       "PAPERATLAS_SMTP_HOST): email subscriptions are saved, but their "
+                       "confirmation links and digests wait until one is", err=True)
         if settings.base_url == served and host in ("0.0.0.0", "::"):
             click.echo(f"warning: links in mail and feeds point at {served}: set base_url in "
                        "the settings file or --base-url", err=True)

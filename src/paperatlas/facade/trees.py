@@ -17,7 +17,15 @@ from ..organize.llm import LLMLabeler
 from ..organize.service import TreeService, check_name
 from ..records.jobs import Job
 from ..records.trees import BuildReport, EvalReport, Tree, TreeInfo, TreeSettings, UpdateReport
-from ..treeview import PaperTopic, TopicPage, page_paper_ids, paper_topics, subtree, topic_page
+from ..treeview import (
+    PaperTopic,
+    TopicPage,
+    display_label,
+    page_paper_ids,
+    paper_topics,
+    subtree,
+    topic_page,
+)
 from ..work import Indexer, Outcome, Progress, map_follows
 from .papers import Papers
 from .search import Search
@@ -122,6 +130,28 @@ class Trees:
         links = self.store.trees.links_of(self.papers.resolve(key))
         heads = {name: self.store.trees.heads(name) for name in {link[0] for link in links}}
         return paper_topics(links, heads)
+
+    def choices(self, depth: int = 2) -> list[tuple[str, str]]:
+        """Every tree's topics down to ``depth`` as ``(TREE:ID, path)`` pairs, the path the
+        tree's name and the labels down to the topic, in outline order (for a picker; read
+        from the nodes alone, no links)."""
+        out: list[tuple[str, str]] = []
+        for info in self.all():
+            heads = self.store.trees.heads(info.name)
+            children: dict[int | None, list[int]] = {}
+            for node_id, (parent, _, _) in sorted(heads.items()):
+                children.setdefault(parent, []).append(node_id)
+            stack = [(root, [info.name], 0) for root in reversed(children.get(None, []))]
+            while stack:
+                node_id, path, level = stack.pop()
+                _, label, kind = heads[node_id]
+                if level:  # the root itself is not a topic to pick
+                    path = [*path, display_label(label, kind, node_id)]
+                    out.append((f"{info.name}:{node_id}", " \u203a ".join(path)))
+                if level < depth:
+                    stack += [(c, path, level + 1) for c in reversed(children.get(node_id, []))
+                              if heads[c][2] == "topic"]
+        return out
 
     def history(self, name: str = "default", limit: int = 20) -> list[dict[str, Any]]:
         check_limit(limit, MAX_LIST)

@@ -77,10 +77,21 @@ def _require_user(request: Request) -> str:
 def subscribe_form(request: Request, q: str = "", mode: str = "", seed: str = "",
                    node: str = "", collection: str = "", author: str = "") -> HTMLResponse:
     """The subscribe form, prefilled from a search, paper, topic or collection page."""
+    return _form(request, {"q": q, "mode": mode if mode in MODES else "", "seed": seed,
+                           "node": node, "collection": collection, "author": author})
+
+
+def _form(request: Request, prefill: dict[str, str], *, error: str = "", email: str = "",
+          status_code: int = 200) -> HTMLResponse:
+    """The form: topics to pick from every tree, the collections, and whether this server
+    can send mail (without it, confirmations wait until it can)."""
+    with context(request).library() as lib:
+        topics = lib.trees.choices()
+        collections = [c.name for c in lib.collections.all()]
     return context(request).render(request, "subscribe.html", {
-        "prefill": {"q": q, "mode": mode if mode in MODES else "", "seed": seed, "node": node,
-                    "collection": collection, "author": author},
-        "frequencies": FREQUENCIES, "error": "", "email": ""})
+        "prefill": prefill, "topics": topics, "collections": collections,
+        "frequencies": FREQUENCIES, "error": error, "email": email,
+        "mail_ready": _settings(request)[2]}, status_code=status_code)
 
 
 @router.post("/subscribe")
@@ -100,20 +111,19 @@ def subscribe(request: Request, background: BackgroundTasks, csrf: Field = "",
                                        frequency=frequency, client=client_of(request),
                                        limits=digest.limits)
     except TooManyRequestsError as exc:  # the form again, with what was typed
-        page = context(request).render(request, "subscribe.html", {
-            "prefill": {"q": next(iter(search), ""), "mode": mode if mode in MODES else "",
-                        "seed": next(iter(seed), ""), "node": next(iter(node), ""),
-                        "collection": next(iter(collection), ""),
-                        "author": next(iter(author), "")},
-            "frequencies": FREQUENCIES, "error": str(exc).capitalize() + ".",
-            "email": email}, status_code=429)
+        page = _form(request, {"q": next(iter(search), ""), "mode": mode if mode in MODES else "",
+                               "seed": next(iter(seed), ""), "node": next(iter(node), ""),
+                               "collection": next(iter(collection), ""),
+                               "author": next(iter(author), "")},
+                     error=str(exc).capitalize() + ".", email=email, status_code=429)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     _send_soon(request, background)
     if sub.confirmed:
         flash(request, "Subscribed.")
         return RedirectResponse("/subscriptions", status_code=303)
-    return context(request).render(request, "subscribe_done.html", {"sub": sub})
+    return context(request).render(request, "subscribe_done.html", {
+        "sub": sub, "mail_ready": _settings(request)[2]})
 
 
 @router.get("/subscriptions/confirm/{token}", response_class=HTMLResponse)

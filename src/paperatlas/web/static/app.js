@@ -47,4 +47,26 @@
       form.appendChild(input);
     } else if (!result.voted && undo) undo.remove();
   }));
+  // Pick a paper by its title: the library's own search suggests keys as one types.
+  each("input[data-paper-picker]", (input) => {
+    const list = document.getElementById(input.dataset.paperPicker);
+    let timer = null;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      const q = input.value.trim();
+      if (q.length < 3 || !list) return;
+      timer = setTimeout(async () => {
+        const url = "/api/search?" + new URLSearchParams({q, limit: "8", mode: "lexical"});
+        const response = await fetch(url, {credentials: "same-origin"}).catch(() => null);
+        if (!response || !response.ok) return;
+        const page = await response.json();
+        list.replaceChildren(...page.results.map((hit) => {
+          const option = document.createElement("option");
+          option.value = hit.key;
+          option.label = hit.title;
+          return option;
+        }));
+      }, 250);
+    });
+  });
 })();
