@@ -13,7 +13,7 @@ import pytest
 import tantivy
 
 from paperatlas import Library
-from paperatlas.search.lexical import Filters, IndexBusyError, LexicalIndex
+from paperatlas.search.lexical import LAYOUT, Filters, IndexBusyError, LexicalIndex
 from test_tree import papers_of, write_csv
 
 WORDS = ["protein", "folding", "kinase", "membrane", "neuron", "cortex", "graph",
@@ -164,6 +164,6 @@ def test_an_index_from_before_the_shards_is_rebuilt(lib: Library, tmp_path: Path
     report = service.sync()
     assert report.rebuilt and report.documents == 6
     assert not (folder / "meta.json").exists() and not (folder / "0").exists()
-    assert sorted(p.name for p in folder.iterdir()) == ["v3.0", "v3.1"]
+    assert sorted(p.name for p in folder.iterdir()) == [f"v{LAYOUT}.0", f"v{LAYOUT}.1"]
     assert not [p for p in folder.iterdir() if p.is_file() and p.suffix == ".idx"]
     assert lib.search("protein", mode="lexical").total == 6

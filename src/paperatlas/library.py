@@ -16,6 +16,7 @@ from .embed import Embedder
 from .embed.sbert import BACKENDS, DEFAULT_MODEL, SentenceTransformerEmbedder
 from .errors import InvalidOptionError
 from .facade.ask import Ask
+from .facade.authors import Authors
 from .facade.feeds import FeedBuilder
 from .facade.follow import Follow
 from .facade.maps import Map
@@ -94,6 +95,8 @@ class Library:
         #: Index sync, embedding, tree updates and map placement, as jobs.
         self.indexer = Indexer(store, self.jobs, search.service, tree_service, self.vectors)
         self.trees = Trees(tree_service, self.papers, search, self.indexer)
+        #: Authors' pages and feeds, their name variants as one (``lib.authors.get``).
+        self.authors = Authors(search, self.papers, self.trees)
         self.map = Map(MapService(store, self.vectors, index_folder))
         #: Remote sources followed; one sync at a time (a lock file beside the library).
         self.sources = Sources(store, self.jobs, None if str(path) == ":memory:" else

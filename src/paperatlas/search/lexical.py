@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 import numpy as np
 import tantivy
 
+from .lexical_query import NAME_WORDS, NameMatch, author_filter, ideal_of, idf
 from .lexical_write import (
     LOCK_WAIT,
     TITLE_COPIES,
@@ -63,9 +64,14 @@ PARALLEL_MIN = 50_000
 #: The version of the documents' fields; shard folders are named after it, so an index of
 #: another layout is never opened with this schema (the next sync rebuilds it, and drops
 #: the old folders).
-LAYOUT = 3
+LAYOUT = 4
 _TOKENIZER = "en_stem_stop"
 _KEYWORD = "raw_lower"
+#: Author names: words in lower case without accents (``Karagöz`` finds ``Karagoz``).
+_NAMES = "name_fold"
+#: Title words as written (lower case, not stemmed): the vocabulary of spelling
+#: suggestions (:mod:`.suggest`).
+_WORDS = "title_words"
 _T = TypeVar("_T")
 
 
@@ -86,6 +92,14 @@ class LexicalHits:
 
     hits: list[tuple[int, float]]
     total: int
+    #: The best score of the whole ranking (the page's first may be further down).
+    top: float = 0.0
+    #: What a paper with every word of the query once would score
+    #: (:func:`.lexical_query.ideal_of`): a word the library lacks adds to it only.
+    ideal: float = 0.0
+    #: The fewest papers any word of the query is in (as text, or as an author's name
+    #: when the query is one): 0 when a word is in none.
+    rarest: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,41 +110,41 @@ class _Generation:
     searchers: list[Any]
     freqs: dict[str, list[int]] = field(default_factory=dict)
 
-    def doc_freqs(self, tokens: list[str]) -> list[list[int]]:
-        """``[shard][i]``: how many of a shard's papers have ``tokens[i]``."""
+    def doc_freqs(self, tokens: list[str], field: str = "all") -> list[list[int]]:
+        """``[shard][i]``: how many of a shard's papers have ``tokens[i]`` in ``field``."""
         freqs = self.freqs
         if len(freqs) > FREQS_KEPT:
             freqs.clear()
-        per_token = [freqs.get(tok) or freqs.setdefault(
-            tok, [int(s.doc_freq("all", tok)) for s in self.searchers]) for tok in tokens]
+        keys = tokens if field == "all" else [f"{field}\x00{tok}" for tok in tokens]
+        per_token = [freqs.get(key) or freqs.setdefault(
+            key, [int(s.doc_freq(field, tok)) for s in self.searchers])
+            for key, tok in zip(keys, tokens, strict=True)]
         return [[f[shard] for f in per_token] for shard in range(len(self.searchers))]
 
 
-def idf(docs: int, doc_freq: int) -> float:
-    """BM25's inverse document frequency as tantivy computes it (tantivy counts deleted
-    papers not yet merged away in both; here ``docs`` are the live ones, so a document
-    frequency above them is taken as all of them)."""
-    doc_freq = min(doc_freq, docs)
-    return math.log(1.0 + (docs - doc_freq + 0.5) / (doc_freq + 0.5))
+def _analyzers() -> dict[str, Any]:
+    """The tokenizers by name: the text's, keywords', author names' and title words'."""
+    def simple() -> Any:
+        return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+                .filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase()))
 
-
-def _analyzers() -> tuple[Any, Any]:
-    text = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(40))
-            .filter(tantivy.Filter.lowercase())
-            .filter(tantivy.Filter.stopword("english"))
-            .filter(tantivy.Filter.stemmer("english"))
-            .build())
-    keyword = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
-               .filter(tantivy.Filter.lowercase()).build())
-    return text, keyword
+    return {_TOKENIZER: simple().filter(tantivy.Filter.stopword("english"))
+            .filter(tantivy.Filter.stemmer("english")).build(),
+            _KEYWORD: tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
+            .filter(tantivy.Filter.lowercase()).build(),
+            _NAMES: simple().filter(tantivy.Filter.ascii_fold()).build(),
+            _WORDS: simple().build()}
 
 
 def _schema() -> Any:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("pid", stored=True, indexed=True, fast=True)
     sb.add_text_field("all", tokenizer_name=_TOKENIZER, stored=False)
-    sb.add_text_field("author", tokenizer_name="default", stored=False)
+    # Author names (scored: a query that is an author's name finds their papers), the
+    # authors' keys (authors.author_key: the filter and the author pages) and title words.
+    sb.add_text_field("author", tokenizer_name=_NAMES, stored=False, index_option="freq")
+    sb.add_text_field("akey", tokenizer_name=_KEYWORD, stored=False, index_option="basic")
+    sb.add_text_field("words", tokenizer_name=_WORDS, stored=False, index_option="basic")
     sb.add_text_field("category", tokenizer_name=_KEYWORD, stored=False)
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_integer_field("collection", indexed=True)
@@ -150,21 +164,22 @@ class LexicalIndex:
         self.settings = {"engine": "tantivy", "title_copies": TITLE_COPIES,
                          "version": LAYOUT, "shards": shards}
         self.parallel_min = parallel_min
-        text, keyword = _analyzers()
+        analyzers = _analyzers()
         self._names = {f"v{LAYOUT}.{i}" for i in range(shards)}
-        self.shards = [self._open(path / f"v{LAYOUT}.{i}", text, keyword)
+        self.shards = [self._open(path / f"v{LAYOUT}.{i}", analyzers)
                        for i in range(shards)]
-        self._analyzer = text
+        self._analyzer = analyzers[_TOKENIZER]
+        self._name_analyzer = analyzers[_NAMES]
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._generation = _Generation([index.searcher() for index in self.shards])
 
-    def _open(self, folder: Path, text: Any, keyword: Any) -> Any:
+    def _open(self, folder: Path, analyzers: dict[str, Any]) -> Any:
         folder.mkdir(exist_ok=True)
         index = tantivy.Index(self.schema, path=str(folder),
                               reuse=tantivy.Index.exists(str(folder)))
-        index.register_tokenizer(_TOKENIZER, text)
-        index.register_tokenizer(_KEYWORD, keyword)
+        for name, analyzer in analyzers.items():
+            index.register_tokenizer(name, analyzer)
         index.config_reader(reload_policy="manual")
         return index
 
@@ -230,18 +245,24 @@ class LexicalIndex:
         """BM25 over titles (weighted) and abstracts. ``side_by_side=False`` searches the
         shards one after the other (when another thread has the other core: hybrid
         search's vector half)."""
-        tokens = list(dict.fromkeys(self._analyzer.analyze(" ".join(terms(query)))))
-        return self._bm25(tokens, filters, limit, offset, side_by_side)
+        words = terms(query)
+        tokens = list(dict.fromkeys(self._analyzer.analyze(" ".join(words))))
+        names = list(dict.fromkeys(self._name_analyzer.analyze(" ".join(words)))) if (
+            len(words) <= NAME_WORDS) else []
+        return self._bm25(tokens, filters, limit, offset, side_by_side, names)
 
     def _bm25(self, tokens: list[str], filters: Filters | None, limit: int,
-              offset: int, side_by_side: bool = True) -> LexicalHits:
-        if not tokens or limit <= 0:
+              offset: int, side_by_side: bool = True,
+              names: list[str] | None = None) -> LexicalHits:
+        if not (tokens or names) or limit <= 0:
             return LexicalHits([], 0)
         generation = self._generation
         searchers = generation.searchers
         docs = [int(s.num_docs) for s in searchers]
         freqs = generation.doc_freqs(tokens)
         whole = [idf(sum(docs), sum(f[i] for f in freqs)) for i in range(len(tokens))]
+        by_name = NameMatch.of(generation.doc_freqs(names, "author") if names else [],
+                               names or [], docs)
         f = filters or Filters()
 
         def one(shard: int) -> tuple[list[tuple[float, int]], int]:
@@ -251,6 +272,8 @@ class LexicalIndex:
                 tantivy.Query.term_query(self.schema, "all", tok),
                 whole[i] / idf(docs[shard], freqs[shard][i])))
                 for i, tok in enumerate(tokens) if freqs[shard][i]]
+            if (clause := by_name.clause(self.schema, shard)) is not None:
+                should.append((tantivy.Occur.Should, clause))
             if not should:
                 return [], 0
             query = self._filtered(tantivy.Query.boolean_query(should), f)
@@ -265,8 +288,48 @@ class LexicalIndex:
                            side_by_side and sum(docs) >= self.parallel_min)
         best = heapq.nsmallest(offset + limit, (hit for hits, _ in parts for hit in hits),
                                key=lambda hit: (-hit[0], hit[1]))
+        counts = [sum(f[i] for f in freqs) for i in range(len(tokens))]
         return LexicalHits([(pid, score) for score, pid in best[offset:]],
-                           sum(count for _, count in parts))
+                           sum(count for _, count in parts), best[0][0] if best else 0.0,
+                           *ideal_of(whole, counts, by_name))
+
+    def browse(self, filters: Filters, *, limit: int = 10, offset: int = 0) -> LexicalHits:
+        """The papers that pass ``filters``, the latest year first (a search with no words
+        but a filter, such as an author's papers); every score is 0."""
+        query = self._filtered(tantivy.Query.all_query(), filters)
+        searchers = self._searchers()
+
+        def one(shard: int) -> tuple[list[tuple[int, int]], int]:
+            searcher = searchers[shard]
+            result = searcher.search(query, offset + limit, count=True, order_by_field="year")
+            pids = searcher.fast_field_values("pid", [addr for _, addr in result.hits])
+            count = getattr(result, "count", None)
+            return ([(int(year or 0), int(pid)) for pid, (year, _) in
+                     zip(pids, result.hits, strict=True) if pid is not None], int(count or 0))
+
+        parts = self._each(len(searchers), one, len(self) >= self.parallel_min)
+        best = heapq.nsmallest(offset + limit, (hit for hits, _ in parts for hit in hits),
+                               key=lambda hit: (-hit[0], -hit[1]))
+        total = sum(count for _, count in parts)
+        return LexicalHits([(pid, 0.0) for _, pid in best[offset:]], total, rarest=total)
+
+    def term_freqs(self, field: str, words: list[str]) -> list[int]:
+        """How many papers have each of ``words`` (analyzed already) in ``field``."""
+        per_shard = self._generation.doc_freqs(words, field)
+        return [sum(f[i] for f in per_shard) for i in range(len(words))]
+
+    def vocabulary(self, field: str, prefix: str, limit: int) -> dict[str, int]:
+        """The ``limit`` commonest terms of ``field`` that start with ``prefix`` in each
+        shard, with how many papers have them."""
+        found: Counter[str] = Counter()
+        for searcher in self._searchers():
+            for term, count in searcher.terms_with_prefix(field, prefix, limit=limit):
+                found[term] += int(count)
+        return dict(found)
+
+    def analyze_names(self, text: str) -> list[str]:
+        """The author-name terms of ``text`` (lower case, accents folded)."""
+        return list(self._name_analyzer.analyze(text))
 
     def count(self, filters: Filters) -> int:
         """How many papers pass the filters (counted in the index, none read out)."""
@@ -323,12 +386,9 @@ class LexicalIndex:
         if f.year_from is not None or f.year_to is not None:
             must.append(tantivy.Query.range_query(
                 self.schema, "year", tantivy.FieldType.Integer, f.year_from, f.year_to))
-        if f.author:
-            words: list[str | tuple[int, str]] = list(terms(f.author))
-            if words:
-                must.append(tantivy.Query.phrase_query(self.schema, "author", words)
-                            if len(words) > 1 else
-                            tantivy.Query.term_query(self.schema, "author", str(words[0])))
+        if f.author and (by_author := author_filter(
+                self.schema, f.author, self.analyze_names(f.author))) is not None:
+            must.append(by_author)
         if f.category:
             must.append(tantivy.Query.term_query(self.schema, "category", f.category.lower()))
         if not must:

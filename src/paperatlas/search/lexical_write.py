@@ -16,6 +16,7 @@ from typing import Any
 
 import tantivy
 
+from ..authors import author_key
 from ..errors import StoreError
 
 #: Seconds an index write waits for another process's writer to finish before giving up.
@@ -134,8 +135,11 @@ def _document(row: dict[str, Any]) -> Any:
     for _ in range(TITLE_COPIES):
         doc.add_text("all", row["title"])
     doc.add_text("all", row["abstract"])
+    doc.add_text("words", row["title"])
     for name in row["authors"]:
         doc.add_text("author", name)
+        if key := author_key(name):
+            doc.add_text("akey", key)
     for cat in row["categories"]:
         doc.add_text("category", cat)
     if row["year"] is not None:

@@ -42,6 +42,15 @@ class SearchPage:
                                   metadata=json_field(key="results", last=True))
     #: Papers added, changed or removed since the indexes this page used were updated.
     pending: int = 0
+    #: How many papers have the query's words (the lexical matches), in every mode.
+    matched: int | None = None
+    #: The best result is no real match (``search.honest``): the page shows the
+    #: nearest papers.
+    weak: bool = False
+    #: How good the best result is, on its mode's scale (``search.honest.strength``).
+    strength: float | None = None
+    #: The query with its unknown words spelled as the library does, if any.
+    suggestion: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from . import (
     api,
     ask,
     auth,
+    authors,
     feeds,
     headers,
     pages,
@@ -81,7 +82,8 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
     app.include_router(api.router)
     app.include_router(pages.router)
     for router in (write_api.router, signin.router, write_pages.router, votes.router,
-                   feeds.router, sources.router, ask.router, review.router):
+                   feeds.router, sources.router, ask.router, review.router,
+                   authors.router):
         app.include_router(router)
     subscribe.install(app, digest, mail)
     install_error_handlers(app)
