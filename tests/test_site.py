@@ -75,3 +75,18 @@ def test_subscribe_by_picking_topics_without_mail_set_up(tmp_path: Path) -> None
     sub = lib.follow.subscriptions(email="ada@example.org")[0]
     assert sorted(item.value for item in sub.items) == ["t:1", "t:2"]
     lib.close()
+
+
+def test_paper_cards_show_authors_and_the_date_with_its_year() -> None:
+    from paperatlas.records.papers import Paper
+    from paperatlas.web.present import when
+
+    def paper(date: str | None, year: int | None) -> Paper:
+        return Paper(id=1, key="k", title="t", abstract="", authors=[], date=date, year=year,
+                     venue=None, categories=[], links=[], ids={}, created_at="")
+
+    assert when(paper("2024-07-03", 2024)) == "Jul 3, 2024"
+    assert when(paper("2024-07", 2024)) == "Jul 2024"
+    assert when(paper(None, 2021)) == "2021" and when(paper(None, None)) == ""
+    assert when(paper("someday", 1999)) == "1999"
+

@@ -129,5 +129,5 @@ def _templates(settings: WebSettings) -> Jinja2Templates:
     env.filters.update(segments=present.segments, id_links=present.id_links,
                        web_links=present.web_links, source_badges=present.source_badges,
                        upvotes=present.upvotes, signal_items=present.signal_items,
-                       sentences=present.abstract_sentences)
+                       sentences=present.abstract_sentences, when=present.when)
     return Jinja2Templates(env=env)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -169,6 +169,19 @@ def day_title(day: str) -> str:
     except ValueError:
         return day
     return f"{d:%a, %b} {d.day}, {d.year}"
+
+
+def when(paper: Paper) -> str:
+    """A paper's date as a card shows it, year included: ``Jul 3, 2025``, ``Jul 2025`` or
+    ``2025`` (what the record says; nothing when it says nothing)."""
+    text = paper.date or ""
+    for size, pattern, shown in ((10, "%Y-%m-%d", "{d:%b} {d.day}, {d.year}"),
+                                 (7, "%Y-%m", "{d:%b} {d.year}")):
+        try:
+            return shown.format(d=datetime.strptime(text[:size], pattern))
+        except ValueError:
+            continue
+    return str(paper.year) if paper.year else ""
 
 
 def by_day(papers: list[Paper]) -> list[tuple[str, list[Paper]]]:
