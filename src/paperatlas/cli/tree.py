@@ -166,11 +166,13 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @tree.command()
     @_NAME
     @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
     @pass_state
-    def history(state: State, name: str, limit: int) -> None:
+    def history(state: State, name: str, limit: int, as_json: bool) -> None:
         """The tree's change log: builds, updates (where each paper went) and edits."""
         for entry in state.library().trees.history(name, limit):
-            click.echo(json.dumps(entry, ensure_ascii=False))
+            click.echo(json.dumps(entry, ensure_ascii=False) if as_json else
+                       f"{entry['at']}  {entry['kind']}: {entry['text']}")
 
     @tree.command()
     @_NAME

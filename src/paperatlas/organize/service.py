@@ -29,6 +29,7 @@ from .edit_types import Lock, TreeEdit, to_record
 from .edits import apply
 from .evaluate import evaluate, read_gold
 from .export import PaperRef, outline, write_tree
+from .history import describe, paper_ids
 from .label import KeywordLabeler
 from .rebuild import carry_ids, replay
 from .tokencache import TokenSync, cached_tokens, corpus_texts, sync
@@ -79,8 +80,13 @@ class TreeService:
         return self.store.trees.all()
 
     def history(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
-        self.get(name)
-        return self.store.trees.history(name, limit)
+        """The tree's log, newest first; each entry's ``text`` says it in words."""
+        tree = self.get(name)
+        entries = self.store.trees.history(name, limit)
+        labels = {n.id: n.label for n in tree.nodes.values()}
+        titles = {pid: t for pid, (_, t, _) in
+                  self.store.papers.texts(sorted(paper_ids(entries))).items()}
+        return [{**e, "text": describe(e, labels, titles)} for e in entries]
 
     def edits(self, name: str) -> list[Edit]:
         self.get(name)
