@@ -141,3 +141,25 @@ def test_author_pages_on_the_web(alib: Library, tmp_path: Path) -> None:
     assert "10</strong> papers by Gotlieb, newest first" in listing
     follow = client.get("/subscribe", params={"author": "Krishna Gotlieb"})
     assert follow.status_code == 200 and "Krishna Gotlieb" in follow.text
+
+
+def test_following_an_author_gets_every_variant_of_their_name(tmp_path: Path) -> None:
+    from paperatlas.follow.settings import MailSettings
+    from paperatlas.follow.subscriptions import items_from
+    from test_subscriptions import make_library, settings
+
+    lib = make_library(tmp_path, model=False)
+    st = settings()
+    lib.follow.subscribe("f@example.org", items_from(authors=["Krishna Gotlieb"]), st,
+                         MailSettings(), confirmed=True)
+    new = [{"id": f"n{i}", "title": f"New paper {i}", "abstract": "Words.", "authors": [name],
+            "date": "2025-01-01"}
+           for i, name in enumerate(GOTLIEB + KARAGOZ + ["Anna Gotlieb", "Gotlieb Krishnan"])]
+    path = tmp_path / "new.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in new), encoding="utf-8")
+    lib.ingest([path])
+    lib.index()
+    [digest] = lib.follow.digest_preview(st, email="f@example.org")
+    # All three ways of writing him; not Anna (another initial) nor a Krishnan.
+    assert sorted(p.key for p in digest.picks) == ["n0", "n1", "n2"]
+    lib.close()

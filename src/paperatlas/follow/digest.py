@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from ..authors import author_key, fold, is_key
 from ..errors import InvalidOptionError
 from ..records.follow import FREQUENCIES, Digest, DigestReport, NewPaper, Pick, Subscription
 from ..store import Store
@@ -163,9 +164,11 @@ class DigestService:
     def _members(self, ranker: Ranker, keys: set[str], rows: list[NewPaper]) -> None:
         repo = self.store.subscriptions
         by_word: dict[str, set[int]] = defaultdict(set)
+        by_key: dict[str, set[int]] = defaultdict(set)  # author key -> paper ids
         for r in rows:  # author words -> candidate (paper id, author position)
             for n, name in enumerate(r.authors):
-                for word in _words(name):
+                by_key[author_key(name)].add(r.id)
+                for word in _words(fold(name)):
                     by_word[word].add(r.id * 1000 + min(n, 999))
         for key in keys:
             kind, _, value = key.split("\x00")
@@ -179,9 +182,13 @@ class DigestService:
             elif kind == "collection":
                 ranker.add_member(key, repo.collection_members(value), f"collection {value}")
             elif kind == "author":
-                words = _words(value)
+                # Every word in one author's name (accents folded), or the same author
+                # key for a full name (J. Smith, Smith, John: authors.author_key).
+                words = _words(fold(value))
                 hits = set.intersection(*(by_word.get(w, set()) for w in words)) if words else set()
-                ranker.add_member(key, {h // 1000 for h in hits}, f"author {value}")
+                named = by_key.get(value if is_key(value) else author_key(value), set()) if (
+                    len(words) > 1) else set()
+                ranker.add_member(key, {h // 1000 for h in hits} | named, f"author {value}")
 
     def run(self, settings: DigestSettings, sender: str, transport: Transport | None, *,
             frequency: str | None = None, since: str | None = None,

@@ -12,7 +12,9 @@ query's words, and a spelling suggestion when a word is unknown.
   scores divided by the best of their list (which make every top result 1.0).
 
 A page is **weak** when its strength is below the mode's threshold in
-:data:`THRESHOLDS`, chosen on SciFact train and NFCorpus dev (``bench/weak_threshold.py``;
+:data:`THRESHOLDS` and the query is not the name of one of its first paper's authors
+(a name matches with the weight of a short field, whose scores the text's ideal does
+not describe), chosen on SciFact train and NFCorpus dev (``bench/weak_threshold.py``;
 ``bench/RESULTS.md``, "Issue 20: honest search") for the default model
 (all-MiniLM-L6-v2): another model's cosines differ, and its semantic and hybrid
 thresholds should be chosen again with that script.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..authors import author_key, fold
 from .fusion import ALPHA
 from .lexical import LexicalHits, LexicalIndex
 from .query import Mode, terms
@@ -63,10 +66,19 @@ def is_weak(mode: str, value: float) -> bool:
     return value < THRESHOLDS[mode]
 
 
+def names_author(query: str, authors: list[str]) -> bool:
+    """Whether ``query`` names one of ``authors``: every word of it in one author's name
+    (accents folded), or, for two words or more, the same author key."""
+    words = set(terms(fold(query)))
+    key = author_key(query) if len(words) > 1 else ""
+    return bool(words) and any(words <= set(terms(fold(a))) or (key and author_key(a) == key)
+                               for a in authors)
+
+
 def judge(page: SearchPage, ranked: Ranked, index: LexicalIndex) -> None:
-    """Fill ``page``'s ``matched``, ``strength``, ``weak`` and ``suggestion``: the
-    suggestion is looked for only when the page is weak or a word is rare (a normal
-    query pays for none of it)."""
+    """Fill ``page``'s ``matched``, ``strength``, ``weak`` and ``suggestion`` (its hits
+    read already): the suggestion is looked for only when the page is weak or a word is
+    rare (a normal query pays for none of it)."""
     if ranked.lexical is not None:
         page.matched = ranked.lexical.total
     if ranked.browsing:
@@ -75,7 +87,8 @@ def judge(page: SearchPage, ranked: Ranked, index: LexicalIndex) -> None:
     if not terms(page.query):
         return
     page.strength = round(strength(page.mode, ranked.lexical, ranked.cosine), 4)
-    page.weak = bool(ranked.hits) and is_weak(page.mode, page.strength)
+    page.weak = bool(page.hits) and is_weak(page.mode, page.strength) and not names_author(
+        page.query, page.hits[0].authors)
     rare = ranked.lexical is None or ranked.lexical.rarest <= RARE
     if page.weak or rare:
         page.suggestion = suggest(index, page.query)

@@ -224,9 +224,9 @@ class SearchService:
             ranked = Ranked(found.hits, found.total, browsing=True)
         page = SearchPage(query=q.text, mode=mode, total=ranked.total, offset=q.offset,
                           limit=q.limit, pending=self.pending(mode))
-        judge(page, ranked, self._reader())
         stems = set(self.lexical.analyze(" ".join(terms(q.text)))) if q.snippets else None
         self._fill(page, ranked.hits, stems)
+        judge(page, ranked, self._reader())
         return page
 
     def similar(self, keys: list[str], paper_ids: list[int], *, limit: int = 10,
