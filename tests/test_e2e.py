@@ -187,6 +187,8 @@ def test_load_the_map_and_click_a_point(site: tuple[str, Library], page: Page) -
     count = lib.papers.count()
     expect(page.locator("[data-map-status]")).to_contain_text(f"{count} of {count} papers")
     assert page.evaluate("window.paperatlasMap.count()") == count
+    labels = page.locator("#map canvas").get_attribute("data-labels")  # topic names drawn
+    assert labels is not None and int(labels) >= 2
     shot(page, "08-map")
     x, y = page.evaluate("window.paperatlasMap.pageXY(7)")
     page.mouse.move(x, y)

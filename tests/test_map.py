@@ -292,3 +292,21 @@ def test_cli_map_build_and_info(mlib: Library) -> None:
     assert "2 papers have no vector yet" in r.output and "paperatlas index" in r.output
     r = run(main, [*db, "map", "info", "--json"])
     assert json.loads(r.output)["points"] == 60
+
+
+def test_the_map_is_fitted_again_once_the_library_has_grown(mlib: Library,
+                                                            tmp_path: Path) -> None:
+    assert mlib.map.build().refitted  # fitted on 60 papers
+    mlib.ingest([write_csv(tmp_path / "in" / "more.csv", papers_of("graph", 20, start=100))],
+                collection="more")
+    mlib.index()
+    grown = mlib.map.build()  # 80 < 1.5 x 60: placed on the old fit
+    assert not grown.refitted and grown.placed == 20 and grown.points == 80
+    mlib.ingest([write_csv(tmp_path / "in" / "most.csv", papers_of("galaxy", 12, start=200))],
+                collection="most")
+    mlib.index()
+    again = mlib.map.build()  # 92 >= 90: fitted again on every paper
+    assert again.refitted and again.placed == 92 and again.points == 92
+    info = mlib.map.info()
+    assert info is not None and info.fitted == 92
+    assert not mlib.map.build().refitted  # the next growth counts from 92

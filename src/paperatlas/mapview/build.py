@@ -129,7 +129,8 @@ def write_fit(store: Store, fitted: Fitted, *, method: str, model: str, seed: in
                      fitted.xy[start:end], method, model)
     with store.transaction():
         maps.set_state(method=method, model=model, version=VERSION, fitted=fitted.fitted,
-                       params=fitted.projection.to_blob(), settings={"seed": seed},
+                       params=fitted.projection.to_blob(),
+                       settings={"seed": seed, "points": len(fitted.ids)},
                        now=utcnow())
 
 

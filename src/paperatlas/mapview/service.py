@@ -21,6 +21,8 @@ __all__ = ["MapService", "first_level"]
 
 #: The most points :meth:`MapService.view` lists (a key and a title each, as Python objects).
 JSON_LIMIT = 250_000
+#: A map is fitted again once it shows this many times the papers of its last fit.
+REFIT_GROWTH = 1.5
 
 
 class MapService:
@@ -47,7 +49,9 @@ class MapService:
     def build(self, *, method: str | None = None, rebuild: bool = False,
               seed: int = 0) -> MapReport:
         """Fit the map (the first time, on ``rebuild``, or for another method or model),
-        else place the papers that are new or whose text changed; then write the point file
+        else place the papers that are new or whose text changed, and fit it again once it
+        shows :data:`REFIT_GROWTH` times the papers it was fitted on (new papers on an old
+        projection land where the old papers' axes put them); then write the point file
         the web app draws from. Reads only the vectors there are: papers without one are
         counted (``without_vectors``), never embedded here."""
         start = time.perf_counter()
@@ -59,16 +63,18 @@ class MapService:
         wanted = method or (state["method"] if state else METHODS[0])
         refit = (rebuild or state is None or state["method"] != wanted
                  or state["model"] != model or state["version"] != VERSION)
+        if not refit:
+            assert state is not None
+            projection = Projection.from_blob(wanted, state["params"])
+            placed = place_new(self.store, self.vectors, projection, method=wanted,
+                               model=model, seed=int(state["settings"].get("seed", 0)))
+            at_fit = int(state["settings"].get("points") or 0)  # 0: a fit of older versions
+            refit = bool(at_fit) and maps.count() >= REFIT_GROWTH * at_fit
         if refit:
             fitted = fit_all(self.vectors, check_method(wanted), seed)
             write_fit(self.store, fitted, method=wanted, model=model, seed=seed)
             placed = len(fitted.ids)
             del fitted
-        else:
-            assert state is not None
-            projection = Projection.from_blob(wanted, state["params"])
-            placed = place_new(self.store, self.vectors, projection, method=wanted,
-                               model=model, seed=int(state["settings"].get("seed", 0)))
         self._publish(force=refit or placed > 0)
         return MapReport(method=wanted, model=model, refitted=refit, placed=placed,
                          points=maps.count(), seconds=time.perf_counter() - start,

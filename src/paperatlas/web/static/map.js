@@ -38,6 +38,7 @@
   let detailTimer = 0, detailAbort = null;
   let drawMs = 0; // how long the last frame took to draw
   let image = null; // the frame's pixels, reused while the canvas keeps its size
+  let anchors = []; // per labelled topic: {i, label, x, y} (map units), from the first view
 
   // -- colours ------------------------------------------------------------------------
   function hsl(h, s, l) {
@@ -105,6 +106,44 @@
     colours = rgb.map(pack);
     dimmed = rgb.map((c) => pack(fade(c)));
     legend(rgb);
+    anchors = labelAnchors(layer);
+  }
+
+  // Where each first-level topic's name goes: the median of its points in the first view
+  // (a uniform sample of the map), for topics of at least 1% of the points.
+  function labelAnchors(layer) {
+    if (!meta.tree) return [];
+    const xs = meta.topics.map(() => []), ys = meta.topics.map(() => []);
+    for (let i = 0; i < layer.n; i++) {
+      const t = layer.topic[i];
+      if (t >= 0 && t < xs.length) { xs[t].push(layer.x[i]); ys[t].push(layer.y[i]); }
+    }
+    const median = (a) => a.sort((p, q) => p - q)[a.length >> 1];
+    const out = [];
+    meta.topics.forEach((topic, i) => {
+      if (topic.kind === "unsorted" || xs[i].length < Math.max(3, layer.n * 0.01)) return;
+      out.push({i, label: topic.label, x: median(xs[i]), y: median(ys[i])});
+    });
+    canvas.dataset.labels = String(out.length);
+    return out;
+  }
+
+  function drawLabels(s, ox, oy) {
+    g.font = `600 ${Math.round(12 * dpr)}px system-ui, sans-serif`;
+    g.textAlign = "center";
+    g.textBaseline = "middle";
+    g.lineJoin = "round";
+    g.lineWidth = 4 * dpr;
+    for (const a of anchors) {
+      if (focus !== -2 && a.i !== focus) continue;
+      const px = a.x * s + ox, py = a.y * s + oy;
+      if (px < 0 || py < 0 || px > canvas.width || py > canvas.height) continue;
+      const text = a.label.length > 32 ? a.label.slice(0, 31) + "…" : a.label;
+      g.strokeStyle = "rgba(255, 255, 255, 0.9)";
+      g.strokeText(text, px, py);
+      g.fillStyle = "#111827";
+      g.fillText(text, px, py);
+    }
   }
 
   function buildGrid(layer) {
@@ -261,6 +300,7 @@
       }
     }
     g.putImageData(image, 0, 0);
+    drawLabels(s, ox, oy);
     if (hovered) {
       const {layer, i} = hovered;
       g.beginPath();
