@@ -58,8 +58,11 @@ class TopicPage:
     size: int
     path: list[TopicRef]  # from the first level down to the parent (empty for top topics)
     children: list[TopicBrief]  # by size, the unsorted node last
-    papers: list[PaperBrief]  # linked directly to this topic, best first
+    papers: list[PaperBrief]  # one page of the papers of its subtree, best first
     representative: list[PaperBrief]
+    papers_total: int = 0  # papers in its subtree (every page)
+    page: int = 1
+    pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class PaperTopic:
     score: float
     pinned: bool
     path: list[TopicRef]  # from the first level down to the parent
+
+
+#: Papers a topic page lists at once.
+PAGE_PAPERS = 50
 
 
 def display_label(label: str, kind: str, node_id: int) -> str:
@@ -93,25 +100,52 @@ def node_of(tree: Tree, node_id: int) -> Node:
     return node
 
 
-def page_paper_ids(tree: Tree, node_id: int) -> list[int]:
+def ranked_papers(tree: Tree, node_id: int) -> tuple[list[tuple[int, float]], set[int]]:
+    """Every paper under a topic, best first: its representative papers (the closest to
+    its centre), then by similarity to their own topic (the best link under it); and the
+    papers a person pinned there."""
+    node = node_of(tree, node_id)
+    best: dict[int, float] = {}
+    pinned: set[int] = set()
+    for nid in tree.subtree_ids(node_id):
+        under = tree.nodes[nid]
+        pinned |= under.pinned
+        for pid, score in under.papers.items():
+            if score > best.get(pid, -2.0):
+                best[pid] = score
+    first = [p for p in node.representative if p in best]
+    rest = sorted(best.keys() - set(first), key=lambda p: (-best[p], p))
+    return [(p, best[p]) for p in first + rest], pinned
+
+
+def _page(ranked: list[tuple[int, float]], page: int, per_page: int) -> list[tuple[int, float]]:
+    return ranked[(page - 1) * per_page:page * per_page]
+
+
+def page_paper_ids(tree: Tree, node_id: int, page: int = 1,
+                   per_page: int = PAGE_PAPERS) -> list[int]:
     """The papers :func:`topic_page` names (to look their keys and titles up first)."""
     node = node_of(tree, node_id)
-    return sorted(set(node.papers) | set(node.representative))
+    ranked, _ = ranked_papers(tree, node_id)
+    return sorted({p for p, _ in _page(ranked, page, per_page)} | set(node.representative))
 
 
-def topic_page(tree: Tree, node_id: int, papers: Mapping[int, PaperRef]) -> TopicPage:
-    """The view of one topic; ``papers`` gives the key and title of each paper it names."""
+def topic_page(tree: Tree, node_id: int, papers: Mapping[int, PaperRef], page: int = 1,
+               per_page: int = PAGE_PAPERS) -> TopicPage:
+    """The view of one topic, with page ``page`` of the papers of its subtree (``per_page``
+    a page); ``papers`` gives the key and title of each paper it names."""
     node = node_of(tree, node_id)
     sizes = node_sizes(tree)
     kids = ordered_children(tree, sizes)
+    ranked, pinned = ranked_papers(tree, node_id)
 
     def brief(pid: int, score: float) -> PaperBrief | None:
         ref = papers.get(pid)
         if ref is None:
             return None  # deleted from the library since the tree was saved
-        return PaperBrief(ref.key, ref.title, round(score, 4), pid in node.pinned)
+        return PaperBrief(ref.key, ref.title, round(score, 4), pid in pinned)
 
-    linked = sorted(node.papers.items(), key=lambda kv: (-kv[1], kv[0]))
+    linked = _page(ranked, page, per_page)
     return TopicPage(
         tree=tree.name, id=node.id, label=_label(node), kind=node.kind,
         keywords=list(node.keywords), description=node.description,
@@ -122,6 +156,7 @@ def topic_page(tree: Tree, node_id: int, papers: Mapping[int, PaperRef]) -> Topi
         papers=[b for pid, score in linked if (b := brief(pid, score)) is not None],
         representative=[b for pid in node.representative
                         if (b := brief(pid, node.papers.get(pid, 0.0))) is not None],
+        papers_total=len(ranked), page=page, pages=max(1, -(-len(ranked) // per_page)),
     )
 
 

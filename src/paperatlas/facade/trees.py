@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..bounds import MAX_LIST, check_id, check_limit
+from ..bounds import MAX_ID, MAX_LIST, check_id, check_limit, check_range
 from ..errors import InvalidOptionError
 from ..organize.base import Labeler
 from ..organize.edit_types import MovePaper, TreeEdit, Unpin
@@ -111,13 +111,15 @@ class Trees:
     def evaluate(self, name: str, gold: str | Path) -> EvalReport:
         return self.service.evaluate(name, gold, self.store.papers.id_for)
 
-    def node(self, name: str, node_id: int) -> TopicPage:
-        """One topic of a tree: its path, sub-topics with sizes, keywords and papers."""
+    def node(self, name: str, node_id: int, page: int = 1) -> TopicPage:
+        """One topic of a tree: its path, sub-topics with sizes, keywords and page ``page``
+        of the papers of its subtree, best first."""
         check_id("topic", node_id)
+        check_range("page", page, 1, MAX_ID)
         tree = self.get(name)
-        texts = self.store.papers.texts(page_paper_ids(tree, node_id))
+        texts = self.store.papers.texts(page_paper_ids(tree, node_id, page))
         return topic_page(tree, node_id, {pid: PaperRef(k, t) for pid, (k, t, _) in
-                                          texts.items()})
+                                          texts.items()}, page)
 
     def picture(self, name: str, node_id: int | None = None, *, width: int = 960,
                 height: int = 540) -> str:

@@ -241,18 +241,53 @@ def _squarify(values: list[float], rect: Rect) -> list[Rect]:
     return out
 
 
-def _svg_box(node: Node, size: int, rect: Rect, fill: str) -> str:
+#: Treemap label sizes (px): first-level boxes, then their sub-topics' (smaller boxes get
+#: smaller text, down to the least; a box too small for that shows none, only its tooltip).
+TOP_FONT, SUB_FONT, LEAST_FONT = 14.0, 12.0, 9.0
+#: Width of a character against the font size (a sans-serif's average, rounded up).
+CHAR_WIDTH = 0.62
+
+
+def _font(rect: Rect, largest: float) -> float:
+    """The font size of a box's label: ``largest`` where the box has room, else what its
+    height and width allow (0: too small for a readable label)."""
+    _, _, w, h = rect
+    size = min(largest, (h - 4) * 0.8, (w - 8) / (CHAR_WIDTH * 4))
+    return round(size, 1) if size >= LEAST_FONT else 0.0
+
+
+def fitted(label: str, width: float, font: float) -> str:
+    """``label`` cut to what ``width`` pixels hold at ``font`` px, with an ellipsis (at a
+    word's end where one is near); "" when not even a few characters fit."""
+    room = int(width / (CHAR_WIDTH * font))
+    if len(label) <= room:
+        return label
+    if room < 4:
+        return ""
+    cut = label[:room - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space >= room // 2 else cut).rstrip(" ,;:-") + "…"
+
+
+def _svg_box(node: Node, size: int, rect: Rect, fill: str, largest: float) -> tuple[str, float]:
+    """A box and its label (cut to fit inside it: no text over a neighbour); and the
+    height its label takes at its top."""
     x, y, w, h = rect
-    label = f"{_label(node)} ({size})"
+    label = _label(node)
+    title = f"{label} ({size})"
     parts = [
         f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{max(h, 0):.1f}" '
-        f'fill="{fill}" data-node="{node.id}"><title>{html.escape(label)}</title></rect>'
+        f'fill="{fill}" data-node="{node.id}"><title>{html.escape(title)}</title></rect>'
     ]
-    if w > 50 and h > 14:
-        room = max(int(w / 7) - 1, 1)
-        shown = label if len(label) <= room else label[: max(room - 1, 1)] + "…"
-        parts.append(f'<text x="{x + 4:.1f}" y="{y + 12:.1f}">{html.escape(shown)}</text>')
-    return "".join(parts)
+    font = _font(rect, largest)
+    shown = fitted(title, w - 8, font) if font else ""
+    if shown and not shown.endswith(")"):  # the count does not fit: the label alone
+        shown = fitted(label, w - 8, font)
+    if not shown:
+        return "".join(parts), 0.0
+    parts.append(f'<text x="{x + 4:.1f}" y="{y + font + 2:.1f}" style="font-size:{font}px">'
+                 f"{html.escape(shown)}</text>")
+    return "".join(parts), font + 5
 
 
 def treemap_svg(tree: Tree, width: int = 960, height: int = 540) -> str:
@@ -268,12 +303,17 @@ def treemap_svg(tree: Tree, width: int = 960, height: int = 540) -> str:
         zip(top, _squarify([float(sizes[c]) for c in top], (0, 0, width, height)), strict=True)
     ):
         hue = (i * 47) % 360
-        parts.append(_svg_box(tree.nodes[nid], sizes[nid], rect, f"hsl({hue},45%,55%)"))
+        box, head = _svg_box(tree.nodes[nid], sizes[nid], rect, f"hsl({hue},45%,55%)",
+                             TOP_FONT)
+        parts.append(box)
         x, y, w, h = rect
-        inner: Rect = (x + 2, y + 16, w - 4, h - 18) if h > 40 and w > 20 else (x, y, 0, 0)
+        head = head or 4.0  # sub-topics start below the label
+        inner: Rect = (x + 2, y + head, w - 4, h - head - 2) if h > head + 20 and w > 20 \
+            else (x, y, 0, 0)
         subs = [c for c in kids[nid] if sizes[c] > 0]
         for sid, sub in zip(subs, _squarify([float(sizes[c]) for c in subs], inner), strict=True):
-            parts.append(_svg_box(tree.nodes[sid], sizes[sid], sub, f"hsl({hue},45%,72%)"))
+            parts.append(_svg_box(tree.nodes[sid], sizes[sid], sub, f"hsl({hue},45%,72%)",
+                                  SUB_FONT)[0])
     parts.append("</svg>")
     return "".join(parts)
 

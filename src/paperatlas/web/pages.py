@@ -147,12 +147,14 @@ def tree(request: Request, name: str) -> HTMLResponse:
 
 @router.get("/trees/{name}/nodes/{node}", response_class=HTMLResponse)
 def node(request: Request, name: str,
-         node: Annotated[int, Path(ge=0, le=MAX_ID)]) -> HTMLResponse:
-    """One topic: path, keywords, sub-topics (with their treemap) and papers."""
+         node: Annotated[int, Path(ge=0, le=MAX_ID)],
+         page: Annotated[int, Query(ge=1, le=MAX_ID)] = 1) -> HTMLResponse:
+    """One topic: path, keywords, sub-topics (with their treemap) and the papers of its
+    subtree, a page at a time, best first."""
     ctx = context(request)
     name = present.tree_name(name)
     with ctx.library() as lib:
-        topic = lib.trees.node(name, node)
+        topic = lib.trees.node(name, node, page)
         picture = lib.trees.picture(name, node) if topic.children else ""
         editor = session_user(request) is not None and topic.kind == "topic"
         targets = edit_targets(lib.trees.get(name), node) if editor else []
