@@ -146,8 +146,14 @@ def _short(text: str, width: int) -> str:
 
 def search_page(page: SearchPage) -> None:
     last = page.offset + len(page.hits)
+    if page.suggestion:
+        click.echo(f"Did you mean {page.suggestion}?")
+    if page.weak:
+        click.echo(f"No close matches for {page.query!r}; nearest papers:")
+    words = (f"; {page.matched} with these words" if page.matched is not None
+             and page.mode != "lexical" else "")
     click.echo(f"{page.total} results for {page.query!r} [{page.mode}]"
-               + (f", showing {page.offset + 1}-{last}" if page.hits else ""))
+               + (f", showing {page.offset + 1}-{last}" if page.hits else "") + words)
     for hit in page.hits:
         year = f" ({hit.year})" if hit.year else ""
         click.echo("")
