@@ -129,11 +129,13 @@ def test_map_view_is_columnar_and_rounded() -> None:
 def test_search_page_and_trending() -> None:
     hit = SearchHit(1, "k", "T", 0.5, 2024, ["Ann"], Snippet("text", [(0, 4)]))
     page = to_json(SearchPage("q", "lexical", 1, 0, 10, [hit], pending=2))
-    assert list(page) == ["query", "mode", "total", "offset", "limit", "pending", "results"]
+    assert list(page) == ["query", "mode", "total", "offset", "limit", "pending", "matched",
+                          "weak", "strength", "suggestion", "results"]
     assert page == {"query": "q", "mode": "lexical", "total": 1, "offset": 0, "limit": 10,
                     "results": [{"rank": 1, "key": "k", "title": "T", "score": 0.5,
                                  "year": 2024, "authors": ["Ann"], "snippet": "text",
-                                 "highlights": [[0, 4]]}], "pending": 2}
+                                 "highlights": [[0, 4]]}], "pending": 2, "matched": None,
+                    "weak": False, "strength": None, "suggestion": None}
     paper = Paper(1, "k", "T", "", ["Ann"], "2024-01-01", 2024, None, [], [])
     trending = Trending("week", "s", "n", papers=[
         TrendingPaper(paper, 0.123456789012, 2, 3, 10.456, "v")])
