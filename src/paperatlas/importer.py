@@ -43,6 +43,7 @@ from .store.keys import key_hash
 from .store.provenance import source_row
 from .store.sources import signal_rows
 from .text import block_keys, normalize_title, storable
+from .textclean import clean_record
 
 #: ``progress(path, bytes_done, bytes_total)``
 ProgressFn = Callable[[str, int, int], None]
@@ -285,10 +286,13 @@ class Importer:
             with self.store.transaction():
                 self.store.provenance.log_file(run_id, report, sha, utcnow())
 
-    def _take(self, rec: Record, report: FileReport, state: _FileState,
+    def _take(self, raw: Record, report: FileReport, state: _FileState,
               run_id: int | None) -> None:
-        """Validate one record, then reject it or store it (added, merged or skipped)."""
+        """Validate one record, then reject it or store it (added, merged or skipped). The
+        paper gets the record's text cleaned (:mod:`.textclean`: markup, LaTeX, escapes,
+        mojibake); its source row keeps the title as the parser read it."""
         report.records += 1
+        rec = clean_record(raw)
         norm = normalize_title(rec.title)
         reason = validate(rec, norm)
         if reason:
@@ -298,7 +302,7 @@ class Importer:
             state.collection_id = self.store.collections.ensure(report.collection or "",
                                                                 state.now)
         self._record(rec, norm, report, state.file_id, state.collection_id, run_id,
-                     state.now, seen=rec.entry <= state.last_stored)
+                     state.now, seen=rec.entry <= state.last_stored, raw_title=raw.title)
 
     def _reject(self, rec: Record, reason: str, report: FileReport) -> None:
         if self.strict:
@@ -310,7 +314,8 @@ class Importer:
             report.rejections.append(Rejection(report.path, rec.line, rec.entry, reason))
 
     def _record(self, rec: Record, norm: str, report: FileReport, file_id: int,
-                collection_id: int, run_id: int | None, now: str, *, seen: bool) -> None:
+                collection_id: int, run_id: int | None, now: str, *, seen: bool,
+                raw_title: str) -> None:
         store = self.store
         paper_id = store.provenance.source_paper(file_id, rec.entry) if seen else None
         if paper_id is not None:  # this very entry of this very file is already in
@@ -345,7 +350,7 @@ class Importer:
             key = store.papers.key_of(paper_id)
         source = source_row(
             paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
-            source_key=rec.source_key, title=rec.title, match_rule=rule, extra=rec.extra,
+            source_key=rec.source_key, title=raw_title, match_rule=rule, extra=rec.extra,
             now=now)
         fmt = report.format or ""
         if match is None:  # nothing reads these rows before the batch ends
