@@ -70,7 +70,10 @@ class _Decoder:
             plain = _SIMPLE_ESCAPE.sub(r"\1", raw.replace("{", "").replace("}", ""))
             return clean_space(plain)  # braces only protect case, \% is a %
         latex = _BARE_SPECIAL.sub(r"\\\1", raw)  # a bare % or & is a literal character
-        return clean_space(self._conv.latex_to_text(latex))
+        text = self._conv.latex_to_text(latex)
+        if "textasciicircum" in raw:  # pylatexenc writes it as a modifier letter (U+02C6)
+            text = text.replace("\u02c6", "^")
+        return clean_space(text)
 
     def names(self, raw: str) -> list[str]:
         """``Last, First and Other, A.`` -> ``["First Last", "A. Other"]``."""

@@ -8,6 +8,7 @@ from .arxivxml import ArxivAtomParser, ArxivOaiParser
 from .base import Parser
 from .bibtex import BibtexParser
 from .biorxivjson import BiorxivParser
+from .csljson import CslJsonParser
 from .csvfmt import CsvParser, TsvParser
 from .dailypapers import DailyPapersParser
 from .hfdaily import HfDailyParser
@@ -33,6 +34,7 @@ PARSERS: tuple[type[Parser], ...] = (
     BiorxivParser,
     ArxivRssParser,
     ArxivSnapshotParser,
+    CslJsonParser,
     JsonLinesParser,
     JsonDocumentParser,
     TsvParser,

@@ -141,7 +141,7 @@ def _fields(tags: list[tuple[str, str]]) -> dict[str, Any]:
         "key": first(("ID",)) or None,
         "title": first(_TITLE_TAGS),
         "abstract": first(_ABSTRACT_TAGS),
-        "authors": [natural_name(a.split(",")) for a in authors],
+        "authors": [_name(a) for a in authors],
         "date": max((_date(v) for v in every(_DATE_TAGS)),
                     key=lambda d: (parse_date(d) is not None, len(d)), default=""),
         "venue": first(_VENUE_TAGS) or None,
@@ -155,6 +155,14 @@ def _fields(tags: list[tuple[str, str]]) -> dict[str, Any]:
             name = tag.lower()
             obj[name] = clean_space(vals[0]) if len(vals) == 1 else [clean_space(v) for v in vals]
     return obj
+
+
+def _name(text: str) -> str:
+    """RIS's ``Last, First[, Suffix]`` in reading order: ``First Last Suffix``."""
+    parts = text.split(",")
+    if len(parts) == 3:
+        return natural_name([parts[0], parts[2], parts[1]])  # natural_name: Last, Jr, First
+    return natural_name(parts)
 
 
 def _stray_reason(first: int, last: int) -> str:
