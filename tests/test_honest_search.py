@@ -60,12 +60,17 @@ def test_edit_distance() -> None:
     assert distance("short", "muchlongerword", 2) == 3
     assert distance("same", "same", 1) == 0
     assert max_edits("cell") == 1 and max_edits("retrieval") == 2
+    assert max_edits("retrieval", known=1) == 1 and max_edits("fennel") == 1
 
 
 def test_a_misspelled_query_is_weak_and_gets_a_suggestion(hlib: Library) -> None:
     page = hlib.search("retreival augmented generaton", mode="lexical")
     assert page.hits and page.weak
     assert page.suggestion == "retrieval augmented generation"
+    typed = hlib.search("Retreival-augmented generaton?", mode="lexical")
+    assert typed.suggestion == "Retrieval-augmented generation?"  # as typed, words fixed
+    # A stop word is never "unknown" (the text index leaves it out).
+    assert hlib.search("they retreival", mode="lexical").suggestion == "they retrieval"
     right = hlib.search(page.suggestion, mode="lexical")
     assert not right.weak and right.suggestion is None and right.matched == 6
     assert right.strength is not None and page.strength is not None

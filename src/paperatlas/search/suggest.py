@@ -1,8 +1,9 @@
 """Spelling suggestions from the library's own vocabulary ("Did you mean …?").
 
 A query word is replaced when the library barely knows it (its stem is in at most
-:data:`RARE` papers' text, and it is no author's name word) and a word within
-:func:`max_edits` edits (a letter added, dropped, changed, or two neighbours swapped) is
+:data:`RARE` papers' text, and it is no author's name word) and a word within one edit
+(a letter added, dropped, changed, or two neighbours swapped; two edits for a word of 7
+letters or more that no paper has at all: :func:`max_edits`) is
 in at least :data:`FREQUENT` titles and :data:`BETTER` times as many papers: the nearest
 such word, the most frequent on ties. The vocabulary is the index's title words and
 author names (read from tantivy's term dictionary: the words sharing the typed word's
@@ -12,8 +13,12 @@ first two letters finds nothing. Only called for weak pages or rare words.
 
 from __future__ import annotations
 
+import re
+
 from .lexical import LexicalIndex
 from .query import terms
+
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 #: A word in at most this many papers may be a misspelling.
 RARE = 2
@@ -27,9 +32,11 @@ CANDIDATES = 3000
 MIN_LENGTH = 4
 
 
-def max_edits(word: str) -> int:
-    """Edits allowed for a word: 1 up to 5 letters, else 2."""
-    return 1 if len(word) <= 5 else 2
+def max_edits(word: str, known: int = 0) -> int:
+    """Edits allowed for a word that ``known`` papers have: 2 for an unknown word of 7
+    letters or more, else 1 (two edits turn rare real words into common ones: "maggots"
+    into "magnets")."""
+    return 2 if len(word) >= 7 and known == 0 else 1
 
 
 def distance(a: str, b: str, limit: int) -> int:
@@ -58,11 +65,13 @@ def correct(index: LexicalIndex, word: str) -> str | None:
     if len(word) < MIN_LENGTH or not word.isalpha():
         return None
     stems = index.analyze(word)
-    known = index.term_freqs("all", stems[:1])[0] if stems else 0
+    if not stems:
+        return None  # a stop word ("they"), which the text index leaves out
+    known = index.term_freqs("all", stems[:1])[0]
     names = index.analyze_names(word)
     if known > RARE or (names and index.term_freqs("author", names[:1])[0]):
         return None
-    limit = max_edits(word)
+    limit = max_edits(word, known)
     best: tuple[int, int, str] | None = None
     for field in ("words", "author"):
         for term, count in index.vocabulary(field, word[:2], CANDIDATES).items():
@@ -75,7 +84,17 @@ def correct(index: LexicalIndex, word: str) -> str | None:
 
 
 def suggest(index: LexicalIndex, query: str) -> str | None:
-    """The query with its unknown words corrected, or None when none is."""
-    words = terms(query)
-    fixed = [correct(index, w) or w for w in words]
-    return " ".join(fixed) if fixed != words else None
+    """The query as typed with its unknown words corrected in place (a capital kept), or
+    None when none is."""
+    fixed = {w: c for w in terms(query) if (c := correct(index, w))}
+    if not fixed:
+        return None
+
+    def swap(match: re.Match[str]) -> str:
+        typed = match.group(0)
+        better = fixed.get(typed.lower())
+        if better is None:
+            return typed
+        return better.capitalize() if typed[:1].isupper() else better
+
+    return " ".join(_WORD.sub(swap, query).split())
