@@ -192,3 +192,12 @@ def test_export_of_a_paper_reads_back_whole(lib: Library, write) -> None:  # typ
         assert "Smith" in out.getvalue() and "Über alles" in out.getvalue()
     [paper] = list(lib.papers())
     assert paper.authors == ["John Smith Jr."] and paper.title == "Über alles"
+
+
+def test_only_web_links_are_cited() -> None:
+    from paperatlas.export import bibtex_entry
+
+    paper = _paper(links=["javascript:alert(1)", "https://example.org/p"])
+    assert csl_item(paper)["URL"] == "https://example.org/p"
+    assert "javascript" not in ris_entry(paper) + bibtex_entry(paper, "k")
+    assert "url = {https://example.org/p}" in bibtex_entry(paper, "k")

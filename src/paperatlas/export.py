@@ -92,6 +92,11 @@ def _name(author: str) -> str:
     return f"{{{text}}}" if "," in text or re.search(r"\sand\s", text, re.I) else text
 
 
+def web_links(paper: Paper) -> list[str]:
+    """The paper's links a citation may carry: http(s) ones (never ``javascript:``)."""
+    return [u for u in paper.links if u.lower().startswith(("https://", "http://"))]
+
+
 def _venue(paper: Paper) -> str | None:
     """The paper's venue, unless it only names a preprint server."""
     return paper.venue if paper.venue and not _NO_VENUE.fullmatch(paper.venue) else None
@@ -123,7 +128,8 @@ def bibtex_entry(paper: Paper, key: str) -> str:
             fields.append(("primaryClass", paper.categories[0]))
     if pmid := paper.ids.get("pmid"):
         fields.append(("pmid", _verbatim(pmid)))
-    url = paper.links[0] if paper.links else (f"https://arxiv.org/abs/{arxiv}" if arxiv else "")
+    links = web_links(paper)
+    url = links[0] if links else (f"https://arxiv.org/abs/{arxiv}" if arxiv else "")
     if url:
         fields.append(("url", _verbatim(url)))
     if paper.abstract:
@@ -216,7 +222,7 @@ def ris_entry(paper: Paper) -> str:
         tags.append(("T2" if kind == "CONF" else "JO", paper.venue))
     if doi := paper.ids.get("doi"):
         tags.append(("DO", doi))
-    links = list(paper.links)
+    links = web_links(paper)
     if (url := _arxiv_url(paper)) and not any(u.endswith(url[8:]) for u in links):
         links.insert(0, url)  # the arXiv id (with its version) as the first arXiv link
     tags += [("UR", u) for u in links]
@@ -259,7 +265,7 @@ def csl_item(paper: Paper) -> dict[str, Any]:
     for scheme, field in (("doi", "DOI"), ("pmid", "PMID"), ("pmcid", "PMCID")):
         if value := paper.ids.get(scheme):
             item[field] = value
-    if url := (paper.links[0] if paper.links else _arxiv_url(paper)):
+    if url := next(iter(web_links(paper)), _arxiv_url(paper)):
         item["URL"] = url
     if paper.abstract:
         item["abstract"] = paper.abstract

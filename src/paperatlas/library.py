@@ -17,6 +17,7 @@ from .embed.sbert import BACKENDS, DEFAULT_MODEL, SentenceTransformerEmbedder
 from .errors import InvalidOptionError
 from .facade.ask import Ask
 from .facade.authors import Authors
+from .facade.exports import Export
 from .facade.feeds import FeedBuilder
 from .facade.follow import Follow
 from .facade.maps import Map
@@ -95,6 +96,9 @@ class Library:
         #: Index sync, embedding, tree updates and map placement, as jobs.
         self.indexer = Indexer(store, self.jobs, search.service, tree_service, self.vectors)
         self.trees = Trees(tree_service, self.papers, search, self.indexer)
+        #: Papers out as BibTeX, RIS, CSL-JSON, JSONL or CSV (``lib.export("ris", out,
+        #: node="default:4")``): a collection, a search, a topic or papers by key.
+        self.export = Export(self.papers, search, self.trees)
         #: Authors' pages and feeds, their name variants as one (``lib.authors.get``).
         self.authors = Authors(search, self.papers, self.trees)
         self.map = Map(MapService(store, self.vectors, index_folder))

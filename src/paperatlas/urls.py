@@ -68,6 +68,12 @@ class Urls:
     def search(self, query: str, mode: str | None = None) -> str:
         return self.url("/search?" + _search_params(query, mode))
 
+    def export(self, fmt: str, **scope: str) -> str:
+        """A download of papers as ``fmt`` (``bibtex``, ``ris``, ``csljson``, ...): one of
+        ``collection``, ``q``, ``node`` (``TREE:ID``) or ``paper`` (a key)."""
+        return self.url("/api/export?" + urlencode({"format": fmt, **{
+            k: v for k, v in scope.items() if v}}))
+
     def feed(self, page: str) -> str:
         """The feed that follows a page of the site, given as its path (a collection's, a
         topic's, a search's): ``/feeds`` before it."""

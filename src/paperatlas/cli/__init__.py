@@ -11,8 +11,10 @@ import click
 
 from ..embed.sbert import BACKENDS, DEFAULT_MODEL
 from ..errors import PaperatlasError
+from ..export import WRITERS
 from ..ingest import FIELDS, FORMAT_NAMES
 from ..records.serialize import to_json
+from ..search import MODES
 from . import ask as ask_commands
 from . import digest as digest_commands
 from . import follow as follow_commands
@@ -161,21 +163,37 @@ def papers(state: State, collection: str | None, limit: int, recent: bool,
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "bibtex"]), default="jsonl",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="jsonl",
+              show_default=True, help="Citations (bibtex, ris, csljson) or data (jsonl, csv).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here (default: standard output).")
-@click.option("--collection", "-c", help="Only this collection.")
+@click.option("--collection", "-c", help="Only this collection (with --query: search in it).")
+@click.option("--query", "-q", help="The best results of this search.")
+@click.option("--mode", type=click.Choice(MODES), help="The search's mode (with --query).")
+@click.option("--node", help="A topic and its sub-topics: TREE:ID.")
+@click.option("--paper", "papers", multiple=True, help="A paper by key or identifier "
+              "(repeat for more).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), help="At most this many papers "
+              "(a search: 100 unless given).")
 @click.pass_obj
-def export(state: State, fmt: str, output: Path | None, collection: str | None) -> None:
-    """Export papers with key, title, abstract, authors, ids, collections and sources."""
+def export(state: State, fmt: str, output: Path | None, collection: str | None,
+           query: str | None, mode: str | None, node: str | None, papers: tuple[str, ...],
+           limit: int | None) -> None:
+    """Export papers (all, a collection, a search, a topic or some by key) as citations or
+    with key, title, abstract, authors, ids, collections and sources."""
     lib = state.library()
+    scope: dict[str, Any] = {"collection": collection, "query": query, "mode": mode,
+                             "node": node, "papers": list(papers) or None, "limit": limit}
     if output is None:
-        lib.papers.export(fmt, sys.stdout, collection=collection)
+        lib.export(fmt, sys.stdout, **scope)
         return
     tmp = output.with_name(output.name + ".part")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
-        n = lib.papers.export(fmt, fh, collection=collection)
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            n = lib.export(fmt, fh, **scope)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(output)  # never leave a half-written export behind
     click.echo(f"exported {n} papers to {output}", err=True)
 

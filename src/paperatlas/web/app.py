@@ -17,6 +17,7 @@ from . import (
     ask,
     auth,
     authors,
+    export,
     feeds,
     headers,
     pages,
@@ -83,7 +84,7 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
     app.include_router(pages.router)
     for router in (write_api.router, signin.router, write_pages.router, votes.router,
                    feeds.router, sources.router, ask.router, review.router,
-                   authors.router):
+                   authors.router, export.router):
         app.include_router(router)
     subscribe.install(app, digest, mail)
     install_error_handlers(app)

@@ -98,9 +98,10 @@ def paper(request: Request, key: str) -> HTMLResponse:
         names = [c.name for c in lib.collections.all()] if session_user(request) else []
         votes = lib.follow.votes([found.key], session_user(request))
         signals = lib.papers.signals([found]).get(found.key)
+        cite = lib.export.text("bibtex", papers=[found.key])
     return ctx.render(request, "paper.html", {
         "paper": found, "topics": topics, "similar": similar.hits, "all_collections": names,
-        "votes": votes, "signals": signals})
+        "votes": votes, "signals": signals, "cite": cite})
 
 
 @router.get("/similar", response_class=HTMLResponse)
