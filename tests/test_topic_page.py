@@ -56,7 +56,7 @@ def test_treemap_labels_fit_their_boxes() -> None:
         r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"[^>]*'
         r'data-node="(\d+)"', svg)}
     texts = re.findall(r'data-node="(\d+)"><title>[^<]*</title></rect><text x="([\d.]+)" '
-                       r'y="[\d.]+" style="font-size:([\d.]+)px">([^<]*)</text>', svg)
+                       r'y="[\d.]+" font-size="([\d.]+)">([^<]*)</text>', svg)
     assert texts
     for node, left, font, shown in texts:  # inside its own box: over no neighbour
         x, width = boxes[node]

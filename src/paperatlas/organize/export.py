@@ -285,7 +285,7 @@ def _svg_box(node: Node, size: int, rect: Rect, fill: str, largest: float) -> tu
         shown = fitted(label, w - 8, font)
     if not shown:
         return "".join(parts), 0.0
-    parts.append(f'<text x="{x + 4:.1f}" y="{y + font + 2:.1f}" style="font-size:{font}px">'
+    parts.append(f'<text x="{x + 4:.1f}" y="{y + font + 2:.1f}" font-size="{font}">'
                  f"{html.escape(shown)}</text>")
     return "".join(parts), font + 5
 
