@@ -17,7 +17,6 @@ import numpy as np
 
 from .parallel import release_memory
 from .phrases import PhraseCounts, Tokens, count_tokens, phrase_min_df, tokenize
-from .stopwords import function_words
 
 #: Words that say nothing about a topic in a paper abstract.
 ACADEMIC_STOPWORDS = frozenset("""
@@ -44,9 +43,13 @@ ONE_MATRIX_MIN = 150_000
 
 @cache
 def stop_words() -> frozenset[str]:
-    """English stop words (scikit-learn's list), :data:`ACADEMIC_STOPWORDS` and the stop
-    words of common European languages (:mod:`.stopwords`)."""
-    return function_words() | ACADEMIC_STOPWORDS
+    """English stop words (scikit-learn's list) and :data:`ACADEMIC_STOPWORDS`: the words
+    that break counted phrases and are no features. (The stop words of other languages
+    are left out of labels only, :mod:`.labelrules`: as breaks they would change the
+    features, and so the trees, of English texts.)"""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | ACADEMIC_STOPWORDS
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 
 from .base import ONE_MATRIX_MIN, Corpus, Group, Labeler, NodeLabel
 from .features import normalize_rows
-from .labelrules import WORD, Surface, extended, phrase_ok, prepared, scan, shaped
+from .labelrules import WORD, Sample, Surface, extended, phrase_ok, prepared, scan, shaped
 
 PhraseEmbed = Callable[[list[str]], np.ndarray]
 
@@ -99,12 +99,13 @@ class KeywordLabeler(Labeler):
         self._idf: np.ndarray = np.array([])
         self._boost: np.ndarray = np.array([])  # 2 for multi-word phrases, else 1
         self._cache: dict[str, np.ndarray] = {}
+        self._fits_cache: dict[int, bool] = {}
 
     def fit(self, corpus: Corpus) -> None:
         """Take the corpus's phrase counts; groups then name rows of this corpus."""
         counts = corpus.phrases
         self._matrix, self._vocab = counts.matrix, counts.vocab
-        self._cache = {}
+        self._cache, self._fits_cache = {}, {}
         if counts.matrix.shape[1]:
             df = np.bincount(counts.matrix.indices, minlength=counts.matrix.shape[1])
             self._idf = np.log((1 + len(corpus.ids)) / (1 + df)) + 1.0
@@ -149,8 +150,8 @@ class KeywordLabeler(Labeler):
             phrases = self._reranked(phrases, relevance, group)
             names, forms = self._names(phrases, group)
             label = next((p for p in names if p.lower() not in taken), None)
-            if label is None:
-                usable = [p for p in phrases if phrase_ok(p)] or phrases
+            if label is None:  # no name read in its papers: a fitting candidate, if any
+                usable = [p for p in phrases if phrase_ok(p)]
                 label = self._display(usable[0]) if usable else f"Topic {group.node_id}"
                 label = f"{label} ({group.node_id})" if label.lower() in taken else label
             taken.add(label.lower())
@@ -171,10 +172,10 @@ class KeywordLabeler(Labeler):
         texts = self._sample(group)
         seen: dict[str, Surface] = {}
         for phrase in phrases:
-            if not phrase_ok(phrase):
+            if not phrase_ok(phrase, ending=False):
                 continue
             found = extended(scan(phrase, texts), texts)
-            if found.papers and not found.continued():
+            if found.papers and not found.continued() and phrase_ok(found.phrase):
                 seen.setdefault(phrase, found)
         forms = list(dict.fromkeys(f.form for f in seen.values()))
         least = max(self.min_support * len(texts), 2.0 if len(texts) >= 10 else 1.0)
@@ -189,7 +190,7 @@ class KeywordLabeler(Labeler):
             names.setdefault(name, found.support)
         return _by_support(names, self.min_support, self.first), forms
 
-    def _sample(self, group: Group) -> list[tuple[str, int]]:
+    def _sample(self, group: Group) -> Sample:
         """Up to ``sample`` of a group's texts, evenly over its papers, for :func:`scan`."""
         rows = group.rows
         if not rows or not self._texts:
@@ -205,11 +206,7 @@ class KeywordLabeler(Labeler):
         # Multi-word phrases are more telling; a phrase must occur in the node twice.
         boosted = score * self._boost[columns] * (count >= 2)
         head = self.candidates * 2
-        positive = np.flatnonzero(boosted > 0)
-        if len(positive) > head:  # the best `head`, ties to the earlier phrase
-            cut = -np.partition(-boosted[positive], head - 1)[head - 1]
-            positive = positive[boosted[positive] >= cut]
-        top = positive[np.lexsort((positive, -boosted[positive]))][:head]
+        top = self._best(boosted, columns, head)
         best = {str(self._vocab[columns[i]]): float(boosted[i]) for i in top}
         for i in top:  # the phrase's column, for its vector
             self._column.setdefault(str(self._vocab[columns[i]]), int(columns[i]))
@@ -217,6 +214,32 @@ class KeywordLabeler(Labeler):
         phrases = _drop_contained(phrases)[: self.candidates]
         relevance = np.array([best[p] for p in phrases])
         return phrases, relevance / max(relevance.max(initial=0.0), 1e-12)
+
+    def _best(self, boosted: np.ndarray, columns: np.ndarray, head: int) -> np.ndarray:
+        """The indexes of the ``head`` best scores (ties to the earlier phrase) whose
+        phrases a label may hold (:func:`~.labelrules.phrase_ok` but for their ending:
+        no stop word of another language, markup or escape), looking further down while
+        too many may not."""
+        positive = np.flatnonzero(boosted > 0)
+        want = head
+        while True:
+            pool = positive
+            if len(positive) > want:
+                cut = -np.partition(-boosted[positive], want - 1)[want - 1]
+                pool = positive[boosted[positive] >= cut]
+            pool = pool[np.lexsort((pool, -boosted[pool]))]
+            fit = np.array([self._fits(int(columns[i])) for i in pool], dtype=bool)
+            if fit.sum() >= head or len(pool) == len(positive):
+                out: np.ndarray = pool[fit][:head]
+                return out
+            want *= 4
+
+    def _fits(self, column: int) -> bool:
+        """Whether the phrase of a column may be (the start of) a label; cached."""
+        ok = self._fits_cache.get(column)
+        if ok is None:
+            ok = self._fits_cache[column] = phrase_ok(str(self._vocab[column]), ending=False)
+        return ok
 
     def _reranked(self, phrases: list[str], relevance: np.ndarray, group: Group) -> list[str]:
         """Candidates re-ranked by MMR, best first (lower case)."""

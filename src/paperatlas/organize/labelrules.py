@@ -14,9 +14,11 @@ the labels of a whole tree distinct.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..records.trees import TOPIC, Tree
 from .base import stop_words
@@ -46,9 +48,7 @@ characterizing understanding benchmarking scaling making
 _ESCAPE_TOKEN = re.compile(r"u[0-9a-f]{4}")
 #: A word of a text (any script; hyphens inside), as a label shows it.
 WORD = re.compile(r"[^\W_](?:[^\W_]|-)*")
-_BREAKS = ".,;:!?()[]{}"
-#: The word just before a place (only spaces between).
-_LAST_WORD = re.compile(r"([^\W_](?:[^\W_]|-)*)\s+\Z")
+_BREAKS = ".,;:!?()[]{}\x00"
 #: Share of a phrase's occurrences followed by a content word from which it is a modifier
 #: (it is continued: "Central nervous ..."), and the share of one next word that extends it.
 FRAGMENT = 0.7
@@ -56,19 +56,20 @@ EXTEND = 0.5
 MAX_WORDS = 5
 
 
-def phrase_ok(phrase: str) -> bool:
+def phrase_ok(phrase: str, *, ending: bool = True) -> bool:
     """Whether a lower-case phrase may be a label: no stop word of any listed language,
     markup or escape in it, no academic stop word or clause-opening verb first ("models"
-    may end one: "language models"), and no dangling last word."""
+    may end one: "language models"), and (with ``ending``) no dangling last word."""
     words = phrase.split()
-    if not words or words[0] in stop_words() or words[0] in OPENERS:
+    if not words or words[0] in stop_words() or words[0] in OPENERS or \
+            words[0] in function_words():
         return False
     stops = function_words()
     if any(w in stops or w in _MARKUP_ONLY or _ESCAPE_TOKEN.fullmatch(w) for w in words):
         return False
     if all(w in MARKUP for w in words):
         return False
-    return not dangling(words[-1])
+    return not (ending and dangling(words[-1]))
 
 
 def dangling(word: str) -> bool:
@@ -121,66 +122,97 @@ class Surface:
             FRAGMENT * self.occurrences
 
 
-def pattern(phrase: str) -> re.Pattern[str]:
-    """A case-insensitive pattern of a lower-case phrase as the tokenizer reads it: its
-    words in order, apart by anything but word characters, hyphens and phrase breaks."""
-    gap = r"[^\w\-.,;:!?()\[\]{}]+"
+@lru_cache(maxsize=4096)
+def pattern(phrase: str, ignore_case: bool = False) -> re.Pattern[str]:
+    """A pattern of a lower-case phrase as the tokenizer reads it: its words in order,
+    apart by anything but word characters, hyphens, phrase breaks and the NUL between
+    texts (matched in lower-case text, else ``ignore_case``)."""
+    gap = r"[^\w\-.,;:!?()\[\]{}\x00]+"
     words = gap.join(re.escape(w) for w in phrase.split())
-    return re.compile(rf"(?<![\w\-]){words}(?![\w\-])", re.IGNORECASE)
+    # It starts with a literal (fast to find); what precedes it is checked by the caller.
+    return re.compile(rf"{words}(?![\w\-])", re.IGNORECASE if ignore_case else 0)
 
 
-def prepared(titles: Sequence[str], texts: Sequence[str]) -> list[tuple[str, int]]:
-    """Texts ready for :func:`scan`: markup and escapes cleaned, case kept, each with the
-    length of its title where it starts with it (the title's words are title-cased)."""
-    out = []
+@dataclass(frozen=True)
+class Sample:
+    """Some papers' texts ready for :func:`scan`: markup and escapes cleaned, case kept,
+    joined by NUL characters (one regular-expression pass reads them all), with a
+    lower-case copy (None where lower-casing changes the length: then the search ignores
+    case), where each text starts and where its title ends (a title's words are title-cased;
+    0 where a text does not start with its title)."""
+
+    text: str
+    lower: str | None
+    starts: list[int]
+    title_ends: list[int]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def prepared(titles: Sequence[str], texts: Sequence[str]) -> Sample:
+    """A :class:`Sample` of these papers (titles and title + abstract texts)."""
+    parts, starts, title_ends = [], [], []
+    at = 0
     for title, text in zip(titles, texts, strict=True):
-        body = clean(text)
+        body = clean(text).replace("\x00", " ")
         head = clean(title) if title else ""
-        out.append((body, len(head) if head and body.startswith(head) else 0))
-    return out
+        starts.append(at)
+        title_ends.append(at + len(head) if head and body.startswith(head) else at)
+        parts.append(body)
+        at += len(body) + 1
+    joined = "\x00".join(parts)
+    lower = joined.lower()
+    return Sample(joined, lower if len(lower) == len(joined) else None, starts, title_ends)
 
 
-def scan(phrase: str, texts: Sequence[tuple[str, int]]) -> Surface:
-    """How ``phrase`` occurs in ``texts`` (from :func:`prepared`)."""
-    found = Surface(phrase, texts=len(texts))
+def scan(phrase: str, sample: Sample) -> Surface:
+    """How ``phrase`` occurs in the texts of ``sample``."""
+    found = Surface(phrase, texts=len(sample))
     forms: Counter[str] = Counter()
     weak: Counter[str] = Counter()  # in a title or first in a sentence
-    regex = pattern(phrase)
     stops = function_words()
-    for text, title_end in texts:
-        seen = False
-        pairs: set[str] = set()
-        for match in regex.finditer(text):
-            seen = True
-            found.occurrences += 1
-            form = " ".join(match.group().split())
-            i = match.start() - 1
-            while i >= 0 and text[i].isspace():
-                i -= 1
-            initial = i < 0 or text[i] in ".!?:" or match.start() < title_end
-            (weak if initial else forms)[form] += 1
-            before = _LAST_WORD.search(text, max(0, match.start() - 60), match.start())
-            if before is not None and before.group(1).lower() not in stops:
-                found.preceding[before.group(1).lower()] += 1
-            following = _next_words(text, match.end(), 2)
-            if following and following[0] not in stops:
-                found.following[following[0]] += 1
-            elif following[:1] == ["and"] and len(following) > 1:
-                pairs.add(following[1])
-        found.papers += seen
-        found.pairs.update(pairs)
+    text = sample.text
+    matches = pattern(phrase).finditer(sample.lower) if sample.lower is not None else \
+        pattern(phrase, True).finditer(text)
+    papers: set[int] = set()
+    pairs: dict[str, set[int]] = {}
+    for match in matches:
+        start, end = match.span()
+        if start and (text[start - 1].isalnum() or text[start - 1] in "-_"):
+            continue  # inside a word
+        paper = bisect_right(sample.starts, start) - 1
+        papers.add(paper)
+        found.occurrences += 1
+        form = " ".join(text[start:end].split())
+        i = start - 1
+        while i >= 0 and text[i].isspace():
+            i -= 1
+        initial = i < 0 or text[i] in ".!?:\x00" or start < sample.title_ends[paper]
+        (weak if initial else forms)[form] += 1
+        before = _last_word(text, start)
+        if before and before not in stops:
+            found.preceding[before] += 1
+        following = _next_words(text, end, 2)
+        if following and following[0] not in stops:
+            found.following[following[0]] += 1
+        elif following[:1] == ["and"] and len(following) > 1:
+            pairs.setdefault(following[1], set()).add(paper)
+    found.papers = len(papers)
+    found.pairs.update({word: len(where) for word, where in pairs.items()})
     found.form = display(forms, weak, phrase)
     return found
 
 
-def extended(found: Surface, texts: Sequence[tuple[str, int]]) -> Surface:
+def extended(found: Surface, texts: Sample) -> Surface:
     """A phrase its papers mostly continue, extended by the word that follows it in most
     of its occurrences while there is one (up to :data:`MAX_WORDS` words): "central
     nervous" -> "central nervous system"; then the same on its left."""
     while found.continued():
         word = found.extension()
         longer = f"{found.phrase} {word}"
-        if word is None or len(longer.split()) > MAX_WORDS or not phrase_ok(longer):
+        if word is None or len(longer.split()) > MAX_WORDS or not phrase_ok(
+                longer, ending=False):
             break
         found = scan(longer, texts)
     while found.led():  # and on the left: "nervous system" -> "central nervous system"
@@ -190,6 +222,19 @@ def extended(found: Surface, texts: Sequence[tuple[str, int]]) -> Surface:
             break
         found = scan(longer, texts)
     return found
+
+
+def _last_word(text: str, at: int) -> str:
+    """The word (lower case) just before ``at``, with only spaces between; else ""."""
+    end = at
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    if end == at:
+        return ""
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "-"):
+        start -= 1
+    return text[start:end].lower() if start < end and text[start].isalpha() else ""
 
 
 def _next_words(text: str, at: int, count: int) -> list[str]:
