@@ -25,7 +25,7 @@ from .dedup import Match, Matcher, match_ids
 from .errors import PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
 from .ingest.base import Parser
-from .ingest.keys import default_collection, expand_paths, new_keys
+from .ingest.keys import content_collection, default_collection, expand_paths, new_keys
 from .ingest.limits import MAX_TITLE_CHARS, validate
 from .ingest.resume import (
     BATCH_RECORDS,
@@ -106,6 +106,7 @@ class Importer:
         self.new = BatchWrites()
         self.detail = False
         self.strict = False
+        self.named_by_file = False  # no collection given: name it after the file (or content)
 
     def ingest(self, paths: Iterable[str | Path], options: IngestOptions,
                progress: ProgressFn | None = None) -> IngestReport:
@@ -123,6 +124,7 @@ class Importer:
         report = IngestReport(run_id=run_id, dry_run=options.dry_run)
         self.detail = options.dry_run
         self.strict = options.strict
+        self.named_by_file = options.collection is None
         status = "interrupted"  # unless the loop below completes
         try:
             for path in files:
@@ -143,6 +145,7 @@ class Importer:
         cursor moves exactly when the records it has seen are stored."""
         self.detail = options.dry_run
         self.strict = options.strict
+        self.named_by_file = options.collection is None
         return self._file(file.path, options, run_id, None, file=file, then=then)
 
     def _close_dead_runs(self) -> None:
@@ -299,6 +302,9 @@ class Importer:
             self._reject(rec, reason, report)
             return
         if not state.collection_id:  # the collection is created with its first paper
+            if self.named_by_file:  # a file named by a hash: the name says what it holds
+                report.collection = content_collection(report.collection or "", report.format,
+                                                       rec)
             state.collection_id = self.store.collections.ensure(report.collection or "",
                                                                 state.now)
         self._record(rec, norm, report, state.file_id, state.collection_id, run_id,

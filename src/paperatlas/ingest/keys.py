@@ -32,6 +32,33 @@ def default_collection(path: Path, fmt: str | None) -> str:
     return storable(path.stem)
 
 
+#: A file name that says nothing of its contents: a hash or a UUID, perhaps numbered
+#: (``000_60a7c2738998f4b5``).
+_OPAQUE = re.compile(r"^(?:\d{1,6}[_-])?"
+                     r"(?:[0-9a-f]{12,}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})$",
+                     re.IGNORECASE)
+#: How a collection named from its contents calls each format.
+FORMAT_TITLES = {"dailypapers": "Daily Papers", "hf-daily": "Daily Papers",
+                 "arxiv-atom": "arXiv", "arxiv-oai": "arXiv", "arxiv-rss": "arXiv",
+                 "arxiv-snapshot": "arXiv", "kaggle": "arXiv", "openalex": "OpenAlex",
+                 "semantic-scholar": "Semantic Scholar", "pubmed": "PubMed",
+                 "biorxiv": "bioRxiv", "bibtex": "BibTeX", "ris": "RIS", "csljson": "CSL-JSON"}
+
+
+def content_collection(name: str, fmt: str | None, first: Record) -> str:
+    """``name`` (a file's name), or, when it is opaque (a hash), a name from what the file
+    holds: its format and the day its first paper was listed or dated ("Daily Papers, Jul
+    3"), else the format and the name's number (or its last characters)."""
+    found = _OPAQUE.match(name)
+    if not found:
+        return name
+    title = FORMAT_TITLES.get(fmt or "", fmt or "Papers")
+    when = str(first.extra.get("listed_on") or first.date or "")
+    number = re.match(r"\d+", name)
+    return storable(f"{title}, {when}" if when else
+                    f"{title} {number.group(0) if number else name[-6:]}")
+
+
 def base_key(rec: Record) -> str:
     """The key a record asks for: its source's key, else its first identifier, else
     its title's slug."""
