@@ -325,3 +325,39 @@ def test_a_phone_sized_screen_keeps_the_search_box(site: tuple[str, Library],
         expect(tab.locator("ol.results a.title").first).to_be_visible()
     finally:
         context.close()
+
+
+def test_cite_a_paper_and_export_a_topic(site: tuple[str, Library], page: Page) -> None:
+    base, lib = site
+    key = lib.search("CHIME hierarchical organization literature review", limit=1).hits[0].key
+    page.goto(f"{base}/papers/{key}")
+    entry = page.locator("details.cite pre.cite-entry")
+    expect(entry).to_be_hidden()
+    page.locator("details.cite summary").click()
+    expect(entry).to_be_visible()
+    expect(entry).to_contain_text("CHIME")
+    assert entry.inner_text().lstrip().startswith("@")
+    shot(page, "15-cite")
+    tree = lib.trees.get("seeds")
+    top = max(tree.children(tree.root), key=lambda n: len(tree.subtree_papers(n.id)))
+    page.goto(f"{base}/trees/seeds/nodes/{top.id}")
+    with page.expect_download() as info:
+        page.locator(".export-links a", has_text="BibTeX").click()
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    assert text.count("@") >= len(tree.subtree_papers(top.id)) // 2 and "title = {" in text
+
+
+def test_subscribe_by_picking_a_topic(site: tuple[str, Library], page: Page) -> None:
+    base, lib = site
+    page.goto(base + "/subscribe")
+    page.fill("input[name=email]", "ada@example.org")
+    topics = page.locator("select[name=node] option")
+    assert topics.count() >= 2
+    label = topics.nth(1).inner_text()
+    page.locator("select[name=node]").select_option(index=1)
+    shot(page, "16-subscribe")
+    page.locator("form.stack button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Subscription saved")
+    expect(page.locator("main li").first).to_contain_text(label.split(" \u203a ")[-1])
+    assert any(s.email == "ada@example.org" for s in lib.follow.subscriptions(
+        email="ada@example.org"))

@@ -122,8 +122,10 @@ def subscribe(request: Request, background: BackgroundTasks, csrf: Field = "",
     if sub.confirmed:
         flash(request, "Subscribed.")
         return RedirectResponse("/subscriptions", status_code=303)
+    with context(request).library() as lib:
+        topics = dict(lib.trees.choices(depth=8))
     return context(request).render(request, "subscribe_done.html", {
-        "sub": sub, "mail_ready": _settings(request)[2]})
+        "sub": sub, "mail_ready": _settings(request)[2], "topics": topics})
 
 
 @router.get("/subscriptions/confirm/{token}", response_class=HTMLResponse)
