@@ -39,6 +39,10 @@ def flib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
             enumerate(papers_of("protein", 10) + papers_of("galaxy", 10))]
     rows.append((EVIL, "An abstract with <i>markup</i> & ampersands about protein.", "2025-07-09"))
     lib.ingest([write_dated(tmp / "in" / "main.csv", rows)], collection="main")
+    with lib.store.transaction():  # ingest cleans markup; a library made before it has some
+        lib.store.conn.execute(
+            "UPDATE papers SET title = ?, abstract = ? WHERE title LIKE '<script>%'",
+            (EVIL, "An abstract with <i>markup</i> & ampersands about protein."))
     lib.trees.build("t", collection="main", min_size=4)
     lib.collections.create("reading/list")
     lib.collections.add("reading/list", [p.key for p in lib.papers(limit=3)])
