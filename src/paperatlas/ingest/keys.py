@@ -48,15 +48,18 @@ FORMAT_TITLES = {"dailypapers": "Daily Papers", "hf-daily": "Daily Papers",
 def content_collection(name: str, fmt: str | None, first: Record) -> str:
     """``name`` (a file's name), or, when it is opaque (a hash), a name from what the file
     holds: its format and the day its first paper was listed or dated ("Daily Papers, Jul
-    3"), else the format and the name's number (or its last characters)."""
-    found = _OPAQUE.match(name)
-    if not found:
+    3"), with the name's number when it has one, so numbered pages of one day stay apart
+    ("Daily Papers, Mar 17 (004)"); without a day, the format and the number ("Daily
+    Papers (001)", or the name's last characters)."""
+    if not _OPAQUE.match(name):
         return name
     title = FORMAT_TITLES.get(fmt or "", fmt or "Papers")
     when = str(first.extra.get("listed_on") or first.date or "")
-    number = re.match(r"\d+", name)
-    return storable(f"{title}, {when}" if when else
-                    f"{title} {number.group(0) if number else name[-6:]}")
+    numbered = re.match(r"(\d{1,6})[_-]", name)
+    number = f" ({numbered.group(1)})" if numbered else ""
+    if when:
+        return storable(f"{title}, {when}{number}")
+    return storable(f"{title}{number or ' ' + name[-6:]}")
 
 
 def base_key(rec: Record) -> str:
