@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Librar
     lib.trees.build("seeds")
     lib.map.build()
     lib.people.add("alice", "correct horse battery")
+    try:
+        with served(lib) as base:
+            yield base, lib
+    finally:
+        lib.close()
+
+
+@contextmanager
+def served(lib: Library, **settings: Any) -> Iterator[str]:
+    """``lib`` served by uvicorn on a free loopback port (``settings``: WebSettings
+    fields) until the block ends: its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(lib, WebSettings(port=port)),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(lib, WebSettings(port=port, **settings))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -74,11 +87,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Librar
             raise RuntimeError("the server did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", lib
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        lib.close()
 
 
 @pytest.fixture(scope="module")
@@ -259,30 +271,18 @@ def test_ask_with_a_model_streams_a_checked_answer(site: tuple[str, Library],
     from llm_standin import chat_standin
 
     _, lib = site
-    port = _free_port()
-    with chat_standin() as chat:
-        settings = WebSettings(port=port, llm_url=chat.base, llm_model="stand-in-7b")
-        server = uvicorn.Server(uvicorn.Config(create_app(lib, settings), host="127.0.0.1",
-                                               port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.05)
-            page.goto(f"http://127.0.0.1:{port}/ask?q=" + "hierarchical organization of "
-                      "scientific studies with LLMs")
-            status = page.locator(".written-status")
-            expect(status).to_contain_text("citation precision 1.00")
-            marker = page.locator(".written-text a.marker").first
-            expect(marker).to_have_text("[1]")
-            shot(page, "12-ask-written")
-            marker.click()
-            page.wait_for_url("**/papers/**#s*")
-            expect(page.locator(".abstract .sentence:target")).to_be_visible()
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    with chat_standin() as chat, served(lib, llm_url=chat.base,
+                                        llm_model="stand-in-7b") as base:
+        page.goto(base + "/ask?q=" + "hierarchical organization of "
+                  "scientific studies with LLMs")
+        status = page.locator(".written-status")
+        expect(status).to_contain_text("citation precision 1.00")
+        marker = page.locator(".written-text a.marker").first
+        expect(marker).to_have_text("[1]")
+        shot(page, "12-ask-written")
+        marker.click()
+        page.wait_for_url("**/papers/**#s*")
+        expect(page.locator(".abstract .sentence:target")).to_be_visible()
     assert chat.requests and "[1]" in chat.requests[0]["messages"][-1]["content"]
 
 

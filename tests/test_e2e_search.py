@@ -8,22 +8,17 @@ built from a real export with authors (the Kaggle arXiv metadata sample in
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from test_e2e import browser, page, shot, site  # noqa: F401 (fixtures; skips without a browser)
+from test_e2e import browser, page, served, shot, site  # noqa: F401 (fixtures; skips without a browser)
 
 pytest.importorskip("uvicorn")
-import uvicorn
 from playwright.sync_api import Page, expect
 
 from paperatlas import Library
-from paperatlas.web import WebSettings, create_app
 
 from conftest import shared_dir
 
@@ -40,23 +35,10 @@ def authors_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     lib = Library(tmp_path_factory.mktemp("e2e-authors") / "k.db", embedding_model=None)
     lib.ingest([source])
     lib.index()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_app(lib, WebSettings(port=port)),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with served(lib) as base:
+            yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         lib.close()
 
 
