@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +39,7 @@ import numpy as np
 import tantivy
 
 from .lexical_query import NAME_WORDS, NameMatch, author_filter, ideal_of, idf
+from .lexical_read import Generation
 from .lexical_write import (
     LOCK_WAIT,
     TITLE_COPIES,
@@ -56,8 +57,6 @@ __all__ = ["LOCK_WAIT", "TITLE_COPIES", "Filters", "IndexBusyError", "IndexWrite
 MORE_LIKE_TERMS = 25
 #: Shards of the index (each searched on its own thread; two cores on the reference box).
 SHARDS = 2
-#: Terms whose document frequencies a generation keeps (emptied when it holds more).
-FREQS_KEPT = 1 << 16
 #: From this many papers the shards are searched side by side (below, a thread's hand-off
 #: costs more than the shard's search).
 PARALLEL_MIN = 50_000
@@ -100,26 +99,6 @@ class LexicalHits:
     #: The fewest papers any word of the query is in (as text, or as an author's name
     #: when the query is one): 0 when a word is in none.
     rarest: int = 0
-
-
-@dataclass(frozen=True)
-class _Generation:
-    """The shards' searchers as of the last reload, and each term's document frequency in
-    every shard as read from them (kept: 11 ``doc_freq`` calls cost ~0.17 ms a query)."""
-
-    searchers: list[Any]
-    freqs: dict[str, list[int]] = field(default_factory=dict)
-
-    def doc_freqs(self, tokens: list[str], field: str = "all") -> list[list[int]]:
-        """``[shard][i]``: how many of a shard's papers have ``tokens[i]`` in ``field``."""
-        freqs = self.freqs
-        if len(freqs) > FREQS_KEPT:
-            freqs.clear()
-        keys = tokens if field == "all" else [f"{field}\x00{tok}" for tok in tokens]
-        per_token = [freqs.get(key) or freqs.setdefault(
-            key, [int(s.doc_freq(field, tok)) for s in self.searchers])
-            for key, tok in zip(keys, tokens, strict=True)]
-        return [[f[shard] for f in per_token] for shard in range(len(self.searchers))]
 
 
 def _analyzers() -> dict[str, Any]:
@@ -172,7 +151,7 @@ class LexicalIndex:
         self._name_analyzer = analyzers[_NAMES]
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._generation = _Generation([index.searcher() for index in self.shards])
+        self._generation = Generation([index.searcher() for index in self.shards])
 
     def _open(self, folder: Path, analyzers: dict[str, Any]) -> Any:
         folder.mkdir(exist_ok=True)
@@ -207,7 +186,7 @@ class LexicalIndex:
         """Search what was last committed (by this process or another)."""
         for index in self.shards:
             index.reload()
-        self._generation = _Generation([index.searcher() for index in self.shards])
+        self._generation = Generation([index.searcher() for index in self.shards])
 
     def update(self, rows: Iterable[dict[str, Any]], removed: Iterable[int], *,
                wait: float = LOCK_WAIT) -> None:
