@@ -14,6 +14,7 @@ import pytest
 from llm_standin import ChatStandIn, chat_standin
 from paperatlas import Library
 from paperatlas.sources import arxiv_api
+from served import served
 from standin import ARXIV_RECORDED, StandIn, serve_feed, split_feed, standin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +44,27 @@ def seed_file() -> Path:
     if not seeds:
         pytest.skip("shared seeds not found")
     return seeds[0]
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Library]]:
+    """The seed library (ingested, indexed with the default model, a tree, a map and a user
+    ``alice``) served on loopback for the e2e modules: ``(base url, library)``. Built once
+    per run, however many modules use it."""
+    seeds = shared_dir() / "seeds"
+    if not seeds.is_dir():
+        pytest.skip(f"shared data not found at {seeds.parent} (set PAPERATLAS_SHARED)")
+    lib = Library(tmp_path_factory.mktemp("e2e") / "seeds.db")
+    lib.ingest([seeds])
+    lib.index()
+    lib.trees.build("seeds")
+    lib.map.build()
+    lib.people.add("alice", "correct horse battery")
+    try:
+        with served(lib) as base:
+            yield base, lib
+    finally:
+        lib.close()
 
 
 @pytest.fixture

@@ -10,11 +10,7 @@ browser clicks through it. A screenshot of every page goes to ``test-artifacts/e
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,63 +30,13 @@ if not REQUIRED:
 elif not CHROMIUM.exists():
     raise RuntimeError(f"PAPERATLAS_E2E=1 but there is no browser at {CHROMIUM}")
 
-import uvicorn  # noqa: E402
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 from paperatlas import Library  # noqa: E402
-from paperatlas.web import WebSettings, create_app  # noqa: E402
-
-from conftest import shared_dir  # noqa: E402
+from served import served  # noqa: E402 (the other e2e modules import it from here)
 
 TIMEOUT_MS = 15_000
 CHIME = "CHIME: LLM-Assisted Hierarchical Organization of Scientific Studies"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Library]]:
-    """The seed library served on loopback: ``(base url, library)``."""
-    seeds = shared_dir() / "seeds"
-    if not seeds.is_dir():
-        pytest.skip(f"shared data not found at {seeds.parent} (set PAPERATLAS_SHARED)")
-    lib = Library(tmp_path_factory.mktemp("e2e") / "seeds.db")
-    lib.ingest([seeds])
-    lib.index()
-    lib.trees.build("seeds")
-    lib.map.build()
-    lib.people.add("alice", "correct horse battery")
-    try:
-        with served(lib) as base:
-            yield base, lib
-    finally:
-        lib.close()
-
-
-@contextmanager
-def served(lib: Library, **settings: Any) -> Iterator[str]:
-    """``lib`` served by uvicorn on a free loopback port (``settings``: WebSettings
-    fields) until the block ends: its base URL."""
-    port = _free_port()
-    app = create_app(lib, WebSettings(port=port, **settings))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_e2e import browser, page, served, shot, site  # noqa: F401 (fixtures; skips without a browser)
+from test_e2e import browser, page, served, shot  # noqa: F401 (fixtures; skips without a browser)
 
 pytest.importorskip("uvicorn")
 from playwright.sync_api import Page, expect
@@ -70,7 +70,7 @@ def test_an_author_query_and_the_author_page(authors_site: str, page: Page) -> N
     expect(page.locator(".result-count")).to_contain_text("2 papers by M. Asgharian")
 
 
-def test_a_query_with_no_close_match_says_so(site: tuple[str, Library],  # noqa: F811
+def test_a_query_with_no_close_match_says_so(site: tuple[str, Library],
                                              page: Page) -> None:  # noqa: F811
     base, _ = site
     page.goto(base + "/search?q=" + "zqxv+plombreth+wuggle")

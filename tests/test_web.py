@@ -169,6 +169,13 @@ def test_tree_explorer_and_node_page(client: TestClient, wlib: Library) -> None:
     data = client.get(f"/api/trees/t/nodes/{top.id}").json()
     assert data == json.loads(json.dumps(to_json(wlib.trees.node("t", top.id))))
     assert data["size"] == len(tree.subtree_papers(top.id))
+    whole = client.get(f"/api/trees/t/nodes/{tree.root}").json()
+    assert whole["page"] == 1 and whole["pages"] >= 2, "the 90 papers span pages"
+    second = client.get(f"/api/trees/t/nodes/{tree.root}?page=2").json()
+    assert second["page"] == 2 and second["papers"]
+    assert second == json.loads(json.dumps(to_json(wlib.trees.node("t", tree.root, 2))))
+    assert {p["key"] for p in second["papers"]}.isdisjoint(p["key"] for p in whole["papers"])
+    assert client.get(f"/api/trees/t/nodes/{top.id}?page=0").status_code == 400
     page = client.get(f"/trees/t/nodes/{top.id}")
     assert page.status_code == 200 and top.label in page.text
     for kw in top.keywords[:3]:

@@ -109,10 +109,14 @@ def tree_json(request: Request, name: str) -> str:
 
 
 @router.get("/trees/{name}/nodes/{node}", tags=["trees"], responses=ERRORS)
-def node(request: Request, name: str, node: NodeId) -> dict[str, Any]:
-    """One topic: its path, sub-topics with sizes, keywords and the papers linked to it."""
+def node(request: Request, name: str, node: NodeId,
+         page: Annotated[int, Query(ge=1, le=MAX_ID, description="Which page of the "
+                                    "topic's papers (``pages`` says how many).")] = 1,
+         ) -> dict[str, Any]:
+    """One topic: its path, sub-topics with sizes, keywords and page ``page`` of the papers
+    of its subtree, best first (``papers_total``, ``page``, ``pages``)."""
     with context(request).library() as lib:
-        return to_json(lib.trees.node(present.tree_name(name), node))
+        return to_json(lib.trees.node(present.tree_name(name), node, page))
 
 
 @router.get("/map", tags=["map"], responses=ERRORS)
