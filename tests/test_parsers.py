@@ -154,6 +154,19 @@ def test_detection_and_bad_format_names(write) -> None:
         FieldMap.parse(["titel=x"])
 
 
+def test_a_text_file_is_a_daily_papers_page_only_by_its_shape(lib: Library, write) -> None:
+    """A page pasted without its header still reads (one paragraph a line, blank lines
+    between); a README or licence wrapped over consecutive lines is no page (a folder's
+    PROVENANCE.txt was read as 16 "papers" before)."""
+    headerless = write("pasted.txt", "A Title\n\nAn abstract that ends.\n\nB Title\n\nMore.\n")
+    assert detect(InputFile.inspect(headerless)).name == "dailypapers"
+    notes = write("PROVENANCE.txt", "Real bioRxiv API answer.\n\nFile : details.json\n"
+                  "Source repo : github.com/x/y\nCommit : 2276\n\nFormat notes: escaping.\n")
+    report = lib.ingest([notes])
+    assert report.failed and "cannot detect the format" in (report.failed[0].error or "")
+    assert lib.papers.count() == 0
+
+
 def test_unknown_format_is_a_file_error(lib: Library, write) -> None:
     report = lib.ingest([write("mystery.bin", "just some words here\n")])
     assert report.failed and "cannot detect the format" in (report.failed[0].error or "")

@@ -34,6 +34,12 @@ class Parser(ABC):
         """Whether the file looks like this format (from its name and first KB)."""
         return False
 
+    @classmethod
+    def fits(cls, file: InputFile) -> bool:
+        """Whether a file that only its suffix names as this format can be read as it (a
+        check of the first KB's shape; the suffix alone is enough unless overridden)."""
+        return True
+
     @abstractmethod
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         """Yield the file's records; ``fh`` yields ``(line_number, text)``."""

@@ -56,6 +56,13 @@ class DailyPapersParser(Parser):
         head = file.head.lower()
         return any(marker in head for marker in _MARKERS)
 
+    @classmethod
+    def fits(cls, file: InputFile) -> bool:
+        """A page without its header still keeps one paragraph a line, blank lines between:
+        text wrapped over consecutive lines (a README, a licence) is not a page."""
+        lines = file.head.splitlines()[:-1]  # the last line of the head may be cut
+        return any(lines) and not any(a.strip() and b.strip() for a, b in zip(lines, lines[1:]))
+
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
         page_date: str | None = None

@@ -60,7 +60,7 @@ def detect(file: InputFile) -> type[Parser]:
             return cls
     suffix = file.path.suffix.lower()
     for cls in PARSERS:
-        if suffix in cls.suffixes:
+        if suffix in cls.suffixes and cls.fits(file):
             return cls
     raise UnknownFormatError(
         f"{file.path}: cannot detect the format; pass --format with one of: "
