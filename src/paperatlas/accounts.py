@@ -95,10 +95,8 @@ class AccountService:
 
     def add(self, name: str, password: str) -> User:
         """A new user; the name is unique regardless of case."""
-        if not NAME_RE.fullmatch(name):
-            raise InvalidOptionError("user name", name, [
-                "1-64 letters, digits and . _ @ -, starting with a letter or digit"])
-        _check_password(password)
+        check_name(name)
+        check_password(password)
         if self.store.users.get(name) is not None:
             raise ConflictError(f"a user named {name!r} already exists")
         digest = self.hasher.hash(password)
@@ -121,12 +119,12 @@ class AccountService:
             checks.append((f"signin:client:{client}", limits.client_failures,
                            "from your address"))
         for key, most, where in checks:
-            self._refuse_if_over(key, most, limits.signin_window_s,
-                                 f"too many failed sign-ins {where}")
+            self.refuse_if_over(key, most, limits.signin_window_s,
+                                f"too many failed sign-ins {where}")
         try:
             user = self._check(name, password)
         except AuthError:
-            self._record([key for key, _, _ in checks])
+            self.record_events([key for key, _, _ in checks])
             raise
         with self.store.transaction():
             self.store.throttle.clear(account)
@@ -159,7 +157,7 @@ class AccountService:
 
     def set_password(self, name: str, password: str) -> Revoked:
         """Give a user a new password, ending all their web sessions and API tokens."""
-        _check_password(password)
+        check_password(password)
         user = self.get(name)
         digest = self.hasher.hash(password)
         with self.store.transaction():
@@ -195,12 +193,12 @@ class AccountService:
         refused (:class:`TooManyRequestsError`) whatever token it sends."""
         key = f"token:client:{client}" if limits is not None and client else None
         if key is not None and limits is not None:
-            self._refuse_if_over(key, limits.token_failures, limits.token_window_s,
-                                 "too many invalid API tokens from your address")
+            self.refuse_if_over(key, limits.token_failures, limits.token_window_s,
+                                "too many invalid API tokens from your address")
         info = self.store.users.token_user(token_hash(token.strip()))
         if info is None:
             if key is not None:
-                self._record([key])
+                self.record_events([key])
             raise AuthError("invalid API token")
         with self.store.transaction():
             self.store.users.touch_token(info.id, utcnow())
@@ -232,8 +230,9 @@ class AccountService:
             return self.store.sessions.remove(token_hash(session_id))
 
     # -- throttling ------------------------------------------------------------------------
-    def _refuse_if_over(self, key: str, most: int, window_s: float, message: str) -> None:
-        """:class:`TooManyRequestsError` if ``key`` saw ``most`` failures in the window."""
+    def refuse_if_over(self, key: str, most: int, window_s: float, message: str) -> None:
+        """:class:`TooManyRequestsError` if ``key`` saw ``most`` events (failures, sign-ups,
+        mails: whatever its caller counts under it) in the window."""
         if most <= 0:
             return
         now = self.clock()
@@ -247,8 +246,9 @@ class AccountService:
         raise TooManyRequestsError(f"{message}: try again in {_duration(wait)}",
                                    retry_after=wait)
 
-    def _record(self, keys: list[str]) -> None:
-        """Note a failure under each key (and now and then drop events long past)."""
+    def record_events(self, keys: list[str]) -> None:
+        """Note an event under each key, in its own transaction (and now and then drop
+        events long past)."""
         now = self.clock()
         with self.store.transaction():
             for key in keys:
@@ -264,7 +264,14 @@ class AccountService:
             self.hasher.verify(self._dummy, password[:MAX_PASSWORD])
 
 
-def _check_password(password: str) -> None:
+def check_name(name: str) -> None:
+    """:class:`InvalidOptionError` unless ``name`` can name a user (:data:`NAME_RE`)."""
+    if not NAME_RE.fullmatch(name):
+        raise InvalidOptionError("user name", name[:80], [
+            "1-64 letters, digits and . _ @ -, starting with a letter or digit"])
+
+
+def check_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidOptionError("password", "*" * min(len(password), 8),
                                  [f"{MIN_PASSWORD} to {MAX_PASSWORD} characters"])

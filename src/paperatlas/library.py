@@ -1,9 +1,10 @@
 """The facade: a small composition root whose nouns do the work (sqlite-utils' shape).
 
 ``lib.papers``, ``lib.collections``, ``lib.search``, ``lib.trees``, ``lib.map``,
-``lib.follow``, ``lib.ask``, ``lib.review``, ``lib.people`` and ``lib.jobs``; the library
-itself ingests, indexes and counts. Each noun is built from typed collaborators (the store,
-the services, other nouns), never from the library, so nothing below calls back up into it.
+``lib.follow``, ``lib.ask``, ``lib.review``, ``lib.people``, ``lib.signups`` and
+``lib.jobs``; the library itself ingests, indexes and counts. Each noun is built from typed
+collaborators (the store, the services, other nouns), never from the library, so nothing
+below calls back up into it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .search import IndexReport, SearchService
 from .search.evidence import EvidenceFinder
 from .search.exchange import export_vectors, import_vectors
 from .search.ray_embed import RayOptions
+from .signups import SignupService
 from .store import Store
 from .vectors import ANN_MIN, SqliteVectorStore
 from .work import Indexer, Progress, after_ingest
@@ -92,6 +94,8 @@ class Library:
         self.review = Reviews(store, self.ask.finder)
         tree_service = TreeService(store, self.vectors, embed=encode, search=search.ids)
         self.people = AccountService(store)
+        #: Open sign-up: pending accounts that exist once their address confirms them.
+        self.signups = SignupService(store, self.people)
         self.jobs = JobService(store)
         #: Index sync, embedding, tree updates and map placement, as jobs.
         self.indexer = Indexer(store, self.jobs, search.service, tree_service, self.vectors)

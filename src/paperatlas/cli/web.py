@@ -32,6 +32,9 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
     @click.option("--private", is_flag=True,
                   help="Reading needs a signed-in user or an API token too.")
+    @click.option("--open-signup", is_flag=True,
+                  help="Anyone may sign up at /signup; the account exists once its email "
+                       "address confirms it (needs a mail server to send the link).")
     @click.option("--max-upload-mb", type=click.IntRange(min=1), default=50, show_default=True,
                   help="Largest file the upload page and /api/uploads take.")
     @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -52,19 +55,19 @@ def register(main: click.Group, state_type: type[State]) -> None:
                        "the map, send due digests. Off by default.")
     @llm_options
     @pass_state
-    def serve(state: State, host: str, port: int, private: bool, max_upload_mb: int,
-              workers: int, base_url: str | None, allowed_hosts: tuple[str, ...],
-              no_worker: bool, update_every: str | None, llm_url: str | None,
-              llm_model: str | None, llm_key: str | None, llm_timeout: float,
-              no_llm: bool) -> None:
+    def serve(state: State, host: str, port: int, private: bool, open_signup: bool,
+              max_upload_mb: int, workers: int, base_url: str | None,
+              allowed_hosts: tuple[str, ...], no_worker: bool, update_every: str | None,
+              llm_url: str | None, llm_model: str | None, llm_key: str | None,
+              llm_timeout: float, no_llm: bool) -> None:
         """Serve the web app and its JSON API (docs at /docs) until Ctrl-C, with one job
         worker process beside it (`paperatlas worker`: it ingests uploads, indexes, updates
         the topic trees and the map; the server itself never does).
 
         Sign-in cookies are signed with $PAPERATLAS_SECRET_KEY, else with a random key kept
-        in LIBRARY.db.secret. Add users with `paperatlas users add NAME`. Requests for
-        other Host names than the base URL's, --host, localhost and --allowed-host are
-        refused (400)."""
+        in LIBRARY.db.secret. Add users with `paperatlas users add NAME` (or let people
+        sign up: --open-signup). Requests for other Host names than the base URL's,
+        --host, localhost and --allowed-host are refused (400)."""
         try:
             import uvicorn
 
@@ -85,7 +88,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         served = served_url(host, port)
         digest, mail, hosts = for_web(state.settings_path, base_url=base_url,
                                       served_url=served)
-        settings = WebSettings(host=host, port=port, private=private,
+        settings = WebSettings(host=host, port=port, private=private, open_signup=open_signup,
                                secret_key=secret_key(state.db),
                                max_upload_bytes=max_upload_mb * 1024 * 1024,
                                base_url=digest.base_url,
@@ -97,6 +100,10 @@ def register(main: click.Group, state_type: type[State]) -> None:
             click.echo("warning: no mail server is set up (the settings file's [smtp], or "
                        "PAPERATLAS_SMTP_HOST): email subscriptions are saved, but their "
                        "confirmation links and digests wait until one is", err=True)
+            if open_signup:
+                click.echo("warning: --open-signup without a mail server: sign-ups are "
+                           "saved, but their confirmation links wait until one is set up",
+                           err=True)
         if settings.base_url == served and host in ("0.0.0.0", "::"):
             click.echo(f"warning: links in mail and feeds point at {served}: set base_url in "
                        "the settings file or --base-url", err=True)

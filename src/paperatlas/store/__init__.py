@@ -26,6 +26,7 @@ from .provenance import ProvenanceRepo
 from .search import SearchRepo
 from .sentences import SentenceRepo
 from .sessions import SessionRepo
+from .signups import SignupRepo
 from .sources import SignalRepo, SourceRepo
 from .subscriptions import SubscriptionRepo
 from .throttle import ThrottleRepo
@@ -37,8 +38,9 @@ from .votes import PaperScope, VoteRepo
 
 __all__ = ["CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo", "PaperScope",
            "ProvenanceRepo", "Repos", "SearchRepo", "SentenceRepo", "SessionRepo",
-           "SignalRepo", "SourceRepo", "Store", "SubscriptionRepo", "ThrottleRepo", "TokenRepo",
-           "TreeRepo", "UserRepo", "VectorRepo", "VoteRepo", "utcnow"]
+           "SignalRepo", "SignupRepo", "SourceRepo", "Store", "SubscriptionRepo",
+           "ThrottleRepo", "TokenRepo", "TreeRepo", "UserRepo", "VectorRepo", "VoteRepo",
+           "utcnow"]
 
 
 class Repos:
@@ -63,6 +65,7 @@ class Repos:
         self.sessions = SessionRepo(conn)
         self.sources = SourceRepo(conn)
         self.signals = SignalRepo(conn)
+        self.signups = SignupRepo(conn)
 
 
 class RoutedConnection:
@@ -200,6 +203,10 @@ class Store:
     @property
     def signals(self) -> SignalRepo:
         return self._repos.signals
+
+    @property
+    def signups(self) -> SignupRepo:
+        return self._repos.signups
 
     # -- the write path ------------------------------------------------------------------
     @contextmanager

@@ -205,3 +205,31 @@ def m019_sentences_without_vectors(conn: sqlite3.Connection) -> None:
         ALTER TABLE paper_sentences_split RENAME TO paper_sentences
         """,
     )
+
+
+def m020_signups(conn: sqlite3.Connection) -> None:
+    """Open sign-up: ``signups`` holds the sign-ups waiting for their address to confirm
+    them (the name, unique regardless of case, the address, the argon2 hash of the password
+    and the SHA-256 of the secret in the confirmation link, until ``expires_at``); an
+    outbox message belongs to a sign-up (``signup_id``) instead of a subscription, and is
+    cancelled unsent when its sign-up is gone (confirmed, replaced or removed)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS signups (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            email         TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            secret_hash   TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            expires_at    TEXT NOT NULL
+        )
+        """,
+    )
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+    if "signup_id" not in columns:  # (a test may run this migration twice)
+        conn.execute("ALTER TABLE outbox ADD COLUMN signup_id INTEGER"
+                     " REFERENCES signups(id) ON DELETE SET NULL")
+    _run(conn, "CREATE INDEX IF NOT EXISTS outbox_signup ON outbox(signup_id)"
+               " WHERE signup_id IS NOT NULL")

@@ -24,6 +24,16 @@ class OutboxRepo:
             (subscription_id, kind, message_id, recipient, subject, message, papers, now, now))
         return int(cur.lastrowid or 0)
 
+    def add_for_signup(self, signup_id: int, message_id: str, recipient: str, subject: str,
+                       message: bytes, now: str) -> int:
+        """Queue a sign-up's confirmation message (it belongs to the sign-up, not to a
+        subscription: it is cancelled unsent once the sign-up is gone)."""
+        cur = self.conn.execute(
+            "INSERT INTO outbox (signup_id, kind, message_id, recipient, subject, message,"
+            " next_attempt_at, created_at) VALUES (?,'confirm',?,?,?,?,?,?)",
+            (signup_id, message_id, recipient, subject, message, now, now))
+        return int(cur.lastrowid or 0)
+
     def due(self, now: str) -> list[int]:
         """Pending messages whose next attempt is due, and messages left ``sending`` (by a
         run that stopped: the caller holds the send lock), oldest first."""
@@ -34,9 +44,11 @@ class OutboxRepo:
 
     def claim(self, outbox_id: int, attempt_id: str, now: str) -> tuple[str, bytes] | None:
         """Mark a message ``sending`` under a new attempt; ``(recipient, message)``, or
-        None when it is no longer due or its subscription is gone (then it is cancelled)."""
+        None when it is no longer due or what it belongs to (its subscription, or its
+        sign-up) is gone (then it is cancelled)."""
         row = self.conn.execute(
-            "SELECT o.recipient, o.message, o.subscription_id IS NOT NULL FROM outbox o"
+            "SELECT o.recipient, o.message,"
+            " o.subscription_id IS NOT NULL OR o.signup_id IS NOT NULL FROM outbox o"
             " WHERE o.id = ? AND o.state IN ('pending', 'sending')", (outbox_id,)).fetchone()
         if row is None:
             return None

@@ -23,6 +23,7 @@ from . import (
     pages,
     review,
     signin,
+    signup,
     sources,
     subscribe,
     votes,
@@ -87,6 +88,7 @@ def create_app(library: Library, settings: WebSettings | None = None, *,
                    authors.router, export.router):
         app.include_router(router)
     subscribe.install(app, digest, mail)
+    signup.install(app)
     install_error_handlers(app)
     auth.install(app, settings.secret_key, settings.session_days)
     writes.install(app)

@@ -33,6 +33,8 @@ class WebSettings:
     title: str = "paperatlas"
     secret_key: str = ""  # signs session cookies; empty: a random key (sessions end on restart)
     private: bool = False  # reading needs a signed-in user (or an API token) too
+    open_signup: bool = False  # anyone may sign up (/signup); the account exists once
+    # its address confirms it by the mailed link
     max_upload_bytes: int = 50 * 1024 * 1024  # larger uploads are refused with 413
     upload_dir: str = ""  # where uploads are kept; empty: LIBRARY.db.uploads beside the library
     session_days: int = 14  # how long a sign-in lasts (sign-out ends it at once)
