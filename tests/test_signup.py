@@ -303,8 +303,9 @@ def csrf_of(html: str) -> str:
 
 
 def client_for(lib: Library, *, open_signup: bool = True, mail: MailSettings | None = None,
-               ip: str = "203.0.113.9") -> TestClient:
-    app = create_app(lib, WebSettings(secret_key="k", open_signup=open_signup),
+               ip: str = "203.0.113.9", private: bool = False) -> TestClient:
+    app = create_app(lib, WebSettings(secret_key="k", open_signup=open_signup,
+                                      private=private),
                      digest=DIGEST, mail=mail)
     return TestClient(app, client=(ip, 50000))
 
@@ -348,6 +349,18 @@ def test_the_form_refuses_bad_input_with_the_error(lib: Library) -> None:
         assert 'role="alert"' in r.text and 'action="/signup"' in r.text
     assert 'value="ada@example.org"' in post_signup(client, name="a b").text  # kept
     assert lib.signups.all() == [] and lib.follow.outbox() == []
+
+
+def test_a_private_library_with_open_sign_up_lets_strangers_sign_up(lib: Library) -> None:
+    client = client_for(lib, private=True)
+    assert client.get("/", follow_redirects=False).status_code in (302, 303)  # to /signin
+    assert client.get("/signup").status_code == 200
+    r = post_signup(client)
+    assert r.status_code == 200 and "Sign-up saved" in r.text
+    token = token_in(mail_to(lib, "ada@example.org"))
+    assert client.get(f"/signup/confirm?token={token}").status_code == 200
+    closed = client_for(lib, open_signup=False, private=True)
+    assert closed.get("/signup", follow_redirects=False).status_code == 404
 
 
 def test_without_mail_the_page_says_it_could_not_be_sent(lib: Library) -> None:

@@ -30,8 +30,9 @@ from .context import context
 from .errors import error_response
 
 SESSION_COOKIE = "paperatlas_session"
-#: Routes open to everyone even in private mode.
-OPEN_PATHS = frozenset({"/signin", "/signout"})
+#: Routes open to everyone even in private mode (the sign-up pages are 404 unless open
+#: sign-up is on: then strangers may sign up to read a private library).
+OPEN_PATHS = frozenset({"/signin", "/signout", "/signup", "/signup/confirm"})
 #: ``request.state.signed_in`` before the session was checked.
 _UNCHECKED = object()
 #: Path prefixes open to everyone even in private mode (signed links in messages).
