@@ -82,22 +82,37 @@ def _begin(conn: sqlite3.Connection) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Apply every migration newer than the database, each in its own transaction."""
+    """Bring the database up to the newest schema: every pending migration runs in ONE
+    transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a failure anywhere (an error, a
+    full disk, a kill) leaves the library at its old version, untouched. SQLite runs DDL
+    (``CREATE``/``ALTER``/``DROP``) inside a transaction; no migration changes
+    ``PRAGMA foreign_keys`` (a no-op inside one)."""
+    steps = MIGRATIONS
     current = schema_version(conn)
-    if current > len(MIGRATIONS):
+    if current > len(steps):
         raise StoreError(
             f"the library has schema version {current}, newer than this paperatlas "
-            f"understands ({len(MIGRATIONS)}); upgrade paperatlas")
-    for number, fn in enumerate(MIGRATIONS[current:], start=current + 1):
-        _begin(conn)
-        try:
-            if schema_version(conn) < number:  # another process may have migrated
-                fn(conn)
-                conn.execute(f"PRAGMA user_version={number}")
-            conn.execute("COMMIT")
-        except BaseException:
+            f"understands ({len(steps)}); upgrade paperatlas")
+    if current == len(steps):
+        return
+    number = current
+    _begin(conn)
+    try:
+        # Read again under the write lock: another process may have migrated meanwhile.
+        current = number = schema_version(conn)
+        for number, fn in enumerate(steps[current:], start=current + 1):
+            fn(conn)
+            conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:  # (SQLite itself rolls back on some errors: a full disk)
             conn.execute("ROLLBACK")
-            raise
+        if number > current and isinstance(exc, Exception) and not isinstance(exc, StoreError):
+            name = getattr(steps[number - 1], "__name__", "?")
+            raise StoreError(
+                f"migration {number} ({name}) failed: {exc}; the library is unchanged, "
+                f"still at schema version {current}") from exc
+        raise
 
 
 @contextmanager
