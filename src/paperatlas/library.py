@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .accounts import AccountService
+from .backup import BackupReport, RestoreReport, restore_backup, write_backup
 from .embed import Embedder
 from .embed.sbert import BACKENDS, DEFAULT_MODEL, SentenceTransformerEmbedder
 from .errors import InvalidOptionError
@@ -181,3 +182,14 @@ class Library:
             ingest_runs=prov["ingest_runs"], with_abstract=papers["with_abstract"],
             identifiers=papers["identifiers"], last_ingest=prov["last_ingest"],
             schema_version=self.store.schema_version)
+
+    def backup(self, dest: str | Path, *, wait: float | None = None) -> BackupReport:
+        """Back up the library (and its index, uploads and secret) into the new folder
+        ``dest``, safe while a server, a worker or an ingest runs (:mod:`.backup`)."""
+        return write_backup(self.path, Path(dest), self.search.service, wait=wait)
+
+    @staticmethod
+    def restore(source: str | Path, path: str | Path, *, force: bool = False) -> RestoreReport:
+        """Restore the backup folder ``source`` as the library file ``path``, checked
+        first; an existing library there is replaced only with ``force``."""
+        return restore_backup(Path(source), Path(path), force=force)

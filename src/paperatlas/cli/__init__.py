@@ -16,6 +16,7 @@ from ..ingest import FIELDS, FORMAT_NAMES
 from ..records.serialize import to_json
 from ..search import MODES
 from . import ask as ask_commands
+from . import backup as backup_commands
 from . import digest as digest_commands
 from . import follow as follow_commands
 from . import mapcmd as map_commands
@@ -229,3 +230,4 @@ source_commands.register(main, State)
 vector_commands.register(main, State)
 ask_commands.register(main, State)
 review_commands.register(main, State)
+backup_commands.register(main, State)
