@@ -18,7 +18,7 @@ SUFFIX = {"dailypapers": ".txt", "beir": ".jsonl", "jsonl": ".jsonl", "json": ".
           "csv": ".csv", "tsv": ".tsv", "arxiv-atom": ".xml", "arxiv-oai": ".xml",
           "bibtex": ".bib", "ris": ".ris", "pubmed-xml": ".xml", "biorxiv": ".json",
           "hf-daily": ".json", "openalex": ".json", "semantic-scholar": ".json",
-          "arxiv-snapshot": ".json", "arxiv-rss": ".xml", "csljson": ".json"}
+          "arxiv-snapshot": ".json", "arxiv-rss": ".xml", "csljson": ".json", "crossref": ".json"}
 
 # Text that looks a little like our formats, so parsers get past their first line.
 fragments = st.sampled_from([

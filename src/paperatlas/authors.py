@@ -1,7 +1,9 @@
 """Author names: one key for the variants of a name (pure functions).
 
-Records carry authors as plain names (the importers keep no ORCID, Semantic Scholar or
-OpenAlex author ids), so variants are resolved by the names alone. The rule:
+A paper's authors are plain names; the identifiers that some sources give them (ORCID,
+Semantic Scholar, OpenAlex) are kept beside, and :mod:`paperatlas.author_ids` joins or
+parts authors by them. Without identifiers, variants are resolved by the names alone. The
+rule:
 
 - accents and case are folded (``Karagöz`` = ``Karagoz``, ``ß`` = ``ss``);
 - ``Last, First`` is read as ``First Last``; otherwise the last word is the surname, with
@@ -82,17 +84,19 @@ def is_key(text: str) -> bool:
 
 
 def display_name(names: Iterable[str]) -> str:
-    """The name to show for an author from the variants met: the fullest given names
-    (most letters), then written given names first, then with accents (an ASCII copy is
-    the likelier fallback), then the most frequent, then the first met."""
+    """The name to show for an author from the variants met: one with at most one comma
+    (``Kyriacos, Κυριάκος, Athanasiou, Αθανασίου`` is several names run together), then
+    the fullest given names (most letters), then written given names first, then with
+    accents (an ASCII copy is the likelier fallback), then the most frequent, then the
+    first met."""
     counts = Counter(n.strip() for n in names if n.strip())
     if not counts:
         return ""
     order = {n: i for i, n in enumerate(counts)}
 
-    def rank(n: str) -> tuple[int, bool, bool, int, int]:
+    def rank(n: str) -> tuple[bool, int, bool, bool, int, int]:
         given, _ = split_name(n)
-        return (-sum(len(w) for w in given if len(w) > 1), "," in n, n.isascii(),
-                -counts[n], order[n])
+        return (n.count(",") > 1, -sum(len(w) for w in given if len(w) > 1), "," in n,
+                n.isascii(), -counts[n], order[n])
 
     return min(counts, key=rank)

@@ -20,6 +20,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from .author_ids import source_extra
 from .batchwrites import BatchWrites
 from .dedup import Match, Matcher, match_ids
 from .errors import PaperatlasError, ParseError
@@ -43,7 +44,7 @@ from .store.keys import key_hash
 from .store.provenance import source_row
 from .store.sources import signal_rows
 from .text import block_keys, normalize_title, storable
-from .textclean import clean_record
+from .textclean import clean_record, clean_text
 
 #: ``progress(path, bytes_done, bytes_total)``
 ProgressFn = Callable[[str, int, int], None]
@@ -356,8 +357,8 @@ class Importer:
             key = store.papers.key_of(paper_id)
         source = source_row(
             paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
-            source_key=rec.source_key, title=raw_title, match_rule=rule, extra=rec.extra,
-            now=now)
+            source_key=rec.source_key, title=raw_title, match_rule=rule,
+            extra=source_extra(rec, clean_text), now=now)
         fmt = report.format or ""
         if match is None:  # nothing reads these rows before the batch ends
             self.new.add(paper_id, ids=triples, hashes=hashes, source=source,

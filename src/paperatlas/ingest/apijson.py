@@ -8,6 +8,7 @@ the test cassettes in the shared data) reads as its body.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import ids as idmod
@@ -15,7 +16,7 @@ from ..errors import ParseError
 from ..records.papers import Record
 from ..text import clean_space
 from .jsonfmt import decode_document
-from .limits import MAX_JSON_DOCUMENT_CHARS
+from .limits import MAX_JSON_DOCUMENT_CHARS, guarded
 from .source import InputFile, Lines
 
 _WRAPPED = re.compile(r'^\{\s*"_request"\s*:')
@@ -83,3 +84,13 @@ def not_object(item: Any, entry: int, path: str) -> ParseError:
     the whole page fails, so a source asks it again)."""
     return ParseError(f"item {entry} of the answer is a JSON {type(item).__name__}, not an "
                       "object", path=path, line=1)
+
+
+def each_record(items: list[Any], path: str, build: Callable[..., Record], *,
+                nulls: bool = False) -> Iterator[Record]:
+    """A record per item of an answer's list, ``build(item, line=0, entry=i)`` guarded; an
+    item that is not an object fails the whole answer (``null`` too, unless ``nulls``)."""
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict) and not (nulls and item is None):
+            raise not_object(item, i, path)
+        yield guarded(build, item, line=0, entry=i)

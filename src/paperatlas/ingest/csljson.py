@@ -2,7 +2,8 @@
 Pandoc and ``paperatlas export --format csljson``.
 
 A JSON array of items in the citeproc-js schema: ``title``, ``author`` (``family``,
-``given``, particles, ``suffix``, or ``literal``), ``issued`` (``date-parts``, or ``raw``),
+``given``, particles, ``suffix``, or ``literal``; an ``ORCID``, as Crossref's CSL-JSON
+writes it, is kept), ``issued`` (``date-parts``, or ``raw``),
 ``container-title``, ``DOI``, ``URL``, ``PMID``, ``keyword``, and the arXiv id as Zotero
 writes it (``number``, ``note`` or ``archive_location``: ``arXiv:2401.12345``).
 """
@@ -13,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..author_ids import ids_for
 from ..records.papers import Record
 from .jsonfmt import JsonDocumentParser
 from .mapping import record_from_fields
@@ -100,4 +102,10 @@ class CslJsonParser(JsonDocumentParser):
                 and _CSL_KEY.search(head) is not None)
 
     def _record(self, obj: dict[str, Any], *, line: int, entry: int) -> Record:
-        return record_from_fields(self.mapping, csl_fields(obj), line=line, entry=entry)
+        rec = record_from_fields(self.mapping, csl_fields(obj), line=line, entry=entry)
+        names = obj.get("author") or obj.get("editor") or []
+        for name in names if isinstance(names, list) else []:
+            if isinstance(name, Mapping) and (found := ids_for(
+                    csl_name(name), orcid=name.get("ORCID") or name.get("orcid"))):
+                rec.author_ids.append(found)
+        return rec

@@ -8,6 +8,7 @@ from .arxivxml import ArxivAtomParser, ArxivOaiParser
 from .base import Parser
 from .bibtex import BibtexParser
 from .biorxivjson import BiorxivParser
+from .crossref import CrossrefParser
 from .csljson import CslJsonParser
 from .csvfmt import CsvParser, TsvParser
 from .dailypapers import DailyPapersParser
@@ -31,6 +32,7 @@ PARSERS: tuple[type[Parser], ...] = (
     HfDailyParser,
     OpenAlexParser,
     SemanticScholarParser,
+    CrossrefParser,
     BiorxivParser,
     ArxivRssParser,
     ArxivSnapshotParser,

@@ -1,7 +1,8 @@
 """Hugging Face Daily Papers answers (``huggingface.co/api/daily_papers``): a JSON list of
 ``{"paper": {...}, "numComments": ..., ...}``.
 
-Each item is one arXiv paper: its id, title, summary (the abstract), authors and date,
+Each item is one arXiv paper: its id, title, summary (the abstract), authors (an author
+who claimed the paper with their Hugging Face account keeps it as an identifier) and date,
 plus what the community says of it, kept as the paper's external signals (upvotes,
 comments, GitHub repository, project page, organization, the AI keywords and summary).
 Both generations of the answer read alike (the 2024 one lacks the optional fields).
@@ -13,11 +14,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..author_ids import ids_for
 from ..records.papers import Record
 from ..text import parse_date
-from .apijson import add_id, head_of, not_object, put_signals, read_answer, text_of, unexpected
+from .apijson import add_id, each_record, head_of, put_signals, read_answer, text_of, unexpected
 from .base import Parser
-from .limits import guarded
 from .source import InputFile, Lines
 
 #: An answer is a list of objects with a ``paper`` object that starts with its arXiv id.
@@ -41,10 +42,7 @@ class HfDailyParser(Parser):
         doc = read_answer(fh, path, _WHAT)
         if not isinstance(doc, list):
             raise unexpected(doc, path, _WHAT)
-        for i, item in enumerate(doc, 1):
-            if not isinstance(item, dict):
-                raise not_object(item, i, path)
-            yield guarded(self._record, item, line=0, entry=i)
+        yield from each_record(doc, path, self._record)
 
     @staticmethod
     def _record(item: dict[str, Any], *, line: int, entry: int) -> Record:
@@ -54,8 +52,12 @@ class HfDailyParser(Parser):
         rec = Record(title=text_of(paper.get("title")) or text_of(item.get("title")),
                      abstract=text_of(paper.get("summary")) or text_of(item.get("summary")),
                      line=line, entry=entry)
-        rec.authors = [n for n in (text_of(a.get("name")) for a in paper.get("authors") or []
-                                   if isinstance(a, dict)) if n]
+        for author in paper.get("authors") or []:
+            if isinstance(author, dict) and (name := text_of(author.get("name"))):
+                rec.authors.append(name)
+                user = author.get("user")  # the account of an author who claimed the paper
+                if isinstance(user, dict) and (found := ids_for(name, hf=user.get("user"))):
+                    rec.author_ids.append(found)
         rec.date = parse_date(str(paper.get("publishedAt") or "")[:10])
         arxiv = text_of(paper.get("id"))
         add_id(rec, "arxiv", arxiv)

@@ -2,7 +2,8 @@
 [work, ...]}`` or one work object.
 
 Each work: the title, the abstract rebuilt from ``abstract_inverted_index`` (OpenAlex
-ships word positions, not text), the authors of its authorships, the venue of its primary
+ships word positions, not text), the authors of its authorships (with their ORCIDs and
+OpenAlex author ids), the venue of its primary
 location, the publication date, and its ids (OpenAlex, DOI, PubMed, PMC; an arXiv DOI or
 landing page gives the arXiv id), so the same work met in another source is one paper.
 """
@@ -14,11 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import ids as idmod
+from ..author_ids import ids_for
 from ..records.papers import Record
 from ..text import parse_date
-from .apijson import add_id, head_of, not_object, put_signals, read_answer, text_of, unexpected
+from .apijson import add_id, each_record, head_of, put_signals, read_answer, text_of, unexpected
 from .base import Parser
-from .limits import guarded
 from .mapping import uninvert
 from .source import InputFile, Lines
 
@@ -51,17 +52,20 @@ class OpenAlexParser(Parser):
             works = [doc]
         else:
             raise unexpected(doc, path, _WHAT)
-        for i, work in enumerate(works, 1):
-            if not isinstance(work, dict):
-                raise not_object(work, i, path)
-            yield guarded(self._record, work, line=0, entry=i)
+        yield from each_record(works, path, self._record)
 
     @staticmethod
     def _record(work: dict[str, Any], *, line: int, entry: int) -> Record:
         rec = Record(title=text_of(work.get("display_name")) or text_of(work.get("title")),
                      abstract=text_of(uninvert(work.get("abstract_inverted_index"))),
                      line=line, entry=entry)
-        rec.authors = [n for n in (_author(a) for a in work.get("authorships") or []) if n]
+        for authorship in work.get("authorships") or []:
+            if name := _author(authorship):
+                rec.authors.append(name)
+                author = authorship.get("author") or {}
+                if isinstance(author, dict) and (found := ids_for(
+                        name, orcid=author.get("orcid"), openalex=author.get("id"))):
+                    rec.author_ids.append(found)
         rec.date = parse_date(work.get("publication_date") or work.get("publication_year"))
         primary = work.get("primary_location") or {}
         source = primary.get("source") or {}

@@ -4,10 +4,11 @@ Read as a stream like arXiv's XML (:mod:`.xmlstream`): each ``<PubmedArticle>`` 
 ``<PubmedBookArticle>``) becomes a record once complete and is then dropped. A record has
 the article title, the abstract (a structured abstract keeps its labels, one paragraph
 per section: ``"BACKGROUND: ..."``), the authors (``ForeName LastName`` or the
-``CollectiveName``), the journal as venue, the date (``ArticleDate``, else ``PubDate``,
-else ``MedlineDate``), the ids of ``PubmedData/ArticleIdList`` (PMID, DOI, PMCID; never
-those of the reference list) and the MeSH descriptors as categories (keywords, MeSH
-qualifiers and publication types go to ``extra``).
+``CollectiveName``; an ``<Identifier Source="ORCID">`` as the author's ORCID), the journal
+as venue, the date (``ArticleDate``, else ``PubDate``, else ``MedlineDate``), the ids of
+``PubmedData/ArticleIdList`` (PMID, DOI, PMCID; never those of the reference list) and the
+MeSH descriptors as categories (keywords, MeSH qualifiers and publication types go to
+``extra``).
 
 An ``<eSearchResult>`` (what the PubMed source keeps for a day with no new article)
 reads as no records; an answer that is an E-utilities ``<ERROR>`` fails the file.
@@ -20,6 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 from .. import ids as idmod
+from ..author_ids import ids_for
 from ..errors import ParseError
 from ..records.papers import Record
 from ..text import clean_space, parse_date
@@ -93,6 +95,10 @@ def _record(elem: ET.Element, line: int, entry: int) -> Record:
         name = _author(author)
         if name:
             rec.authors.append(name)
+            orcid = next((element_text(i) for i in children(author, "Identifier")
+                          if i.get("Source", "").upper() == "ORCID"), None)
+            if found := ids_for(name, orcid=orcid):
+                rec.author_ids.append(found)
             if affs := [child_text(a, "Affiliation") for a in children(author, "AffiliationInfo")]:
                 affiliations[name] = [a for a in affs if a]
     journal = child(article, "Journal")

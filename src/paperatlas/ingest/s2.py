@@ -2,7 +2,8 @@
 ``{"total", "token", "data": [paper, ...]}``; ``/paper/search``: ``offset``/``next``), a
 batch (a list of papers) or one paper.
 
-Each paper: the title, abstract (often null), authors, venue, publication date (else the
+Each paper: the title, abstract (often null), authors (with their S2 author ids, and
+ORCIDs where the answer has ``authors.externalIds``), venue, publication date (else the
 year), the S2 ``paperId`` and its ``externalIds`` (arXiv, DOI, PubMed, PMC), so the same
 paper met in another source is one paper.
 """
@@ -13,11 +14,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..author_ids import ids_for
 from ..records.papers import Record
 from ..text import parse_date
-from .apijson import add_id, head_of, not_object, put_signals, read_answer, text_of, unexpected
+from .apijson import add_id, each_record, head_of, put_signals, read_answer, text_of, unexpected
 from .base import Parser
-from .limits import guarded
 from .source import InputFile, Lines
 
 _PAGE = re.compile(r'^\{[^\[\]{}]*"data"\s*:\s*\[\s*\{\s*"paperId"\s*:')
@@ -50,10 +51,7 @@ class SemanticScholarParser(Parser):
             papers = [doc]
         else:
             raise unexpected(doc, path, _WHAT)
-        for i, paper in enumerate(papers, 1):
-            if paper is not None and not isinstance(paper, dict):
-                raise not_object(paper, i, path)
-            yield guarded(self._record, paper, line=0, entry=i)
+        yield from each_record(papers, path, self._record, nulls=True)
 
     @staticmethod
     def _record(paper: dict[str, Any] | None, *, line: int, entry: int) -> Record:
@@ -61,8 +59,13 @@ class SemanticScholarParser(Parser):
             return Record(title="", line=line, entry=entry)
         rec = Record(title=text_of(paper.get("title")), abstract=text_of(paper.get("abstract")),
                      line=line, entry=entry)
-        rec.authors = [n for n in (text_of(a.get("name")) for a in paper.get("authors") or []
-                                   if isinstance(a, dict)) if n]
+        for author in paper.get("authors") or []:
+            if isinstance(author, dict) and (name := text_of(author.get("name"))):
+                rec.authors.append(name)
+                external = author.get("externalIds")
+                orcid = external.get("ORCID") if isinstance(external, dict) else None
+                if found := ids_for(name, s2=author.get("authorId"), orcid=orcid):
+                    rec.author_ids.append(found)
         rec.date = parse_date(paper.get("publicationDate") or paper.get("year"))
         journal = paper.get("journal") or {}
         rec.venue = text_of(paper.get("venue")) or text_of(journal.get("name")) or None

@@ -1,4 +1,5 @@
-"""Typed records of authors: an author's page (their papers, co-authors and topics)."""
+"""Typed records of authors: an author's page (their papers, co-authors and topics), an
+author of a source with identifiers."""
 
 from __future__ import annotations
 
@@ -26,10 +27,26 @@ class AuthorTopic:
     papers: int
 
 
+@dataclass(frozen=True)
+class AuthorIdentifier:
+    """An identifier of an author (``scheme``: ``orcid``, ``s2``, ``openalex``, ``hf``) and
+    its page."""
+
+    scheme: str
+    value: str
+    url: str
+
+
 @dataclass
 class AuthorPage:
     """One author: every name variant met, their papers newest first (up to the page's
-    limit; ``total`` counts them all), co-authors and topics by papers shared."""
+    limit; ``total`` counts them all), co-authors and topics by papers shared.
+
+    ``key`` is the name key (``smith.j``), or ``scheme:value`` (``orcid:0000-...``) for an
+    author told apart from others of the same name key by an ORCID. ``ids`` are the
+    identifiers the sources give the author; ``people`` the authors of the same name key
+    that ORCIDs tell apart: on a name key's page, each of them (the papers listed are those
+    whose author is none of them); on one of theirs, the others."""
 
     key: str
     name: str
@@ -37,4 +54,21 @@ class AuthorPage:
     total: int
     coauthors: list[AuthorRef] = field(default_factory=list)
     topics: list[AuthorTopic] = field(default_factory=list)
+    ids: list[AuthorIdentifier] = field(default_factory=list)
+    people: list[AuthorRef] = field(default_factory=list)
     papers: list[Paper] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One author of one source row of a paper: ``entry`` numbers the source's authors
+    with identifiers, ``position`` is the author's place in its list of authors (from 0;
+    -1 when unknown), ``name`` as written there, ``ids`` the identifiers that source gave
+    them as ``(scheme, value)`` pairs (``("orcid", "0000-0002-1689-6636")``)."""
+
+    source_id: int
+    entry: int
+    paper_id: int
+    position: int
+    name: str
+    ids: frozenset[tuple[str, str]]

@@ -10,6 +10,18 @@ from .serialize import json_field
 
 #: Identifier schemes paperatlas understands, in the order used to pick a key.
 ID_SCHEMES: tuple[str, ...] = ("arxiv", "doi", "pmid", "pmcid", "s2", "openalex")
+#: Author identifier schemes: an ORCID iD, a Semantic Scholar or OpenAlex author id, a
+#: Hugging Face account (see :mod:`paperatlas.author_ids`).
+AUTHOR_ID_SCHEMES: tuple[str, ...] = ("orcid", "s2", "openalex", "hf")
+
+
+@dataclass(frozen=True)
+class AuthorIds:
+    """The identifiers a source gives one of a record's authors: ``name`` as in the
+    record's ``authors``, ``ids`` scheme -> normalized value (``{"orcid": "0000-..."}``)."""
+
+    name: str
+    ids: dict[str, str]
 
 
 @dataclass
@@ -32,6 +44,9 @@ class Record:
     line: int = 0
     entry: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The identifiers of those authors that the source gives any for (kept with the
+    #: record's source row, so a paper keeps every source's).
+    author_ids: list[AuthorIds] = field(default_factory=list)
     #: Why the parser could not read this record (it is reported as rejected).
     error: str | None = None
 

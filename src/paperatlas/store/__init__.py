@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..errors import StoreError
+from .author_ids import AuthorIdRepo
 from .collections import CollectionRepo
 from .db import connect, connect_reader, rolled_back, schema_version, transaction, utcnow
 from .jobs import JobRepo
@@ -36,11 +37,11 @@ from .users import UserRepo
 from .vectors import VectorRepo
 from .votes import PaperScope, VoteRepo
 
-__all__ = ["CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo", "PaperScope",
-           "ProvenanceRepo", "Repos", "SearchRepo", "SentenceRepo", "SessionRepo",
-           "SignalRepo", "SignupRepo", "SourceRepo", "Store", "SubscriptionRepo",
-           "ThrottleRepo", "TokenRepo", "TreeRepo", "UserRepo", "VectorRepo", "VoteRepo",
-           "utcnow"]
+__all__ = ["AuthorIdRepo", "CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo",
+           "PaperScope", "ProvenanceRepo", "Repos", "SearchRepo", "SentenceRepo",
+           "SessionRepo", "SignalRepo", "SignupRepo", "SourceRepo", "Store",
+           "SubscriptionRepo", "ThrottleRepo", "TokenRepo", "TreeRepo", "UserRepo",
+           "VectorRepo", "VoteRepo", "utcnow"]
 
 
 class Repos:
@@ -66,6 +67,7 @@ class Repos:
         self.sources = SourceRepo(conn)
         self.signals = SignalRepo(conn)
         self.signups = SignupRepo(conn)
+        self.author_ids = AuthorIdRepo(conn)
 
 
 class RoutedConnection:
@@ -207,6 +209,10 @@ class Store:
     @property
     def signups(self) -> SignupRepo:
         return self._repos.signups
+
+    @property
+    def author_ids(self) -> AuthorIdRepo:
+        return self._repos.author_ids
 
     # -- the write path ------------------------------------------------------------------
     @contextmanager

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 
 from .ddl import run_script as _run
+from .migrations_authors import m021_author_ids
 from .migrations_late import (
     m011_sessions_throttle,
     m012_recheck_collections,
@@ -442,4 +443,4 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m006_accounts, m007_map, m008_votes, m009_subscriptions, m010_token_cache,
     m011_sessions_throttle, m012_recheck_collections, m013_job_worker, m014_live_sources,
     m015_ingest_progress, m016_hashed_title_keys, m017_embedding_hashes,
-    m018_paper_sentences, m019_sentences_without_vectors, m020_signups]
+    m018_paper_sentences, m019_sentences_without_vectors, m020_signups, m021_author_ids]

@@ -1,5 +1,6 @@
-"""Author pages: ``/authors/NAME`` (or an author key such as ``smith.j``), its JSON twin
-``/api/authors/NAME`` and its feed ``/feeds/authors/NAME.rss`` (or ``.atom``)."""
+"""Author pages: ``/authors/NAME`` (or an author key such as ``smith.j``, or an identifier
+such as ``orcid:0000-0002-1825-0097``), its JSON twin ``/api/authors/NAME`` and its feed
+``/feeds/authors/NAME.rss`` (or ``.atom``)."""
 
 from __future__ import annotations
 
@@ -31,11 +32,15 @@ def author_page(request: Request, name: str) -> HTMLResponse:
 
 
 @router.get("/api/authors/{name:path}", tags=["papers"], responses={
-    400: {"description": "Not a name."}, 404: {"description": "No paper by that author."}})
+    400: {"description": "Not a name, key or identifier."},
+    404: {"description": "No paper by that author."}})
 def author_json(request: Request, name: str, limit: Limit = 50) -> dict[str, Any]:
-    """An author by name (``J. Smith``, ``Smith, John``, a surname) or key (``smith.j``):
-    ``key``, ``name``, the ``variants`` met, the ``total`` of papers, ``coauthors`` and
-    ``topics`` with paper counts, and the newest ``papers``."""
+    """An author by name (``J. Smith``, ``Smith, John``, a surname), key (``smith.j``) or
+    identifier (``orcid:0000-0002-1825-0097`` or a bare ORCID, ``s2:1741101``,
+    ``openalex:A5023888391``, ``hf:USER``): ``key``, ``name``, the ``variants`` met, the
+    ``total`` of papers, ``coauthors`` and ``topics`` with paper counts, the ``ids`` the
+    sources give them (scheme, value, url), the ``people`` of the same name key that ORCIDs
+    tell apart, and the newest ``papers``."""
     with context(request).library() as lib:
         author = lib.authors.get(name, limit=limit)
     return {**to_json(author), "papers": [present.paper_summary(p) for p in author.papers]}
