@@ -77,6 +77,14 @@ def test_pagination_and_filters(lib: Library, write) -> None:
         lib.search("protein", mode="semantic")
 
 
+def test_a_paper_without_abstract_has_no_snippet(lib: Library, write) -> None:
+    lib.ingest([write("t.csv", "title,abstract\nProtein folding by title alone,\n"
+                      f"Protein folding with a text,\"{ABSTRACT_B}\"\n")], index=True)
+    snippets = {h.title: h.snippet.text for h in lib.search("protein folding").hits}
+    assert snippets["Protein folding by title alone"] == ""  # not the title again
+    assert "protein" in snippets["Protein folding with a text"].lower()
+
+
 def test_index_follows_ingest_updates_and_deletes(lib: Library, write) -> None:
     lib.ingest([write("a.csv", "title\nGraph networks\n")], index=True)
     assert lib.search("graph").total == 1

@@ -159,6 +159,8 @@ def search_page(page: SearchPage) -> None:
         click.echo("")
         click.echo(f"{hit.rank:>3}. " + click.style(hit.title, bold=True) + year)
         click.echo(f"     {hit.key}  score {hit.score:.3f}")
+        if not hit.snippet.text:  # no abstract: the title says it all
+            continue
         marked = hit.snippet.marked(before="\x00", after="\x01")
         styled = "".join(click.style(part[1:], fg="yellow", bold=True) if part.startswith("\x00")
                          else part for part in _split_marks(marked))

@@ -379,6 +379,5 @@ class SearchService:
             page.hits.append(SearchHit(
                 rank=rank, key=paper.key, title=paper.title, score=score, year=paper.year,
                 authors=paper.authors,
-                snippet=make_snippet(paper.abstract or paper.title, stems,
-                                     self._stems.__getitem__) if stems is not None
-                else Snippet("")))
+                snippet=make_snippet(paper.abstract, stems, self._stems.__getitem__)
+                if stems is not None and paper.abstract else Snippet("")))
