@@ -106,6 +106,7 @@ def test_a_restored_library_is_the_library_backed_up(source: Library, tmp_path: 
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["schema_version"] == source.store.schema_version
     names = {f["path"] for f in manifest["files"]}
+    assert report.files == len(names) and report.bytes == sum(f["size"] for f in manifest["files"])
     assert "library.db" in names and "uploads/u1/list.jsonl" in names
     assert any(n.startswith("index/lexical/") for n in names)
     assert any(n.startswith("index/") and not n.startswith("index/lexical/") for n in names)

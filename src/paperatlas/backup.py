@@ -155,7 +155,7 @@ def write_backup(db: Path, dest: Path, search: SearchService, *,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return BackupReport(dest, schema, papers, len(entries) + 1,
+    return BackupReport(dest, schema, papers, len(entries),
                         sum(e.size for e in entries), round(time.monotonic() - started, 3),
                         position is not None, position[0] if position else 0, held)
 
