@@ -162,6 +162,11 @@ def test_one_orcid_one_person_other_ids_only_join() -> None:
     ], author_key)
     by_orcid = {p.orcid: sorted(p.papers) for p in people}
     assert by_orcid == {PASCHOS: [1, 2], OTHER: [3], None: [4]}
+    # Two authors of one source are two people, whatever their names' keys.
+    two = group([mention(5, 6, 0, "J. Smith", s2="21"), mention(5, 6, 1, "John Smith", s2="22"),
+                 mention(5, 7, 1, "Smith, John", openalex="A22")], author_key)
+    assert sorted(sorted(i for m in p.mentions for i in m.ids) for p in two) == [
+        [("openalex", "A22"), ("s2", "22")], [("s2", "21")]]
 
 
 @pytest.fixture(scope="module")

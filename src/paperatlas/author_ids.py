@@ -13,9 +13,10 @@ identifier is a *mention*; mentions join when they
 1. share an ORCID;
 2. are the same author of a paper met in two of its sources: the same name key
    (Crossref's ``John A. Smith`` with an ORCID and Semantic Scholar's ``J. Smith`` with its
-   author id), or the same place in the two lists of authors and a word of three letters
-   or more in common (OpenAlex's ``Kyriacos A. Athanasiou`` and Semantic Scholar's
-   ``Kyriacos, Κυριάκος, Athanasiou, Αθανασίου``, both fifth);
+   author id; not where one source has two authors of that key), or the same place in the
+   two lists of authors and a word of three letters or more in common (OpenAlex's
+   ``Kyriacos A. Athanasiou`` and Semantic Scholar's ``Kyriacos, Κυριάκος, Athanasiou,
+   Αθανασίου``, both fifth);
 3. share another identifier (Semantic Scholar, OpenAlex, Hugging Face);
 
 in that order, and never so that one author would hold two ORCIDs: an ORCID names one
@@ -202,32 +203,35 @@ class _Union:
 
 def group(mentions: Iterable[Mention], key_of: Callable[[str], str]) -> list[Person]:
     """The people ``mentions`` are (see the module's rule), the most mentioned first;
-    ``key_of`` gives a name's key (:func:`paperatlas.authors.author_key`)."""
+    ``key_of`` gives a name's key (:func:`paperatlas.authors.author_key`; asked only of
+    the names on papers that two sources give identifiers on)."""
     ms = sorted(set(mentions), key=lambda m: (m.paper_id, m.source_id, m.entry))
     union = _Union(ms)
+    sources: dict[int, set[int]] = defaultdict(set)
+    for m in ms:
+        sources[m.paper_id].add(m.source_id)
     by_id: dict[tuple[str, str], list[int]] = defaultdict(list)
     by_key: dict[tuple[int, str], list[int]] = defaultdict(list)
     by_position: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, m in enumerate(ms):
-        for pair in sorted(m.ids):
+        for pair in m.ids:
             by_id[pair].append(i)
-        if key := key_of(m.name):
-            by_key[m.paper_id, key].append(i)
-        if m.position >= 0:
-            by_position[m.paper_id, m.position].append(i)
-    for pair, members in sorted(by_id.items()):
+        if len(sources[m.paper_id]) > 1:  # the same author met in two sources of a paper
+            if key := key_of(m.name):
+                by_key[m.paper_id, key].append(i)
+            if m.position >= 0:
+                by_position[m.paper_id, m.position].append(i)
+    ids = sorted(by_id.items())
+    for pair, members in ids:
         if pair[0] == "orcid":
             _join_all(union, members)
-    for members in by_key.values():
-        _join_all(union, members)
+    for members in by_key.values():  # not where one source has two of the key: its place
+        if len({ms[i].source_id for i in members}) == len(members):
+            _join_all(union, members)
     for members in by_position.values():  # one place of two sources' lists, a word shared
-        words = [_words(ms[i].name) for i in members]
-        for a in range(len(members)):
-            for b in range(a + 1, len(members)):
-                if ms[members[a]].source_id != ms[members[b]].source_id and (
-                        words[a] & words[b]):
-                    union.join(members[a], members[b])
-    for pair, members in sorted(by_id.items()):
+        if len(members) > 1:
+            _join_across(union, ms, members, [_words(ms[i].name) for i in members])
+    for pair, members in ids:
         if pair[0] != "orcid":
             _join_all(union, members)
     people: dict[int, Person] = {}
@@ -239,6 +243,16 @@ def group(mentions: Iterable[Mention], key_of: Callable[[str], str]) -> list[Per
 def _join_all(union: _Union, members: list[int]) -> None:
     for j in members[1:]:
         union.join(members[0], j)
+
+
+def _join_across(union: _Union, ms: list[Mention], members: list[int],
+                 words: list[set[str]]) -> None:
+    """Join the members that two different sources name and that share a word."""
+    for a, x in enumerate(members):
+        for b in range(a + 1, len(members)):
+            y = members[b]
+            if ms[x].source_id != ms[y].source_id and words[a] & words[b]:
+                union.join(x, y)
 
 
 def _words(name: str) -> set[str]:

@@ -102,8 +102,10 @@ class Authors:
         them has."""
         total, papers = self._papers(key, MAX_PAPERS)
         keys = _Keys()
-        seeds = [m for m in self._repo.on_papers(p.id for p in papers) if keys(m.name) == key]
-        people = self._people(seeds, keys)
+        known = self._repo.on_papers(p.id for p in papers)
+        seeds = [m for m in known if keys(m.name) == key]  # the names' keys are read
+        # again for the page, from the cache
+        people = self._people(seeds, keys, known)
         named = [p for p in people if p.orcid]
         if len(named) > 1:
             theirs = {m.paper_id for p in named for m in p.mentions if keys(m.name) == key}
@@ -143,17 +145,20 @@ class Authors:
     def _repo(self) -> AuthorIdRepo:
         return self.papers.store.author_ids
 
-    def _people(self, seeds: Iterable[Mention], keys: _Keys) -> list[Person]:
+    def _people(self, seeds: Iterable[Mention], keys: _Keys,
+                known: Iterable[Mention] = ()) -> list[Person]:
         """The people that ``seeds`` are, with every mention their identifiers lead to:
         the same author in the other sources of their papers, the same identifier on any
-        paper; followed :data:`ROUNDS` times or until :data:`MAX_MENTIONS` are read."""
+        paper; followed :data:`ROUNDS` times or until :data:`MAX_MENTIONS` are read
+        (``known``: all the mentions of some papers, read already)."""
         seeds = set(seeds)
-        found = set(seeds)
-        read: set[int] = set()
+        known = list(known)
+        found = seeds | _partners(known)
+        read = {m.paper_id for m in known}
         asked: set[tuple[str, str]] = set()
         for step in range(ROUNDS + 1):
             papers = {m.paper_id for m in found} - read
-            found.update(self._repo.on_papers(papers))
+            found.update(self._repo.on_papers(self._repo.shared(papers)))
             read |= papers
             ours = [p for p in group(found, keys) if not seeds.isdisjoint(p.mentions)]
             wanted = {i for p in ours for m in p.mentions for i in m.ids} - asked
@@ -235,6 +240,15 @@ class _Keys:
         if key is None:
             key = self.known[name] = author_key(name)
         return key
+
+
+def _partners(mentions: list[Mention]) -> set[Mention]:
+    """The mentions of the papers that two sources give identifiers on: only there can an
+    author join another by name key or place (elsewhere only the identifiers join)."""
+    sources: dict[int, set[int]] = defaultdict(set)
+    for m in mentions:
+        sources[m.paper_id].add(m.source_id)
+    return {m for m in mentions if len(sources[m.paper_id]) > 1}
 
 
 def _ref_of(person: Person) -> AuthorRef:

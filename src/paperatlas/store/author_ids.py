@@ -33,6 +33,17 @@ class AuthorIdRepo:
                 f" ({','.join('?' * len(part))})", part).fetchall()
         return _mentions(rows)
 
+    def shared(self, paper_ids: Iterable[int]) -> set[int]:
+        """Those of these papers that two sources or more give author identifiers on."""
+        ids = sorted(set(paper_ids))
+        out: set[int] = set()
+        for i in range(0, len(ids), _CHUNK * 2):
+            part = ids[i:i + _CHUNK * 2]
+            out.update(r[0] for r in self.conn.execute(
+                f"SELECT paper_id FROM author_ids WHERE paper_id IN ({','.join('?' * len(part))})"
+                " GROUP BY paper_id HAVING COUNT(DISTINCT source_id) > 1", part))
+        return out
+
     def with_ids(self, pairs: Iterable[tuple[str, str]]) -> list[Mention]:
         """The authors (on any paper) that have any of these ``(scheme, value)``
         identifiers, with all of their identifiers."""
@@ -59,9 +70,14 @@ class AuthorIdRepo:
 
 
 def _mentions(rows: list[sqlite3.Row]) -> list[Mention]:
-    by_place: dict[tuple[int, int], list[sqlite3.Row]] = defaultdict(list)
+    """One mention per ``(source_id, entry)`` of ``rows``, with the identifiers of its
+    rows."""
+    ids: dict[tuple[int, int], list[tuple[str, str]]] = defaultdict(list)
+    first: dict[tuple[int, int], sqlite3.Row] = {}
     for r in rows:
-        by_place[int(r[0]), int(r[1])].append(r)
-    return [Mention(source_id=s, entry=e, paper_id=int(rs[0][2]), position=int(rs[0][3]),
-                    name=str(rs[0][4]), ids=frozenset((str(r[5]), str(r[6])) for r in rs))
-            for (s, e), rs in sorted(by_place.items())]
+        place = (r[0], r[1])
+        ids[place].append((r[5], r[6]))
+        first.setdefault(place, r)
+    return [Mention(source_id=s, entry=e, paper_id=r[2], position=r[3], name=r[4],
+                    ids=frozenset(ids[s, e]))
+            for (s, e), r in first.items()]
