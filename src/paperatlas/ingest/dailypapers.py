@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import pairwise
 
 from ..errors import ParseError
 from ..records.papers import Record
@@ -61,7 +62,7 @@ class DailyPapersParser(Parser):
         """A page without its header still keeps one paragraph a line, blank lines between:
         text wrapped over consecutive lines (a README, a licence) is not a page."""
         lines = file.head.splitlines()[:-1]  # the last line of the head may be cut
-        return any(lines) and not any(a.strip() and b.strip() for a, b in zip(lines, lines[1:]))
+        return any(lines) and not any(a.strip() and b.strip() for a, b in pairwise(lines))
 
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         path = str(file.path)
