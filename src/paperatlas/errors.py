@@ -49,6 +49,11 @@ class StoreError(PaperatlasError):
     """The database cannot be opened or is from a newer paperatlas."""
 
 
+class LibraryWriteError(StoreError):
+    """The library cannot be written: its disk is full, or it (or its folder) is
+    read-only. Nothing committed before is lost."""
+
+
 class AuthError(PaperatlasError):
     """A wrong user name, password or API token (the message never says which)."""
 

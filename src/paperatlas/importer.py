@@ -23,7 +23,7 @@ from pathlib import Path
 from .author_ids import source_extra
 from .batchwrites import BatchWrites
 from .dedup import Match, Matcher, match_ids
-from .errors import PaperatlasError, ParseError
+from .errors import LibraryWriteError, PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
 from .ingest.base import Parser
 from .ingest.keys import content_collection, default_collection, expand_paths, new_keys
@@ -188,6 +188,8 @@ class Importer:
                     self.store.provenance.log_file(run_id, report, sha, utcnow())
                 if then is not None:
                     then(report)
+        except LibraryWriteError:  # a full disk or a read-only library: stop here
+            raise
         except Exception as exc:  # one file's failure (even a bug) never ends the command
             failed = FileReport(path=report.path, format=report.format,
                                 collection=report.collection, error=_message(path, exc))

@@ -34,7 +34,7 @@ class UpdateReport:
     @property
     def ok(self) -> bool:
         return (all(s.ok for s in self.syncs) and all(j.status == "done" for j in self.jobs)
-                and (self.digests is None or not self.digests.failed))
+                and (self.digests is None or not (self.digests.failed or self.digests.error)))
 
 
 def update(lib: Library, settings: SourceSettings | None = None, *,

@@ -58,13 +58,13 @@ def register(main: click.Group, state_type: type[State]) -> None:
     def run(state: State, frequency: str | None, dry_run: bool, since: str | None,
             no_send: bool, as_json: bool) -> None:
         """Queue the due digests and send the outbox; safe to run from cron (a run that
-        finds another one running does nothing). Exits 1 when a message failed for good."""
+        finds another one running does nothing). Exits 1 when a message failed for good or
+        the SMTP server could not be reached (or did not answer in time)."""
         settings, mail = load(state.settings_path)
         report = state.library().follow.digest_run(settings, mail, frequency=frequency, since=since,
                                                    dry_run=dry_run, send=not no_send)
         _report(report, as_json)
-        if report.failed:
-            sys.exit(1)
+        _stopped(report)
 
     @digest.command()
     @click.option("--json", "as_json", is_flag=True)
@@ -74,8 +74,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
         settings, mail = load(state.settings_path)
         report = state.library().follow.digest_send(settings, mail)
         _report(report, as_json)
-        if report.failed:
-            sys.exit(1)
+        _stopped(report)
 
     @digest.command()
     @click.argument("email")
@@ -110,3 +109,12 @@ def register(main: click.Group, state_type: type[State]) -> None:
             error = f"\t{m.last_error}" if m.last_error else ""
             click.echo(f"#{m.id}\t{m.state}\t{m.kind}\t{m.recipient}\t{m.papers} papers\t"
                        f"{m.attempts} attempts\t{when}\t{m.message_id}{error}")
+
+
+def _stopped(report: DigestReport) -> None:
+    """Exit 1 when a message failed for good or sending stopped on the server."""
+    if report.error:
+        click.echo(f"error: sending stopped: {report.error}; the unsent messages wait in "
+                   "the outbox for the next run", err=True)
+    if report.failed or report.error:
+        sys.exit(1)

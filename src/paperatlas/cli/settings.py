@@ -13,6 +13,7 @@ user = "papers"
 password = "..."
 security = "starttls"                     # none | starttls | ssl
 from = "Papers <papers@example.org>"
+timeout = 30                              # seconds to wait for the server (each step)
 
 [digest]
 max_papers = 20
@@ -63,7 +64,8 @@ _SOURCES = {"contact": str, "openalex_api_key": str, "semantic_scholar_api_key":
             "pace": float}
 _KEYS = {"openalex_api_key": "openalex", "semantic_scholar_api_key": "semantic-scholar",
          "pubmed_api_key": "pubmed"}
-_SMTP = {"host": str, "port": int, "user": str, "password": str, "security": str, "from": str}
+_SMTP = {"host": str, "port": int, "user": str, "password": str, "security": str, "from": str,
+         "timeout": float}
 _DIGEST = {"max_papers": int, "min_score": float, "min_votes": int, "max_attempts": int,
            "backoff_seconds": float}
 _LIMITS = {"per_address": int, "address_window": float, "per_client": int,

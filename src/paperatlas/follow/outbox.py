@@ -95,7 +95,8 @@ def send_due(store: Store, transport: Transport, settings: DigestSettings,
                 report.failed += state == "failed"
                 report.retrying += state == "pending"
                 if isinstance(exc, TransportError):
-                    break  # the server is unreachable: leave the rest for the next run
+                    report.error = str(exc)  # unreachable, or silent past its timeout:
+                    break  # leave the rest for the next run
                 continue
             with store.transaction():
                 store.outbox.mark_sent(outbox_id, attempt, iso(clock()))

@@ -32,6 +32,9 @@ class MailSettings:
             raise InvalidOptionError("SMTP security", self.security, SECURITY)
         if not 0 <= self.port <= 65535:
             raise InvalidOptionError("SMTP port", self.port, ["0 (the default)", "1-65535"])
+        if not 0 < self.timeout <= 3600:
+            raise InvalidOptionError("SMTP timeout", self.timeout,
+                                     ["more than 0 and at most 3600 seconds"])
         if "\n" in self.sender or "\r" in self.sender or "@" not in self.sender:
             raise InvalidOptionError("mail sender (from)", self.sender,
                                      ["an address such as 'Papers <papers@example.org>'"])

@@ -115,11 +115,11 @@ def place_new(store: Store, vectors: VectorStore, projection: Projection, *, met
 
 
 def write_fit(store: Store, fitted: Fitted, *, method: str, model: str, seed: int) -> None:
-    """Replace the map by ``fitted``: old points and state out, points in batches, state
-    last."""
+    """Replace the map by ``fitted``: the old fit marked as being replaced and its points
+    out, points in batches, state last (a kill in between leaves a map to fit again)."""
     maps = store.maps
     with store.transaction():
-        maps.drop_state()
+        maps.begin_refit()
         maps.clear()
     for start in range(0, len(fitted.ids), WRITE):
         end = start + WRITE

@@ -127,4 +127,5 @@ class DigestReport:
     queue_seconds: float = 0.0
     send_seconds: float = 0.0
     skipped: str | None = None  # why nothing was done (another run holds the lock)
+    error: str | None = None  # why sending stopped early (the SMTP server failed)
     digests: list[Digest] = field(default_factory=list)  # on a dry run

@@ -36,6 +36,7 @@ from .trees import TreeRepo
 from .users import UserRepo
 from .vectors import VectorRepo
 from .votes import PaperScope, VoteRepo
+from .writefail import write_failure
 
 __all__ = ["AuthorIdRepo", "CollectionRepo", "JobRepo", "MapRepo", "OutboxRepo", "PaperRepo",
            "PaperScope", "ProvenanceRepo", "Repos", "SearchRepo", "SentenceRepo",
@@ -226,6 +227,10 @@ class Store:
             try:
                 with rolled_back(self.conn) if dry_run else transaction(self.conn):
                     yield
+            except (sqlite3.OperationalError, OSError) as exc:
+                if (failure := write_failure(self.path, exc)) is not None:
+                    raise failure from exc
+                raise
             finally:
                 self._local.writing = False
 

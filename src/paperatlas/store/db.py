@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from ..errors import StoreError
 from .migrations import MIGRATIONS
+from .writefail import write_failure
 
 T = TypeVar("T")
 #: Values per ``IN (...)`` query: below SQLite's oldest limit on bound parameters (999).
@@ -50,7 +51,8 @@ def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> sqlite3.Connecti
     except StoreError:
         raise
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{p}: not a paperatlas library ({exc})") from exc
+        raise write_failure(p, exc) or StoreError(
+            f"{p}: not a paperatlas library ({exc})") from exc
     return conn
 
 

@@ -44,9 +44,11 @@ class MapRepo:
     def touch(self, now: str) -> None:
         self.conn.execute("UPDATE map_state SET updated_at = ? WHERE id = 1", (now,))
 
-    def drop_state(self) -> None:
-        """Forget the fit (a refit writes its points, then its state, last)."""
-        self.conn.execute("DELETE FROM map_state")
+    def begin_refit(self) -> None:
+        """Mark the fit as being replaced (version 0, which no build accepts): a refit
+        stopped before it wrote its state leaves a map that the next build or map
+        placement fits again, never no map at all."""
+        self.conn.execute("UPDATE map_state SET version = 0 WHERE id = 1")
 
     # -- points ---------------------------------------------------------------------------
     def clear(self) -> None:
