@@ -27,8 +27,9 @@ import ftfy
 
 from .records.papers import Record
 
-#: Characters without which no step has anything to do (ASCII text without them is clean).
-_TRIGGER = re.compile(r"[<&\\`]|--|''|\s\s|[\t\n\r\f\v]")
+#: Characters without which no step but white space has anything to do (ASCII text without
+#: them is clean once its white space is collapsed).
+_MARKUP = re.compile(r"[<&\\`]|--|''")
 
 # -- literal escapes -------------------------------------------------------------------------
 _ESCAPE = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
@@ -184,10 +185,14 @@ _PARAGRAPH = re.compile(r"\n[^\S\n]*\n\s*")
 def clean_text(text: str, *, paragraphs: bool = False) -> str:
     """``text`` with every cleaner applied, invisible characters dropped, white space
     collapsed and NFC-normalized; with ``paragraphs``, blank lines stay (as one)."""
+    ascii_plain = text.isascii() and not _MARKUP.search(text)
     if paragraphs and "\n" in text:
+        if ascii_plain:  # the common case (wrapped arXiv abstracts): white space only
+            parts = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
+            return "\n\n".join(p for p in parts if p)
         return "\n\n".join(p for p in map(clean_text, _PARAGRAPH.split(text)) if p)
-    if text.isascii() and not _TRIGGER.search(text):
-        return text
+    if ascii_plain:
+        return " ".join(text.split())
     text = fix_mojibake(strip_html(decode_escapes(text)))
     text = latex_to_unicode(text)
     if not text.isascii():
