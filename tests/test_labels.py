@@ -5,13 +5,16 @@ a small synthetic corpus (two sibling nodes of ten papers each)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from paperatlas.organize.base import Corpus, Group, NodeLabel
 from paperatlas.organize.builder import TreeBuilder
 from paperatlas.organize.features import normalize_rows
 from paperatlas.organize.label import KeywordLabeler
-from paperatlas.organize.labelrules import phrase_ok, shaped, unique_labels
+from paperatlas.organize.labelroute import Choice, f1, route
+from paperatlas.organize.labelrules import phrase_ok, prepared, scan, shaped, unique_labels
 from paperatlas.organize.llm import clean_label, merge_labels
 from paperatlas.organize.phrases import tokens_of
 from paperatlas.records.trees import Node, Tree, TreeSettings
@@ -19,14 +22,18 @@ from paperatlas.records.trees import Node, Tree, TreeSettings
 OTHER = [f"Galaxy cluster redshift survey number {i}. Dark matter halo mass." for i in range(10)]
 
 
-def labels_of(first: list[str], second: list[str] = OTHER) -> list[NodeLabel]:
-    """The keyword labeler's names of two sibling nodes with these papers' texts."""
+def labels_of(first: list[str], second: list[str] = OTHER,
+              embed: Callable[[list[str]], np.ndarray] | None = None,
+              vectors: np.ndarray | None = None) -> list[NodeLabel]:
+    """The keyword labeler's names of two sibling nodes with these papers' texts (and
+    with ``embed``, routed among them by these paper ``vectors``)."""
     texts = first + second
     rng = np.random.default_rng(0)
-    vectors = normalize_rows(np.vstack([rng.normal(size=(len(first), 8)) + 3,
-                                        rng.normal(size=(len(second), 8)) - 3]))
+    if vectors is None:
+        vectors = normalize_rows(np.vstack([rng.normal(size=(len(first), 8)) + 3,
+                                            rng.normal(size=(len(second), 8)) - 3]))
     corpus = Corpus(list(range(len(texts))), vectors, [""] * len(texts), texts)
-    labeler = KeywordLabeler()
+    labeler = KeywordLabeler(embed=embed)
     labeler.fit(corpus)
     parts = [list(range(len(first))), list(range(len(first), len(texts)))]
     groups = [Group(node_id=i + 1, titles=[], texts=[], rows=rows,
@@ -67,6 +74,20 @@ def test_a_phrase_does_not_end_in_a_participle_or_preposition() -> None:
              for i in range(10)]
     for name in labels_of(first):
         assert not name.label.lower().endswith("involved")
+
+
+def test_a_verb_or_a_comparative_is_not_a_label() -> None:
+    # "detect" is mostly written after "to", "we", "can": a verb, never a name
+    first = [f"We detect anomalies {i}. To detect them we can detect outliers; Anomalies."
+             for i in range(10)]
+    texts = prepared([""] * 10, first)
+    assert scan("detect", texts).verbal() and not scan("anomalies", texts).verbal()
+    for name in labels_of(first):
+        assert "detect" not in name.label.lower()
+        assert all(not a.lower().startswith("detect") for a in name.alternatives)
+    # an adjective that compares ends no noun phrase ("Smaller", "Larger models" is fine)
+    assert not phrase_ok("smaller") and not phrase_ok("faster")
+    assert phrase_ok("larger models") and phrase_ok("transformer")
 
 
 def test_two_unrelated_words_are_never_glued() -> None:
@@ -151,3 +172,47 @@ def test_llm_labels_are_cleaned_and_offer_the_keyword_names() -> None:
                                      alternatives=["Re-ranking"])])
     assert merged[0].label == "Retrieval"
     assert merged[0].alternatives == ["Dense retrieval", "Re-ranking"]
+
+
+def one_hot(names: dict[str, int], dims: int = 4) -> Callable[[list[str]], np.ndarray]:
+    """An embedding of known names: name -> a unit axis (another name: the last axis)."""
+    eye = np.eye(dims, dtype=np.float32)
+    return lambda texts: np.stack([eye[names.get(t, dims - 1)] for t in texts])
+
+
+def test_sibling_labels_are_chosen_to_lead_to_their_own_papers() -> None:
+    # Node 0's papers lie on axis 0, node 1's on axis 1. Alone, node 0 would be named
+    # "Kinase" and node 1 "Cells", but "Kinase" is nearer node 1's papers: together the
+    # labels "Folding" and "Cells" lead every paper to its own node.
+    embed = one_hot({"Kinase": 1, "Folding": 0, "Cells": 1, "Stars": 2})
+    axis = np.eye(4, dtype=np.float32)
+    choices = [Choice(["Kinase", "Folding"], {}, axis[[0, 0, 0]], 3),
+               Choice(["Cells", "Stars"], {}, axis[[1, 1]], 2)]
+    assert route(choices, embed, set()) == ["Folding", "Cells"]
+    # a name taken by the parent or a sibling is never chosen
+    assert route(choices, embed, {"folding"})[0] == "Kinase"
+    same = [Choice(["Cells", "Folding"], {}, axis[[0]], 1), Choice(["Cells"], {}, axis[[1]], 1)]
+    assert route(same, embed, set()) == ["Folding", "Cells"]
+    # with the papers led alike, the name whose papers are the node's wins (its F1)
+    tie = [Choice(["Kinase", "Folding"], {"Kinase": 0.2, "Folding": 0.9}, axis[[2]], 1),
+           Choice(["Stars"], {}, axis[[3]], 1)]
+    assert route(tie, embed, set())[0] == "Folding"
+    assert f1(10, 10, 10) == 1.0 and abs(f1(10, 10, 30) - 0.5) < 1e-9
+    assert f1(5, 10, 0) == f1(5, 10, 5)  # a phrase is in at least the node's papers
+
+
+def test_the_labeler_routes_with_an_embedding_model() -> None:
+    # Both phrases name every paper of the first node; the model puts "Kinase" beside
+    # the second node's papers, so the first node is named "Protein folding".
+    first = [f"Protein folding and kinase {i}. Kinase; protein folding." for i in range(10)]
+    vectors = np.vstack([np.tile([1.0, 0, 0, 0], (10, 1)), np.tile([0, 1.0, 0, 0], (10, 1))])
+    embed = one_hot({"Kinase": 1, "Protein folding": 0, "Galaxy cluster redshift survey": 1,
+                     "Dark matter halo mass": 1})
+    names = labels_of(first, embed=embed, vectors=vectors.astype(np.float32))
+    assert names[0].label == "Protein folding"
+    assert KeywordLabeler().forkable and not KeywordLabeler(embed=embed).forkable
+    assert KeywordLabeler(embed=embed, route=False).forkable
+    alone = labels_of(first, vectors=vectors.astype(np.float32))[0]
+    assert alone.label in {"Kinase", "Protein folding"}
+    if alone.label == "Kinase":  # the label chosen alone is offered as another name
+        assert "Kinase" in names[0].alternatives

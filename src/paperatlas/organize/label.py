@@ -5,19 +5,23 @@ three times; see :mod:`.phrases`). A phrase scores high in a node when it is fre
 there and rare in the node's siblings (class-based TF-IDF, as in BERTopic) and in the
 whole collection. The top candidates are re-ranked by maximal marginal relevance: close
 to the node's centroid, unlike the phrases already chosen (phrase vectors from the papers
-a phrase occurs in, or from an embedding model).
+a phrase occurs in, or from an embedding model). A node's names are its candidates as its
+papers write them (:mod:`.labelrules`); with an embedding model, siblings' labels are then
+chosen together among their names (:mod:`.labelroute`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .base import ONE_MATRIX_MIN, Corpus, Group, Labeler, NodeLabel
 from .features import normalize_rows
+from .labelroute import Choice, f1, route
 from .labelrules import WORD, Sample, Surface, extended, phrase_ok, prepared, scan, shaped
 
 PhraseEmbed = Callable[[list[str]], np.ndarray]
@@ -59,6 +63,17 @@ def _overlap(phrases: list[str]) -> np.ndarray:
 PHRASE_VECTORS = ("papers", "model")
 
 
+@dataclass
+class Names:
+    """What a node's papers make of its candidates (:meth:`KeywordLabeler._names`)."""
+
+    names: list[str]  # the label phrases, best first, as written
+    forms: list[str]  # the written forms of the candidates that passed (its keywords)
+    support: dict[str, float]  # of each name: the share of the node's papers with it
+    fits: dict[str, float]  # of each name: F1 of its papers against the node's
+    verbs: set[str] = field(default_factory=set)  # candidates its papers write as verbs
+
+
 class KeywordLabeler(Labeler):
     """Names nodes from their own words.
 
@@ -66,19 +81,26 @@ class KeywordLabeler(Labeler):
     default) a phrase's vector is the mean embedding of the papers it occurs in, weighted
     by its counts (no model call, and it says where in the collection the phrase lives);
     with ``"model"``, ``embed`` (phrases -> normalized vectors) encodes the phrase text.
+    With ``embed`` and ``route``, sibling labels are chosen together among the first
+    ``route_names`` names of each node (of ``min_support``), so that ``route_sample`` of
+    each node's papers are nearest their own node's label (:func:`~.labelroute.route`);
+    the model then runs in this process (naming is not forked).
     """
 
     def __init__(self, embed: PhraseEmbed | None = None, candidates: int = 20,
                  keywords: int = 8, diversity: float = 0.4,
                  phrase_vectors: str = "papers", min_support: float = 0.2,
-                 first: int = 6, sample: int = 80) -> None:
+                 first: int = 6, sample: int = 80, route: bool = True,
+                 route_names: int = 6, route_sample: int = 100) -> None:
         if phrase_vectors not in PHRASE_VECTORS:
             raise ValueError(f"phrase_vectors must be one of {', '.join(PHRASE_VECTORS)}, "
                              f"not {phrase_vectors!r}")
         if phrase_vectors == "model" and embed is None:
             raise ValueError('phrase_vectors="model" needs an embed function')
         self.embed = embed if phrase_vectors == "model" else None
-        self.forkable = self.embed is None  # phrase vectors from papers: numpy only
+        self.route_embed = embed if route else None
+        # Phrase vectors from papers and no routing: numpy only.
+        self.forkable = self.embed is None and self.route_embed is None
         self.phrase_vectors = phrase_vectors
         self.candidates = candidates
         self.keywords = keywords
@@ -88,15 +110,19 @@ class KeywordLabeler(Labeler):
         self.min_support = min_support
         self.first = first
         self.sample = sample
+        self.route_names = route_names
+        self.route_sample = route_sample
         self._titles: list[str] = []
         self._texts: list[str] = []
         self._matrix: Any = None
         self._by_phrase: Any = None  # phrases x papers
-        self._paper_vectors: np.ndarray | None = None
+        self._paper_vectors: np.ndarray | None = None  # for phrase vectors
+        self._corpus_vectors: np.ndarray | None = None  # for routing
         self._column: dict[str, int] = {}
         self._vocab: np.ndarray = np.array([])
         self._casing: dict[str, str] = {}
         self._idf: np.ndarray = np.array([])
+        self._df: np.ndarray = np.array([])  # papers per phrase
         self._boost: np.ndarray = np.array([])  # 2 for multi-word phrases, else 1
         self._cache: dict[str, np.ndarray] = {}
         self._fits_cache: dict[int, bool] = {}
@@ -105,10 +131,11 @@ class KeywordLabeler(Labeler):
         """Take the corpus's phrase counts; groups then name rows of this corpus."""
         counts = corpus.phrases
         self._matrix, self._vocab = counts.matrix, counts.vocab
-        self._cache, self._fits_cache = {}, {}
+        self._cache, self._fits_cache, self._column = {}, {}, {}
         if counts.matrix.shape[1]:
             df = np.bincount(counts.matrix.indices, minlength=counts.matrix.shape[1])
             self._idf = np.log((1 + len(corpus.ids)) / (1 + df)) + 1.0
+            self._df = df
             self._boost = np.where(counts.words > 1, 2.0, 1.0)
         if self.phrase_vectors == "papers":
             # A large corpus's phrase columns are read from the papers' matrix when asked
@@ -116,7 +143,7 @@ class KeywordLabeler(Labeler):
             small = len(corpus.ids) < ONE_MATRIX_MIN
             self._by_phrase = counts.matrix.T.tocsr() if small else None
             self._paper_vectors = corpus.vectors
-            self._column = {}  # filled with the candidates' columns
+        self._corpus_vectors = corpus.vectors
         self._casing = _casing(corpus.titles)
         self._titles, self._texts = corpus.titles, corpus.texts
 
@@ -145,10 +172,12 @@ class KeywordLabeler(Labeler):
             candidates.append(self._candidates(scores.data[part], counts.data[part],
                                                counts.indices[part], parent_words))
         self._vectors([p for phrases, _ in candidates for p in phrases])  # one batch
-        out = []
+        out, choices = [], []
         for group, (phrases, relevance) in zip(groups, candidates, strict=True):
             phrases = self._reranked(phrases, relevance, group)
-            names, forms = self._names(phrases, group)
+            read = self._names(phrases, group)
+            names, forms = read.names, read.forms
+            phrases = [p for p in phrases if p not in read.verbs]
             label = next((p for p in names if p.lower() not in taken), None)
             if label is None:  # no name read in its papers: a fitting candidate, if any
                 usable = [p for p in phrases if phrase_ok(p)]
@@ -159,28 +188,57 @@ class KeywordLabeler(Labeler):
             group.keywords = keywords[:self.keywords]
             out.append(NodeLabel(label=label, keywords=keywords[:self.keywords],
                                  alternatives=[n for n in names if n != label]))
+            others = [n for n in names if n != label and read.support[n] >= self.min_support]
+            choices.append(Choice([label, *others][:self.route_names], read.fits,
+                                  self._sampled_vectors(group), len(group.rows)))
+        if self.route_embed is not None and self._corpus_vectors is not None:
+            chosen = route(choices, self.route_embed, {parent.lower()} if parent else set())
+            for name, label in zip(out, chosen, strict=True):
+                if label != name.label:
+                    name.alternatives = [name.label, *(a for a in name.alternatives
+                                                       if a != label)]
+                    name.label = label
         return out
 
-    def _names(self, phrases: list[str], group: Group) -> tuple[list[str], list[str]]:
+    def _sampled_vectors(self, group: Group) -> np.ndarray:
+        """The embeddings of up to ``route_sample`` of a group's papers, evenly spread."""
+        rows = group.rows
+        if self._corpus_vectors is None or self.route_embed is None or not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        if len(rows) > self.route_sample:
+            rows = [rows[i] for i in np.linspace(0, len(rows) - 1,
+                                                 self.route_sample).astype(int)]
+        return np.asarray(self._corpus_vectors[rows], dtype=np.float32)
+
+    def _names(self, phrases: list[str], group: Group) -> Names:
         """The label phrases among a node's candidates (best first, as written; the one
-        of most support among the ``first`` leads: :func:`_by_support`), and the written
-        forms of the candidates that passed, in rank order (the node's keywords). A
+        of most support among the ``first`` leads: :func:`_by_support`), the written
+        forms of the candidates that passed, in rank order (the node's keywords), and
+        each name's support and F1 against the node's papers (:meth:`_f1_of`). A
         candidate its papers always continue is extended by the word that follows it
         ("central nervous" + "system"), or left out when no one word does; a single word
         is joined with another candidate only as its papers write the pair ("DNA damage
-        and repair")."""
+        and repair"). A phrase its papers mostly write as a verb ("to detect", "were
+        fed") is no name."""
         texts = self._sample(group)
         seen: dict[str, Surface] = {}
+        fits: dict[str, float] = {}
+        verbs: set[str] = set()
         for phrase in phrases:
             if not phrase_ok(phrase, ending=False):
                 continue
-            found = extended(scan(phrase, texts), texts)
-            if found.papers and not found.continued() and phrase_ok(found.phrase):
+            first = scan(phrase, texts)
+            found = extended(first, texts)
+            if found.verbal() or first.verbal():
+                verbs.add(phrase)
+            elif found.papers and not found.continued() and phrase_ok(found.phrase):
                 seen.setdefault(phrase, found)
+                fits.setdefault(phrase, self._f1_of(found, first, phrase, len(group.rows)))
         forms = list(dict.fromkeys(f.form for f in seen.values()))
         least = max(self.min_support * len(texts), 2.0 if len(texts) >= 10 else 1.0)
         names: dict[str, float] = {}
-        for found in seen.values():
+        scores: dict[str, float] = {}
+        for key, found in seen.items():
             name = found.form
             if " " not in found.phrase:
                 pair = next((w for w, n in found.pairs.most_common() if n >= least and
@@ -188,7 +246,20 @@ class KeywordLabeler(Labeler):
                 name = f"{name} and {seen[pair].form if shaped(seen[pair].form) else pair}" \
                     if pair else name
             names.setdefault(name, found.support)
-        return _by_support(names, self.min_support, self.first), forms
+            scores.setdefault(name, fits[key])
+        return Names(_by_support(names, self.min_support, self.first), forms, names, scores,
+                     verbs)
+
+    def _f1_of(self, found: Surface, first: Surface, phrase: str, papers: int) -> float:
+        """F1 of a name's papers against its node's (``papers`` of them): the share of the
+        node's that have it from the sample, the library's from the candidate's phrase
+        counts (``first``, as read in the sample before it was extended to ``found``: an
+        extension is in that share of its papers)."""
+        column = self._column.get(phrase)
+        if column is None or not len(self._df):
+            return 0.0
+        everywhere = float(self._df[column]) * found.papers / max(first.papers, 1)
+        return f1(found.support * papers, papers, everywhere)
 
     def _sample(self, group: Group) -> Sample:
         """Up to ``sample`` of a group's texts, evenly over its papers, for :func:`scan`."""
@@ -208,7 +279,7 @@ class KeywordLabeler(Labeler):
         head = self.candidates * 2
         top = self._best(boosted, columns, head)
         best = {str(self._vocab[columns[i]]): float(boosted[i]) for i in top}
-        for i in top:  # the phrase's column, for its vector
+        for i in top:  # the phrase's column (its vector, its papers)
             self._column.setdefault(str(self._vocab[columns[i]]), int(columns[i]))
         phrases = [p for p in best if not set(p.split()) <= parent_words]
         phrases = _drop_contained(phrases)[: self.candidates]

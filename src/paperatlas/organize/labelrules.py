@@ -38,6 +38,15 @@ _MARKUP_ONLY = frozenset(["span", "div", "jats", "href", "xmlns", "mml", "nbsp",
 DANGLING = frozenset("""
 using based via versus vs towards toward like regarding including involving
 according due related associated dependent induced mediated driven aware free specific
+smaller larger bigger better worse faster slower greater longer shorter stronger weaker
+fewer deeper wider cheaper simpler easier harder richer broader narrower smallest largest
+biggest best worst fastest greatest longest strongest deepest simplest
+""".split())  # noqa: SIM905
+#: Words after which a word is a verb or a predicate, not a noun ("to detect", "can
+#: detect", "we detect", "were fed"): a phrase mostly written after one is no label.
+VERB_CUES = frozenset("""
+to can could may might will would should must cannot we they was were is are be been being
+not also
 """.split())  # noqa: SIM905
 #: Verbs that open a title's clause, not a noun phrase ("Introducing ...", "Towards ...").
 OPENERS = frozenset("""
@@ -53,6 +62,8 @@ _BREAKS = ".,;:!?()[]{}\x00"
 #: (it is continued: "Central nervous ..."), and the share of one next word that extends it.
 FRAGMENT = 0.7
 EXTEND = 0.5
+#: Share of a phrase's occurrences after a :data:`VERB_CUES` word from which it is a verb.
+VERBAL = 0.5
 MAX_WORDS = 5
 
 
@@ -74,7 +85,8 @@ def phrase_ok(phrase: str, *, ending: bool = True) -> bool:
 
 def dangling(word: str) -> bool:
     """Whether a phrase ending in ``word`` is cut off: a participle ("involved", "based"),
-    an adjective in -ous ("nervous") or a preposition the stop lists do not hold."""
+    an adjective in -ous ("nervous") or comparative ("smaller") or a preposition the stop
+    lists do not hold."""
     if word in DANGLING:
         return True
     if len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
@@ -95,6 +107,7 @@ class Surface:
     preceding: Counter[str] = field(default_factory=Counter)  # content word before
     occurrences: int = 0
     pairs: Counter[str] = field(default_factory=Counter)  # "and" + word: papers
+    after_verb_cue: int = 0  # occurrences right after a VERB_CUES word
 
     @property
     def support(self) -> float:
@@ -114,6 +127,10 @@ class Surface:
             return None
         word, n = words.most_common(1)[0]
         return word if n >= EXTEND * self.occurrences else None
+
+    def verbal(self) -> bool:
+        """Whether the phrase is mostly written as a verb ("to detect", "were fed")."""
+        return self.occurrences > 0 and self.after_verb_cue >= VERBAL * self.occurrences
 
     def led(self) -> bool:
         """Whether the phrase is mostly preceded by a content word ("nervous system"
@@ -193,6 +210,8 @@ def scan(phrase: str, sample: Sample) -> Surface:
         before = _last_word(text, start)
         if before and before not in stops:
             found.preceding[before] += 1
+        elif before in VERB_CUES:
+            found.after_verb_cue += 1
         following = _next_words(text, end, 2)
         if following and following[0] not in stops:
             found.following[following[0]] += 1
