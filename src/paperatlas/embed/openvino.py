@@ -9,8 +9,10 @@ is a plain text ``Transformer`` works.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,14 +61,13 @@ class OpenVINOEncoder:
         self.input_names = list(example)
         self.output_name = getattr(transformer, "module_output_name", "token_embeddings")
         core = ov.Core()
-        if cache is not None and cache.exists():
-            converted = core.read_model(str(cache))
-        else:
+
+        def convert() -> Any:
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer warnings about Python-level branches
-                converted = ov.convert_model(transformer.model, example_input=example)
-            if cache is not None:
-                _save(ov, converted, cache)
+                return ov.convert_model(transformer.model, example_input=example)
+
+        converted = cached_model(ov, core, cache, convert)
         if precision == "auto":
             caps = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
             precision = "bf16" if "BF16" in caps else "fp32"
@@ -104,10 +105,30 @@ class OpenVINOEncoder:
         return np.asarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+def cached_model(ov: Any, core: Any, cache: Path | None, convert: Callable[[], Any]) -> Any:
+    """The converted model: read from ``cache`` (an ``.xml`` path) when there, else made by
+    ``convert()`` and saved there. The processes that start together on a new library
+    (``serve --workers N`` and its job worker) take turns under a lock file beside the
+    cache: one converts and saves, the others then read its files (before, they wrote the
+    same temporary files, and a process whose file another had renamed died starting)."""
+    if cache is None:
+        return convert()
+    if cache.exists():
+        return core.read_model(str(cache))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.with_name(cache.name + ".lock"), "w") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        if cache.exists():  # another process converted it while this one waited
+            return core.read_model(str(cache))
+        converted = convert()
+        _save(ov, converted, cache)
+    return converted
+
+
 def _save(ov: Any, model: Any, path: Path) -> None:
-    """Write the converted model atomically (a crash leaves no half-written cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".part.xml")
+    """Write the converted model atomically (a crash leaves no half-written cache), under
+    temporary names of this process's own."""
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.part.xml")
     ov.save_model(model, str(tmp), compress_to_fp16=False)
     tmp.with_suffix(".bin").replace(path.with_suffix(".bin"))
     tmp.replace(path)
