@@ -28,6 +28,10 @@ Phases, on one server (the first copy):
 Then on a second server (a fresh copy): "beside idle" (``--seconds`` / 3), and "beside":
 ``paperatlas ingest --index NEW`` run beside it (the issue's old case), the load for
 ``--seconds`` from its start, then 2 clients until it exits.
+
+Each phase also records the CPU seconds of each web process: the processes share one
+listening socket, and the kernel may hand every keep-alive connection of a phase to one of
+them (then that phase measures one process, about half the throughput).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import sys
 import threading
 import time
@@ -102,6 +107,15 @@ def rss_mb(pid: int) -> dict[str, float]:
     return out
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds ``pid`` has used (user + system, /proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[-80:]
@@ -163,11 +177,17 @@ def phase(args: argparse.Namespace, sampler: Sampler | None, name: str, base: st
     if sampler is not None:
         sampler.phase = name
     before = ibs.loadavg()
+    # CPU of each web process: whether both answered (the kernel may hand every
+    # keep-alive connection to one of the processes sharing the listening socket)
+    web = [p for p in children(args.server_pid) if "multiprocessing-fork" in cmdline(p)]
+    cpu = {p: cpu_s(p) for p in web}
     result = asyncio.run(ibs.load(base, asked, clients, args.timeout, until))
     result["load_before"] = before
+    result["web_cpu_s"] = [round(cpu_s(p) - cpu[p], 1) for p in web]
     ibs.log(f"{name}: {result['per_second']:.1f}/s, p50 {ibs.fmt(result['p50_ms'])} ms, p99 "
             f"{ibs.fmt(result['p99_ms'])} ms, errors {result['errors']}, timeouts "
-            f"{result['timeouts']}; load average before {before}")
+            f"{result['timeouts']}; load average before {before}; CPU s of each web process "
+            f"{result['web_cpu_s']}")
     return result
 
 
@@ -210,9 +230,12 @@ async def _beside(args: argparse.Namespace, base: str, asked: list[str],
             stdout=asyncio.subprocess.DEVNULL, stderr=err, env=ibs.cli_env())
     waiter = asyncio.ensure_future(proc.wait())
     before = ibs.loadavg()
+    web = [p for p in children(args.server_pid) if "multiprocessing-fork" in cmdline(p)]
+    cpu = {p: cpu_s(p) for p in web}
     results["beside"] = await ibs.load(base, asked, args.clients, args.timeout,
                                        ibs.timed(args.seconds))
     results["beside"]["load_before"] = before
+    results["beside"]["web_cpu_s"] = [round(cpu_s(p) - cpu[p], 1) for p in web]
     before = ibs.loadavg()
     results["beside_rest"] = await ibs.load(
         base, asked[::-1], 2, args.timeout,
@@ -234,6 +257,7 @@ def serve(args: argparse.Namespace, run_name: str) -> tuple[Any, str]:
     port = ibs.free_port()
     server = ibs.start_server(args.db, port, args.cache / f"paperatlas-bench-soak-{run_name}.log",
                               args.workers)
+    args.server_pid = server.pid
     base = f"http://127.0.0.1:{port}"
     warm = mixed(args.queries[-20:], args.keys)
     asyncio.run(ibs.load(base, warm, 8, 60, ibs.timed(15)))  # every process loads its vectors
@@ -257,8 +281,9 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
           f"papers; serve --workers {args.workers} + job worker; paperatlas from "
           f"{meta['paperatlas']}\n")
     print("| phase | clients | seconds | answered | req/s | p50 ms | p99 ms | max ms | errors "
-          "| timeouts | req/s ÷ idle | p50 ÷ idle | p99 ÷ idle | load avg before |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| timeouts | req/s ÷ idle | p50 ÷ idle | p99 ÷ idle | load avg before "
+          "| CPU s per web process |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     idle = results.get("idle") or results.get("beside_idle")
     for key, label in ROWS:
         r = results.get(key)
@@ -270,7 +295,8 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
               f"{r['seconds']:.0f} | {r['answered']} | {r['per_second']:.1f} | "
               f"{ibs.fmt(r['p50_ms'])} | {ibs.fmt(r['p99_ms'])} | {ibs.fmt(r['max_ms'])} | "
               f"{r['errors']} | {r['timeouts']} | {ibs.fmt(ratio[0], 2)} | "
-              f"{ibs.fmt(ratio[1], 2)} | {ibs.fmt(ratio[2], 2)} | {r['load_before'][0]:.2f} |")
+              f"{ibs.fmt(ratio[1], 2)} | {ibs.fmt(ratio[2], 2)} | {r['load_before'][0]:.2f} | "
+              f"{' / '.join(str(c) for c in r.get('web_cpu_s', []))} |")
     if "jobs" in results:
         print(f"\njobs ({results['jobs_s']} s from the upload): " + "; ".join(
             f"{j['kind']} {j['status']}" for j in results["jobs"]))
