@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paperatlas import Library
 from paperatlas.records.papers import Record
@@ -192,3 +194,21 @@ def test_a_source_answer_ingests_clean_and_keeps_the_source_row(tmp_path: Path,
         extra = json.loads(next(r[0] for r in lib.store.conn.execute(
             "SELECT extra FROM sources WHERE extra LIKE '%Gyros%'")))
         assert "LÃ¤mmerzahl" in json.dumps(extra, ensure_ascii=False)  # as the answer had it
+
+
+_FIELD = st.text(alphabet=st.sampled_from(list("ab -'`<&\\\t\n\u00e9")), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=_FIELD.filter(str.strip), authors=st.lists(_FIELD, max_size=3),
+       categories=st.lists(_FIELD, max_size=2), venue=st.none() | _FIELD)
+def test_clean_record_equals_cleaning_each_field(title: str, authors: list[str],
+                                                 categories: list[str],
+                                                 venue: str | None) -> None:
+    """The record-wide check that skips clean fields gives what cleaning each field does."""
+    rec = Record(title=title, abstract="x", authors=authors, categories=categories, venue=venue)
+    got = clean_record(rec)
+    assert got.title == clean_text(title)
+    assert got.authors == [c for c in map(clean_text, authors) if c]
+    assert got.categories == [c for c in map(clean_text, categories) if c]
+    assert got.venue == (clean_text(venue) or None if venue else venue)

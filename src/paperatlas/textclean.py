@@ -207,7 +207,22 @@ def clean_record(rec: Record) -> Record:
     def every(values: list[str]) -> list[str]:
         return [c for c in map(clean_text, values) if c]
 
+    abstract = clean_text(rec.abstract, paragraphs=True)
+    if _plain_fields(rec):  # the common case: one check instead of one per name
+        return rec if abstract == rec.abstract else dataclasses.replace(rec, abstract=abstract)
     return dataclasses.replace(
-        rec, title=clean_text(rec.title), abstract=clean_text(rec.abstract, paragraphs=True),
+        rec, title=clean_text(rec.title), abstract=abstract,
         authors=every(rec.authors), categories=every(rec.categories),
         venue=clean_text(rec.venue) or None if rec.venue else rec.venue)
+
+
+#: What makes a short field need cleaning when it is ASCII: markup, or white space to collapse
+#: (fields joined by NUL, which is not white space: an empty field shows as NUL at an end or
+#: two NULs).
+_FIELD_WORK = re.compile(r"[<&\\`]|--|''|\s\s|[\t\n\r\f\v]|^\s|\s$|\s\0|\0\s|\0\0|^\0|\0$")
+
+
+def _plain_fields(rec: Record) -> bool:
+    """Whether the title, authors, categories and venue are clean as they are."""
+    joined = "\0".join([rec.title, *rec.authors, *rec.categories, rec.venue or "-"])
+    return joined.isascii() and _FIELD_WORK.search(joined) is None
