@@ -212,3 +212,12 @@ def test_clean_record_equals_cleaning_each_field(title: str, authors: list[str],
     assert got.authors == [c for c in map(clean_text, authors) if c]
     assert got.categories == [c for c in map(clean_text, categories) if c]
     assert got.venue == (clean_text(venue) or None if venue else venue)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .-'\t\n\r\x0b\x0c")), max_size=30))
+def test_plain_ascii_only_has_its_white_space_collapsed(text: str) -> None:
+    expected = " ".join(text.split())
+    if "--" not in text and "''" not in text:  # else LaTeX dashes and quotes
+        assert clean_text(text) == expected
+        assert clean_text(text + " a<b>") == " ".join((text + " a").split())  # tag stripped

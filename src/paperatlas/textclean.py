@@ -27,10 +27,6 @@ import ftfy
 
 from .records.papers import Record
 
-#: Characters without which no step but white space has anything to do (ASCII text without
-#: them is clean once its white space is collapsed).
-_MARKUP = re.compile(r"[<&\\`]|--|''")
-
 # -- literal escapes -------------------------------------------------------------------------
 _ESCAPE = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
                      r"|\\u([0-9a-fA-F]{4})")
@@ -182,17 +178,31 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200e\u200f\u2060\u00ad\ufeff"))
 _PARAGRAPH = re.compile(r"\n[^\S\n]*\n\s*")
 
 
+def _has_markup(text: str) -> bool:
+    """Whether ASCII text holds what a cleaner acts on (markup, entities, LaTeX, quotes,
+    dashes); without it, only its white space needs collapsing. Substring tests: several
+    times faster than a regular expression on an abstract."""
+    return ("<" in text or "&" in text or "\\" in text or "`" in text or "--" in text
+            or "''" in text)
+
+
+def _loose_space(text: str) -> bool:
+    """Whether ASCII text has white space to collapse (a run, a line break, an end)."""
+    return ("  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text
+            or "\v" in text or text[:1].isspace() or text[-1:].isspace())
+
+
 def clean_text(text: str, *, paragraphs: bool = False) -> str:
     """``text`` with every cleaner applied, invisible characters dropped, white space
     collapsed and NFC-normalized; with ``paragraphs``, blank lines stay (as one)."""
-    ascii_plain = text.isascii() and not _MARKUP.search(text)
+    ascii_plain = text.isascii() and not _has_markup(text)
     if paragraphs and "\n" in text:
         if ascii_plain:  # the common case (wrapped arXiv abstracts): white space only
             parts = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
             return "\n\n".join(p for p in parts if p)
         return "\n\n".join(p for p in map(clean_text, _PARAGRAPH.split(text)) if p)
     if ascii_plain:
-        return " ".join(text.split())
+        return " ".join(text.split()) if _loose_space(text) else text
     text = fix_mojibake(strip_html(decode_escapes(text)))
     text = latex_to_unicode(text)
     if not text.isascii():
