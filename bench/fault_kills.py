@@ -83,6 +83,8 @@ def commands(work: Path, points: int, timed: int) -> list[Outcome]:
     empty.parent.mkdir(parents=True)
     go(Scenario("ingest", empty, ["ingest", *map(str, seeds)]))
     go(Scenario("index", library(work / "ingested" / "l.db", seeds), ["index"]))
+    few = library(work / "few" / "l.db", seeds[:1])  # the default model: few papers
+    go(Scenario("index (all-MiniLM-L6-v2)", few, ["index"], model="all-MiniLM-L6-v2"))
     embedded = library(work / "embedded" / "l.db", seeds, embed=True)
     go(Scenario("tree build", embedded, ["tree", "build", "--name", "t"], model=HASH))
     grown = library(work / "grown" / "l.db", seeds[:3], embed=True, tree=True, more=seeds[3:])
