@@ -274,6 +274,8 @@ def _running_job(db: Path) -> str | None:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         row = conn.execute("SELECT kind FROM jobs WHERE status = 'running'").fetchone()
+    except sqlite3.OperationalError:  # killed inside its first migration: no tables yet
+        return None
     finally:
         conn.close()
     return None if row is None else str(row[0])

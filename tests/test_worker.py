@@ -58,6 +58,24 @@ def _dead_pid() -> int:
 
 
 # -- the queue ------------------------------------------------------------------------------
+def test_an_ingest_killed_before_queueing_its_index_job_is_mended_by_a_rerun(
+        lib: Library, write) -> None:  # type: ignore[no-untyped-def]
+    """Found by bench/fault_kills.py: a kill after the last batch committed and before the
+    index job was queued left the papers unindexed, and the re-run (all skipped) queued
+    nothing. The re-run now queues the job when papers wait for the index."""
+    data = write("a.csv", "title,abstract\nProtein folding,Deep networks fold proteins.\n")
+    lib.ingest([data])
+    with lib.store.transaction():  # stands for the kill: the job was never queued
+        lib.store.conn.execute("DELETE FROM jobs")
+    assert lib.jobs.recent(10) == [] and lib.search.pending() == 1
+    again = lib.ingest([data])
+    assert again.added == 0 and again.skipped == 1
+    assert [(j.kind, j.params) for j in lib.jobs.recent(10)] == [("index", {"collections": ["a"]})]
+    lib.index()
+    assert lib.search.pending() == 0
+    assert lib.ingest([data]).skipped == 1 and len(lib.jobs.recent(10)) == 1  # nothing waits
+
+
 def test_coalesced_kinds_are_queued_once(lib: Library) -> None:
     jobs = lib.jobs
     first = jobs.enqueue("index", {"collections": ["a"]})

@@ -142,7 +142,13 @@ class Library:
                                 dry_run=dry_run, strict=strict)
         report = Importer(self.store).ingest(paths, options, progress)
         if not dry_run:
-            for kind, params in after_ingest(report):
+            follow_ups = after_ingest(report)
+            if not follow_ups and self.search.pending():
+                # Nothing new, yet papers wait: an earlier run was killed after its last
+                # batch committed and before it queued their index job.
+                follow_ups = [("index", {"collections": sorted(
+                    {f.collection for f in report.files if f.ok and f.collection})})]
+            for kind, params in follow_ups:
                 self.jobs.enqueue(kind, params)
             if index:
                 self.index()
