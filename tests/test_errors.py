@@ -38,7 +38,7 @@ EXPECTED = {
     "StoreError": 503, "IndexBusyError": 503, "AuthError": 401, "ConflictError": 409,
     "TooManyRequestsError": 429, "PreconditionError": 409, "ModelMismatchError": 409,
     "UpstreamError": 502, "LLMError": 502, "TransportError": 502, "MessageError": 502,
-    "EditError": 400, "LinkError": 400, "SourceError": 502,
+    "EditError": 400, "LinkError": 400, "SourceError": 502, "LibraryWriteError": 503,
 }
 
 

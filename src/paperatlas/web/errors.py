@@ -17,6 +17,7 @@ from ..errors import (
     AuthError,
     ConflictError,
     InvalidOptionError,
+    LibraryWriteError,
     NotFoundError,
     OutOfRangeError,
     PaperatlasError,
@@ -57,6 +58,7 @@ STATUS: tuple[tuple[type[PaperatlasError], int], ...] = (
     (SourceError, 502),  # a remote source failed (sync)
     (UpstreamError, 502),
     (IndexBusyError, 503),  # another process holds the index writer
+    (LibraryWriteError, 503),  # the disk is full or the library read-only
     (StoreError, 503),  # the library is busy or cannot be opened
     (PaperatlasError, 400),
 )
