@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,21 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+def schema_at(path: Path, version: int) -> sqlite3.Connection:
+    """A new library file at schema ``version`` (migrations 1..version, as that version of
+    paperatlas left it), open in autocommit mode for the caller to fill with old rows."""
+    from paperatlas.store.migrations import MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    for number, fn in enumerate(MIGRATIONS[:version], start=1):
+        conn.execute("BEGIN")
+        fn(conn)
+        conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    return conn
 
 
 def dump(library: Library) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import email
 import re
-import sqlite3
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -42,6 +41,8 @@ from paperatlas.store.migrations import MIGRATIONS
 from paperatlas.store.migrations_late import m020_signups
 from paperatlas.web import WebSettings, create_app
 from test_subscriptions import sink  # noqa: F401 (the SMTP server fixture)
+
+from conftest import schema_at
 
 BASE = "http://testserver"
 SENDER = "Papers <papers@example.org>"
@@ -265,12 +266,7 @@ def test_serve_open_signup_warns_without_mail(tmp_path: Path,
 
 def test_a_library_at_schema_19_upgrades_to_20(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for number, fn in enumerate(MIGRATIONS[:19], start=1):
-        conn.execute("BEGIN")
-        fn(conn)
-        conn.execute(f"PRAGMA user_version={number}")
-        conn.execute("COMMIT")
+    conn = schema_at(path, 19)
     now = "2024-01-01T00:00:00Z"
     conn.execute("INSERT INTO subscriptions (email, created_at) VALUES ('s@example.org', ?)",
                  (now,))

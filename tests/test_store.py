@@ -12,6 +12,8 @@ from paperatlas.store import Store
 from paperatlas.store.keys import key_hash
 from paperatlas.store.migrations import MIGRATIONS
 
+from conftest import schema_at
+
 
 def test_new_library_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     store = Store(tmp_path / "a.db")
@@ -84,12 +86,7 @@ def test_a_library_of_schema_15_keeps_finding_its_duplicates(tmp_path: Path, wri
     """Migration 16 files each title under hashes of its blocking keys: a library
     ingested before it still finds exact and near-duplicate titles after it."""
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for number, fn in enumerate(MIGRATIONS[:15], start=1):
-        conn.execute("BEGIN")
-        fn(conn)
-        conn.execute(f"PRAGMA user_version={number}")
-        conn.execute("COMMIT")
+    conn = schema_at(path, 15)
     now = "2024-01-01T00:00:00Z"
     conn.execute("INSERT INTO papers (key, title, norm_title, abstract, created_at, updated_at)"
                  " VALUES ('old', 'Sparse attention for long documents in legal question answering',"

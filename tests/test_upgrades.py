@@ -16,6 +16,8 @@ from paperatlas import Library
 from paperatlas.errors import StoreError
 from paperatlas.store.migrations import MIGRATIONS
 
+from conftest import schema_at
+
 NOW = "2024-01-02T03:04:05Z"
 LATEST = len(MIGRATIONS)
 PAPERS = [
@@ -28,13 +30,7 @@ PAPERS = [
 def make_library(path: Path, version: int) -> None:
     """A library at schema ``version``: migrations 1..version, then rows in every table a
     library of that version fills, written with SQL that version takes."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys=ON")
-    for number, fn in enumerate(MIGRATIONS[:version], start=1):
-        conn.execute("BEGIN")
-        fn(conn)
-        conn.execute(f"PRAGMA user_version={number}")
-        conn.execute("COMMIT")
+    conn = schema_at(path, version)
     conn.execute("BEGIN")
     fill(conn)
     conn.execute("COMMIT")
