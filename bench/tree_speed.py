@@ -22,7 +22,7 @@ Timed, in one process, after a warm-up ``Library.index()`` that loads the embedd
   stored; ``index`` does it once per changed paper, and a build reads the tokens back),
   on a copy of the library whose cache is emptied first;
 - ``Library.index()`` when everything is up to date (``tree_build`` calls it first);
-- ``Library.tree_build`` of the whole library with default settings, a fresh tree each
+- ``lib.trees.build`` of the whole library with default settings, a fresh tree each
   run, median of ``--repeat``; the wall time of the call (includes the no-op index) and
   ``BuildReport.seconds`` (load the corpus from SQLite, build, label, save);
 - BERTopic (defaults; UMAP with BERTopic's defaults plus ``random_state``) fitted on the
@@ -33,7 +33,7 @@ Timed, in one process, after a warm-up ``Library.index()`` that loads the embedd
   after it is printed too;
 - ``tree update``: on a copy of the cached library, a tree of collection ``first``, then
   the 100 papers of ``last`` are ingested into ``first`` (they already have vectors, so
-  ``Library.index()`` has nothing to embed), and ``Library.tree_update`` is timed: new
+  ``Library.index()`` has nothing to embed), and ``lib.trees.update`` is timed: new
   nodes, unsorted, where the papers went.
 
 ``--profile`` runs two more builds with a timer around each stage (corpus load, tokens,
@@ -197,7 +197,7 @@ def time_builds(lib: Library, repeat: int,
                 after(r - 1)
             name = f"bench-speed-{r}"
             fresh_tree(lib, name)
-            report, wall = timed(lib.tree_build, name)
+            report, wall = timed(lib.trees.build, name)
             first_level = len(lib.trees.get(name).children(lib.trees.get(name).root))
             runs.append({"wall_seconds": wall, "build_seconds": report.seconds,
                          "papers": report.papers, "nodes": report.nodes,
@@ -222,7 +222,7 @@ def cprofile_build(lib: Library, top: int = 25) -> str:
     fresh_tree(lib, name)
     prof = cProfile.Profile()
     try:
-        prof.runcall(lib.tree_build, name)
+        prof.runcall(lib.trees.build, name)
     finally:
         fresh_tree(lib, name)
     out = io.StringIO()
@@ -272,7 +272,7 @@ def stage_build(lib: Library, workers: int | None = None) -> dict[str, Any]:
             setattr(owner, attr, wrap(fn, key))
         if workers is not None:
             builder.default_workers = lambda cap=4: workers  # type: ignore[attr-defined]
-        report, wall = timed(lib.tree_build, name)
+        report, wall = timed(lib.trees.build, name)
     finally:
         for owner, attr, fn in saved:
             setattr(owner, attr, fn)
@@ -354,11 +354,11 @@ def time_update(cache: Path, last: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="paperatlas-tree-speed-") as tmp, \
             Library(copy_library(cache, Path(tmp))) as lib:
         lib.index()
-        built, build_wall = timed(lib.tree_build, "update-bench", collection="first")
+        built, build_wall = timed(lib.trees.build, "update-bench", collection="first")
         before = len(lib.trees.get("update-bench").nodes)
         ingest = lib.ingest([last], collection="first").files[0]
         _, index = timed(lib.index)
-        report, wall = timed(lib.tree_update, "update-bench")
+        report, wall = timed(lib.trees.update, "update-bench")
         tree = lib.trees.get("update-bench")
         return {"tree_papers_before": built.papers, "nodes_before": before,
                 "build_seconds": built.seconds, "build_wall_seconds": build_wall,
