@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from itertools import pairwise
 from pathlib import Path
@@ -67,15 +67,19 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def run(db: Path, args: Sequence[str], *, kill_at: int = 0, kill_after: float | None = None,
         fsize: int | None = None, model: str = "none", settings: Path | None = None,
-        mark: str = "", timeout: float = 300, cwd: Path | None = None) -> Ran:
+        mark: str = "", timeout: float = 300, cwd: Path | None = None,
+        now: str | None = None) -> Ran:
     """``paperatlas --db DB --model MODEL [--settings S] ARGS`` in a child process, killed
     just before its ``kill_at``-th SQL statement or ``kill_after`` seconds in, with its
-    files limited to ``fsize`` bytes; ``model`` "hash-64" is the tests' hashing embedder."""
+    files limited to ``fsize`` bytes; ``model`` "hash-64" is the tests' hashing embedder;
+    ``now``: the time its syncs see as now."""
     count = db.with_name(db.name + ".statements")
     count.unlink(missing_ok=True)
     extra = {"FAULTS_COUNT": str(count), "FAULTS_KILL_AT": str(kill_at), "FAULTS_MARK": mark}
     if fsize is not None:
         extra["FAULTS_FSIZE"] = str(fsize)
+    if now is not None:
+        extra["FAULTS_NOW"] = now
     head = ["--db", str(db), "--model", model]
     if settings is not None:
         head += ["--settings", str(settings)]
@@ -188,18 +192,18 @@ def differences(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
 
 
 def invoke(db: Path, args: Sequence[str], *, model: str = "none",
-           settings: Path | None = None) -> str:
+           settings: Path | None = None, now: str | None = None) -> str:
     """The same command in this process (a re-run without a child's start-up): its
     output; fails unless it exits 0."""
     from click.testing import CliRunner
 
-    from faults_child import hashing_models
+    from faults_child import hashing_models, pinned_clock
     from paperatlas.cli import main
 
     head = ["--db", str(db), "--model", model]
     if settings is not None:
         head += ["--settings", str(settings)]
-    with hashing_models():
+    with hashing_models(), pinned_clock(now):
         result = CliRunner().invoke(main, [*head, *args], catch_exceptions=False)
     assert result.exit_code == 0, f"{' '.join(args)}: {result.output}"
     return result.output
@@ -235,6 +239,10 @@ class Scenario:
     settings: Path | None = None
     mailbox: Mailbox | None = None  # the SMTP stand-in its mail goes to, if any
     queries: Sequence[str] = QUERIES
+    #: The time its syncs see as now (default: when :func:`kill_and_rerun` starts). One
+    #: time for all its runs: a sync asks arXiv for papers up to now, to the minute, and
+    #: runs started in different minutes would ask (and record) different windows.
+    now: str | None = None
 
 
 @dataclass
@@ -306,12 +314,14 @@ def kill_and_rerun(scenario: Scenario, folder: Path, *, points: int = 5, timed: 
     time, each re-run to its end (``in_process``: in this process) and compared with the
     uninterrupted run's library. Killed runs go ``workers`` at a time (one with mail)."""
     s = scenario
+    if s.now is None:
+        s = replace(s, now=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     if s.mailbox is not None:
         s.mailbox.messages.clear()
         workers = 1
     reference = folder / "reference" / s.base.name
     ref = run(copy_library(s.base, reference), s.args, model=s.model, settings=s.settings,
-              mark=CLAIM if per_job else "")
+              mark=CLAIM if per_job else "", now=s.now)
     assert ref.returncode == 0, f"{s.name}: {ref.err}"
     want = _state(reference, s)
     spans = [("", 1, ref.statements)]
@@ -331,7 +341,7 @@ def kill_and_rerun(scenario: Scenario, folder: Path, *, points: int = 5, timed: 
         db = copy_library(s.base, folder / f"kill{i}" / s.base.name)
         _, kill_at, after = plan[i]
         ran = run(db, s.args, kill_at=kill_at, kill_after=after, model=s.model,
-                  settings=s.settings)
+                  settings=s.settings, now=s.now)
         assert ran.killed or ran.returncode == 0, f"{s.name} {plan[i][0]}: {ran.err}"
         return ran
 
@@ -346,9 +356,9 @@ def kill_and_rerun(scenario: Scenario, folder: Path, *, points: int = 5, timed: 
             sound, job = integrity(db), _running_job(db)
             started = time.monotonic()
             if in_process:
-                invoke(db, s.args, model=s.model, settings=s.settings)
+                invoke(db, s.args, model=s.model, settings=s.settings, now=s.now)
             else:
-                again = run(db, s.args, model=s.model, settings=s.settings)
+                again = run(db, s.args, model=s.model, settings=s.settings, now=s.now)
                 assert again.returncode == 0, f"{s.name} re-run after {at}: {again.err}"
             seconds = time.monotonic() - started
             twice = mail_of(s.mailbox)[1] if s.mailbox is not None else 0

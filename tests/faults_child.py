@@ -12,7 +12,10 @@ Run as ``python -c "import faults_child; faults_child.main()" ARGS...`` with ``t
   text of every statement that starts with ``FAULTS_MARK`` (where each job begins);
 - ``--model hash-64`` (an argument): the tests' hashing embedder (tests/test_semantic.py);
 - ``FAULTS_FSIZE=BYTES``: ``RLIMIT_FSIZE``: a write that makes a file larger fails with
-  EFBIG (SIGXFSZ ignored), as on a full disk, without root or a mount.
+  EFBIG (SIGXFSZ ignored), as on a full disk, without root or a mount;
+- ``FAULTS_NOW=ISO``: the time syncs see as now (``Sources.clock``), so a killed run, its
+  re-run and the uninterrupted run ask the same window of a source even when they start
+  in different minutes (arXiv's query names the window's end to the minute).
 """
 
 from __future__ import annotations
@@ -50,6 +53,30 @@ def _install(kill_at: int, mark: str, marks: list[str]) -> None:
 
 
 @contextmanager
+def pinned_clock(iso: str | None) -> Iterator[None]:
+    """Syncs see ``iso`` (UTC, ISO 8601) as now; the wall clock where it is None."""
+    if not iso:
+        yield
+        return
+    from datetime import datetime
+
+    from paperatlas.facade import sources
+
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    real = sources.Sources.__init__
+
+    def init(self: sources.Sources, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
+        self.clock = lambda: at
+
+    sources.Sources.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        sources.Sources.__init__ = real  # type: ignore[method-assign]
+
+
+@contextmanager
 def hashing_models() -> Iterator[None]:
     """``--model hash-64`` makes the tests' small deterministic embedder, not a real one."""
     from paperatlas import library
@@ -82,5 +109,6 @@ def main() -> None:
     from paperatlas.cli import main as cli
 
     sys.argv = ["paperatlas", *sys.argv[1:]]
-    with hashing_models() if "hash-64" in sys.argv else nullcontext():
+    with (hashing_models() if "hash-64" in sys.argv else nullcontext(),
+          pinned_clock(os.environ.get("FAULTS_NOW"))):
         cli(prog_name="paperatlas")

@@ -198,9 +198,6 @@ def test_digest_run(tmp_path: Path, sink: tuple[Sink, object]) -> None:
     assert sum(k.mail_twice for k in outcome.kills) <= 1
 
 
-@pytest.mark.xfail(strict=False, reason="open defect (issue 21): a kill early in update's sync "
-                   "(e.g. statement 465 of ~6,000) sometimes leaves a re-run whose export "
-                   "differs from an uninterrupted run's; fails about 1 run in 3")
 def test_update(arxiv: StandIn, bases: dict[str, Path], tmp_path: Path,
                 sink: tuple[Sink, object]) -> None:
     """``update`` on a library with a tree, a map and subscribers: sync, the jobs it
