@@ -4,7 +4,9 @@ the command with a clear error and a non-zero exit, and loses nothing: the libra
 with the library of an uninterrupted run.
 
 The full disk is ``RLIMIT_FSIZE`` in the child (a write past the limit fails with EFBIG,
-as ENOSPC on a full disk; no root or mount needed). Read-only: the file and its folder
+as ENOSPC on a full disk; no root or mount needed), and, where this process may mount
+(root with CAP_SYS_ADMIN; else skipped with the reason), a real small tmpfs volume that
+fills up (ENOSPC) and is then grown. Read-only: the file and its folder
 lose their write bits; as root, whom permissions do not stop, the child runs without the
 capability that overrides them (``setpriv``), else the test is skipped with the reason.
 """
@@ -77,6 +79,51 @@ def test_a_full_disk_while_indexing(started: Path, tmp_path: Path) -> None:
     assert "disk is full" in full.err and "Traceback" not in full.err, full.err
     assert integrity(db) == "ok"
     assert run(db, ["index"]).returncode == 0
+    assert contents(db) == contents(reference)
+
+
+@pytest.fixture
+def volume(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MiB tmpfs mounted at a fresh folder (:func:`resize` resizes it), unmounted at
+    the end."""
+    mount = shutil.which("mount")
+    point = tmp_path / "volume"
+    point.mkdir()
+    done = subprocess.run([mount or "mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs",
+                           str(point)], capture_output=True, text=True, check=False)
+    if mount is None or done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or 'no mount'}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def resize(volume: Path, size: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(volume)], check=True)
+
+
+@pytest.mark.parametrize("args", [["ingest"], ["ingest", "--index"]])
+def test_a_full_tmpfs_volume(started: Path, seeds: Path, tmp_path: Path, volume: Path,
+                             args: list[str]) -> None:
+    """A real full disk (ENOSPC, not a file-size limit): the same clear error; once the
+    volume has room, the re-run completes the library of an uninterrupted run."""
+    files = seed_files(seeds, 12)
+    reference = copy_library(started, tmp_path / "ref" / "l.db")
+    assert run(reference, [*args, *files]).returncode == 0
+    db = copy_library(started, volume / "l.db")
+    used = sum(p.stat().st_size for p in volume.rglob("*") if p.is_file())
+    resize(volume, f"{used // 1024 + 200}k")  # room for a few pages of the twelve
+    before = library_state(db)
+    full = run(db, [*args, *files])
+    assert full.returncode == 1, full.err
+    assert f"{db}: cannot write to the library: the disk is full" in full.err, full.err
+    assert "Traceback" not in full.err
+    assert integrity(db) == "ok"
+    assert len(library_state(db)["papers"]) >= len(before["papers"])
+    resize(volume, "64m")
+    again = run(db, [*args, *files])
+    assert again.returncode == 0, again.err
     assert contents(db) == contents(reference)
 
 
