@@ -152,3 +152,22 @@ def test_limits_come_from_the_settings_file(tmp_path: Path) -> None:
     conf.write_text("[mail_limits]\nper_adress = 5\n", encoding="utf-8")
     with pytest.raises(InvalidOptionError, match="per_address"):
         load(str(conf), {})
+
+
+def test_the_refusal_page_says_why_in_a_sentence(lib: Library) -> None:
+    from paperatlas.web.subscribe import _sentence
+
+    client = client_of(lib)
+    for i in range(10):
+        assert post(client, f"person{i}@example.org") == 200
+    form = client.get("/subscribe")
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert found
+    page = client.post("/subscribe", data={"csrf": found.group(1), "email": "x@example.org",
+                                           "search": ["q"], "frequency": "daily"})
+    assert page.status_code == 429
+    assert "Too many confirmation messages were asked for; try again in" in page.text
+    # names keep their case (str.capitalize lowered them)
+    assert _sentence("no mail for Ada.Lovelace@Example.org") == \
+        "No mail for Ada.Lovelace@Example.org."
+    assert _sentence("Done.") == "Done."
