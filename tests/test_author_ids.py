@@ -324,3 +324,41 @@ def test_a_source_synced_from_the_apis_keeps_author_ids(
         assert white.total == 3 and ("orcid", "0000-0002-6647-3965") in {
             (i.scheme, i.value) for i in white.ids}
         assert len([i for i in white.ids if i.scheme == "s2"]) == 2  # S2 split him in two
+
+
+# -- a paper's authors with their identifiers ----------------------------------------------
+def test_a_papers_authors_carry_their_ids_on_its_page_api_and_csl(paschos: Library,
+                                                                    tmp_path: Path) -> None:
+    pytest.importorskip("httpx")
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from paperatlas.author_ids import on_paper
+    from paperatlas.web import WebSettings, create_app
+
+    pnas, other = paper_keys(paschos, [PNAS, "10.1016/j.addr.2015.01.008"])
+    paper = paschos.papers.get(pnas)
+    ids = dict(zip(paper.authors, on_paper(paper), strict=True))
+    paschos_name = next(a for a in paper.authors if "Paschos" in a)
+    # Crossref's ORCID, OpenAlex's id, and Semantic Scholar's under "N. Paschos"
+    assert ids[paschos_name] == {"orcid": PASCHOS, "s2": "3776061", "openalex": "A5002193027"}
+    # Semantic Scholar's "Kyriacos, Κυριάκος, Athanasiou, Αθανασίου": his place, a word
+    assert ids["Kyriacos A. Athanasiou"]["s2"] == "2541052"
+    client = TestClient(create_app(paschos, WebSettings(page_size=10)))
+    html = client.get(f"/papers/{pnas}").text
+    assert f'href="/authors/orcid%3A{PASCHOS}">{paschos_name}</a> <a class="orcid" ' \
+           f'href="https://orcid.org/{PASCHOS}"' in html
+    assert client.get(f"/api/papers/{pnas}").json()["author_ids"] == on_paper(paper)
+    theirs = paschos.papers.get(other)  # another person of that name key, with their ORCID
+    assert {"orcid": OTHER} in on_paper(theirs)
+    # CSL-JSON writes the ORCID as Crossref does, and reading it back keeps it
+    out = tmp_path / "p.csl.json"
+    out.write_text(paschos.export.text("csljson", papers=[pnas]), encoding="utf-8")
+    [item] = json.loads(out.read_text(encoding="utf-8"))
+    assert [a.get("ORCID") for a in item["author"] if a.get("family") == "Paschos"] == [
+        f"https://orcid.org/{PASCHOS}"]
+    with Library(tmp_path / "back.db", embedding_model=None) as back:
+        back.ingest([out])
+        again = back.papers.get(pnas)
+        assert {"orcid": PASCHOS} in on_paper(again)

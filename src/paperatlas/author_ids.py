@@ -33,12 +33,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .authors import fold
+from .authors import author_key, fold
 from .records.authors import Mention
-from .records.papers import AUTHOR_ID_SCHEMES, AuthorIds, Record
+from .records.papers import AUTHOR_ID_SCHEMES, AuthorIds, Paper, Record
 
 __all__ = ["AUTHOR_ID_SCHEMES", "Mention", "Person", "group", "id_url", "ids_for",
-           "normalize", "parse_ref", "source_extra"]
+           "normalize", "on_paper", "parse_ref", "source_extra"]
 
 #: The key of a source row's ``extra`` that holds its authors' identifiers.
 EXTRA_KEY = "author_ids"
@@ -146,6 +146,37 @@ def source_extra(rec: Record, clean: Callable[[str], str]) -> dict[str, object]:
             at = places[name].pop(0) if places.get(name) else -1  # two of one name: in turn
             kept.append({"name": name, **({"position": at} if at >= 0 else {}), **a.ids})
     return {**rec.extra, EXTRA_KEY: kept} if kept else rec.extra
+
+
+def on_paper(paper: Paper) -> list[dict[str, str]]:
+    """The identifiers of each of ``paper.authors`` (in order; ``{}`` for an author
+    without), from what its sources kept (:func:`source_extra`): an author of a source
+    is one of the paper's when the names are equal, else when their name keys are and
+    the paper has one author of that key, else when it has the same place in its list
+    and a word of three letters or more in common (as :func:`group` joins them). A
+    scheme two sources disagree on for one author (two ORCIDs) is left out: which is
+    right is not known."""
+    found: list[dict[str, set[str]]] = [defaultdict(set) for _ in paper.authors]
+    exact: dict[str, list[int]] = defaultdict(list)
+    keyed: dict[str, list[int]] = defaultdict(list)
+    for i, name in enumerate(paper.authors):
+        exact[name].append(i)
+        keyed[author_key(name)].append(i)
+    for source in paper.sources:
+        kept = source.extra.get(EXTRA_KEY)
+        for entry in kept if isinstance(kept, list) else []:
+            name = str(entry.get("name", "")) if isinstance(entry, dict) else ""
+            places = exact.get(name) or keyed.get(author_key(name)) or []
+            at = entry.get("position") if isinstance(entry, dict) else None
+            if (not places and isinstance(at, int) and 0 <= at < len(paper.authors)
+                    and _words(name) & _words(paper.authors[at])):
+                places = [at]
+            if len(places) != 1:  # unknown, or two authors it could be
+                continue
+            for scheme in AUTHOR_ID_SCHEMES:
+                if isinstance(value := entry.get(scheme), str):
+                    found[places[0]][scheme].add(value)
+    return [{s: next(iter(v)) for s, v in ids.items() if len(v) == 1} for ids in found]
 
 
 @dataclass

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
+from .author_ids import id_url, on_paper
 from .errors import InvalidOptionError
 from .records.papers import Paper
 from .records.serialize import to_json
@@ -247,7 +248,8 @@ def csl_item(paper: Paper) -> dict[str, Any]:
     """One paper as a CSL-JSON item (the citeproc-js schema, as Zotero writes it): ``id``
     (the key), ``type`` (``article-journal``, ``paper-conference``, or ``article`` for a
     preprint or a paper without a venue), ``title``, ``author`` (see :func:`name_parts`),
-    ``issued`` date parts, ``container-title`` (a preprint server is the ``publisher``),
+    ``ORCID`` of an author where its sources give one (as Crossref writes it), ``issued``
+    date parts, ``container-title`` (a preprint server is the ``publisher``),
     ``DOI``, ``URL``, ``abstract``, ``keyword``, PubMed ids, and for arXiv papers
     ``number`` and ``note`` (``arXiv:ID``)."""
     venue = _venue(paper)
@@ -256,6 +258,9 @@ def csl_item(paper: Paper) -> dict[str, Any]:
     item: dict[str, Any] = {"id": paper.key, "type": kind, "title": paper.title}
     if paper.authors:
         item["author"] = [name_parts(a) for a in paper.authors]
+        for name, ids in zip(item["author"], on_paper(paper), strict=True):
+            if orcid := ids.get("orcid"):
+                name["ORCID"] = id_url("orcid", orcid)
     if date := _date_parts(paper):
         item["issued"] = {"date-parts": [date]}
     if venue:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
+from ..author_ids import on_paper
 from ..bounds import MAX_ID, MAX_LIST, MAX_OFFSET
 from ..errors import InvalidOptionError
 from ..mapview.reader import MAX_BUDGET
@@ -68,7 +69,8 @@ def paper(request: Request, key: str,
           similar: Annotated[int | None, Query(ge=0, le=100,
                                                description="How many similar papers.")] = None,
           ) -> dict[str, Any]:
-    """One paper by key or identifier (DOI, arXiv id, ...), with its topics in every tree
+    """One paper by key or identifier (DOI, arXiv id, ...), with its authors' identifiers
+    (``author_ids``: one object per author, ``{"orcid": ...}``), its topics in every tree
     and the papers most ``similar`` to it."""
     ctx = context(request)
     with ctx.library() as lib:
@@ -76,7 +78,8 @@ def paper(request: Request, key: str,
         topics = lib.trees.topics_of(found.key)
         count = ctx.settings.similar if similar is None else similar
         near = lib.search.similar([found.key], limit=count) if count else None
-    return {**to_json(found), "topics": [to_json(t) for t in topics],
+    return {**to_json(found), "author_ids": on_paper(found),
+            "topics": [to_json(t) for t in topics],
             "similar": present.similar_dicts(near) if near else []}
 
 

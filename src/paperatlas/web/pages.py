@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
+from ..author_ids import on_paper
 from ..bounds import MAX_ID, MAX_LIST, max_page, page_offset
 from ..errors import InvalidOptionError, NotFoundError, PaperatlasError
 from ..library import Library
@@ -101,7 +102,7 @@ def paper(request: Request, key: str) -> HTMLResponse:
         cite = lib.export.text("bibtex", papers=[found.key])
     return ctx.render(request, "paper.html", {
         "paper": found, "topics": topics, "similar": similar.hits, "all_collections": names,
-        "votes": votes, "signals": signals, "cite": cite})
+        "votes": votes, "signals": signals, "cite": cite, "author_ids": on_paper(found)})
 
 
 @router.get("/similar", response_class=HTMLResponse)
