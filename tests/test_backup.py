@@ -142,6 +142,21 @@ def test_the_cli_backs_up_and_restores(source: Library, tmp_path: Path) -> None:
     with Library(target, embedding_model=None) as lib:  # a library in use leaves a WAL
         lib.ingest([jsonl(tmp_path / "more.jsonl", 1000, 5)])
     assert Path(f"{target}-wal").exists() or Path(f"{target}").exists()
+    if Path("/proc/self/fd").is_dir():  # another process has it open: refused, kept
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import sys, time; from paperatlas import Library; "
+            f"lib = Library({str(target)!r}, embedding_model=None); lib.stats(); "
+            "print('open', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+            busy = runner.invoke(main, ["--db", str(target), "restore", "--force",
+                                        str(tmp_path / "b")])
+        finally:
+            holder.kill()
+            holder.wait()
+        assert busy.exit_code == 1 and f"open in process {holder.pid}" in busy.output
+        with Library(target, embedding_model=None) as lib:
+            assert lib.stats().papers == 305
     done = runner.invoke(main, ["--db", str(target), "restore", "--force", str(tmp_path / "b")])
     assert done.exit_code == 0, done.output
     with Library(target, embedding_model=None) as lib:

@@ -50,6 +50,7 @@ from .backup_files import (
     copy_file,
     copy_tree,
     hash_file,
+    open_elsewhere,
     read_manifest,
     sync_path,
     verified_copy,
@@ -187,8 +188,9 @@ def _index_files(search: SearchService, tmp: Path, wait: float | None
 
 def restore_backup(source: Path, db: Path, *, force: bool = False) -> RestoreReport:
     """Restore the backup folder ``source`` as the library file ``db`` (and the files
-    beside it); an existing library there is replaced only with ``force``. Stop the
-    server and the worker of a library before replacing it."""
+    beside it); an existing library there is replaced only with ``force``, and never
+    while another process has it open (seen through ``/proc`` on Linux): stop the server
+    and the worker of a library before replacing it."""
     started = time.monotonic()
     manifest, entries = read_manifest(source)
     newest = len(MIGRATIONS)
@@ -236,6 +238,10 @@ def _refuse_existing(db: Path, force: bool) -> None:
         raise ConflictError(f"{db}: a library is there already ({', '.join(map(str, found))});"
                             " restore to another --db, or replace it with --force (stop its "
                             "server and worker first)")
+    if found and (holders := open_elsewhere([p for p in found if p.is_file()])):
+        raise ConflictError(f"{db}: the library is open in process {', '.join(holders)}; "
+                            "stop its server, worker and commands before replacing it (they "
+                            "would go on with the old one)")
 
 
 def _put_in_place(staging: Path, db: Path, force: bool) -> bool:

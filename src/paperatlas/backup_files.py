@@ -187,3 +187,24 @@ def verified_copy(folder: Path, entry: FileEntry, dst: Path) -> None:
     if sha != entry.sha256:
         raise StoreError(f"{src}: its SHA-256 does not match the backup's {MANIFEST}: "
                          "the file is corrupted")
+
+
+def open_elsewhere(paths: list[Path]) -> list[str]:
+    """The other processes that have any of ``paths`` open, as ``"PID (command)"``, read
+    from ``/proc`` (Linux; elsewhere, and for processes of other users, none is seen)."""
+    wanted = {os.path.realpath(p) for p in paths}
+    proc = Path("/proc")
+    found: list[str] = []
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            links = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
+            if links & wanted:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip()
+                found.append(f"{entry.name} ({command.decode(errors='replace')[:80]})")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
