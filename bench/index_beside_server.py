@@ -81,11 +81,12 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def cli_env() -> dict[str, str]:
-    """The environment that makes a subprocess import the same code as this bench."""
-    src = str(Path(paperatlas.__file__).resolve().parent.parent)
+def cli_env(src: Path | None = None) -> dict[str, str]:
+    """The environment that makes a subprocess import the same code as this bench (or the
+    ``paperatlas`` under ``src``, another checkout's ``src`` folder)."""
+    path = str(src or Path(paperatlas.__file__).resolve().parent.parent)
     return {**os.environ, "HF_HUB_OFFLINE": "1",
-            "PYTHONPATH": os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])}
+            "PYTHONPATH": os.pathsep.join([path, *filter(None, [os.environ.get("PYTHONPATH")])])}
 
 
 def cli(db: Path, *args: str) -> list[str]:
@@ -215,14 +216,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, port: int, log_path: Path,
-                 workers: int = 1) -> subprocess.Popen[bytes]:
-    """``serve --workers N`` (which starts its job worker) once it answers."""
+def start_server(db: Path, port: int, log_path: Path, workers: int = 1,
+                 src: Path | None = None) -> subprocess.Popen[bytes]:
+    """``serve --workers N`` (which starts its job worker) once it answers; the code under
+    ``src`` if given (:func:`cli_env`)."""
     import httpx
 
     with log_path.open("wb") as err:
         proc = subprocess.Popen(cli(db, "serve", "--port", str(port), "--workers", str(workers)),
-                                stdout=subprocess.DEVNULL, stderr=err, env=cli_env())
+                                stdout=subprocess.DEVNULL, stderr=err, env=cli_env(src))
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -252,10 +254,12 @@ def paths(queries: list[str], default_every: int) -> list[str]:
 
 
 async def load(base: str, asked: list[str], clients: int, timeout: float,
-               until: Any) -> dict[str, Any]:
+               until: Any, owners: Any = None) -> dict[str, Any]:
     """``clients`` closed-loop clients GET the paths in turn (cycling) until ``until()``
     is true; latencies of answered requests, status counts, timeouts, other errors and the
-    answers per second of the run."""
+    answers per second of the run. With ``owners`` (a function that gives the server
+    process holding each client port's connection, called at the end while the
+    connections are still open): the requests each server process answered."""
     import httpx
 
     times: list[float] = []
@@ -263,6 +267,7 @@ async def load(base: str, asked: list[str], clients: int, timeout: float,
     errors: list[str] = []
     timeouts = 0
     per_second: dict[int, int] = {}
+    by_port: dict[int, int] = {}
     sent = 0
     t0 = time.perf_counter()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -286,10 +291,25 @@ async def load(base: str, asked: list[str], clients: int, timeout: float,
             times.append((end - start) * 1000)
             second = int(end - t0)
             per_second[second] = per_second.get(second, 0) + 1
+            stream = response.extensions.get("network_stream")
+            addr = stream.get_extra_info("client_addr") if stream is not None else None
+            if addr:
+                by_port[addr[1]] = by_port.get(addr[1], 0) + 1
 
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client:
         await asyncio.gather(*(worker(client) for _ in range(clients)))
-    wall = time.perf_counter() - t0
+        wall = time.perf_counter() - t0
+        held = owners() if owners is not None else None
+    per_process: dict[str, Any] | None = None
+    if held is not None:
+        per_process = {"requests": {}, "connections": {}, "unattributed": 0}
+        for port, count in by_port.items():
+            pid = held.get(port)
+            if pid is None:
+                per_process["unattributed"] += count
+                continue
+            per_process["requests"][pid] = per_process["requests"].get(pid, 0) + count
+            per_process["connections"][pid] = per_process["connections"].get(pid, 0) + 1
     times.sort()
     failed = sum(v for k, v in statuses.items() if k >= 400)
     return {"clients": clients, "seconds": round(wall, 1), "answered": len(times),
@@ -298,7 +318,8 @@ async def load(base: str, asked: list[str], clients: int, timeout: float,
             "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] if times else None,
             "max_ms": times[-1] if times else None, "timeouts": timeouts,
             "errors": len(errors) + failed, "statuses": statuses, "error_samples": errors[:5],
-            "answers_each_second": [per_second.get(s, 0) for s in range(int(wall) + 1)]}
+            "answers_each_second": [per_second.get(s, 0) for s in range(int(wall) + 1)],
+            **({"per_process": per_process} if per_process is not None else {})}
 
 
 def timed(seconds: float) -> Any:

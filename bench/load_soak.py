@@ -7,6 +7,10 @@ Usage (2 cores; wrap it in ``flock /work/scratch/heavy.lock``):
         [--soak-seconds 600] [--soak-clients 8] [--phases idle,worker,soak,beside]
         [--out load_soak.json]
 
+    # and first, the idle load on the code before a change and on this code, in turn:
+    git worktree add --detach /tmp/pa-old e86c826
+    .venv/bin/python bench/load_soak.py --phases compare,idle,... --baseline-src /tmp/pa-old/src
+
 The library: bench/index_beside_server.py's cached one (SciFact repeated to ``--scale``
 with copied, noised vectors; built once, ~4 min, reused); each server runs on a fresh copy.
 The server is ``paperatlas serve --workers 2`` (two server processes and the job worker it
@@ -29,9 +33,16 @@ Then on a second server (a fresh copy): "beside idle" (``--seconds`` / 3), and "
 ``paperatlas ingest --index NEW`` run beside it (the issue's old case), the load for
 ``--seconds`` from its start, then 2 clients until it exits.
 
-Each phase also records the CPU seconds of each web process: the processes share one
-listening socket, and the kernel may hand every keep-alive connection of a phase to one of
-them (then that phase measures one process, about half the throughput).
+Phase "compare" (first, with ``--baseline-src``): a server of the code under that ``src``
+folder, then one of this code, each on a fresh copy: ``--seconds`` of the idle load, then
+``--balance-rounds`` rounds of ``--balance-seconds`` with a new pool of connections each;
+this code's req/s over the baseline's.
+
+Each phase also records the CPU seconds, the requests answered and the connections held of
+each web process (its connections' client ports, from /proc at the end of the phase, while
+the connections are open). Before ``serve --workers N`` gave each web process a socket of
+its own (``SO_REUSEPORT``), the processes shared one listening socket and one of them could
+take every keep-alive connection of a phase (then the phase measured one process).
 """
 
 from __future__ import annotations
@@ -40,9 +51,7 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +61,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import index_beside_server as ibs
 from paperatlas import Library
+from serverprocs import Sampler, connection_owners, cpu_s, growth, spread, web_processes
 from worker_load import jobs_left
 
 #: One round of the mix: (kind, mode); kind "page" is /search, "api" /api/search, "paper"
@@ -74,121 +84,58 @@ def mixed(queries: list[str], keys: list[str]) -> list[str]:
     return out
 
 
-# -- resident memory of the server's processes -----------------------------------------
-def children(pid: int) -> list[int]:
-    """``pid`` and its descendants (from /proc/*/stat)."""
-    parent: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parent[int(stat.parent.name)] = int(fields[1])
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        todo += [c for c, pp in parent.items() if pp == p]
-    return found
-
-
-def rss_mb(pid: int) -> dict[str, float]:
-    """``pid``'s resident memory in MB: all (VmRSS), anonymous (its heap: what a leak grows)
-    and file-backed (mapped index and vector files, shared with the page cache)."""
-    out = {"rss": 0.0, "anon": 0.0, "file": 0.0}
-    names = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file"}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            name = names.get(line.split(":", 1)[0] + ":")
-            if name:
-                out[name] = int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return out
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds ``pid`` has used (user + system, /proc/PID/stat)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[-80:]
-    except OSError:
-        return ""
-
-
-class Sampler(threading.Thread):
-    """Every ``every`` seconds: the RSS (MB) of each process under ``pid``, tagged with the
-    phase running then."""
-
-    def __init__(self, pid: int, every: float = 10.0) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.every, self.phase = pid, every, "start"
-        self.samples: list[dict[str, Any]] = []
-        self.names: dict[int, str] = {}
-        self.stop = threading.Event()
-
-    def sample(self) -> None:
-        procs = {p: rss_mb(p) for p in children(self.pid)}
-        for p in procs:
-            self.names.setdefault(p, cmdline(p))
-        self.samples.append({
-            "t": round(time.monotonic(), 1), "phase": self.phase,
-            "total_mb": round(sum(v["rss"] for v in procs.values()), 1),
-            "anon_mb": round(sum(v["anon"] for v in procs.values()), 1),
-            "file_mb": round(sum(v["file"] for v in procs.values()), 1),
-            "mb": {str(p): round(v["rss"], 1) for p, v in procs.items()},
-            "anon": {str(p): round(v["anon"], 1) for p, v in procs.items()}})
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.sample()
-            self.stop.wait(self.every)
-
-
-def growth(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Start / end / max of the total RSS and of each process over ``samples``."""
-    if not samples:
-        return {}
-    first, last = samples[0], samples[-1]
-    out: dict[str, Any] = {"samples": len(samples)}
-    for kind in ("total", "anon", "file"):
-        start, end = first[f"{kind}_mb"], last[f"{kind}_mb"]
-        out[kind] = {"start_mb": start, "end_mb": end,
-                     "max_mb": max(s[f"{kind}_mb"] for s in samples),
-                     "growth_pct": round(100 * (end / start - 1), 1) if start else None}
-    out["each"] = {p: {"start_mb": v, "end_mb": last["mb"].get(p),
-                       "max_mb": max(s["mb"].get(p, 0.0) for s in samples),
-                       "anon_start_mb": first["anon"].get(p),
-                       "anon_end_mb": last["anon"].get(p)}
-                   for p, v in first["mb"].items()}
-    return out
-
-
 # -- phases ------------------------------------------------------------------------------
 def phase(args: argparse.Namespace, sampler: Sampler | None, name: str, base: str,
           asked: list[str], clients: int, until: Callable[[], bool]) -> dict[str, Any]:
     if sampler is not None:
         sampler.phase = name
     before = ibs.loadavg()
-    # CPU of each web process: whether both answered (the kernel may hand every
-    # keep-alive connection to one of the processes sharing the listening socket)
-    web = [p for p in children(args.server_pid) if "multiprocessing-fork" in cmdline(p)]
+    # CPU, requests and connections of each web process: whether both answered (with one
+    # shared listening socket, one process may get every keep-alive connection)
+    web = web_processes(args.server_pid)
     cpu = {p: cpu_s(p) for p in web}
-    result = asyncio.run(ibs.load(base, asked, clients, args.timeout, until))
+    result = asyncio.run(ibs.load(base, asked, clients, args.timeout, until,
+                                  owners=lambda: connection_owners(web, args.port)))
     result["load_before"] = before
     result["web_cpu_s"] = [round(cpu_s(p) - cpu[p], 1) for p in web]
+    result["web_requests"] = spread(result, web)
     ibs.log(f"{name}: {result['per_second']:.1f}/s, p50 {ibs.fmt(result['p50_ms'])} ms, p99 "
             f"{ibs.fmt(result['p99_ms'])} ms, errors {result['errors']}, timeouts "
             f"{result['timeouts']}; load average before {before}; CPU s of each web process "
-            f"{result['web_cpu_s']}")
+            f"{result['web_cpu_s']}; requests of each {result['web_requests']}")
     return result
+
+
+def balance(args: argparse.Namespace, name: str, base: str, asked: list[str]) -> dict[str, Any]:
+    """``--balance-rounds`` rounds of ``--clients`` for ``--balance-seconds``, each with a
+    new pool of connections (where one shared socket puts them is decided per round)."""
+    rounds = [phase(args, None, f"{name} round {i + 1}", base, asked[i::args.balance_rounds],
+                    args.clients, ibs.timed(args.balance_seconds))
+              for i in range(args.balance_rounds)]
+    answered = sum(r["answered"] for r in rounds)
+    wall = sum(r["seconds"] for r in rounds)
+    return {"rounds": rounds, "per_second": answered / wall if wall else 0.0,
+            "per_second_each": [round(r["per_second"], 1) for r in rounds],
+            "split_each": [r["web_requests"] for r in rounds],
+            "errors": sum(r["errors"] for r in rounds),
+            "timeouts": sum(r["timeouts"] for r in rounds)}
+
+
+def compare(args: argparse.Namespace, results: dict[str, Any], queries: list[str]) -> None:
+    """The idle load and the balance rounds on a server of the code under
+    ``--baseline-src`` and on one of this code, one after the other (same library)."""
+    for tag, src in (("baseline", args.baseline_src), ("current", None)):
+        server, base = serve(args, f"c-{tag}", src)
+        try:
+            results[f"idle_{tag}"] = phase(args, None, f"idle ({tag})", base, queries,
+                                           args.clients, ibs.timed(args.seconds))
+            results[f"balance_{tag}"] = balance(args, f"balance ({tag})", base, queries)
+        finally:
+            stop(server)
+    ratio = {k: results[f"{k}_current"]["per_second"] / results[f"{k}_baseline"]["per_second"]
+             for k in ("idle", "balance")}
+    results["current_vs_baseline"] = {k: round(v, 2) for k, v in ratio.items()}
+    ibs.log(f"current / baseline req/s: {results['current_vs_baseline']}")
 
 
 def worker_phases(args: argparse.Namespace, results: dict[str, Any], sampler: Sampler,
@@ -230,12 +177,14 @@ async def _beside(args: argparse.Namespace, base: str, asked: list[str],
             stdout=asyncio.subprocess.DEVNULL, stderr=err, env=ibs.cli_env())
     waiter = asyncio.ensure_future(proc.wait())
     before = ibs.loadavg()
-    web = [p for p in children(args.server_pid) if "multiprocessing-fork" in cmdline(p)]
+    web = web_processes(args.server_pid)
     cpu = {p: cpu_s(p) for p in web}
     results["beside"] = await ibs.load(base, asked, args.clients, args.timeout,
-                                       ibs.timed(args.seconds))
+                                       ibs.timed(args.seconds),
+                                       owners=lambda: connection_owners(web, args.port))
     results["beside"]["load_before"] = before
     results["beside"]["web_cpu_s"] = [round(cpu_s(p) - cpu[p], 1) for p in web]
+    results["beside"]["web_requests"] = spread(results["beside"], web)
     before = ibs.loadavg()
     results["beside_rest"] = await ibs.load(
         base, asked[::-1], 2, args.timeout,
@@ -252,11 +201,11 @@ async def _beside(args: argparse.Namespace, base: str, asked: list[str],
                 f"{ibs.fmt(r['p99_ms'])}, errors {r['errors']}, timeouts {r['timeouts']}")
 
 
-def serve(args: argparse.Namespace, run_name: str) -> tuple[Any, str]:
+def serve(args: argparse.Namespace, run_name: str, src: Path | None = None) -> tuple[Any, str]:
     args.db = ibs.copy_library(args.base_lib, args.cache / f"paperatlas-bench-soak-{run_name}.db")
-    port = ibs.free_port()
+    port = args.port = ibs.free_port()
     server = ibs.start_server(args.db, port, args.cache / f"paperatlas-bench-soak-{run_name}.log",
-                              args.workers)
+                              args.workers, src)
     args.server_pid = server.pid
     base = f"http://127.0.0.1:{port}"
     warm = mixed(args.queries[-20:], args.keys)
@@ -269,7 +218,9 @@ def stop(server: Any) -> None:
     server.wait(timeout=60)
 
 
-ROWS = [("idle", "idle"), ("worker", "while the worker ingests + indexes (first N s)"),
+ROWS = [("idle_baseline", "idle, the code of --baseline-src"),
+        ("idle_current", "idle, this code (same run)"), ("idle", "idle"),
+        ("worker", "while the worker ingests + indexes (first N s)"),
         ("worker_rest", "worker, the rest of its jobs (2 clients)"), ("soak", "soak"),
         ("beside_idle", "idle (2nd server)"), ("beside", "`ingest --index` beside (first N s)"),
         ("beside_rest", "`ingest --index`, its rest (2 clients)")]
@@ -282,8 +233,8 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
           f"{meta['paperatlas']}\n")
     print("| phase | clients | seconds | answered | req/s | p50 ms | p99 ms | max ms | errors "
           "| timeouts | req/s ÷ idle | p50 ÷ idle | p99 ÷ idle | load avg before "
-          "| CPU s per web process |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+          "| CPU s per web process | requests (connections) per web process |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
     idle = results.get("idle") or results.get("beside_idle")
     for key, label in ROWS:
         r = results.get(key)
@@ -296,7 +247,17 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
               f"{ibs.fmt(r['p50_ms'])} | {ibs.fmt(r['p99_ms'])} | {ibs.fmt(r['max_ms'])} | "
               f"{r['errors']} | {r['timeouts']} | {ibs.fmt(ratio[0], 2)} | "
               f"{ibs.fmt(ratio[1], 2)} | {ibs.fmt(ratio[2], 2)} | {r['load_before'][0]:.2f} | "
-              f"{' / '.join(str(c) for c in r.get('web_cpu_s', []))} |")
+              f"{' / '.join(str(c) for c in r.get('web_cpu_s', []))} | "
+              f"{r.get('web_requests', '')} |")
+    for tag in ("baseline", "current"):
+        b = results.get(f"balance_{tag}")
+        if b:
+            print(f"\nbalance rounds, {tag} ({args.balance_rounds} x {args.balance_seconds:.0f} s,"
+                  f" {args.clients} clients, a new pool each): {b['per_second']:.1f} req/s; "
+                  f"each {b['per_second_each']}; requests per web process: "
+                  + "; ".join(b["split_each"]))
+    if "current_vs_baseline" in results:
+        print(f"this code ÷ --baseline-src, req/s: {results['current_vs_baseline']}")
     if "jobs" in results:
         print(f"\njobs ({results['jobs_s']} s from the upload): " + "; ".join(
             f"{j['kind']} {j['status']}" for j in results["jobs"]))
@@ -327,7 +288,13 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=900.0,
                         help="bound of a phase that waits for a job or an ingest")
     parser.add_argument("--timeout", type=float, default=10.0, help="client timeout, s")
-    parser.add_argument("--phases", default="idle,worker,soak,beside")
+    parser.add_argument("--phases", default="idle,worker,soak,beside",
+                        help="of idle, worker, soak, beside, compare (needs --baseline-src)")
+    parser.add_argument("--baseline-src", type=Path, metavar="SRC",
+                        help="phase compare: another checkout's src folder (e.g. a git "
+                             "worktree of the code before) to serve the idle load beside this")
+    parser.add_argument("--balance-rounds", type=int, default=6)
+    parser.add_argument("--balance-seconds", type=float, default=10.0)
     parser.add_argument("--cache", type=Path, default=Path("/tmp"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -345,6 +312,10 @@ def main() -> None:
     q = len(queries) // 4  # each phase its own queries; the last 20 warm up
     results: dict[str, Any] = {"meta": meta, "papers": papers, "args": {
         k: str(v) for k, v in vars(args).items() if k not in ("keys", "queries")}}
+    if "compare" in phases:
+        if not args.baseline_src:
+            parser.error("phase compare needs --baseline-src")
+        compare(args, results, mixed(queries[:q], args.keys))
     if phases & {"idle", "worker", "soak"}:
         server, base = serve(args, "a")
         sampler = Sampler(server.pid)

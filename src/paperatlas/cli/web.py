@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from ..chat import LLMSettings
 from .llm import llm_options, llm_settings
 from .settings import for_web
 from .state import State
+from .webprocs import listening_socket as listening_socket  # (tests import it from here)
+from .webprocs import run_workers
 
 
 def register(main: click.Group, state_type: type[State]) -> None:
@@ -174,22 +175,10 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 
 
 def serve_workers(config: Any) -> None:
-    """What ``uvicorn.run`` does for ``workers > 1``, plus ``TCP_NODELAY`` on the listening
-    socket (Linux hands it on to every accepted connection). uvicorn makes that socket
-    without naming the TCP protocol, so asyncio does not set it on the connections, and a
-    kept-alive client then waits ~40 ms (a delayed ACK) for the body of each large page."""
-    from uvicorn.supervisors import Multiprocess
-
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the workers stop, then this
-        Multiprocess(config, sockets=[listening_socket(config)]).run()
-
-
-def listening_socket(config: Any) -> socket.socket:
-    """uvicorn's bound socket for ``config``, with ``TCP_NODELAY`` set on it."""
-    sock: socket.socket = config.bind_socket()
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+    """What ``uvicorn.run`` does for ``workers > 1``, with a listening socket per process
+    (``SO_REUSEPORT``: Linux spreads the connections over them) and ``TCP_NODELAY``
+    (``cli/webprocs.py``)."""
+    run_workers(config, note=lambda line: click.echo(line, err=True))
 
 
 #: How `serve --workers N` hands its options to the worker processes uvicorn starts.
