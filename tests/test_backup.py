@@ -301,3 +301,37 @@ def test_a_backup_during_an_ingest_is_consistent_and_a_rerun_completes_it(
         for query in QUERIES[:2]:  # (ranks differ in ties: deleted documents count)
             assert matching(back, query) == matching(lib, query)
     lib.close()
+
+
+def test_an_upload_queued_before_a_backup_is_ingested_where_it_is_restored(
+        tmp_path: Path) -> None:
+    """The job names its upload beside the library, not by the old absolute path: a
+    library restored to another place (the old one gone) still ingests it."""
+    pytest.importorskip("fastapi")
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from paperatlas.web import WebSettings, create_app
+    from paperatlas.worker import Worker
+
+    old = tmp_path / "old" / "l.db"
+    old.parent.mkdir()
+    with Library(old, embedding_model=None) as lib:
+        lib.ingest([jsonl(tmp_path / "first.jsonl", 0, 5)])
+        lib.people.add("alice", "correct horse battery")
+        auth = {"Authorization": f"Bearer {lib.people.token_create('alice', 't').token}"}
+        client = TestClient(create_app(lib, WebSettings(secret_key="k")))
+        rows = jsonl(tmp_path / "up.jsonl", 100, 4).read_bytes()
+        made = client.post("/api/uploads", headers=auth, files={"file": ("up.jsonl", rows)})
+        assert made.status_code == 202, made.text
+        lib.backup(tmp_path / "b")
+    shutil.rmtree(old.parent)
+    new = tmp_path / "elsewhere" / "r.db"
+    new.parent.mkdir()
+    Library.restore(tmp_path / "b", new)
+    with Library(new, embedding_model=None) as lib:
+        assert Worker(lib, kinds=("ingest",)).run_once() == 1
+        job = lib.jobs.get(made.json()["job"]["id"])
+        assert job.status == "done", job.message
+        assert lib.stats().papers == 9

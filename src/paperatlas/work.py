@@ -173,7 +173,10 @@ class Indexer:
         return Outcome(reports)
 
     def _ingest(self, job: Job, progress: Progress) -> Outcome:
-        path = self.jobs.payload(job.id).get("path")
+        payload = self.jobs.payload(job.id)
+        path, upload = payload.get("path"), payload.get("upload")
+        if isinstance(upload, str):  # kept beside the library: where it is now
+            path = str(self.store.path.with_name(self.store.path.name + ".uploads") / upload)
         if not isinstance(path, str):
             raise PaperatlasError(f"job {job.id} has no file to ingest")
         p = job.params

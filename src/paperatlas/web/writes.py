@@ -135,9 +135,12 @@ def queue_ingest(request: Request, upload: Upload, user: str) -> Job:
     options = upload.options()
     params = {"file": upload.path.name, "bytes": upload.size, **options}
     params["collection"] = options["collection"] or upload.path.stem
+    payload = {"path": str(upload.path)}
     with context(request).library() as lib:
-        return lib.jobs.enqueue("ingest", params, created_by=user,
-                                payload={"path": str(upload.path)})
+        beside = lib.path.with_name(lib.path.name + ".uploads")
+        if upload.path.is_relative_to(beside):  # found again beside a restored library
+            payload["upload"] = upload.path.relative_to(beside).as_posix()
+        return lib.jobs.enqueue("ingest", params, created_by=user, payload=payload)
 
 
 def queue_index(request: Request, collection: str) -> None:
