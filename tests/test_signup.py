@@ -404,3 +404,34 @@ def test_the_web_caps_sign_ups_per_client(lib: Library) -> None:
     assert "Too many sign-ups from your address" in r.text
     assert post_signup(client_for(lib, ip="192.0.2.5"), name="other",
                        address="o@example.org").status_code == 200
+
+
+def test_the_json_api_signs_up_and_confirms_with_a_token_for_the_new_account(
+        lib: Library, sink: Any) -> None:  # noqa: F811
+    received, mail = sink
+    closed = client_for(lib, open_signup=False)
+    assert closed.post("/api/signup", json={"name": "x", "email": "x@example.org",
+                                            "password": PASSWORD}).status_code == 404
+    client = client_for(lib, mail=mail, private=True)  # private: strangers may still sign up
+    r = client.post("/api/signup", json={"name": "lin", "email": "lin@example.org",
+                                         "password": PASSWORD})
+    assert r.status_code == 202, r.text
+    assert r.json()["name"] == "lin" and r.json()["mail"] == "sent"
+    assert r.json()["expires_at"].endswith("Z")
+    bad = client.post("/api/signup", json={"name": "a b", "email": "a@example.org",
+                                           "password": PASSWORD})
+    assert bad.status_code == 400 and "invalid user name" in bad.json()["error"]["message"].lower()
+    taken = client.post("/api/signup", json={"name": "LIN", "email": "l2@example.org",
+                                             "password": PASSWORD})
+    assert taken.status_code == 409
+    assert client.post("/api/signup", json={"name": "z"}).status_code == 400  # fields missing
+    token = token_in(received.messages[0])
+    assert client.post("/api/signup/confirm", json={"token": "1.abc"}).status_code == 400
+    done = client.post("/api/signup/confirm", json={"token": token})
+    assert done.status_code == 201 and done.json()["name"] == "lin"
+    api_token = done.json()["token"]
+    assert lib.people.token_check(api_token).name == "lin"
+    assert client.post("/api/signup/confirm", json={"token": token}).status_code == 400  # used
+    page = client.get("/api/search", params={"q": "x"},
+                      headers={"Authorization": f"Bearer {api_token}"})
+    assert page.status_code == 200  # the private library reads with the new token

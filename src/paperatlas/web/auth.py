@@ -32,7 +32,8 @@ from .errors import error_response
 SESSION_COOKIE = "paperatlas_session"
 #: Routes open to everyone even in private mode (the sign-up pages are 404 unless open
 #: sign-up is on: then strangers may sign up to read a private library).
-OPEN_PATHS = frozenset({"/signin", "/signout", "/signup", "/signup/confirm"})
+OPEN_PATHS = frozenset({"/signin", "/signout", "/signup", "/signup/confirm", "/api/signup",
+                        "/api/signup/confirm"})
 #: ``request.state.signed_in`` before the session was checked.
 _UNCHECKED = object()
 #: Path prefixes open to everyone even in private mode (signed links in messages).

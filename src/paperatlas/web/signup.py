@@ -4,15 +4,18 @@
 queues its confirmation message (sent right away when the server has mail settings, else
 once it has: the page says which). The mailed link opens ``GET /signup/confirm?token=...``,
 which only reads and asks to confirm; its button (``POST /signup/confirm``) creates the
-user, signs them in and goes to the home page. See :mod:`paperatlas.signups`.
+user, signs them in and goes to the home page. The JSON API does the same for programs:
+``POST /api/signup`` (``{"name", "email", "password"}``: 202, the link mailed) and
+``POST /api/signup/confirm`` (``{"token"}`` from the link: 201, the new account's name
+and an API token, its only copy). See :mod:`paperatlas.signups`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Form, Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ..errors import ConflictError, InvalidOptionError, NotFoundError, TooManyRequestsError
 from ..follow.settings import DigestSettings, MailSettings
@@ -23,8 +26,16 @@ from .errors import status_of
 from .subscribe import client_of
 
 router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api", tags=["accounts"])
 
 Field = Annotated[str, Form()]
+Text = Annotated[str, Body(embed=True, max_length=1024)]
+SIGNUP_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad name, address, password or link."},
+    404: {"description": "This server does not take sign-ups."},
+    409: {"description": "The name is taken."},
+    429: {"description": "Too many sign-ups or confirmation mails; see Retry-After."},
+}
 
 
 def install(app: Any) -> None:
@@ -33,6 +44,7 @@ def install(app: Any) -> None:
     app.state.paperatlas.templates.context_processors.append(
         lambda request: {"open_signup": settings.open_signup})
     app.include_router(router)
+    app.include_router(api)
 
 
 def _require_open(request: Request) -> None:
@@ -109,6 +121,34 @@ def confirm(request: Request, token: Field = "", csrf: Field = "") -> Response:
     start_session(request, user.name)
     flash(request, f"Welcome, {user.name}: your account is ready, and you are signed in.")
     return RedirectResponse("/", status_code=303)
+
+
+@api.post("/signup", status_code=202, responses=SIGNUP_ERRORS)
+def api_signup(request: Request, background: BackgroundTasks, name: Text, email: Text,
+               password: Text) -> dict[str, Any]:
+    """Sign up (when the server takes sign-ups): the account is made once the address
+    follows the mailed link; ``mail`` says whether it was sent or waits for mail settings."""
+    _require_open(request)
+    digest, mail = _mail(request)
+    with context(request).library() as lib:
+        pending = lib.signups.signup(
+            name, email, password, digest, (mail or MailSettings()).sender,
+            client=client_of(request), limits=SignupLimits.from_mail(digest.limits))
+    if mail is not None:
+        background.add_task(_send, context(request), digest, mail)
+    return {"name": pending.name, "email": pending.email, "expires_at": pending.expires_at,
+            "mail": "sent" if mail is not None else "queued"}
+
+
+@api.post("/signup/confirm", status_code=201, responses=SIGNUP_ERRORS)
+def api_confirm(request: Request, token: Text) -> JSONResponse:
+    """Create the account the mailed link's ``token`` names; the answer holds an API
+    token for it (its only copy)."""
+    _require_open(request)
+    with context(request).library() as lib:
+        user = lib.signups.confirm(token)
+        made = lib.people.token_create(user.name, "sign-up")
+    return JSONResponse({"name": user.name, "token": made.token}, status_code=201)
 
 
 def _sentence(exc: Exception) -> str:
