@@ -155,7 +155,7 @@ def test_limits_come_from_the_settings_file(tmp_path: Path) -> None:
 
 
 def test_the_refusal_page_says_why_in_a_sentence(lib: Library) -> None:
-    from paperatlas.web.subscribe import _sentence
+    from paperatlas.web.subscribe import as_sentence
 
     client = client_of(lib)
     for i in range(10):
@@ -168,6 +168,6 @@ def test_the_refusal_page_says_why_in_a_sentence(lib: Library) -> None:
     assert page.status_code == 429
     assert "Too many confirmation messages were asked for; try again in" in page.text
     # names keep their case (str.capitalize lowered them)
-    assert _sentence("no mail for Ada.Lovelace@Example.org") == \
+    assert as_sentence("no mail for Ada.Lovelace@Example.org") == \
         "No mail for Ada.Lovelace@Example.org."
-    assert _sentence("Done.") == "Done."
+    assert as_sentence("Done.") == "Done."

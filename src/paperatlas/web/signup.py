@@ -23,7 +23,7 @@ from ..signups import SignupLimits
 from .auth import check_csrf, flash, start_session
 from .context import AppContext, context
 from .errors import status_of
-from .subscribe import client_of
+from .subscribe import as_sentence, client_of
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["accounts"])
@@ -89,11 +89,11 @@ def signup(request: Request, background: BackgroundTasks, name: Field = "",
                 name, email, password, digest, (mail or MailSettings()).sender,
                 client=client_of(request), limits=SignupLimits.from_mail(digest.limits))
     except TooManyRequestsError as exc:
-        page = _form(request, _sentence(exc), 429, name, email)
+        page = _form(request, as_sentence(str(exc)), 429, name, email)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     except (InvalidOptionError, ConflictError) as exc:
-        return _form(request, _sentence(exc), status_of(exc), name, email)
+        return _form(request, as_sentence(str(exc)), status_of(exc), name, email)
     if mail is not None:
         background.add_task(_send, context(request), digest, mail)
     return context(request).render(request, "signup_done.html", {
@@ -149,12 +149,6 @@ def api_confirm(request: Request, token: Text) -> JSONResponse:
         user = lib.signups.confirm(token)
         made = lib.people.token_create(user.name, "sign-up")
     return JSONResponse({"name": user.name, "token": made.token}, status_code=201)
-
-
-def _sentence(exc: Exception) -> str:
-    """An error's message as a sentence (its names keep their case)."""
-    text = str(exc)
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _form(request: Request, error: str, status: int, name: str = "",

@@ -115,7 +115,7 @@ def subscribe(request: Request, background: BackgroundTasks, csrf: Field = "",
                                "seed": next(iter(seed), ""), "node": next(iter(node), ""),
                                "collection": next(iter(collection), ""),
                                "author": next(iter(author), "")},
-                     error=_sentence(str(exc)), email=email, status_code=429)
+                     error=as_sentence(str(exc)), email=email, status_code=429)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     _send_soon(request, background)
@@ -249,7 +249,7 @@ def api_unsubscribe(request: Request, token: Annotated[str, Body(embed=True)]) -
     return {"unsubscribed": sub.id if sub else None, "already": sub is None}
 
 
-def _sentence(text: str) -> str:
+def as_sentence(text: str) -> str:
     """``text`` as a sentence: its first letter upper case, the rest as it is (names and
     addresses keep their case), ending with a full stop."""
     text = text[:1].upper() + text[1:]
