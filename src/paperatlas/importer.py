@@ -20,14 +20,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .author_ids import source_extra
 from .batchwrites import BatchWrites
-from .dedup import Match, Matcher, match_ids
+from .dedup import Match, Matcher
 from .errors import LibraryWriteError, PaperatlasError, ParseError
 from .ingest import FieldMap, InputFile, make_parser, numbered_lines, parser_class
 from .ingest.base import Parser
 from .ingest.keys import content_collection, default_collection, expand_paths, new_keys
-from .ingest.limits import MAX_TITLE_CHARS, validate
+from .ingest.limits import MAX_TITLE_CHARS
+from .ingest.prepare import Prepared
 from .ingest.resume import (
     BATCH_RECORDS,
     COUNTS,
@@ -43,8 +43,7 @@ from .store import Store, utcnow
 from .store.keys import key_hash
 from .store.provenance import source_row
 from .store.sources import signal_rows
-from .text import block_keys, normalize_title, storable
-from .textclean import clean_record, clean_text
+from .text import storable
 
 #: ``progress(path, bytes_done, bytes_total)``
 ProgressFn = Callable[[str, int, int], None]
@@ -209,7 +208,7 @@ class Importer:
         prov = self.store.provenance
         checked = one_record_per_line(parser)
         state: _FileState | None = None
-        records: Iterator[Record] = iter(())
+        records: Iterator[Prepared] = iter(())
         try:
             while True:
                 with self.store.transaction():
@@ -218,7 +217,7 @@ class Importer:
                         resume = self._resume(state.file_id, report)
                         checked = checked or resume is not None
                         records = self._stream(file, parser, resume, progress)
-                    last: Record | None = None
+                    last: Prepared | None = None
                     for last in records:
                         self._take(last, report, state, run_id)
                         if report.records - state.records_before >= BATCH_RECORDS:
@@ -260,10 +259,11 @@ class Importer:
         return _FileState(file_id, now, last_stored=self.store.provenance.last_entry(file_id))
 
     def _stream(self, file: InputFile, parser: Parser, resume: Resume | None,
-                progress: ProgressFn | None) -> Generator[Record, None, None]:
-        """The file's records after ``resume`` (all without it): a file of one record per
-        line is read from the line after; any other is parsed from its start and the
-        records already stored are passed over before any lookup."""
+                progress: ProgressFn | None) -> Generator[Prepared, None, None]:
+        """The file's records after ``resume`` (all without it), prepared for storage
+        (:meth:`~.ingest.base.Parser.prepared`): a file of one record per line is read
+        from the line after; any other is parsed from its start and the records already
+        stored are passed over before any lookup."""
         path = str(file.path)
         offset = line_offset(file, resume.line) if (
             resume is not None and one_record_per_line(parser)) else None
@@ -282,27 +282,26 @@ class Importer:
             before = 0
             if offset is not None and resume is not None:
                 lines.number, before = resume.line, resume.entry
-            for rec in parser.parse(file, lines):
-                rec.entry += before
-                if resume is None or rec.entry > resume.entry:
-                    yield rec
+            after = resume.entry - before if resume is not None else 0
+            for ready in parser.prepared(file, lines, after):
+                ready.rec.entry += before
+                if resume is None or ready.rec.entry > resume.entry:
+                    yield ready
 
     def _log(self, run_id: int | None, report: FileReport, sha: str | None) -> None:
         if run_id is not None:
             with self.store.transaction():
                 self.store.provenance.log_file(run_id, report, sha, utcnow())
 
-    def _take(self, raw: Record, report: FileReport, state: _FileState,
+    def _take(self, ready: Prepared, report: FileReport, state: _FileState,
               run_id: int | None) -> None:
-        """Validate one record, then reject it or store it (added, merged or skipped). The
-        paper gets the record's text cleaned (:mod:`.textclean`: markup, LaTeX, escapes,
+        """Reject one prepared record or store it (added, merged or skipped). The paper
+        gets the record's text cleaned (:mod:`.textclean`: markup, LaTeX, escapes,
         mojibake); its source row keeps the title as the parser read it."""
         report.records += 1
-        rec = clean_record(raw)
-        norm = normalize_title(rec.title)
-        reason = validate(rec, norm)
-        if reason:
-            self._reject(rec, reason, report)
+        rec = ready.rec
+        if ready.reason:
+            self._reject(rec, ready.reason, report)
             return
         if not state.collection_id:  # the collection is created with its first paper
             if self.named_by_file:  # a file named by a hash: the name says what it holds
@@ -310,8 +309,8 @@ class Importer:
                                                        rec)
             state.collection_id = self.store.collections.ensure(report.collection or "",
                                                                 state.now)
-        self._record(rec, norm, report, state.file_id, state.collection_id, run_id,
-                     state.now, seen=rec.entry <= state.last_stored, raw_title=raw.title)
+        self._record(ready, report, state.file_id, state.collection_id, run_id, state.now,
+                     seen=rec.entry <= state.last_stored)
 
     def _reject(self, rec: Record, reason: str, report: FileReport) -> None:
         if self.strict:
@@ -322,18 +321,16 @@ class Importer:
         if len(report.rejections) < MAX_LISTED_REJECTIONS:
             report.rejections.append(Rejection(report.path, rec.line, rec.entry, reason))
 
-    def _record(self, rec: Record, norm: str, report: FileReport, file_id: int,
-                collection_id: int, run_id: int | None, now: str, *, seen: bool,
-                raw_title: str) -> None:
+    def _record(self, ready: Prepared, report: FileReport, file_id: int, collection_id: int,
+                run_id: int | None, now: str, *, seen: bool) -> None:
         store = self.store
+        rec, norm, rids, keys = ready.rec, ready.norm, ready.rids, ready.keys
         paper_id = store.provenance.source_paper(file_id, rec.entry) if seen else None
         if paper_id is not None:  # this very entry of this very file is already in
             self.new.flush(store)
             report.skipped += 1
             store.collections.add_paper(collection_id, paper_id, now)
             return
-        rids = match_ids(rec.ids)
-        keys = block_keys(norm)
         hashes = [key_hash(k) for k in keys]
         if self.new.touches(rids, hashes):  # it may be a paper this batch added
             self.new.flush(store)
@@ -359,8 +356,8 @@ class Importer:
             key = store.papers.key_of(paper_id)
         source = source_row(
             paper_id=paper_id, file_id=file_id, run_id=run_id, entry=rec.entry, line=rec.line,
-            source_key=rec.source_key, title=raw_title, match_rule=rule,
-            extra=source_extra(rec, clean_text), now=now)
+            source_key=rec.source_key, title=ready.raw_title, match_rule=rule,
+            extra=ready.extra, now=now)
         fmt = report.format or ""
         if match is None:  # nothing reads these rows before the batch ends
             self.new.add(paper_id, ids=triples, hashes=hashes, source=source,

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from ..records.papers import Record
 from .mapping import FieldMap
+from .prepare import Prepared, prepare
 from .source import InputFile, Lines
 
 
@@ -43,3 +44,10 @@ class Parser(ABC):
     @abstractmethod
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         """Yield the file's records; ``fh`` yields ``(line_number, text)``."""
+
+    def prepared(self, file: InputFile, fh: Lines, after: int = 0) -> Iterator[Prepared]:
+        """:meth:`parse`'s records, each prepared for storage (:func:`~.prepare.prepare`),
+        those up to entry ``after`` (stored by an earlier run) passed over unprepared; a
+        parser that decodes in a helper process prepares them there (and may prepare
+        those too: the caller passes over them again)."""
+        return (prepare(rec) for rec in self.parse(file, fh) if rec.entry > after)

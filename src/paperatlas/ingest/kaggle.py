@@ -19,7 +19,8 @@ from ..records.papers import Record
 from ..text import clean_space, parse_date
 from .jsonfmt import JsonLinesParser
 from .limits import RecordError, guarded
-from .lineworkers import decoded_lines, worth_it
+from .lineworkers import decoded_lines, prepared_lines, worth_it
+from .prepare import Prepared
 from .source import InputFile, Lines
 
 #: The start of a snapshot line: ``{"id":"2212.11867","submitter":...``.
@@ -109,13 +110,22 @@ class ArxivSnapshotParser(JsonLinesParser):
     #: Whether a big file's lines are decoded in a helper process (:mod:`.lineworkers`).
     helper = True
 
+    def _helped(self, file: InputFile) -> bool:
+        """Whether the file's lines are decoded (and prepared) in a helper process."""
+        return not self.mapping.overrides and self.helper and worth_it(file.size)
+
     def parse(self, file: InputFile, fh: Lines) -> Iterator[Record]:
         if self.mapping.overrides:  # --map: the generic JSON Lines reading, as asked
             yield from super().parse(file, fh)
-        elif self.helper and worth_it(file.size):
+        elif self._helped(file):
             yield from decoded_lines(fh, build_snapshot_record)
         else:
             yield from self._lines(fh, build_snapshot_record)
+
+    def prepared(self, file: InputFile, fh: Lines, after: int = 0) -> Iterator[Prepared]:
+        if self._helped(file):  # text cleaning and the rest beside the writes
+            return prepared_lines(fh, build_snapshot_record)
+        return super().prepared(file, fh, after)
 
 
 def build_snapshot_record(obj: dict[str, Any], *, line: int, entry: int) -> Record:
