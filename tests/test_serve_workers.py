@@ -4,6 +4,7 @@ longer lands on whichever process woke first (issue 21's load bench: half the th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -111,13 +112,24 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path,
             [sys.executable, "-c", "from paperatlas.cli import main; main()", "--db", str(db),
              "--model", "none", "serve", "--port", str(port), "--workers", "2", "--no-worker"],
             env=env, stdout=subprocess.DEVNULL, stderr=err)
+    web: list[int] = []
     try:
         started(log, 2, server, 60)
+        web = web_processes(server.pid)
         yield server, port, log, db
-    finally:
+    finally:  # (a failed test: stop all, leaving no web process behind)
+        web += web_processes(server.pid)
         if server.poll() is None:
-            server.kill()
-            server.wait()
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        for pid in web:
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
 
 
 def test_connections_spread_over_both_processes(
