@@ -63,6 +63,17 @@ def peers_by_process(pids: list[int], port: int) -> dict[int, set[int]]:
     return out
 
 
+def listening(port: int) -> int:
+    """How many sockets listen on ``port`` (/proc/net/tcp)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as fh:
+            count += sum(1 for line in list(fh)[1:]
+                         if int(line.split()[1].rsplit(":", 1)[1], 16) == port
+                         and line.split()[3] == "0A")
+    return count
+
+
 def burst(port: int, count: int, busy: int) -> list[socket.socket]:
     """``count`` connections opened at once while web process ``busy`` cannot accept
     (stopped, as a process is while it computes an answer), then one request answered on
@@ -137,7 +148,8 @@ def test_connections_spread_over_both_processes(
     """16 connections opened at once while one web process is busy: both processes
     accept some (it takes those queued on its own socket once it is free; with one shared
     socket the free process took them all). A web process that dies is replaced on its
-    socket, and the new one gets connections too. SIGTERM stops all."""
+    socket, and the new one gets connections too. SIGTTIN adds a process with a socket of
+    its own, SIGTTOU removes one; SIGTERM stops all."""
     server, port, log, db = served
     pids = web_processes(server.pid)
     assert len(pids) == 2, pids
@@ -170,9 +182,20 @@ def test_connections_spread_over_both_processes(
         capture_output=True, timeout=60, env={**os.environ, "PAPERATLAS_SECRET_KEY": "k"})
     assert second.returncode != 0 and b"in use" in second.stderr, second.stderr[-2000:]
 
+    server.send_signal(signal.SIGTTIN)  # one process more, on a socket of its own
+    started(log, 4, server, 60)
+    more = web_processes(server.pid)
+    assert len(more) == 3 and set(again) < set(more), (again, more)
+    assert listening(port) == 3
+    server.send_signal(signal.SIGTTOU)  # and one less
+    deadline = time.monotonic() + 30
+    while len(web_processes(server.pid)) > 2 or listening(port) > 2:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=30) == 0, log.read_text()[-2000:]
-    assert not any(Path(f"/proc/{p}").exists() for p in again)
+    assert not any(Path(f"/proc/{p}").exists() for p in more)
     assert "Traceback" not in log.read_text(), log.read_text()
 
 

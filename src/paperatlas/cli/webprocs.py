@@ -85,8 +85,18 @@ def reuseport_sockets(config: Any) -> list[socket.socket]:
     host, port = probe.getsockname()[:2]
     family = probe.family
     probe.close()
-    return [reuseport_socket(family, config.host or host, port)
-            for _ in range(config.workers)]
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(config.workers):
+            socks.append(reuseport_socket(family, config.host or host, port))
+    except OSError as exc:  # (as uvicorn's bind_socket does)
+        from uvicorn.config import STARTUP_FAILURE
+
+        for sock in socks:
+            sock.close()
+        logger.error(exc)
+        sys.exit(STARTUP_FAILURE)
+    return socks
 
 
 def reuseport_socket(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
@@ -98,12 +108,9 @@ def reuseport_socket(family: socket.AddressFamily, host: str, port: int) -> sock
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         _nodelay(sock)
         sock.bind((host, port))
-    except OSError as exc:
+    except OSError:
         sock.close()
-        from uvicorn.config import STARTUP_FAILURE
-
-        logger.error(exc)
-        sys.exit(STARTUP_FAILURE)
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -168,7 +175,12 @@ def balancing_supervisor() -> Any:
 
         def handle_ttin(self) -> None:
             logger.info("Received SIGTTIN, increasing the number of processes.")
-            self.own.append(reuseport_socket(self.own[0].family, *self.own[0].getsockname()[:2]))
+            try:
+                first = self.own[0]
+                self.own.append(reuseport_socket(first.family, *first.getsockname()[:2]))
+            except OSError as exc:
+                logger.error(f"No socket for another process: {exc}")
+                return
             self.processes_num += 1
             self.processes.append(self.process(len(self.processes)))
 
