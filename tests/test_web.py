@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -268,7 +269,6 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
     """``paperatlas serve --workers 2``: uvicorn starts two processes, each with its own
     library connection; both answer, and a write through one is read through the other."""
     import os
-    import socket
     import subprocess
     import sys
     import time
@@ -287,7 +287,8 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
     env = {**os.environ, "PAPERATLAS_SECRET_KEY": "test-key"}
     env.pop("PAPERATLAS_SMTP_HOST", None)
     server = subprocess.Popen([*cli, "--db", str(db), "--model", "none", "serve",
-                               "--port", str(port), "--workers", "2"], env=env,
+                               "--port", str(port), "--workers", "2", "--keep-alive", "2"],
+                              env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -309,11 +310,31 @@ def test_serve_with_two_worker_processes(tmp_path: Path) -> None:
             assert "two" in names
         hits = httpx.get(f"{base}/api/search", params={"q": "protein"}).json()
         assert hits["mode"] == "lexical" and hits["total"] == 6 and hits["pending"] == 0
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:  # --keep-alive
+            ask = f"GET /api/papers?limit=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+            for idle in (0.0, 1.0):  # within 2 s: the connection is kept
+                time.sleep(idle)
+                conn.sendall(ask.encode())
+                assert _response(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(3.5)  # past it: the server has closed it
+            assert conn.recv(65536) == b""
     finally:
         server.terminate()
         server.wait(timeout=30)
     said = server.stderr.read().decode() if server.stderr else ""
     assert "warning: no mail server is set up" in said  # PAPERATLAS_SMTP_HOST is not set
+
+
+def _response(conn: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response (with a Content-Length) read from ``conn``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += conn.recv(65536)
+    return data
 
 
 def test_api_docs_work_without_internet(client: TestClient) -> None:

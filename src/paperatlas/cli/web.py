@@ -23,6 +23,9 @@ from .state import State
 from .webprocs import listening_socket as listening_socket  # (tests import it from here)
 from .webprocs import run_workers
 
+#: Seconds an idle kept-alive connection stays open (uvicorn's default is 5, the same as
+#: httpx's pool expiry: a client could send on a connection just as the server closed it).
+KEEP_ALIVE_S = 75
 
 def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``serve`` command to the main group."""
@@ -41,6 +44,12 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
                   help="Server processes; each holds the library's vectors in memory. One "
                        "process answers one request at a time, so use about one per core.")
+    @click.option("--keep-alive", type=click.IntRange(1, 3600), default=KEEP_ALIVE_S,
+                  show_default=True, metavar="SECONDS",
+                  help="How long an idle kept-alive connection stays open. Longer than the "
+                       "clients' and proxies' own (httpx 5 s, nginx and load balancers "
+                       "60 s), so that they close first and never send on a connection "
+                       "the server is closing.")
     @click.option("--base-url", default=None, metavar="URL",
                   help="Where links in mail and feeds point (default: the settings file's "
                        "base_url, else http://HOST:PORT).")
@@ -57,7 +66,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
     @llm_options
     @pass_state
     def serve(state: State, host: str, port: int, private: bool, open_signup: bool,
-              max_upload_mb: int, workers: int, base_url: str | None,
+              max_upload_mb: int, workers: int, keep_alive: int, base_url: str | None,
               allowed_hosts: tuple[str, ...], no_worker: bool, update_every: str | None,
               llm_url: str | None, llm_model: str | None, llm_key: str | None,
               llm_timeout: float, no_llm: bool) -> None:
@@ -114,7 +123,8 @@ def register(main: click.Group, state_type: type[State]) -> None:
             app = create_app(library, settings, digest=digest, mail=mail)
             with job_worker(state, enabled=not no_worker, update_every=update_every,
                             base_url=digest.base_url):
-                uvicorn.run(app, host=host, port=port, log_level="info")
+                uvicorn.run(app, host=host, port=port, log_level="info",
+                            timeout_keep_alive=keep_alive)
             return
         os.environ[_WORKER_CONFIG] = json.dumps({
             "db": state.db, "model": state.model, "backend": state.backend,
@@ -125,7 +135,7 @@ def register(main: click.Group, state_type: type[State]) -> None:
                         base_url=digest.base_url):
             serve_workers(uvicorn.Config(f"{__name__}:worker_app", factory=True,
                                          workers=workers, host=host, port=port,
-                                         log_level="info"))
+                                         log_level="info", timeout_keep_alive=keep_alive))
 
 
 #: Seconds ``serve`` gives its job worker to finish the running job when it stops.
