@@ -218,3 +218,46 @@ def test_sockets_of_one_port(monkeypatch: pytest.MonkeyPatch) -> None:
             sock.close()
     monkeypatch.setattr(sys, "platform", "darwin")
     assert "SO_REUSEPORT" in balanced()
+
+
+def test_a_killed_serve_leaves_no_process_behind(tmp_path: Path) -> None:
+    """SIGKILL of ``serve --workers 2`` (nothing of it can stop its children): the web
+    processes see their parent gone and stop, and the job worker gets SIGTERM (Linux's
+    parent-death signal); before, all three ran on as orphans."""
+    db = tmp_path / "k.db"
+    with Library(db, embedding_model=None) as lib:
+        lib.ingest([write_csv(tmp_path / "in.csv", papers_of("protein", 4))])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PAPERATLAS_SECRET_KEY": "test-key"}
+    env.pop("PAPERATLAS_SMTP_HOST", None)
+    with log.open("wb") as err:
+        server = subprocess.Popen(
+            [sys.executable, "-c", "from paperatlas.cli import main; main()", "--db", str(db),
+             "--model", "none", "serve", "--port", str(port), "--workers", "2"],
+            env=env, stdout=subprocess.DEVNULL, stderr=err)
+    children: list[int] = []
+    try:
+        started(log, 2, server, 60)
+        children = [int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children")
+                    .read_text().split()]
+        commands = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in children}
+        assert sum(b"spawn_main" in c for c in commands.values()) == 2, commands
+        assert sum(b"worker" in c and b"spawn_main" not in c for c in commands.values()) == 1
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 20
+        alive = children
+        while alive:
+            assert time.monotonic() < deadline, f"left running: {alive}"
+            time.sleep(0.2)
+            alive = [p for p in alive if Path(f"/proc/{p}").exists() and
+                     Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for pid in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

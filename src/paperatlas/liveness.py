@@ -58,3 +58,33 @@ def is_alive(owner: Mapping[str, Any] | None) -> bool | None:
         return False
     start = owner.get("start")
     return start is None or len(fields) <= 19 or fields[19] == start
+
+
+def end_with_parent(parent: int, *, signum: int | None = None, every: float = 0.5) -> None:
+    """End this process once ``parent`` has ended (it was killed: nothing stops its
+    children): a thread checks every ``every`` s, then sends this process ``signum`` (its
+    own graceful stop) or, without one, exits at once."""
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        if signum is None:
+            os._exit(1)
+        signal.raise_signal(signum)  # its own handler stops the process gracefully
+
+    threading.Thread(target=watch, name="paperatlas-parent-watch", daemon=True).start()
+
+
+def die_with_parent() -> None:
+    """For ``subprocess.Popen(preexec_fn=...)``: the child gets SIGTERM when the process
+    that started it dies, killed or not (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG

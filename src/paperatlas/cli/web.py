@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from ..chat import LLMSettings
+from ..liveness import die_with_parent, end_with_parent
 from .llm import llm_options, llm_settings
 from .settings import for_web
 from .state import State
@@ -162,7 +163,7 @@ def job_worker(state: State, *, enabled: bool = True, update_every: str | None =
         command += ["--update-every", update_every]
         if base_url:
             command += ["--base-url", base_url]
-    proc = subprocess.Popen(command)
+    proc = subprocess.Popen(command, preexec_fn=die_with_parent)
     click.echo(f"job worker started (process {proc.pid})", err=True)
     # uvicorn raises the SIGTERM it caught again once it has shut down: end through this
     # block (stopping the worker) instead of dying on the spot.
@@ -211,6 +212,8 @@ def worker_app() -> Any:
     from ..library import Library
     from ..web import WebSettings, create_app
 
+    # A killed ``serve`` leaves its web processes behind: each stops when its parent ends.
+    end_with_parent(os.getppid(), signum=signal.SIGTERM)
     config = json.loads(os.environ[_WORKER_CONFIG])
     # The workers share the cores: each keeps to its share, or their thread pools fight.
     threadpool_limits(limits=config["threads"])

@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 from ..errors import ParseError
+from ..liveness import end_with_parent
 from ..records.papers import Record
 from .limits import MAX_LINE_CHARS, MAX_NESTING, error_record, json_too_deep
 from .prepare import Prepared, prepare
@@ -67,18 +66,6 @@ def decode(line: str, cut: bool) -> tuple[Any, str | None]:
 def too_deep(line: str) -> str | None:
     """Why a line is not even decoded (it nests too deep), or None."""
     return f"JSON nested deeper than {MAX_NESTING} levels" if json_too_deep(line) else None
-
-
-def _watch_parent(parent: int, every: float = 0.5) -> None:
-    """In the helper: end it when ``parent`` has ended (a killed ingest leaves no helper
-    behind; the pool's queues keep their pipes open, so it would wait forever)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="paperatlas-parent-watch", daemon=True).start()
 
 
 def _as_is(rec: Record) -> Record:
@@ -129,7 +116,7 @@ def _decoded(fh: Lines, build: Callable[..., Record],
                 yield finish(error_record(got, line=n, entry=number))
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_watch_parent,
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=end_with_parent,
                              initargs=(os.getpid(),)) as pool:
         try:
             items: list[_Item] = []
