@@ -107,8 +107,10 @@ def started(log: Path, count: int, server: subprocess.Popen[bytes], seconds: flo
     time.sleep(0.5)  # from its startup to its listen()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, Path]]:
+def start_serve(tmp_path: Path, *extra: str
+                ) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
+    """``serve --workers 2 EXTRA`` of a small new library, its stderr in a log: the
+    server, its port, the log and the library."""
     db = tmp_path / "w.db"
     with Library(db, embedding_model=None) as lib:
         lib.ingest([write_csv(tmp_path / "in.csv", papers_of("protein", 4))])
@@ -121,8 +123,14 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path,
     with log.open("wb") as err:
         server = subprocess.Popen(
             [sys.executable, "-c", "from paperatlas.cli import main; main()", "--db", str(db),
-             "--model", "none", "serve", "--port", str(port), "--workers", "2", "--no-worker"],
+             "--model", "none", "serve", "--port", str(port), "--workers", "2", *extra],
             env=env, stdout=subprocess.DEVNULL, stderr=err)
+    return server, port, log, db
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, Path]]:
+    server, port, log, db = start_serve(tmp_path, "--no-worker")
     web: list[int] = []
     try:
         started(log, 2, server, 60)
@@ -224,20 +232,7 @@ def test_a_killed_serve_leaves_no_process_behind(tmp_path: Path) -> None:
     """SIGKILL of ``serve --workers 2`` (nothing of it can stop its children): the web
     processes see their parent gone and stop, and the job worker gets SIGTERM (Linux's
     parent-death signal); before, all three ran on as orphans."""
-    db = tmp_path / "k.db"
-    with Library(db, embedding_model=None) as lib:
-        lib.ingest([write_csv(tmp_path / "in.csv", papers_of("protein", 4))])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = tmp_path / "serve.log"
-    env = {**os.environ, "PAPERATLAS_SECRET_KEY": "test-key"}
-    env.pop("PAPERATLAS_SMTP_HOST", None)
-    with log.open("wb") as err:
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from paperatlas.cli import main; main()", "--db", str(db),
-             "--model", "none", "serve", "--port", str(port), "--workers", "2"],
-            env=env, stdout=subprocess.DEVNULL, stderr=err)
+    server, _, log, _ = start_serve(tmp_path)
     children: list[int] = []
     try:
         started(log, 2, server, 60)
