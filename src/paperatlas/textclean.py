@@ -226,13 +226,14 @@ def clean_record(rec: Record) -> Record:
         venue=clean_text(rec.venue) or None if rec.venue else rec.venue)
 
 
-#: What makes a short field need cleaning when it is ASCII: markup, or white space to collapse
-#: (fields joined by NUL, which is not white space: an empty field shows as NUL at an end or
-#: two NULs).
-_FIELD_WORK = re.compile(r"[<&\\`]|--|''|\s\s|[\t\n\r\f\v]|^\s|\s$|\s\0|\0\s|\0\0|^\0|\0$")
+#: White space a short field needs collapsed, in fields joined by NUL (which is not white
+#: space: an empty field shows as NUL at an end or two NULs).
+_FIELD_SPACE = re.compile(r"\s\s|[\t\n\r\f\v]|^\s|\s$|\s\0|\0\s|\0\0|^\0|\0$")
 
 
 def _plain_fields(rec: Record) -> bool:
-    """Whether the title, authors, categories and venue are clean as they are."""
+    """Whether the title, authors, categories and venue are clean as they are: ASCII,
+    without markup (:func:`_has_markup`) or white space to collapse."""
     joined = "\0".join([rec.title, *rec.authors, *rec.categories, rec.venue or "-"])
-    return joined.isascii() and _FIELD_WORK.search(joined) is None
+    return (joined.isascii() and not _has_markup(joined)
+            and _FIELD_SPACE.search(joined) is None)

@@ -28,6 +28,7 @@ from .webprocs import run_workers
 #: httpx's pool expiry: a client could send on a connection just as the server closed it).
 KEEP_ALIVE_S = 75
 
+
 def register(main: click.Group, state_type: type[State]) -> None:
     """Add the ``serve`` command to the main group."""
     pass_state = click.make_pass_decorator(state_type)
